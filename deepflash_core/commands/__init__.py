@@ -1,0 +1,1 @@
+"""Subcommands of the ``deepflash`` CLI, one module per area."""

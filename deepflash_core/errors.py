@@ -1,0 +1,59 @@
+"""Typed errors with a one-line human message.
+
+Standard library only: editor plug-ins import this module through the client.
+"""
+
+from __future__ import annotations
+
+
+class DeepFlashError(Exception):
+    """Base of every error the product reports to a user.
+
+    ``str(error)`` is one line that says what went wrong and, where it helps,
+    what to do; front ends print it without a traceback.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ImageReadError(DeepFlashError):
+    """A file is missing, empty, corrupt, or not an image Pillow understands."""
+
+
+class ImageWriteError(DeepFlashError):
+    """The output could not be written (format, permissions, disk)."""
+
+
+class ImageTooLargeError(DeepFlashError):
+    """The image exceeds the configured pixel or dimension limits."""
+
+
+class NoFaceError(DeepFlashError):
+    """No face was found and the whole-image mode was not asked for."""
+
+
+class WeightsError(DeepFlashError):
+    """Weights are missing, corrupt, or do not match their model card."""
+
+
+class InvalidOptionError(DeepFlashError):
+    """An option is out of range or unknown."""
+
+
+class ServerError(DeepFlashError):
+    """The server answered with an error reply (``code`` names the kind)."""
+
+    def __init__(self, message: str, code: str = "internal") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ServerUnavailableError(DeepFlashError):
+    """No server answered at the address within the timeout."""
