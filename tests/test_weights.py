@@ -1,0 +1,84 @@
+"""Weights as safetensors + model card: round trip, checksum, clear errors."""
+
+import json
+
+import pytest
+import torch
+
+from deepflash_core.errors import WeightsError
+from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.weights import ModelCard, card_path, load_model, read_card, save_model
+
+
+@pytest.fixture()
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = FlashUNet(ModelConfig(width=0.0625, input_size=32)).eval()
+    path = tmp_path / "tiny.safetensors"
+    card = save_model(model, ModelCard.for_model(model, name="tiny", metrics={"ssim": 0.5}), path)
+    return model, card, path
+
+
+def test_round_trip_rebuilds_the_same_network(saved):
+    model, card, path = saved
+    loaded, loaded_card = load_model(path)
+    assert loaded_card.config == model.config and loaded_card.sha256 == card.sha256
+    assert loaded_card.metrics == {"ssim": 0.5} and loaded_card.parameters > 0
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), model(x))
+    assert not loaded.training
+
+
+def test_file_is_safetensors_not_pickle(saved):
+    _, _, path = saved
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    header = json.loads(path.read_bytes()[8:8 + header_length])
+    assert json.loads(header["__metadata__"]["config"])["width"] == 0.0625
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "absent.safetensors")
+
+
+def test_missing_card(saved):
+    _, _, path = saved
+    card_path(path).unlink()
+    with pytest.raises(WeightsError, match="model card"):
+        load_model(path)
+
+
+def test_checksum_mismatch_is_refused(saved):
+    _, _, path = saved
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        load_model(path)
+
+
+def test_architecture_mismatch_is_refused(saved):
+    _, _, path = saved
+    card = json.loads(card_path(path).read_text())
+    card["config"]["width"] = 0.125
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_model(path)
+
+
+def test_malformed_card(saved):
+    _, _, path = saved
+    card_path(path).write_text("{not json")
+    with pytest.raises(WeightsError, match="cannot be read"):
+        read_card(path)
+    card_path(path).write_text(json.dumps({"name": "x"}))
+    with pytest.raises(WeightsError, match="incomplete"):
+        read_card(path)
+
+
+def test_card_must_describe_the_model(tmp_path):
+    model = FlashUNet(ModelConfig(width=0.0625, input_size=32))
+    card = ModelCard(name="wrong", config=ModelConfig(width=0.125, input_size=32))
+    with pytest.raises(WeightsError):
+        save_model(model, card, tmp_path / "x.safetensors")
