@@ -137,10 +137,15 @@ def _detector_copy(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _face_recognition() -> Any:
-    # face_recognition_models imports the deprecated pkg_resources and warns on every start.
+    from PIL import ImageFile
+
+    # face_recognition_models imports the deprecated pkg_resources and warns on every start, and
+    # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process: undo that.
+    load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         import face_recognition
+    ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
     return face_recognition
 
 

@@ -30,6 +30,20 @@ class SplitEntry:
     split: str
 
 
+def portrait_files(root: Path) -> list[str]:
+    """Colour portraits of a data folder: the rows of its ``manifest.csv`` present on disk.
+
+    Grayscale portraits are left out: a colour correction cannot be learnt from them. Without a
+    manifest, every ``*.jpg``/``*.png`` below ``root`` is taken.
+    """
+    manifest = root / "manifest.csv"
+    if not manifest.exists():
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return sorted(r["file"] for r in rows if r.get("mode", "RGB") == "RGB" and (root / r["file"]).exists())
+
+
 def person_of(file: str) -> tuple[str, str]:
     """``(set, person id)`` of a portrait path like ``frl_london_smiling/012_08.jpg``.
 

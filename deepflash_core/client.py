@@ -1,0 +1,455 @@
+"""The one client every front end uses to talk to a DeepFlash server.
+
+:class:`DeepFlashClient` speaks ZeroMQ (pyzmq). Each request polls with a timeout; when no reply comes it
+closes the socket and opens a new one before trying again (the Lazy Pirate pattern), and after ``retries``
+more attempts it raises :class:`~deepflash_core.errors.ServerUnavailableError` naming the server's log file.
+While a long ``process`` runs, the client pings the server on a second socket every few seconds: a server
+that died mid-request is noticed within seconds, a busy one is waited for up to ``timeout_s``.
+
+:class:`StdioClient` has the same methods for editor Pythons without pyzmq: each call runs
+``python -m deepflash_core.stdio_bridge`` from the DeepFlash environment, writes the request on its stdin
+and reads the reply from its stdout. :func:`connect` picks whichever works here.
+
+Standard library and pyzmq only (pyzmq optional): editor plug-ins vendor this module with ``protocol.py``
+and ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+try:
+    import zmq
+except ImportError:  # editor Pythons without pyzmq use StdioClient
+    zmq = None  # type: ignore[assignment]
+
+from deepflash_core import protocol
+from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from deepflash_core.protocol import DEFAULT_ADDRESS, ImageSpec
+
+__all__ = ["DEFAULT_ADDRESS", "CurveKeys", "DeepFlashClient", "ProcessReply", "ServerLaunch", "StdioClient", "connect",
+           "ensure_server", "default_serve_command"]
+
+LIVENESS_INTERVAL_S = 2.0
+"""While waiting for a slow reply, how often to check with ``ping`` that the server still lives."""
+
+
+@dataclass
+class ProcessReply:
+    """The result of a ``process`` request: pixels in the request's layout plus what the server found."""
+
+    pixels: bytes
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    faces: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServerLaunch:
+    """How :func:`ensure_server` starts a server when none answers.
+
+    Attributes:
+        command: the ``deepflash serve`` command line (without ``--bind``); found by
+            :func:`default_serve_command` when None.
+        weights: ``--weights`` for the new server, None for the installed default.
+        device: ``--device`` for the new server.
+        startup_timeout_s: how long to wait for the new server's first ``ping`` (it loads the model first).
+    """
+
+    command: Sequence[str] | None = None
+    weights: str | None = None
+    device: str | None = None
+    startup_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """ZeroMQ CURVE keys (Z85 text) for a server bound beyond loopback."""
+
+    server_public: str
+    client_public: str
+    client_secret: str
+
+    @classmethod
+    def load(cls, server_public_file: str | Path, client_secret_file: str | Path) -> CurveKeys:
+        """Keys from the files ``deepflash serve --generate-keys DIR`` writes (``server.key``,
+        ``client.key_secret``)."""
+        import zmq.auth
+
+        try:
+            server_public, _ = zmq.auth.load_certificate(str(server_public_file))
+            client_public, client_secret = zmq.auth.load_certificate(str(client_secret_file))
+        except (OSError, ValueError) as error:
+            raise InvalidOptionError(f"Cannot read the CURVE keys: {error}.") from None
+        if client_secret is None:
+            raise InvalidOptionError(f"{client_secret_file} holds no secret key; use the client.key_secret file.")
+        return cls(server_public.decode(), client_public.decode(), client_secret.decode())
+
+
+class _Client:
+    """The ops on top of one abstract request/reply call, shared by both transports."""
+
+    address: str
+    timeout_s: float
+    ping_timeout_s: float = 10.0
+    _limits: protocol.Limits | None = None
+
+    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+        raise NotImplementedError
+
+    def ping(self) -> dict[str, Any]:
+        """Ask the server whether it is alive; returns its pid, version and state."""
+        return self._simple(protocol.OP_PING)
+
+    def info(self) -> dict[str, Any]:
+        """Device, model card, limits, log file and memory of the server."""
+        info = self._simple(protocol.OP_INFO)
+        if isinstance(info.get("limits"), dict):
+            self._limits = protocol.Limits.from_dict(info["limits"])
+        return info
+
+    def process(self, pixels: bytes | memoryview, width: int, height: int, channels: int = 3, dtype: str = "u8",
+                strength: float = 1.0, whole_image: bool = False) -> ProcessReply:
+        """Turn a flash portrait into a studio-lit one on the server.
+
+        Args:
+            pixels: ``height × width × channels`` samples of ``dtype``, row-major, little-endian (any
+                C-contiguous buffer: bytes, memoryview, a numpy array); sent without a copy.
+            dtype: "u8", "u16" or "f32" (float32 in [0, 1]).
+            strength: how much of the correction to apply, 0 to 1.
+            whole_image: correct the whole frame instead of detected faces.
+
+        Raises:
+            ServerError: the server refused the request (``code`` says why, e.g. "no_face", "too_large").
+            ServerUnavailableError: no server answered within the timeout.
+        """
+        view = memoryview(pixels).cast("B") if not isinstance(pixels, bytes) else pixels
+        if dtype not in protocol.DTYPE_SIZES or channels not in protocol.CHANNELS:
+            raise InvalidOptionError(f"Unsupported pixel layout: {channels} channels of {dtype!r}.")
+        image = ImageSpec(int(width), int(height), int(channels), dtype)
+        if len(view) != image.frame_bytes:
+            raise InvalidOptionError(f"{len(view)} bytes of pixels do not make a {width}×{height}×{channels} "
+                                     f"{dtype} image ({image.frame_bytes} bytes).")
+        self._check_limits(image)
+        header = protocol.encode_request(protocol.OP_PROCESS, _new_id(), image, strength, whole_image)
+        reply = self._checked(self._call([header, view], self.timeout_s))
+        fields = reply.fields
+        if reply.pixels is None:
+            raise ServerError(f"The server's reply has no pixels (server log: {self._log()}).", protocol.E_INTERNAL)
+        return ProcessReply(pixels=_to_bytes(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
+                            channels=int(fields["channels"]), dtype=str(fields["dtype"]),
+                            faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
+                            warnings=list(fields.get("warnings", [])))
+
+    def _check_limits(self, image: ImageSpec) -> None:
+        # Large frames beyond the server's MAXMSGSIZE would be dropped unread, so ask for the limits first.
+        if self._limits is None and image.frame_bytes > (1 << 20):
+            self.info()
+        limits = self._limits or protocol.Limits()
+        try:
+            limits.check_image(image.width, image.height)
+        except protocol.ProtocolError as error:
+            raise ServerError(str(error), error.code) from None
+
+    def _simple(self, op: str) -> dict[str, Any]:
+        header = protocol.encode_request(op, _new_id())
+        return self._checked(self._call([header], min(self.timeout_s, self.ping_timeout_s))).fields
+
+    def _checked(self, reply: protocol.Reply) -> protocol.Reply:
+        if reply.status == "ok":
+            return reply
+        code = str(reply.fields.get("code") or protocol.E_INTERNAL)
+        message = str(reply.fields.get("message") or "The server reported an error.")
+        log = reply.fields.get("log") or self._log()
+        error_type = ServerUnavailableError if code == protocol.E_UNAVAILABLE else ServerError
+        if error_type is ServerUnavailableError:
+            raise ServerUnavailableError(f"{message} (server log: {log})")
+        raise ServerError(f"{message} (server log: {log})", code)
+
+    def _log(self) -> Path:
+        return protocol.log_path(self.address)
+
+
+class DeepFlashClient(_Client):
+    """A ZeroMQ client of one DeepFlash server.
+
+    Args:
+        address: the server's ZeroMQ endpoint.
+        timeout_s: longest wait for one ``process`` reply while the server is alive.
+        retries: attempts after the first one when no reply comes (each on a fresh socket).
+        auto_start: start a server (see :func:`ensure_server`) when none answers, then try once more;
+            True uses the default :class:`ServerLaunch`.
+        curve: CURVE keys for a server bound beyond loopback.
+    """
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout_s: float = 120.0, retries: int = 2, *,
+                 auto_start: bool | ServerLaunch = False, curve: CurveKeys | None = None,
+                 ping_timeout_s: float = 10.0) -> None:
+        if zmq is None:
+            raise ServerUnavailableError("pyzmq is not installed in this Python; use StdioClient (see "
+                                         "deepflash_core.client.connect) or install pyzmq.")
+        self.address = address
+        self.timeout_s = float(timeout_s)
+        self.retries = max(0, int(retries))
+        self.ping_timeout_s = float(ping_timeout_s)
+        self.launch = ServerLaunch() if auto_start is True else (auto_start or None)
+        self.curve = curve
+        self._context = zmq.Context.instance()
+        self._socket: Any = None
+
+    # -- socket handling --------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        socket = self._context.socket(zmq.REQ)
+        socket.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:
+            socket.curve_serverkey = self.curve.server_public.encode()
+            socket.curve_publickey = self.curve.client_public.encode()
+            socket.curve_secretkey = self.curve.client_secret.encode()
+        socket.connect(self.address)
+        return socket
+
+    def close(self) -> None:
+        """Close the socket; the client opens a new one on the next request."""
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def __enter__(self) -> DeepFlashClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the context may already be gone
+            pass
+
+    # -- Lazy Pirate ------------------------------------------------------------------------------------
+
+    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+        try:
+            return self._attempts(frames, timeout_s)
+        except ServerUnavailableError:
+            if self.launch is None:
+                raise
+        ensure_server(self.address, self.launch, curve=self.curve)
+        return self._attempts(frames, timeout_s)
+
+    def _attempts(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+        started = time.monotonic()
+        reason = "no reply"
+        for _ in range(self.retries + 1):
+            if self._socket is None:
+                self._socket = self._open()
+            self._socket.send_multipart(frames, copy=False)
+            reply_frames, reason = self._wait(timeout_s)
+            if reply_frames is not None:
+                try:
+                    return protocol.parse_reply(reply_frames)
+                except protocol.ProtocolError as error:
+                    raise ServerError(f"{error} (server log: {self._log()})", error.code) from None
+            self.close()  # a REQ socket without its reply is stuck: drop it and open a fresh one
+        waited = time.monotonic() - started
+        raise ServerUnavailableError(
+            f"No DeepFlash server answered at {self.address} ({reason}; {self.retries + 1} attempts, {waited:.0f} s); "
+            f"start one with `deepflash serve` or see the server log {self._log()}.")
+
+    def _wait(self, timeout_s: float) -> tuple[list[Any] | None, str]:
+        """Poll for the reply; on long waits ping the server on the side to tell busy from dead."""
+        deadline = time.monotonic() + timeout_s
+        next_check = time.monotonic() + LIVENESS_INTERVAL_S
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return None, f"no reply within {timeout_s:.0f} s"
+            wait = min(deadline, next_check) - now
+            if self._socket.poll(max(1, int(wait * 1000)), zmq.POLLIN):
+                return self._socket.recv_multipart(copy=False), ""
+            if time.monotonic() >= next_check and deadline - time.monotonic() > 0:
+                if not self._alive(min(self.ping_timeout_s, LIVENESS_INTERVAL_S * 2)):
+                    return None, "the server stopped answering during the request"
+                next_check = time.monotonic() + LIVENESS_INTERVAL_S
+
+    def _alive(self, timeout_s: float) -> bool:
+        probe = self._open()
+        try:
+            probe.send(protocol.encode_request(protocol.OP_PING, _new_id()))
+            return bool(probe.poll(int(timeout_s * 1000), zmq.POLLIN))
+        finally:
+            probe.close(linger=0)
+
+
+class StdioClient(_Client):
+    """The client for Pythons without pyzmq: one helper process of the DeepFlash environment per request.
+
+    Args:
+        python: the DeepFlash environment's Python (``DEEPFLASH_PYTHON`` when None).
+        address: the server the helper talks to.
+        timeout_s: longest wait for one ``process`` reply.
+        auto_start: let the helper start a server when none answers.
+    """
+
+    def __init__(self, python: str | None = None, address: str = DEFAULT_ADDRESS, timeout_s: float = 120.0,
+                 retries: int = 2, *, auto_start: bool = True) -> None:
+        self.python = python or os.environ.get("DEEPFLASH_PYTHON") or ""
+        if not self.python:
+            raise ServerUnavailableError("Set DEEPFLASH_PYTHON to the DeepFlash environment's python "
+                                         "(the one `deepflash` runs with) so this editor can reach the server.")
+        self.address = address
+        self.timeout_s = float(timeout_s)
+        self.retries = max(0, int(retries))
+        self.auto_start = auto_start
+
+    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+        command = [self.python, "-m", "deepflash_core.stdio_bridge", "--address", self.address,
+                   "--timeout", str(timeout_s), "--retries", str(self.retries)]
+        if self.auto_start:
+            command.append("--auto-start")
+        budget = timeout_s * (self.retries + 1) + (ServerLaunch().startup_timeout_s if self.auto_start else 0) + 30
+        try:
+            helper = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, **_hidden_window())
+        except OSError as error:
+            raise ServerUnavailableError(f"Cannot run the DeepFlash helper with {self.python}: {error}.") from None
+        try:
+            protocol.write_frames(helper.stdin, frames)
+            helper.stdin.close()
+            reply = protocol.read_frames(helper.stdout, 1 << 40)
+            helper.wait(timeout=budget)
+        except (protocol.ProtocolError, OSError, subprocess.TimeoutExpired):
+            helper.kill()
+            helper.wait()
+            detail = (helper.stderr.read().decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+            raise ServerUnavailableError(f"The DeepFlash helper ({self.python}) failed: {detail[:300]} "
+                                         f"(server log: {self._log()}).") from None
+        finally:
+            for stream in (helper.stdout, helper.stderr):
+                stream.close()
+        return protocol.parse_reply(reply)
+
+
+def connect(address: str = DEFAULT_ADDRESS, timeout_s: float = 120.0, retries: int = 2, *,
+            auto_start: bool = False, python: str | None = None) -> _Client:
+    """A :class:`DeepFlashClient` when pyzmq imports here, else a :class:`StdioClient`."""
+    if zmq is not None:
+        return DeepFlashClient(address, timeout_s, retries, auto_start=auto_start)
+    return StdioClient(python, address, timeout_s, retries, auto_start=auto_start)
+
+
+# --- starting a server --------------------------------------------------------------------------------------
+
+def default_serve_command() -> list[str]:
+    """The command that starts a server: ``DEEPFLASH_SERVE_COMMAND``, else ``deepflash serve`` beside this
+    Python or on PATH, else ``python -m server`` when the server package is importable here."""
+    override = os.environ.get("DEEPFLASH_SERVE_COMMAND")
+    if override:
+        return shlex.split(override)
+    beside = Path(sys.executable).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
+    executable = str(beside) if beside.is_file() else shutil.which("deepflash")
+    if executable:
+        return [executable, "serve"]
+    import importlib.util
+
+    if importlib.util.find_spec("server") is not None and importlib.util.find_spec("torch") is not None:
+        return [sys.executable, "-m", "server"]
+    raise ServerUnavailableError("Cannot find the `deepflash` command to start a server; install DeepFlash "
+                                 "or set DEEPFLASH_SERVE_COMMAND.")
+
+
+def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = None, *,
+                  curve: CurveKeys | None = None) -> dict[str, Any]:
+    """Return the ``ping`` reply of the server at ``address``, starting a detached one when none answers.
+
+    Raises:
+        ServerUnavailableError: the address is not on this machine, or the new server did not answer in
+            ``launch.startup_timeout_s`` (the message quotes the last line of its log).
+    """
+    launch = launch or ServerLaunch()
+    probe = DeepFlashClient(address, timeout_s=2.0, retries=0, curve=curve)
+    try:
+        return probe.ping()
+    except ServerUnavailableError:
+        pass
+    if not _is_local(address):
+        raise ServerUnavailableError(f"No DeepFlash server answers at {address}, and a server can only be "
+                                     "started on this machine.")
+    process = _spawn(address, launch)
+    deadline = time.monotonic() + launch.startup_timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return probe.ping()
+        except ServerUnavailableError:
+            if process.poll() not in (None, 0):
+                break
+            time.sleep(0.2)
+    log = protocol.log_path(address)
+    raise ServerUnavailableError(f"The DeepFlash server started for {address} did not answer "
+                                 f"({_last_line(log) or 'no log output'}); see {log}.")
+
+
+def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
+    command = list(launch.command or default_serve_command()) + ["--bind", address]
+    if launch.weights:
+        command += ["--weights", str(launch.weights)]
+    if launch.device:
+        command += ["--device", launch.device]
+    log = protocol.log_path(address)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The server writes its own log; its stderr goes there too so a crash before logging starts is kept.
+    with open(log, "ab") as stderr:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                close_fds=True, **_detached())
+
+
+def _detached() -> dict[str, Any]:
+    if os.name == "nt":
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def _hidden_window() -> dict[str, Any]:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NO_WINDOW}  # type: ignore[attr-defined]
+    return {}
+
+
+def _is_local(address: str) -> bool:
+    if address.startswith(("ipc://", "inproc://")):
+        return True
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _to_bytes(frame: Any) -> bytes:
+    return frame.bytes if hasattr(frame, "bytes") else bytes(frame)

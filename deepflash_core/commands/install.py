@@ -1,0 +1,303 @@
+"""``deepflash install gimp|krita``: put the editor plug-ins where the editors look for them.
+
+The plug-ins stay thin: the client modules they need (``deepflash_core`` ``__init__``, ``errors``,
+``protocol``, ``client`` and the shared ``deepflash_common`` helpers) are copied ("vendored") next
+to them, and a small JSON install record names the server address, this environment's Python
+(for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
+``--uninstall`` removes exactly what an install created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+import deepflash_core
+from deepflash_core import __version__
+from deepflash_core.errors import DeepFlashError, InvalidOptionError
+from deepflash_core.protocol import DEFAULT_ADDRESS
+
+PLUGIN_NAME = "deepflash"
+RECORD_NAME = "deepflash_install.json"
+CORE_MODULES = ("__init__.py", "errors.py", "protocol.py", "client.py")
+REPO_ROOT = Path(deepflash_core.__file__).resolve().parent.parent
+GIMP_SOURCE = REPO_ROOT / "gimp_plugin" / PLUGIN_NAME
+COMMON_SOURCE = REPO_ROOT / "gimp_plugin" / "deepflash_common"
+KRITA_SOURCE = REPO_ROOT / "krita_plugin"
+KRITARC_SECTION = "[python]"
+KRITARC_KEY = f"enable_{PLUGIN_NAME}"
+
+
+class InstallError(DeepFlashError):
+    """A plug-in could not be installed or removed."""
+
+
+# --- where the editors look ---------------------------------------------------------------------------
+
+def _home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
+
+
+def gimp_plugins_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """GIMP 3.0's per-user ``plug-ins`` folder (the Flatpak one when only the Flatpak GIMP has run)."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    home = _home(environ)
+    if platform.startswith("win"):
+        return Path(environ.get("APPDATA") or home / "AppData" / "Roaming") / "GIMP" / "3.0" / "plug-ins"
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "GIMP" / "3.0" / "plug-ins"
+    native = Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "GIMP" / "3.0"
+    flatpak = home / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0"
+    return (flatpak if flatpak.is_dir() and not native.is_dir() else native) / "plug-ins"
+
+
+def krita_pykrita_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Krita's per-user ``pykrita`` folder (the Flatpak one when only the Flatpak Krita has run)."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    home = _home(environ)
+    if platform.startswith("win"):
+        return Path(environ.get("APPDATA") or home / "AppData" / "Roaming") / "krita" / "pykrita"
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "krita" / "pykrita"
+    native = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "krita"
+    flatpak = home / ".var" / "app" / "org.kde.krita" / "data" / "krita"
+    return (flatpak if flatpak.is_dir() and not native.is_dir() else native) / "pykrita"
+
+
+def kritarc_path(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Krita's settings file, where Python plug-ins are enabled."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    home = _home(environ)
+    if platform.startswith("win"):
+        return Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "kritarc"
+    if platform == "darwin":
+        return home / "Library" / "Preferences" / "kritarc"
+    return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "kritarc"
+
+
+# --- what gets installed --------------------------------------------------------------------------------
+
+def serve_command(python: str = sys.executable) -> list[str]:
+    """The command line that starts ``deepflash serve`` from this environment (without ``--bind``)."""
+    script = Path(python).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
+    if script.is_file():
+        return [str(script), "serve"]
+    return [python, "-c", "from deepflash_core.cli import main; main()", "serve"]
+
+
+def install_record(address: str, python: str = sys.executable) -> dict[str, object]:
+    """The JSON a plug-in reads at start: server address, this environment's Python and server command."""
+    return {"address": address, "python": python, "serve_command": serve_command(python), "version": __version__}
+
+
+def _copy_python_files(source: Path, target: Path) -> list[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in sorted(source.rglob("*")):
+        if "__pycache__" in path.parts or path.is_dir() or path.suffix not in (".py", ".json", ".desktop"):
+            continue
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+        copied.append(destination)
+    return copied
+
+
+def _vendor(plugin_dir: Path) -> None:
+    """Copy the client modules into ``plugin_dir/vendor`` (the plug-in puts it on ``sys.path``)."""
+    core_target = plugin_dir / "vendor" / "deepflash_core"
+    core_target.mkdir(parents=True, exist_ok=True)
+    core_dir = Path(deepflash_core.__file__).resolve().parent
+    for name in CORE_MODULES:
+        source = core_dir / name
+        if not source.is_file():
+            raise InstallError(f"{source} is missing; this DeepFlash installation is incomplete.")
+        shutil.copy2(source, core_target / name)
+    _copy_python_files(COMMON_SOURCE, plugin_dir / "vendor" / "deepflash_common")
+
+
+def _write_record(plugin_dir: Path, address: str) -> None:
+    (plugin_dir / RECORD_NAME).write_text(json.dumps(install_record(address), indent=2) + "\n", encoding="utf-8")
+
+
+def _check_ours(plugin_dir: Path) -> None:
+    """Refuse to overwrite or delete a folder DeepFlash did not create."""
+    if plugin_dir.exists() and not (plugin_dir / RECORD_NAME).is_file():
+        raise InstallError(f"{plugin_dir} exists but was not installed by DeepFlash; move it away and try again.")
+
+
+def _check_address(address: str) -> None:
+    if not address.startswith(("tcp://", "ipc://")):
+        raise InvalidOptionError(f"--address {address!r} is not a ZeroMQ address such as {DEFAULT_ADDRESS}.")
+
+
+def install_gimp(target: Path, address: str) -> Path:
+    """Install the GIMP plug-in into the ``plug-ins`` folder ``target``; returns the plug-in's folder."""
+    plugin_dir = target / PLUGIN_NAME
+    _check_ours(plugin_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".deepflash-", dir=_made(target)))
+    try:
+        _copy_python_files(GIMP_SOURCE, staging)
+        (staging / f"{PLUGIN_NAME}.py").chmod(0o755)  # GIMP only runs plug-ins with the run bit
+        _vendor(staging)
+        _write_record(staging, address)
+        _replace(staging, plugin_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return plugin_dir
+
+
+def install_krita(target: Path, address: str) -> list[Path]:
+    """Install the Krita plug-in (``deepflash.desktop`` and ``deepflash/``) into the ``pykrita`` folder ``target``."""
+    plugin_dir = target / PLUGIN_NAME
+    _check_ours(plugin_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".deepflash-", dir=_made(target)))
+    try:
+        _copy_python_files(KRITA_SOURCE / PLUGIN_NAME, staging)
+        _vendor(staging)
+        _write_record(staging, address)
+        _replace(staging, plugin_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    desktop = target / f"{PLUGIN_NAME}.desktop"
+    shutil.copy2(KRITA_SOURCE / f"{PLUGIN_NAME}.desktop", desktop)
+    return [desktop, plugin_dir]
+
+
+def krita_zip(output: Path, address: str) -> Path:
+    """Write the zip Krita's "Import Python Plugin from File…" accepts (desktop file and package at its root)."""
+    with tempfile.TemporaryDirectory() as folder:
+        install_krita(Path(folder), address)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    archive.write(path, path.relative_to(folder).as_posix())
+    return output
+
+
+def _made(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InstallError(f"Cannot create {folder}: {error.strerror}.") from None
+    return folder
+
+
+def _replace(staging: Path, plugin_dir: Path) -> None:
+    # Build beside the target, then swap: a failed copy never leaves half a plug-in behind.
+    if plugin_dir.exists():
+        shutil.rmtree(plugin_dir)
+    staging.rename(plugin_dir)
+
+
+def uninstall(paths: list[Path]) -> list[Path]:
+    """Remove what an install created; returns what was removed."""
+    removed = []
+    for path in paths:
+        if path.is_dir():
+            _check_ours(path)
+            shutil.rmtree(path)
+            removed.append(path)
+        elif path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+# --- Krita's settings file ------------------------------------------------------------------------------
+
+def set_krita_enabled(kritarc: Path, enabled: bool) -> bool:
+    """Add (or remove) ``enable_deepflash=true`` in the ``[python]`` section of ``kritarc``.
+
+    A plain line edit: Krita writes kritarc with Qt's INI flavour, which ``configparser`` would
+    rewrite. Returns whether the file changed.
+    """
+    lines = kritarc.read_text(encoding="utf-8").splitlines() if kritarc.is_file() else []
+    kept = [line for line in lines if line.strip().split("=", 1)[0].strip() != KRITARC_KEY]
+    if enabled:
+        entry = f"{KRITARC_KEY}=true"
+        if KRITARC_SECTION in (line.strip() for line in kept):
+            index = [line.strip() for line in kept].index(KRITARC_SECTION)
+            kept.insert(index + 1, entry)
+        else:
+            kept += ([""] if kept and kept[-1].strip() else []) + [KRITARC_SECTION, entry]
+    if kept == lines:
+        return False
+    kritarc.parent.mkdir(parents=True, exist_ok=True)
+    kritarc.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return True
+
+
+# --- the commands ------------------------------------------------------------------------------------
+
+@click.group()
+def install() -> None:
+    """Install the GIMP or Krita plug-in for the current user (--uninstall removes it)."""
+
+
+@install.command()
+@click.option("--target", type=click.Path(file_okay=False, path_type=Path),
+              help="GIMP's plug-ins folder (default: the per-user GIMP 3.0 one).")
+@click.option("--address", default=DEFAULT_ADDRESS, show_default=True, help="Server address the plug-in uses.")
+@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead.")
+def gimp(target: Path | None, address: str, remove: bool) -> None:
+    """GIMP 3: Filters → Enhance → Flash to Studio (DeepFlash)…"""
+    target = target or gimp_plugins_dir()
+    if remove:
+        removed = uninstall([target / PLUGIN_NAME])
+        click.echo(f"Removed {removed[0]}." if removed else f"Nothing to remove in {target}.")
+        return
+    _check_address(address)
+    plugin_dir = install_gimp(target, address)
+    click.echo(f"Installed the GIMP plug-in in {plugin_dir}")
+    click.echo(f"  server address {address}; DeepFlash Python {sys.executable}")
+    click.echo("Restart GIMP, then use Filters → Enhance → Flash to Studio (DeepFlash)…")
+
+
+@install.command()
+@click.option("--target", type=click.Path(file_okay=False, path_type=Path),
+              help="Krita's pykrita folder (default: the per-user one).")
+@click.option("--kritarc", type=click.Path(dir_okay=False, path_type=Path),
+              help="Krita's settings file, where the plug-in is enabled (default: the per-user one).")
+@click.option("--address", default=DEFAULT_ADDRESS, show_default=True, help="Server address the plug-in uses.")
+@click.option("--zip", "zip_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a zip for Krita's Tools → Scripts → Import Python Plugin from File… instead.")
+@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead.")
+def krita(target: Path | None, kritarc: Path | None, address: str, zip_path: Path | None, remove: bool) -> None:
+    """Krita 5.2: a DeepFlash docker (Settings → Dockers → DeepFlash)."""
+    _check_address(address)
+    if zip_path is not None:
+        if remove:
+            raise InvalidOptionError("--zip and --uninstall do not go together.")
+        click.echo(f"Wrote {krita_zip(zip_path, address)}")
+        click.echo("In Krita: Tools → Scripts → Import Python Plugin from File…, choose this zip, restart Krita.")
+        return
+    target = target or krita_pykrita_dir()
+    kritarc = kritarc or kritarc_path()
+    if remove:
+        removed = uninstall([target / PLUGIN_NAME, target / f"{PLUGIN_NAME}.desktop"])
+        for path in removed:
+            click.echo(f"Removed {path}")
+        if set_krita_enabled(kritarc, False):
+            click.echo(f"Removed {KRITARC_KEY} from {kritarc}")
+        if not removed:
+            click.echo(f"Nothing to remove in {target}.")
+        return
+    for path in install_krita(target, address):
+        click.echo(f"Installed {path}")
+    if set_krita_enabled(kritarc, True):
+        click.echo(f"Enabled the plug-in in {kritarc}")
+    click.echo(f"  server address {address}; DeepFlash Python {sys.executable}")
+    click.echo("Restart Krita, then show the docker with Settings → Dockers → DeepFlash.")

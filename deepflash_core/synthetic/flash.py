@@ -1,0 +1,143 @@
+"""Light transport of a phone flash: a small source ~1 cm beside the lens.
+
+Camera coordinates are in centimetres: x right, y down, z forward (depth). The
+flash at ``(b cos a, b sin a, 0)`` lights a surface point ``P`` with irradiance
+``cos θ / |F − P|²``, so the nearest, camera-facing parts (nose, forehead) are hot
+and everything falls off toward the silhouette and into the depth. Its thin hard
+shadows come from the parallax between lens and flash, tested in screen space
+on the depth map.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deepflash_core.synthetic.geometry import FaceFrame, normals
+from deepflash_core.synthetic.params import FlashParams
+
+# Most steps of the screen-space shadow march (cost grows linearly).
+_SHADOW_STEPS = 12
+
+
+@dataclass(frozen=True)
+class FlashLight:
+    """What the flash delivers to every pixel (before albedo and camera).
+
+    Attributes:
+        diffuse: (H, W) irradiance relative to a face-on surface at the nose distance.
+        lobe: (H, W) Blinn-Phong specular lobe times the same distance falloff.
+        visibility: (H, W) 1 where the flash sees the surface, 0 in its shadow.
+        depth: (H, W) distance from the lens in cm.
+        normal: (H, W, 3) unit normals of the subject (x right, y down, z to camera).
+    """
+
+    diffuse: np.ndarray
+    lobe: np.ndarray
+    visibility: np.ndarray
+    depth: np.ndarray
+    normal: np.ndarray
+
+
+def _shift(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``out[p] = img[p + (dx, dy)]`` with bilinear sampling and clamped borders."""
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    h, w = img.shape
+    return cv2.warpAffine(
+        img, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def visibility(inv_depth: np.ndarray, baseline_px_cm: float, angle: float, penumbra_ratio: float) -> np.ndarray:
+    """Fraction of the flash each pixel sees, by marching toward the flash in the image.
+
+    A surface seen at pixel ``q = p + t·dir`` occludes pixel ``p`` from the flash when
+    ``f·b·(1/d(q) − 1/d(p)) ≥ t`` (the parallax of the lens-flash baseline ``b``).
+    The penumbra widens with the same parallax times LED size over baseline.
+
+    Args:
+        inv_depth: (H, W) 1 / depth in 1/cm.
+        baseline_px_cm: focal length in pixels times the baseline in cm.
+        angle: direction of the flash from the lens in the image (radians).
+        penumbra_ratio: LED diameter over baseline.
+
+    Returns:
+        (H, W) float32 visibility in [0, 1].
+    """
+    reach = baseline_px_cm * float(inv_depth.max() - inv_depth.min())
+    if reach < 0.75:
+        return np.ones_like(inv_depth)
+    steps = int(min(_SHADOW_STEPS, math.ceil(reach)))
+    vis = np.ones_like(inv_depth)
+    dx, dy = math.cos(angle), math.sin(angle)
+    for t in np.linspace(max(reach / steps, 0.75), reach, steps):
+        ahead = _shift(inv_depth, dx * t, dy * t)
+        excess = baseline_px_cm * (ahead - inv_depth) - t
+        width = max(penumbra_ratio * t, 0.7)
+        vis = np.minimum(vis, np.clip(0.5 - excess / width, 0.0, 1.0))
+    return vis
+
+
+def flash_light(
+    z: np.ndarray, subject: np.ndarray, frame: FaceFrame, params: FlashParams
+) -> FlashLight:
+    """Irradiance, specular lobe and shadows of the flash on the head proxy and backdrop.
+
+    Args:
+        z: (H, W) proxy height field (face widths, toward the camera).
+        subject: (H, W) subject matte.
+        frame: the face's landmark frame.
+        params: the sampled flash parameters.
+
+    Returns:
+        The per-pixel flash light.
+    """
+    h, w = z.shape
+    wcm = params.face_width_cm
+    dist = params.distance_cm
+    focal = frame.width * dist / wcm  # pixels: the face's width in pixels at the nose distance
+    z_front = float(z[subject > 0.5].max()) if (subject > 0.5).any() else float(z.max())
+    d_subject = dist + (z_front - z) * wcm
+    d_back = np.float32(dist + params.background_cm)
+    inv_depth = (subject / d_subject + (1.0 - subject) / d_back).astype(np.float32)
+    depth = 1.0 / inv_depth
+
+    angle = math.radians(params.flash_angle_deg)
+    fx, fy = params.flash_offset_cm * math.cos(angle), params.flash_offset_cm * math.sin(angle)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    px = (xs - (w - 1) / 2) * depth / focal
+    py = (ys - (h - 1) / 2) * depth / focal
+
+    n = normals(z, frame.width)
+    sub3 = subject[..., None]
+    n = sub3 * n + (1.0 - sub3) * np.array([0.0, 0.0, 1.0], np.float32)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+
+    # Light and view vectors in camera space, with the normal's z pointing to the camera.
+    lx, ly, lz = fx - px, fy - py, depth
+    r2 = lx * lx + ly * ly + lz * lz
+    r = np.sqrt(r2)
+    cos_l = (n[..., 0] * lx + n[..., 1] * ly + n[..., 2] * lz) / r
+    falloff = (dist * dist) / r2
+    diffuse = np.clip(cos_l, 0.0, None) * falloff
+
+    vnorm = np.sqrt(px * px + py * py + depth * depth)
+    hx, hy, hz = lx / r - px / vnorm, ly / r - py / vnorm, lz / r + depth / vnorm
+    hn = np.sqrt(hx * hx + hy * hy + hz * hz)
+    cos_h = np.clip((n[..., 0] * hx + n[..., 1] * hy + n[..., 2] * hz) / hn, 0.0, 1.0)
+    lobe = cos_h ** np.float32(params.shininess) * falloff * (cos_l > 0)
+
+    # Shadows need the depth edge where the silhouette is, not smeared by the soft matte.
+    hard = (subject > 0.5).astype(np.float32)
+    vis = visibility(
+        hard / d_subject + (1.0 - hard) / d_back,
+        focal * params.flash_offset_cm,
+        angle,
+        params.flash_size_cm / params.flash_offset_cm,
+    )
+    return FlashLight(
+        diffuse.astype(np.float32), lobe.astype(np.float32), vis, depth.astype(np.float32), n.astype(np.float32)
+    )

@@ -1,0 +1,273 @@
+"""Synthetic flash/studio training pairs, rendered on the fly with the paper's augmentation.
+
+Every sample is a pure function of ``(seed, epoch, index)``: the studio portrait is rotated
+about the face centre, cropped and rescaled to the training size, the virtual flash renders its
+input with parameters drawn from an RNG seeded by those three numbers, and both are bilateral
+filtered. Nothing depends on worker order or earlier samples, so a resumed run sees exactly the
+data an uninterrupted run would have seen.
+
+Augmentation (×20 per portrait, as in the paper): five rotations −20°…+20° about the face-box
+centre × two crops (the pipeline's head crop, and a tighter crop to the face box, rescaled) ×
+horizontal flip. Fresh flash parameters every epoch come on top.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from deepflash_core.faces import CROP_SCALE, CROP_SHIFT_UP, LANDMARK_GROUPS, Face
+from deepflash_core.training.landmarks import FaceLandmarks
+
+ROTATIONS_DEG: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0)
+# The tight crop: the face box enlarged a little, so the network also learns faces that fill the frame.
+TIGHT_CROP_SCALE = 1.4
+AUGMENTATIONS = len(ROTATIONS_DEG) * 2 * 2
+IDENTITY_AUGMENTATION = ROTATIONS_DEG.index(0.0)
+"""Augmentation index with no rotation, the pipeline's crop and no flip (used for evaluation)."""
+
+# face_recognition's named groups as index ranges of dlib's 68 points (its own mapping).
+_GROUP_INDICES: dict[str, list[int]] = {
+    "chin": list(range(0, 17)),
+    "left_eyebrow": list(range(17, 22)),
+    "right_eyebrow": list(range(22, 27)),
+    "nose_bridge": list(range(27, 31)),
+    "nose_tip": list(range(31, 36)),
+    "left_eye": list(range(36, 42)),
+    "right_eye": list(range(42, 48)),
+    "top_lip": list(range(48, 55)) + [64, 63, 62, 61, 60],
+    "bottom_lip": list(range(54, 60)) + [48, 60, 67, 66, 65, 64],
+}
+
+
+class FlashRendererLike(Protocol):
+    """What the dataset needs from the virtual flash (``deepflash_core.synthetic.FlashRenderer``)."""
+
+    def render(self, studio: np.ndarray, face: Face, rng: np.random.Generator) -> tuple[np.ndarray, Any]: ...
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One of the paper's 20 augmentations."""
+
+    rotation_deg: float
+    tight_crop: bool
+    flip: bool
+
+    @classmethod
+    def from_index(cls, index: int) -> Augmentation:
+        if not 0 <= index < AUGMENTATIONS:
+            raise ValueError(f"augmentation index must be in [0, {AUGMENTATIONS}), got {index}")
+        return cls(ROTATIONS_DEG[index % 5], bool((index // 5) % 2), bool(index // 10))
+
+
+def face_from_points(points: np.ndarray, box: tuple[float, float, float, float], crop: tuple[int, int, int, int]) -> Face:
+    """A :class:`Face` from dlib's 68 points, in the grouped form ``faces.detect_faces`` returns."""
+    groups = {name: [(float(points[i, 0]), float(points[i, 1])) for i in _GROUP_INDICES[name]] for name in LANDMARK_GROUPS}
+    return Face(box=tuple(int(round(v)) for v in box), landmarks=groups, crop=crop)
+
+
+def crop_affine(face: FaceLandmarks, size: int, augmentation: Augmentation) -> np.ndarray:
+    """2×3 matrix mapping source pixels to the ``size``² training crop.
+
+    The crop is the pipeline's head crop (``faces.crop_for_box``: a square ``CROP_SCALE`` times
+    the box side, shifted up) or the tighter face crop, turned by the rotation about the face-box
+    centre. Its "up" shift follows the rotated face, so the head stays framed the same way.
+    """
+    left, top, right, bottom = face.box
+    box_side = max(right - left, bottom - top)
+    scale_of_box = TIGHT_CROP_SCALE if augmentation.tight_crop else CROP_SCALE
+    side = scale_of_box * box_side
+    shift_up = (0.0 if augmentation.tight_crop else CROP_SHIFT_UP) * side
+    cx, cy = face.centre
+    angle = math.radians(augmentation.rotation_deg)
+    cos, sin = math.cos(angle), math.sin(angle)
+    zoom = size / side
+    # Rotate about the face centre (counter-clockwise on screen for positive angles), scale, and
+    # place the face centre below the crop centre by the shift.
+    rotation = np.array([[cos, sin], [-sin, cos]], dtype=np.float64) * zoom
+    offset = np.array([size / 2.0, size / 2.0 + shift_up * zoom]) - rotation @ np.array([cx, cy])
+    # Pixel centres: map centre-of-pixel coordinates consistently for any zoom.
+    matrix = np.hstack([rotation, offset[:, None]])
+    return matrix
+
+
+def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Apply a crop matrix with reflection at the border (as the pipeline pads its crops)."""
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2×3 affine matrix to ``(N, 2)`` points."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+class PortraitStore:
+    """Studio portraits kept in memory at a resolution just above what the crops need.
+
+    Loading and decoding a 1350² JPEG costs ~30 ms; keeping the decoded, downscaled images
+    makes a sample cost only a warp plus the render.
+    """
+
+    def __init__(self, root: Path, files: list[str], landmarks: dict[str, dict], size: int) -> None:
+        self.root = Path(root)
+        self.files = list(files)
+        self.size = size
+        self._landmarks = landmarks
+        self._images: dict[str, tuple[np.ndarray, FaceLandmarks]] = {}
+        self._mattes: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def get(self, index: int) -> tuple[np.ndarray, FaceLandmarks]:
+        """uint8 RGB image and its face, both scaled so the tight crop is about ``size`` pixels."""
+        name = self.files[index]
+        if name not in self._images:
+            entry = self._landmarks[name]
+            with Image.open(self.root / name) as image:
+                rgb = np.asarray(image.convert("RGB"))
+            box = np.asarray(entry["box"], dtype=np.float64)
+            points = np.asarray(entry["landmarks"], dtype=np.float64)
+            box_side = max(box[2] - box[0], box[3] - box[1])
+            # Downscale with area averaging now, so the bilinear warp later never aliases.
+            scale = min(1.0, 1.25 * self.size / (TIGHT_CROP_SCALE * box_side))
+            if scale < 1.0:
+                new_size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+                rgb = cv2.resize(rgb, new_size, interpolation=cv2.INTER_AREA)
+                sx, sy = new_size[0] / entry["width"], new_size[1] / entry["height"]
+                box = box * np.array([sx, sy, sx, sy])
+                points = (points + 0.5) * np.array([sx, sy]) - 0.5
+            face = FaceLandmarks(box=tuple(float(v) for v in box), landmarks=points.astype(np.float32))
+            self._images[name] = (np.ascontiguousarray(rgb), face)
+        return self._images[name]
+
+    def matte(self, index: int) -> np.ndarray:
+        """Subject matte (float32, image size) of a portrait, computed once on the whole portrait.
+
+        GrabCut costs more than a whole render at training size; a crop's matte is this one warped.
+        """
+        name = self.files[index]
+        if name not in self._mattes:
+            from deepflash_core.synthetic.geometry import subject_matte
+
+            rgb, face = self.get(index)
+            whole = face_from_points(face.landmarks, face.box, (0, 0, rgb.shape[1], rgb.shape[0]))
+            self._mattes[name] = subject_matte(rgb.astype(np.float32) / 255.0, whole).astype(np.float32)
+        return self._mattes[name]
+
+    def preload(self, progress: bool = False) -> None:
+        """Decode every portrait and compute its matte now (before worker processes fork)."""
+        from tqdm import tqdm
+
+        for index in tqdm(range(len(self)), desc="portraits", disable=not progress):
+            self.matte(index)
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The RNG of one sample: independent streams for every (seed, epoch, index)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch, index]))
+
+
+def make_pair(
+    studio_u8: np.ndarray,
+    face: FaceLandmarks,
+    size: int,
+    augmentation: Augmentation,
+    renderer: FlashRendererLike,
+    rng: np.random.Generator,
+    matte: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop and augment one studio portrait and render its flash input.
+
+    ``matte``, the subject matte of the whole portrait, is warped along with it when given
+    (and the renderer can take it); otherwise the renderer computes one on the crop.
+
+    Returns:
+        ``(flash, studio)`` float32 ``(size, size, 3)`` in [0, 1].
+    """
+    matrix = crop_affine(face, size, augmentation)
+    studio = warp_crop(studio_u8, matrix, size).astype(np.float32) / 255.0
+    points = transform_points(face.landmarks.astype(np.float64), matrix)
+    corners = transform_points(np.array([[face.box[0], face.box[1]], [face.box[2], face.box[3]],
+                                         [face.box[0], face.box[3]], [face.box[2], face.box[1]]]), matrix)
+    box = (*corners.min(axis=0), *corners.max(axis=0))
+    crop_face = face_from_points(points, box, (0, 0, size, size))
+    # The flash is rendered in the camera's frame (after rotation and cropping), then the
+    # pair is flipped together, so the renderer never sees mirrored landmark names.
+    if matte is not None and hasattr(renderer, "prepare"):
+        crop_matte = cv2.warpAffine(matte, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        flash, _ = renderer.render_prepared(renderer.prepare(studio, crop_face, matte=crop_matte), rng)
+    else:
+        flash, _ = renderer.render(studio, crop_face, rng)
+    flash = np.clip(np.asarray(flash, dtype=np.float32), 0.0, 1.0)
+    if augmentation.flip:
+        flash, studio = flash[:, ::-1], studio[:, ::-1]
+    return np.ascontiguousarray(flash), np.ascontiguousarray(studio)
+
+
+def bilateral_pair(flash: torch.Tensor, studio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``BL(x)``, ``BL(o)`` of ``(B, 3, H, W)`` batches with the method's σs (3 % of the larger side)."""
+    from deepflash_core.bilateral import bilateral_filter, sigma_s_for
+
+    both = torch.cat([flash, studio], dim=0)
+    filtered = bilateral_filter(both, sigma_s_for(both.shape[2], both.shape[3]))
+    return filtered[: flash.shape[0]], filtered[flash.shape[0]:]
+
+
+class SyntheticPairs(Dataset):
+    """Flash/studio pairs rendered on the fly; ``len = portraits × augmentations``.
+
+    Item ``i`` is portrait ``i // augmentations`` under augmentation ``i % augmentations``;
+    call :meth:`set_epoch` so each epoch draws fresh flash parameters.
+
+    Each item is a dict of float32 ``(3, S, S)`` tensors in [0, 1]: ``flash`` (x), ``studio`` (o),
+    ``flash_filtered`` (BL(x)) and ``studio_filtered`` (BL(o)).
+    """
+
+    def __init__(
+        self,
+        store: PortraitStore,
+        renderer: FlashRendererLike,
+        size: int,
+        seed: int = 0,
+        augment: bool = True,
+        epoch: int = 0,
+    ) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.size = size
+        self.seed = seed
+        self.augmentations = AUGMENTATIONS if augment else 1
+        self.epoch = epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the flash parameters of this epoch (the geometry of an index never changes)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.store) * self.augmentations
+
+    def augmentation_of(self, index: int) -> Augmentation:
+        if self.augmentations == 1:
+            return Augmentation.from_index(IDENTITY_AUGMENTATION)
+        return Augmentation.from_index(index % self.augmentations)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        portrait = index // self.augmentations
+        studio_u8, face = self.store.get(portrait)
+        matte = self.store.matte(portrait) if hasattr(self.renderer, "prepare") else None
+        rng = sample_rng(self.seed, self.epoch, index)
+        flash, studio = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng, matte)
+        x = torch.from_numpy(flash).permute(2, 0, 1).unsqueeze(0)
+        o = torch.from_numpy(studio).permute(2, 0, 1).unsqueeze(0)
+        x_bl, o_bl = bilateral_pair(x, o)
+        return {"flash": x[0], "studio": o[0], "flash_filtered": x_bl[0], "studio_filtered": o_bl[0]}

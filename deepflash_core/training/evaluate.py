@@ -1,0 +1,143 @@
+"""The papers' evaluation protocol, next to the identity baseline.
+
+A prediction ``x − 2y + 1`` (eq. 2) is compared with the reconstructed ground truth
+``ō = x − BL(x) + BL(o)`` (eq. 8) by SSIM and PSNR (scikit-image) and accuracy (eq. 7).
+The identity baseline scores the flash input itself against the same ``ō``: a model that
+does nothing gets exactly those figures, so the gap is what the model adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from deepflash_core import encoding
+from deepflash_core.network import FlashUNet
+
+METRICS = ("ssim", "psnr", "accuracy")
+
+
+@dataclass
+class Scores:
+    """Per-image scores of one method; ``mean()`` averages them."""
+
+    ssim: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+    def add(self, prediction: np.ndarray, reference: np.ndarray) -> None:
+        """Score one ``(H, W, 3)`` prediction in [0, 1] against its reference."""
+        self.ssim.append(float(structural_similarity(prediction, reference, channel_axis=2, data_range=1.0)))
+        # Identical images have infinite PSNR; cap at 100 dB so means stay finite.
+        self.psnr.append(float(min(100.0, peak_signal_noise_ratio(reference, prediction, data_range=1.0))))
+        self.accuracy.append(float(encoding.accuracy(prediction, reference)))
+
+    def mean(self) -> dict[str, float]:
+        return {name: float(np.mean(getattr(self, name))) if getattr(self, name) else float("nan") for name in METRICS}
+
+    def __len__(self) -> int:
+        return len(self.ssim)
+
+
+def to_hwc(batch: torch.Tensor) -> list[np.ndarray]:
+    """``(B, 3, H, W)`` tensor → list of float64 ``(H, W, 3)`` arrays clipped to [0, 1]."""
+    array = batch.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy().astype(np.float64)
+    return list(array)
+
+
+@torch.no_grad()
+def predict(model: FlashUNet, flash_filtered: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """Network output ``y`` for a batch of ``BL(x)`` (eval mode, on the model's device)."""
+    parameter = next(model.parameters())
+    x = flash_filtered.to(parameter.device).contiguous(memory_format=torch.channels_last)
+    with torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=bf16):
+        y = model(x)
+    return y.float().cpu()
+
+
+@dataclass
+class Evaluation:
+    """Scores of the model and of the identity baseline, plus eq. 5 loss and the mean error it ignores."""
+
+    model: Scores = field(default_factory=Scores)
+    identity: Scores = field(default_factory=Scores)
+    losses: list[float] = field(default_factory=list)
+    mean_errors: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        """Flat dict: ``loss``, ``mean_error``, ``ssim``, ``psnr``, ``accuracy``, ``identity_*``, ``images``."""
+        result = {"loss": float(np.mean(self.losses)) if self.losses else float("nan"),
+                  "mean_error": float(np.mean(self.mean_errors)) if self.mean_errors else float("nan")}
+        result.update(self.model.mean())
+        result.update({f"identity_{k}": v for k, v in self.identity.mean().items()})
+        result["images"] = len(self.model)
+        return result
+
+
+def evaluate_batches(
+    model: FlashUNet, batches: Iterable[dict[str, torch.Tensor]], bf16: bool = False, keep: int = 0
+) -> tuple[Evaluation, list[tuple[np.ndarray, ...]]]:
+    """Score a model on batches of pairs (dicts as :class:`~deepflash_core.training.dataset.SyntheticPairs` yields).
+
+    Args:
+        keep: how many ``(flash, prediction, ground truth, studio)`` examples to return for a contact sheet.
+
+    Returns:
+        The evaluation and the kept examples.
+    """
+    was_training = model.training
+    model.eval()
+    result = Evaluation()
+    examples: list[tuple[np.ndarray, ...]] = []
+    try:
+        for batch in batches:
+            flash, flash_bl, studio_bl = batch["flash"], batch["flash_filtered"], batch["studio_filtered"]
+            output = predict(model, flash_bl, bf16)
+            target = encoding.target(flash_bl, studio_bl)
+            result.losses.append(float(encoding.deepflash_loss(output, target)))
+            # The part of the error eq. 5 leaves free: the per-image, per-channel mean, in image units (×2).
+            result.mean_errors.append(float((2.0 * (output - target).mean(dim=(2, 3))).abs().mean()))
+            prediction = encoding.reconstruct(flash, output)
+            truth = encoding.reconstructed_ground_truth(flash, flash_bl, studio_bl)
+            studio = batch.get("studio", truth)
+            for x, p, g, o in zip(to_hwc(flash), to_hwc(prediction), to_hwc(truth), to_hwc(studio)):
+                result.model.add(p, g)
+                result.identity.add(x, g)
+                if len(examples) < keep:
+                    examples.append((x, p, g, o))
+    finally:
+        model.train(was_training)
+    return result, examples
+
+
+def format_table(summary: dict[str, float], title: str) -> str:
+    """A Markdown table: model vs identity for SSIM (%), PSNR (dB), accuracy (%)."""
+    lines = [f"{title} ({int(summary['images'])} images)", "",
+             "| method | SSIM (%) | PSNR (dB) | accuracy eq. 7 (%) |", "|---|---|---|---|"]
+    for label, prefix in (("DeepFlash model", ""), ("identity (input unchanged)", "identity_")):
+        lines.append(f"| {label} | {100 * summary[prefix + 'ssim']:.2f} | {summary[prefix + 'psnr']:.2f} | "
+                     f"{summary[prefix + 'accuracy']:.2f} |")
+    lines.append(f"| gain | {100 * (summary['ssim'] - summary['identity_ssim']):+.2f} | "
+                 f"{summary['psnr'] - summary['identity_psnr']:+.2f} | "
+                 f"{summary['accuracy'] - summary['identity_accuracy']:+.2f} |")
+    return "\n".join(lines)
+
+
+def contact_sheet(examples: list[tuple[np.ndarray, ...]], path: Path, tile: int = 192, quality: int = 90) -> None:
+    """Write rows of flash input | model output | reconstructed ground truth (eq. 8) | studio photo."""
+    if not examples:
+        return
+    columns = len(examples[0])
+    sheet = Image.new("RGB", (columns * tile, len(examples) * tile), "white")
+    for row, images in enumerate(examples):
+        for column, image in enumerate(images):
+            tile_image = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((tile, tile), Image.LANCZOS)
+            sheet.paste(tile_image, (column * tile, row * tile))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=quality)

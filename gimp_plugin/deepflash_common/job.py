@@ -1,0 +1,189 @@
+"""One request from an editor to the DeepFlash server, with every outcome turned into a message.
+
+The editors only read pixels, call :func:`run_job`, and either write ``Outcome.pixels`` as a new
+layer or show ``Outcome.message``. Starting the server, retrying once after it is up, checking the
+reply's shape and logging all happen here, the same way for GIMP and Krita.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from deepflash_common import messages
+from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailableError
+from deepflash_core.protocol import DTYPE_SIZES, E_NO_FACE
+
+T = TypeVar("T")
+
+
+class ProcessingClient(Protocol):
+    """The part of ``deepflash_core.client.DeepFlashClient`` a job uses."""
+
+    def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str,
+                strength: float, whole_image: bool) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """Pixels to correct: packed R,G,B(,A) samples of ``dtype``, row-major, no padding."""
+
+    pixels: bytes
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    strength: float = 1.0
+    whole_image: bool = False
+
+    def check(self) -> None:
+        """Raise ``ValueError`` when the buffer does not match the declared shape."""
+        expected = self.width * self.height * self.channels * DTYPE_SIZES[self.dtype]
+        if len(self.pixels) != expected:
+            raise ValueError(f"{len(self.pixels)} bytes for {self.width}×{self.height}×{self.channels} "
+                             f"{self.dtype} (expected {expected})")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened: ``pixels`` (same layout as the job's) only when ``ok``."""
+
+    ok: bool
+    code: str  # "ok", "no_face", "server_down", "start_failed", "server_error", "unexpected"
+    message: str
+    pixels: bytes | None = None
+    faces: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """How a job reaches the server and reports.
+
+    Attributes:
+        address: the server's ZeroMQ address.
+        connect: makes a client for an address (``DeepFlashClient`` or the stdio helper client).
+        start_server: starts a server at the address and waits until it answers; raises
+            ``DeepFlashError`` on failure. ``None`` when no DeepFlash Python is known.
+        may_start: asked once the server is found down; returns whether to start it
+            (a setting in batch mode, a question to the user in a dialog).
+        log: the plug-in's logger; ``log_path`` its file, named in every failure message.
+        whole_image_hint: how to switch to whole-image mode in this editor, for the no-face message.
+        wait: runs a blocking call; editors pass one that keeps their progress bar alive.
+    """
+
+    address: str
+    connect: Callable[[str], ProcessingClient]
+    start_server: Callable[[str], None] | None
+    may_start: Callable[[], bool]
+    log: logging.Logger
+    log_path: Path
+    whole_image_hint: str
+    wait: Callable[[Callable[[], Any]], Any] = lambda call: call()
+
+
+def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
+    """Send ``job`` to the server, starting the server once if allowed, and explain any failure.
+
+    Never raises for a failure a user can meet; unforeseen exceptions are logged with their
+    traceback and returned as an ``unexpected`` outcome.
+    """
+    log = context.log
+    started = time.monotonic()
+    log.info("job %dx%dx%d %s strength=%.2f whole_image=%s address=%s", job.width, job.height, job.channels,
+             job.dtype, job.strength, job.whole_image, context.address)
+    try:
+        job.check()
+        try:
+            reply = _send(job, context)
+        except ServerUnavailableError as error:
+            log.warning("server unavailable: %s", error)
+            can_start = context.start_server is not None
+            if not can_start or not context.may_start():
+                return Outcome(False, "server_down", messages.server_down(context.address, context.log_path, can_start))
+            try:
+                log.info("starting the server at %s", context.address)
+                context.wait(lambda: context.start_server(context.address))
+            except DeepFlashError as start_error:
+                log.error("server start failed: %s", start_error)
+                return Outcome(False, "start_failed",
+                               messages.server_start_failed(context.address, str(start_error), context.log_path))
+            reply = _send(job, context)
+    except ServerError as error:
+        log.warning("server error %s: %s", error.code, error)
+        if error.code == E_NO_FACE:
+            return Outcome(False, "no_face", messages.no_face(context.whole_image_hint))
+        return Outcome(False, "server_error", messages.server_failed(str(error), context.log_path))
+    except ServerUnavailableError as error:
+        log.error("server unavailable after start: %s", error)
+        return Outcome(False, "server_down", messages.server_failed(str(error), context.log_path))
+    except DeepFlashError as error:
+        log.error("failed: %s", error)
+        return Outcome(False, "server_error", messages.server_failed(str(error), context.log_path))
+    except Exception as error:  # a front end never shows a traceback; the log keeps it
+        log.exception("unexpected error")
+        return Outcome(False, "unexpected", messages.unexpected(error, context.log_path))
+
+    seconds = time.monotonic() - started
+    problem = _reply_mismatch(job, reply)
+    if problem:
+        log.error("bad reply: %s", problem)
+        return Outcome(False, "unexpected", messages.server_failed(problem, context.log_path))
+    faces = len(reply.faces or [])
+    for warning in reply.warnings or []:
+        log.warning("server: %s", warning)
+    log.info("done: %d face(s) in %.2f s; server timings %s", faces, seconds, reply.timings)
+    return Outcome(True, "ok", messages.done(faces, job.whole_image, seconds, layer_name), bytes(reply.pixels),
+                   faces, seconds, list(reply.warnings or []))
+
+
+def _send(job: Job, context: Context) -> Any:
+    client = context.connect(context.address)
+    try:
+        return context.wait(lambda: client.process(
+            job.pixels, width=job.width, height=job.height, channels=job.channels, dtype=job.dtype,
+            strength=job.strength, whole_image=job.whole_image))
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+
+def _reply_mismatch(job: Job, reply: Any) -> str:
+    shape = (reply.width, reply.height, reply.channels, reply.dtype)
+    if shape != (job.width, job.height, job.channels, job.dtype):
+        return f"the reply is {shape}, the request was {(job.width, job.height, job.channels, job.dtype)}"
+    if len(reply.pixels) != len(job.pixels):
+        return f"the reply has {len(reply.pixels)} bytes of pixels, expected {len(job.pixels)}"
+    return ""
+
+
+def call_with_heartbeat(call: Callable[[], T], beat: Callable[[], None], interval_s: float = 0.2) -> T:
+    """Run a blocking ``call`` in a worker thread, calling ``beat`` in this thread meanwhile.
+
+    GIMP's progress bar only moves when the plug-in's main thread talks to GIMP, so the
+    request waits in a thread while the main thread pulses the bar.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as error:  # handed over to the caller's thread below
+            box["error"] = error
+
+    worker = threading.Thread(target=target, name="deepflash-request", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(interval_s)
+        if worker.is_alive():
+            beat()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,73 @@
+"""What the plug-ins tell the user, worded once for both editors.
+
+Every failure message says what happened, what to do, and names the plug-in's log file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _see_log(log_path: Path) -> str:
+    return f"Details: {log_path}"
+
+
+def server_down(address: str, log_path: Path, can_start: bool) -> str:
+    """No server answered at ``address`` and none was started."""
+    if can_start:
+        hint = "Allow the plug-in to start it, or run `deepflash serve` in a terminal."
+    else:
+        hint = "Start it with `deepflash serve` in a terminal (or run `deepflash install` again to record its Python)."
+    return f"No DeepFlash server answers at {address}. {hint} {_see_log(log_path)}"
+
+
+def server_start_failed(address: str, reason: str, log_path: Path) -> str:
+    """Starting the local server was tried and failed."""
+    return f"Could not start the DeepFlash server at {address}: {reason} {_see_log(log_path)}"
+
+
+def ask_start_server(address: str) -> str:
+    """The question asked before starting the server in an interactive session."""
+    return f"No DeepFlash server answers at {address}. Start it now? (The first start loads the model, a few seconds.)"
+
+
+def no_face(whole_image_hint: str) -> str:
+    """The server found no face and the whole-image mode was off."""
+    return f"No face found in this layer, so nothing was changed. To correct it anyway, {whole_image_hint}"
+
+
+def server_failed(message: str, log_path: Path) -> str:
+    """The server refused or failed the request (its own message is one line)."""
+    return f"DeepFlash failed: {message} {_see_log(log_path)}"
+
+
+def unexpected(error: BaseException, log_path: Path) -> str:
+    """A bug or an environment problem the plug-in did not foresee."""
+    return f"DeepFlash hit an unexpected error ({type(error).__name__}: {error}). {_see_log(log_path)}"
+
+
+def done(faces: int, whole_image: bool, seconds: float, layer_name: str) -> str:
+    """Success, said in the status line."""
+    what = "the whole image" if whole_image else f"{faces} face{'s' if faces != 1 else ''}"
+    return f"Corrected {what} in {seconds:.1f} s; the result is the new layer “{layer_name}”."
+
+
+def no_pyzmq_no_python(log_path: Path) -> str:
+    """The editor's Python lacks pyzmq and no DeepFlash Python is recorded to run the helper."""
+    return ("This editor's Python has no pyzmq and the DeepFlash environment is unknown. Run "
+            f"`deepflash install` again from the DeepFlash environment. {_see_log(log_path)}")
+
+
+def empty_layer() -> str:
+    """The layer or selection has no pixels to send."""
+    return "The active layer is empty (or outside the canvas); select a layer with pixels."
+
+
+def server_status(info: dict | None, address: str, error: str = "") -> str:
+    """The docker's one-line server status, from a ``ping`` reply (None when nothing answered)."""
+    if info is None:
+        return f"No server at {address}" + (f" ({error})" if error else "")
+    device = info.get("device")
+    state = info.get("state")
+    details = ", ".join(str(part) for part in (device, state) if part)
+    return f"Server ready at {address}" + (f" ({details})" if details else "")

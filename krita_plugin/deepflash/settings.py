@@ -1,0 +1,24 @@
+"""The docker's settings, declared once, stored as JSON in the user's DeepFlash folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepflash_common.paths import user_config_dir
+from deepflash_common.settings import STRENGTH_RANGE, Setting, Settings
+
+_ADDRESS_PREFIXES = ("tcp://", "ipc://")
+
+KRITA_SETTINGS = (
+    Setting("strength", float, 1.0, "How much of the flash correction to apply",
+            lambda value: STRENGTH_RANGE[0] <= value <= STRENGTH_RANGE[1]),
+    Setting("whole_image", bool, False, "Correct the whole image instead of only the faces"),
+    Setting("start_server", bool, True, "Start the local server when none answers"),
+    Setting("address", str, "", "Server address; empty uses the one recorded at install",
+            lambda value: value == "" or (value.startswith(_ADDRESS_PREFIXES) and len(value) > 6)),
+)
+
+
+def krita_settings(path: Path | None = None) -> Settings:
+    """The docker's settings, loaded (bad values fall back to defaults; see ``Settings.load``)."""
+    return Settings(KRITA_SETTINGS, path or user_config_dir() / "krita-docker.json")

@@ -1,0 +1,151 @@
+"""The front end: one ROUTER socket, answered by the main thread.
+
+``ping`` and ``info`` are answered at once, so they never wait behind a slow ``process``; every request is
+validated (header schema, frame count and sizes, image limits) before any work, and a malformed one gets
+an error reply. Valid ``process`` requests go to the :class:`~server.worker.WorkerPool`; their replies come
+back through an inproc socket and leave through the ROUTER.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import zmq
+
+from deepflash_core import __version__, protocol
+from deepflash_core.errors import DeepFlashError
+from server import lifecycle
+from server.config import ServerConfig
+from server.worker import RESULTS_ADDRESS, Job, PipelineHolder, WorkerPool
+
+log = logging.getLogger("deepflash.server")
+
+POLL_MS = 100
+MAX_BATCH = 256
+"""Messages handled per poll round before results get their turn (keeps replies flowing under a flood)."""
+SHUTDOWN_GRACE_S = 30.0
+
+
+class Broker:
+    """Owns the sockets and the main loop of one server process."""
+
+    def __init__(self, config: ServerConfig, context: zmq.Context, router: zmq.Socket,
+                 holder: PipelineHolder) -> None:
+        self.config = config
+        self.context = context
+        self.router = router
+        self.holder = holder
+        self.log_file = str(config.log_file)
+        self.results = context.socket(zmq.PULL)
+        self.results.bind(RESULTS_ADDRESS)
+        self.pool = WorkerPool(context, holder, config.workers, config.max_queue, self.log_file)
+        self.stop_requested = threading.Event()
+        self.started = time.time()
+        self.counts = {"requests": 0, "errors": 0}
+
+    def run(self) -> None:
+        """Serve until :attr:`stop_requested` is set or the model fails to load."""
+        self.pool.start()
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.results, zmq.POLLIN)
+        try:
+            while not self.stop_requested.is_set():
+                events = dict(poller.poll(POLL_MS))
+                if self.results in events:
+                    self._forward_results()
+                if self.router in events:
+                    self._serve_requests()
+                if self.holder.error is not None and not self.pool.busy and self.pool.jobs.empty():
+                    break
+        finally:
+            self._shutdown()
+
+    def _forward_results(self) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                frames = self.results.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.router.send_multipart(frames, copy=False)
+
+    def _serve_requests(self) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.counts["requests"] += 1
+            envelope, body = split_envelope(frames)
+            reply = self.handle(envelope, body)
+            if reply is not None:
+                self.router.send_multipart(envelope + reply, copy=False)
+
+    def handle(self, envelope: list[Any], body: list[Any]) -> list[Any] | None:
+        """The reply frames for one request, or None when a worker will answer."""
+        try:
+            request = protocol.parse_request(body, self.config.limits)
+        except protocol.ProtocolError as error:
+            self.counts["errors"] += 1
+            request_id = error.request_id or (protocol.request_id_of(body[0]) if body else None)
+            return [protocol.encode_error(error.code, str(error), None, request_id, self.log_file)]
+        if request.op == protocol.OP_PING:
+            return [protocol.encode_reply(request.op, request.request_id, **self.ping_fields())]
+        if request.op == protocol.OP_INFO:
+            return [protocol.encode_reply(request.op, request.request_id, **self.info_fields())]
+        if self.holder.error is not None:
+            return [protocol.encode_error(protocol.E_INTERNAL, str(self.holder.error), request.op,
+                                          request.request_id, self.log_file)]
+        if not self.pool.submit(Job(envelope, request, body[1], time.monotonic())):
+            self.counts["errors"] += 1
+            return [protocol.encode_error(protocol.E_BUSY, f"The server is busy ({self.config.max_queue} images "
+                                          "waiting); try again shortly.", request.op, request.request_id,
+                                          self.log_file)]
+        return None
+
+    def ping_fields(self) -> dict[str, Any]:
+        return {"server": "deepflash", "version": __version__, "protocol": protocol.PROTOCOL_VERSION,
+                "pid": os.getpid(), "state": self.holder.state(), "address": self.config.address}
+
+    def info_fields(self) -> dict[str, Any]:
+        pipeline = self.holder.pipeline
+        card = getattr(pipeline, "card", None)
+        return {
+            **self.ping_fields(),
+            "device": str(getattr(pipeline, "device", self.config.device)),
+            "model": card.to_dict() if hasattr(card, "to_dict") else None,
+            "limits": self.config.limits.to_dict(),
+            "log": self.log_file,
+            "uptime_s": round(time.time() - self.started, 1),
+            "workers": self.config.workers,
+            "queued": self.pool.jobs.qsize(),
+            "running": self.pool.busy,
+            "requests": dict(self.counts),
+            "memory": lifecycle.memory_usage(),
+            "curve": self.config.curve_dir is not None,
+        }
+
+    def _shutdown(self) -> None:
+        for job in self.pool.drain():
+            reason = self.holder.error or DeepFlashError("The server is shutting down.")
+            code = protocol.E_INTERNAL if self.holder.error else protocol.E_SHUTTING_DOWN
+            self.router.send_multipart(job.envelope + [protocol.encode_error(
+                code, str(reason), job.request.op, job.request.request_id, self.log_file)], copy=False)
+        self.pool.stop(SHUTDOWN_GRACE_S)
+        self._forward_results()
+        self.results.close(linger=0)
+
+
+def split_envelope(frames: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Split a ROUTER message into its routing envelope and body.
+
+    A REQ peer puts an empty delimiter frame after its identity; a DEALER peer may omit it, and then the
+    envelope is the identity alone.
+    """
+    if len(frames) > 1 and len(frames[1]) == 0:
+        return frames[:2], frames[2:]
+    return frames[:1], frames[1:]

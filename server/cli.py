@@ -1,0 +1,87 @@
+"""``deepflash serve`` and ``deepflash status``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from deepflash_core import protocol
+from deepflash_core.client import DeepFlashClient
+from deepflash_core.errors import ServerUnavailableError
+
+
+@click.command()
+@click.option("--bind", "address", default=protocol.DEFAULT_ADDRESS, show_default=True,
+              help="ZeroMQ endpoint. Beyond loopback only with --curve-dir.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Weights file (.safetensors with its .json card); default: the installed model.")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Threads preparing requests; inference runs one image at a time on the device.")
+@click.option("--max-queue", type=click.IntRange(1, 1000), default=16, show_default=True,
+              help="Images waiting before new ones are refused as busy.")
+@click.option("--max-pixels", type=click.IntRange(1), default=protocol.DEFAULT_MAX_PIXELS, show_default=True)
+@click.option("--max-side", type=click.IntRange(1), default=protocol.DEFAULT_MAX_SIDE, show_default=True)
+@click.option("--curve-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="CURVE keys (see --generate-keys); required to bind beyond loopback.")
+@click.option("--generate-keys", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Create server and client CURVE keys in this directory and exit.")
+@click.option("--replace", is_flag=True, help="Stop a DeepFlash server that holds the port but does not answer.")
+def serve(address: str, device: str, weights: Path | None, workers: int, max_queue: int, max_pixels: int,
+          max_side: int, curve_dir: Path | None, generate_keys: Path | None, replace: bool) -> None:
+    """Serve DeepFlash on a ZeroMQ socket, keeping the model loaded.
+
+    Stops cleanly on Ctrl-C or SIGTERM. The log file is named in every error message.
+    """
+    from server import app, security
+    from server.config import ServerConfig
+
+    if generate_keys is not None:
+        directory = security.generate_keys(generate_keys)
+        click.echo(f"Keys written to {directory}. Serve with --curve-dir {directory}; clients need "
+                   f"{directory / 'server.key'} and {directory / 'client.key_secret'}.")
+        return
+    config = ServerConfig(address=address, device=device, weights=weights, workers=workers, max_queue=max_queue,
+                          limits=protocol.Limits(max_pixels=max_pixels, max_side=max_side), curve_dir=curve_dir,
+                          replace=replace)
+    sys.exit(app.run(config, announce=click.echo))
+
+
+@click.command()
+@click.option("--address", default=protocol.DEFAULT_ADDRESS, show_default=True)
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait for an answer.")
+def status(address: str, timeout: float) -> None:
+    """Say whether a DeepFlash server answers, with its device, model and log file.
+
+    Exit code 0 when one answers, 3 when none does.
+    """
+    from server import lifecycle
+
+    log_file = protocol.log_path(address)
+    try:
+        with DeepFlashClient(address, timeout_s=timeout, retries=0, ping_timeout_s=timeout) as client:
+            info = client.info()
+    except ServerUnavailableError:
+        record = lifecycle.read_pid_file(protocol.pid_path(address))
+        if record is not None and record.alive():
+            click.echo(f"A DeepFlash server process (pid {record.pid}) exists but does not answer at {address}; "
+                       f"stop it with `kill {record.pid}` or `deepflash serve --replace`. Log: {log_file}")
+        else:
+            if record is not None:
+                protocol.pid_path(address).unlink(missing_ok=True)
+                click.echo(f"Removed the stale pid file of pid {record.pid}, which is gone.")
+            click.echo(f"No DeepFlash server answers at {address}; start one with `deepflash serve`. Log: {log_file}")
+        sys.exit(3)
+    model = info.get("model") or {}
+    memory = info.get("memory") or {}
+    rss = memory.get("rss_bytes")
+    click.echo(f"DeepFlash server at {address}: {info.get('state')}, version {info.get('version')}, "
+               f"pid {info.get('pid')}")
+    click.echo(f"  device  {info.get('device')}")
+    click.echo(f"  model   {model.get('name', '(loading)')} {model.get('sha256', '')[:12]}")
+    click.echo(f"  uptime  {info.get('uptime_s')} s, {info.get('requests', {}).get('requests', 0)} requests, "
+               f"{info.get('queued')} queued")
+    click.echo(f"  memory  {rss / 2**20:.0f} MiB RSS" if rss else "  memory  unknown")
+    click.echo(f"  log     {info.get('log')}")

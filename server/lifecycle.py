@@ -1,0 +1,190 @@
+"""Start and stop: log file, pid file, the port, stale processes, signals, memory figures."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import zmq
+
+from deepflash_core import protocol
+from deepflash_core.client import DeepFlashClient
+from deepflash_core.errors import DeepFlashError, ServerUnavailableError
+
+log = logging.getLogger("deepflash.server")
+
+
+class PortInUseError(DeepFlashError):
+    """The port is held by a program that does not answer as a DeepFlash server."""
+
+
+def setup_logging(log_file: Path) -> None:
+    """Log to ``log_file`` (rotated at 5 MB), and to stderr as well when it is a terminal."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5 << 20, backupCount=2, encoding="utf-8")
+    handlers: list[logging.Handler] = [handler]
+    if sys.stderr is not None and sys.stderr.isatty():
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for each in handlers:
+        each.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(message)s"))
+        log.addHandler(each)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    """What a server writes to its pid file."""
+
+    pid: int
+    address: str
+    started: float
+
+    def alive(self) -> bool:
+        return process_alive(self.pid)
+
+
+def read_pid_file(path: Path) -> PidRecord | None:
+    """The record in ``path``, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return PidRecord(int(data["pid"]), str(data["address"]), float(data["started"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_pid_file(path: Path, address: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".{os.getpid()}")
+    temporary.write_text(json.dumps({"pid": os.getpid(), "address": address, "started": time.time()}))
+    temporary.replace(path)
+
+
+def remove_pid_file(path: Path) -> None:
+    """Remove ``path`` if it names this process (a newer server may own it by now)."""
+    record = read_pid_file(path)
+    if record is not None and record.pid == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if handle:
+            ctypes.windll.kernel32.CloseHandle(handle)
+        return bool(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def answering_server(address: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+    """The ``ping`` reply of a DeepFlash server at ``address``, None when nothing answers."""
+    try:
+        with DeepFlashClient(address, timeout_s=timeout_s, retries=0) as client:
+            reply = client.ping()
+    except (ServerUnavailableError, DeepFlashError):
+        return None
+    return reply if reply.get("server") == "deepflash" else None
+
+
+def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dict[str, Any] | None:
+    """Bind ``router`` to ``address``; return the ``ping`` reply of a DeepFlash server already there instead.
+
+    A DeepFlash server that holds the port without answering is stopped first when ``replace`` is set.
+
+    Raises:
+        PortInUseError: another program (or a hung server, without ``replace``) holds the port.
+    """
+    # Binding an ipc path that exists would silently take it over, so ask first there.
+    if address.startswith("ipc://") and (running := answering_server(address)) is not None:
+        return running
+    try:
+        router.bind(address)
+        return None
+    except zmq.ZMQError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise PortInUseError(f"Cannot bind to {address}: {error.strerror}.") from None
+    running = answering_server(address)
+    if running is not None:
+        return running
+    record = read_pid_file(pid_file)
+    port = protocol.port_of(address)
+    if record is None or not record.alive():
+        raise PortInUseError(f"Port {port} ({address}) is already used by another program; choose another "
+                             f"port with --bind tcp://127.0.0.1:PORT.")
+    if not replace:
+        raise PortInUseError(f"Port {port} is held by a DeepFlash server (pid {record.pid}) that does not answer; "
+                             f"stop it with `kill {record.pid}` or run `deepflash serve --replace`.")
+    stop_process(record.pid)
+    router.bind(address)
+    return None
+
+
+def stop_process(pid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM ``pid``, then SIGKILL if it is still there after ``grace_s``."""
+    log.warning("stopping unresponsive server pid %d", pid)
+    os.kill(pid, signal.SIGTERM)
+    if hasattr(signal, "SIGCONT"):
+        os.kill(pid, signal.SIGCONT)  # a stopped (^Z) process only handles SIGTERM once it runs again
+    deadline = time.monotonic() + grace_s
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_alive(pid) and os.name != "nt":
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+
+
+def on_termination(callback: Callable[[], None]) -> None:
+    """Call ``callback`` on SIGINT and SIGTERM (and SIGBREAK on Windows)."""
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        callback()
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+
+
+def memory_usage() -> dict[str, int | None]:
+    """Resident memory of this process now and at its peak, in bytes (None where unknown)."""
+    current = peak = None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) * 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) * 1024
+    except OSError:
+        try:
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak *= 1 if sys.platform == "darwin" else 1024
+        except ImportError:
+            pass
+    return {"rss_bytes": current, "peak_rss_bytes": peak}

@@ -1,0 +1,97 @@
+"""Who may talk to the server: loopback by default, CURVE-authenticated clients beyond it.
+
+A bind address that other machines can reach (``tcp://*:5557``, ``tcp://0.0.0.0:5557``, a LAN address) is
+refused unless a CURVE key directory is given. Make one with ``deepflash serve --generate-keys DIR``:
+
+* ``DIR/server.key`` (public) and ``DIR/server.key_secret`` stay with the server;
+* ``DIR/authorized_clients/*.key`` are the public keys of the clients allowed in;
+* ``DIR/client.key_secret`` (with ``DIR/server.key``) is what a client needs:
+  ``DeepFlashClient(address, curve=CurveKeys.load(DIR / "server.key", DIR / "client.key_secret"))``.
+
+Then ``deepflash serve --bind tcp://0.0.0.0:5557 --curve-dir DIR``. Traffic is encrypted and only clients
+whose public key sits in ``authorized_clients`` are accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from deepflash_core.errors import InvalidOptionError
+
+AUTHORIZED_DIR = "authorized_clients"
+
+
+def bind_host(address: str) -> str | None:
+    """The host of a ``tcp://host:port`` address, None for local transports (ipc, inproc)."""
+    transport, _, rest = address.partition("://")
+    if transport in ("ipc", "inproc"):
+        return None
+    if transport != "tcp" or ":" not in rest:
+        raise InvalidOptionError(f"Cannot bind to '{address}'; use tcp://127.0.0.1:PORT or ipc://PATH.")
+    return rest.rsplit(":", 1)[0].strip("[]")
+
+
+def is_loopback(address: str) -> bool:
+    """True when only this machine can reach ``address``."""
+    host = bind_host(address)
+    if host is None or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # '*', an interface name or a host name: reachable from outside
+        return False
+
+
+def check_bind(address: str, curve_dir: Path | None) -> None:
+    """Refuse a bind beyond loopback unless CURVE keys are configured.
+
+    Raises:
+        InvalidOptionError: with the way to configure keys.
+    """
+    if is_loopback(address) or curve_dir is not None:
+        return
+    raise InvalidOptionError(
+        f"Refusing to serve on {address}: other machines could reach it without authentication. Bind to "
+        "tcp://127.0.0.1:PORT, or create keys with `deepflash serve --generate-keys DIR` and add --curve-dir DIR.")
+
+
+def generate_keys(directory: Path) -> Path:
+    """Create a server key pair and one authorised client key pair in ``directory``; return the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    authorized = directory / AUTHORIZED_DIR
+    authorized.mkdir(exist_ok=True)
+    zmq.auth.create_certificates(str(directory), "server")
+    client_public, _ = zmq.auth.create_certificates(str(directory), "client")
+    shutil.copy(client_public, authorized / "client.key")
+    return directory
+
+
+def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> ThreadAuthenticator:
+    """Make ``socket`` a CURVE server that admits the clients listed in ``curve_dir``."""
+    secret_file = curve_dir / "server.key_secret"
+    authorized = curve_dir / AUTHORIZED_DIR
+    if not secret_file.is_file() or not authorized.is_dir():
+        raise InvalidOptionError(f"{curve_dir} has no server.key_secret and {AUTHORIZED_DIR}/; create it with "
+                                 "`deepflash serve --generate-keys DIR`.")
+    try:
+        public, secret = zmq.auth.load_certificate(str(secret_file))
+    except (OSError, ValueError) as error:
+        raise InvalidOptionError(f"Cannot read the server key {secret_file}: {error}.") from None
+    authenticator = ThreadAuthenticator(context)
+    authenticator.start()
+    authenticator.configure_curve(domain="*", location=str(authorized))
+    _set(socket, public, secret)
+    return authenticator
+
+
+def _set(socket: Any, public: bytes, secret: bytes | None) -> None:
+    socket.curve_server = True
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret

@@ -1,0 +1,181 @@
+"""Worker threads: turn a validated ``process`` request into reply frames.
+
+Workers decode pixels straight from the received ZeroMQ frame (no copy), run the pipeline while holding
+the device lock (one inference at a time on the device), and hand the reply frames to the broker through
+an inproc socket, because a ZeroMQ socket must only be used by the thread that owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import zmq
+
+from deepflash_core import protocol
+from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, NoFaceError,
+                                   WeightsError)
+
+log = logging.getLogger("deepflash.server")
+
+RESULTS_ADDRESS = "inproc://deepflash-results"
+
+_ERROR_CODES: tuple[tuple[type[DeepFlashError], str], ...] = (
+    (NoFaceError, protocol.E_NO_FACE),
+    (InvalidOptionError, protocol.E_INVALID_OPTION),
+    (ImageTooLargeError, protocol.E_TOO_LARGE),
+    (WeightsError, protocol.E_INTERNAL),
+)
+
+
+@dataclass
+class Job:
+    """One ``process`` request waiting for a worker."""
+
+    envelope: list[Any]
+    request: protocol.Request
+    pixels: Any  # the zmq.Frame holding the pixels
+    received: float
+
+
+class PipelineHolder:
+    """The pipeline, loaded once in the background; workers wait for it."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.pipeline: Any = None
+        self.error: DeepFlashError | None = None
+
+    def state(self) -> str:
+        if self.error is not None:
+            return "failed"
+        return "ready" if self.ready.is_set() and self.pipeline is not None else "loading"
+
+
+class WorkerPool:
+    """``workers`` threads draining a bounded job queue."""
+
+    def __init__(self, context: zmq.Context, holder: PipelineHolder, workers: int, max_queue: int,
+                 log_file: str) -> None:
+        self.context = context
+        self.holder = holder
+        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self.device_lock = threading.Lock()
+        self.log_file = log_file
+        self.busy = 0
+        self._threads = [threading.Thread(target=self._run, name=f"deepflash-worker-{i}", daemon=True)
+                         for i in range(max(1, workers))]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> bool:
+        """Queue a job; False when the queue is full."""
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            return False
+        return True
+
+    def drain(self) -> list[Job]:
+        """Remove and return the jobs nobody started yet."""
+        left = []
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return left
+            if job is not None:
+                left.append(job)
+
+    def stop(self, grace_s: float) -> None:
+        """Let running jobs finish (up to ``grace_s``) and end the threads."""
+        for _ in self._threads:
+            self.jobs.put(None)
+        deadline = time.monotonic() + grace_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def alive(self) -> bool:
+        """True while some worker thread still runs (stuck in a long inference after :meth:`stop`)."""
+        return any(thread.is_alive() for thread in self._threads)
+
+    def _run(self) -> None:
+        results = self.context.socket(zmq.PUSH)
+        results.setsockopt(zmq.LINGER, 1000)
+        results.connect(RESULTS_ADDRESS)
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                self.busy += 1
+                try:
+                    frames = self.handle(job)
+                finally:
+                    self.busy -= 1
+                results.send_multipart(job.envelope + frames, copy=False)
+        finally:
+            results.close()
+
+    def handle(self, job: Job) -> list[Any]:
+        """Reply frames for one job; every failure becomes an error reply."""
+        request = job.request
+        try:
+            return _process(job, self.holder, self.device_lock)
+        except DeepFlashError as error:
+            code = next((code for kind, code in _ERROR_CODES if isinstance(error, kind)), protocol.E_BAD_REQUEST)
+            log.info("request %s: %s (%s)", request.request_id, code, error)
+            return [protocol.encode_error(code, str(error), request.op, request.request_id, self.log_file)]
+        except Exception:
+            log.exception("request %s failed", request.request_id)
+            return [protocol.encode_error(protocol.E_INTERNAL, "The server failed on this image; the log has "
+                                          "the details.", request.op, request.request_id, self.log_file)]
+
+
+def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> list[Any]:
+    from deepflash_core.pipeline import Options
+
+    request, image = job.request, job.request.image
+    assert image is not None  # parse_request guarantees it for process requests
+    started = time.perf_counter()
+    queued_s = time.monotonic() - job.received
+    pixels = np.frombuffer(job.pixels.buffer, dtype=protocol.NUMPY_DTYPES[image.dtype])
+    pixels = pixels.reshape(image.height, image.width, image.channels)
+    if image.dtype == "f32" and not np.isfinite(pixels).all():
+        raise InvalidOptionError("The float32 pixels contain NaN or infinity.")
+    holder.ready.wait()
+    if holder.error is not None:
+        raise holder.error
+    decoded_s = time.perf_counter() - started
+    with device_lock:
+        locked = time.perf_counter()
+        result = holder.pipeline.process(pixels, Options(strength=request.strength, whole_image=request.whole_image))
+        inference_s = time.perf_counter() - locked
+        waited_s = locked - started - decoded_s
+    out = np.ascontiguousarray(result.pixels, dtype=pixels.dtype.newbyteorder("<"))
+    if out.shape != pixels.shape:
+        raise RuntimeError(f"pipeline returned shape {out.shape} for {pixels.shape}")
+    timings = {"queue": queued_s + waited_s, "decode": decoded_s, **_floats(result.timings),
+               "pipeline": inference_s}
+    timings["server_total"] = queued_s + time.perf_counter() - started
+    header = protocol.encode_reply(request.op, request.request_id, width=image.width, height=image.height,
+                                   channels=image.channels, dtype=image.dtype,
+                                   faces=[_face_dict(face) for face in result.faces], timings=timings,
+                                   warnings=[str(w) for w in result.warnings])
+    return [header, memoryview(out).cast("B")]
+
+
+def _floats(timings: dict[str, Any]) -> dict[str, float]:
+    return {str(name): float(value) for name, value in timings.items()}
+
+
+def _face_dict(face: Any) -> dict[str, Any]:
+    to_dict: Callable[[], dict[str, Any]] | None = getattr(face, "to_dict", None)
+    return to_dict() if to_dict is not None else {"box": [int(v) for v in face.box]}

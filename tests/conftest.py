@@ -1,0 +1,38 @@
+"""Shared test fixtures: bundled public-domain portraits and a tiny randomly initialised model.
+
+The product never runs on random weights; tests do, because they check plumbing, not quality.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def portrait_path() -> Path:
+    """A public-domain studio portrait (225×275 JPEG) with one face."""
+    return FIXTURES / "congress_A000014.jpg"
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A tiny random FlashUNet (width 0.125, 64² input) saved as safetensors + model card."""
+    import torch
+
+    from deepflash_core.network import FlashUNet, ModelConfig
+    from deepflash_core.weights import ModelCard, save_model
+
+    torch.manual_seed(1234)
+    model = FlashUNet(ModelConfig(width=0.125, input_size=64)).eval()
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_model(model, ModelCard.for_model(model, name="tiny-random-test-model"), path)
+    return path

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Real-editor tests: GIMP 3.0 and Krita 5.2 from Debian trixie, run headless in a chroot (needs root).
+#   tests/editors/run_editor_tests.sh [gimp] [krita]      (default: both)
+# Builds or reuses the cached root (tests/editors/chroot.sh), installs the plug-ins into the root's
+# HOME with `deepflash install` as a user would, starts a DeepFlash server with a tiny random model on
+# the host loopback (the chroot shares the host's network), runs each editor over the cases of
+# host_side.py, and checks the results on the host. Timings of every phase are printed at the end.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+PY="${DEEPFLASH_PYTHON:-$repo/.venv/bin/python}"
+editors=("$@")
+[ ${#editors[@]} -gt 0 ] || editors=(gimp krita)
+[ "$(id -u)" = 0 ] || { echo "run_editor_tests.sh: needs root (chroot, mount)" >&2; exit 2; }
+
+# shellcheck source=chroot.sh
+. "$here/chroot.sh"
+WORK_IN=/tmp/deepflash-editors
+WORK="$EDITORS_ROOT$WORK_IN"
+ADDRESS=tcp://127.0.0.1:5591
+server_pid=""
+timings=()
+phase_start=$SECONDS
+phase() { timings+=("$(printf '%-22s %4d s' "$1" $((SECONDS - phase_start)))"); phase_start=$SECONDS; }
+
+cleanup() {
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    editors_unmount
+}
+trap cleanup EXIT
+
+deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT/root" \
+    "$PY" -c "from deepflash_core.cli import main; main()" "$@"; }
+
+editors_build
+phase "chroot (build/reuse)"
+editors_mount
+rm -rf "$WORK"
+mkdir -p "$WORK"
+"$PY" "$here/host_side.py" prepare "$WORK"
+cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
+DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m server serve --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
+    --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
+server_pid=$!
+"$PY" - "$ADDRESS" <<'PYEOF'
+import sys, time
+sys.path.insert(0, ".")
+from deepflash_core.client import DeepFlashClient
+from deepflash_core.errors import ServerUnavailableError
+deadline = time.monotonic() + 180
+while True:
+    try:
+        print("server:", DeepFlashClient(sys.argv[1], timeout_s=2, retries=0).ping()); break
+    except ServerUnavailableError:
+        if time.monotonic() > deadline: sys.exit("the test server did not start; see server.out")
+        time.sleep(0.5)
+PYEOF
+phase "fixtures + server"
+
+for editor in "${editors[@]}"; do deepflash install "$editor" --address "$ADDRESS"; done
+phase "deepflash install"
+
+for editor in "${editors[@]}"; do
+    case $editor in
+        gimp)
+            chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" gimp-console-3.0 -i \
+                --batch-interpreter=python-fu-eval -b "exec(open('$WORK_IN/gimp_batch.py').read())" --quit \
+                >"$WORK/gimp.log" 2>&1 || echo "gimp-console exited with $?"
+            grep -E "^gimp case|Traceback|Error" "$WORK/gimp.log" || true
+            ;;
+        krita)
+            chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" QT_QPA_PLATFORM=offscreen \
+                PYTHONPATH="$WORK_IN" kritarunner -s krita_batch -f main >"$WORK/krita.log" 2>&1 \
+                || echo "kritarunner exited with $?"
+            grep -E "^krita case|Traceback|Error" "$WORK/krita.log" || true
+            ;;
+        *) echo "unknown editor $editor" >&2; exit 2 ;;
+    esac
+    phase "$editor run"
+done
+
+status=0
+"$PY" "$here/host_side.py" check "$WORK" "${editors[@]}" || status=$?
+phase "checks"
+for editor in "${editors[@]}"; do deepflash install "$editor" --uninstall; done
+echo "timings:"; printf '  %s\n' "${timings[@]}"
+echo "logs and dumps: $WORK (server.out, gimp.log, krita.log, out/)"
+exit $status

@@ -1,0 +1,228 @@
+"""``deepflash process`` and ``deepflash info`` from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from deepflash_core import weights as weights_module
+from deepflash_core.cli import cli
+from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.weights import ModelCard, save_model
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PORTRAIT = FIXTURES / "congress_A000014.jpg"
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = FlashUNet(ModelConfig(width=0.125, input_size=64))
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_model(model, ModelCard.for_model(model, name="test"), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_installed_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behave as a fresh copy without trained weights, whatever is installed on this machine."""
+    monkeypatch.setattr(weights_module, "DEFAULT_WEIGHTS", tmp_path / "not-installed" / "deepflash-default.safetensors")
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("deepflash:")]
+
+
+def assert_clean_failure(result: Result, lines: int = 1) -> None:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(error_lines(result)) >= lines
+
+
+def test_process_writes_a_photo_of_the_same_size(tmp_path: Path, weights: Path) -> None:
+    out = tmp_path / "studio.jpg"
+    result = run("process", PORTRAIT, "-o", out, "--weights", weights)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written, Image.open(PORTRAIT) as original:
+        assert written.size == original.size and written.mode == original.mode
+
+
+def test_without_weights_says_none_are_installed_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "studio.jpg"
+    result = run("process", PORTRAIT, "-o", out)
+    assert_clean_failure(result)
+    assert "No trained DeepFlash weights are installed" in result.stderr
+    assert not out.exists()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+BAD_FILES = {
+    "missing": lambda d: d / "absent.jpg",
+    "empty": lambda d: _write(d / "empty.jpg", b""),
+    "truncated": lambda d: _write(d / "truncated.jpg", PORTRAIT.read_bytes()[:3000]),
+    "not-an-image": lambda d: _write(d / "notes.png", b"not pixels\n" * 50),
+    "one-pixel": lambda d: (Image.new("RGB", (1, 1)).save(d / "dot.png"), d / "dot.png")[1],
+    "no-face": lambda d: (Image.new("RGB", (300, 200), (90, 120, 150)).save(d / "wall.png"), d / "wall.png")[1],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_a_bad_input_fails_with_one_line_and_no_output(tmp_path: Path, weights: Path, kind: str) -> None:
+    source = BAD_FILES[kind](tmp_path)
+    out = tmp_path / "out" / "result.png"
+    out.parent.mkdir()
+    result = run("process", source, "-o", out, "--weights", weights)
+    assert_clean_failure(result)
+    lines = error_lines(result)
+    assert len(lines) == 1 and str(source) in lines[0]
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_folder_processes_good_photos_and_reports_each_bad_one(tmp_path: Path, weights: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for portrait in sorted(FIXTURES.glob("congress_*.jpg")):
+        (folder / portrait.name).write_bytes(portrait.read_bytes())
+    BAD_FILES["empty"](folder)
+    BAD_FILES["no-face"](folder)
+    (folder / "readme.txt").write_text("not an image extension: skipped")
+    out_dir = tmp_path / "studio"
+    result = run("process", folder, "--out-dir", out_dir, "--weights", weights)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    failed = error_lines(result)
+    assert sum("empty.jpg" in line for line in failed) == 1 and sum("wall.png" in line for line in failed) == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
+    assert "3 corrected, 2 failed" in result.stderr
+
+
+def test_refuses_to_overwrite_the_input(tmp_path: Path, weights: Path) -> None:
+    source = tmp_path / "me.jpg"
+    source.write_bytes(PORTRAIT.read_bytes())
+    result = run("process", source, "-o", source, "--weights", weights)
+    assert_clean_failure(result)
+    assert "overwrite" in result.stderr
+    assert source.read_bytes() == PORTRAIT.read_bytes()
+    result = run("process", source, "--out-dir", tmp_path, "--weights", weights)
+    assert_clean_failure(result)
+    assert source.read_bytes() == PORTRAIT.read_bytes()
+
+
+def test_unknown_output_extension_fails_cleanly(tmp_path: Path, weights: Path) -> None:
+    out = tmp_path / "result.unknown"
+    result = run("process", PORTRAIT, "-o", out, "--weights", weights)
+    assert_clean_failure(result)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-o", "a.jpg", "--out-dir", "d"], [], ["-o", "a.jpg", "--strength", "1.5"], ["-o", "a.jpg", "--device", "tpu"]],
+    ids=["both-outputs", "no-output", "strength", "device"],
+)
+def test_bad_options_fail_without_traceback(tmp_path: Path, weights: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["process", str(PORTRAIT), "--weights", str(weights), *[str(tmp_path / a) if a.endswith(".jpg") else a for a in args]])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_output_file_for_several_inputs_is_a_usage_error(tmp_path: Path, weights: Path) -> None:
+    result = run("process", PORTRAIT, FIXTURES / "congress_A000022.jpg", "-o", tmp_path / "x.jpg", "--weights", weights)
+    assert result.exit_code == 2 and "--out-dir" in result.output
+
+
+def test_16bit_png_with_alpha_keeps_mode_and_alpha(tmp_path: Path, weights: Path) -> None:
+    rgb = np.asarray(Image.open(PORTRAIT).convert("RGB")).astype(np.uint16) * 257
+    alpha = np.linspace(0, 65535, rgb.shape[0] * rgb.shape[1]).astype(np.uint16).reshape(rgb.shape[:2])
+    source = tmp_path / "deep.png"
+    cv2.imwrite(str(source), cv2.cvtColor(np.dstack([rgb, alpha]), cv2.COLOR_RGBA2BGRA))
+    out = tmp_path / "deep-studio.png"
+    result = run("process", source, "-o", out, "--weights", weights)
+    assert result.exit_code == 0, result.output
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and written.shape == (275, 225, 4)
+    assert np.array_equal(written[..., 3], alpha)
+
+
+def test_exif_rotated_photo_comes_out_upright(tmp_path: Path, weights: Path) -> None:
+    upright = Image.open(PORTRAIT)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise
+    source = tmp_path / "phone.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(source, quality=95, exif=exif.tobytes())
+    out = tmp_path / "studio.jpg"
+    result = run("process", source, "-o", out, "--weights", weights)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as written:
+        assert written.size == upright.size
+        assert written.getexif().get(0x0112) == 1
+
+
+def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepflash_core import client as client_module
+
+    calls = []
+
+    class EchoClient:
+        def __init__(self, address: str, **_: object) -> None:
+            self.address = address
+
+        def process(self, pixels, width, height, channels, dtype, strength, whole_image):
+            calls.append((self.address, width, height, channels, dtype, strength, whole_image))
+            inverted = 255 - np.asarray(pixels)
+            return client_module.ProcessReply(inverted.tobytes(), width, height, channels, dtype, [], {}, [])
+
+    monkeypatch.setattr(client_module, "DeepFlashClient", EchoClient)
+    out = tmp_path / "served.png"
+    result = run("process", PORTRAIT, "-o", out, "--server", "tcp://127.0.0.1:5999", "--strength", "0.5")
+    assert result.exit_code == 0, result.output
+    assert calls == [("tcp://127.0.0.1:5999", 225, 275, 3, "u8", 0.5, False)]
+    original = np.asarray(Image.open(PORTRAIT).convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(out)), 255 - original)
+
+
+def test_info_reports_device_weights_and_versions(weights: Path) -> None:
+    result = run("info")
+    assert result.exit_code == 0
+    assert "device:" in result.stdout and "torch" in result.stdout
+    assert "No trained DeepFlash weights are installed" in result.stdout
+    result = run("info", "--weights", weights, "--json")
+    assert result.exit_code == 0
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["weights"]["status"] == "installed, sha256 verified"
+    assert report["weights"]["model_card"]["config"]["width"] == 0.125
+
+
+def test_console_entry_point_prints_one_line_for_a_missing_file(tmp_path: Path) -> None:
+    """The real entry point in a fresh interpreter: exit code and stderr as a user sees them."""
+    out = tmp_path / "x.jpg"
+    completed = subprocess.run(
+        [sys.executable, "-c", "from deepflash_core.cli import main; main()", "process", str(tmp_path / "nope.jpg"), "-o", str(out), "--weights", str(tmp_path / "none.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -1,0 +1,158 @@
+"""The client: Lazy Pirate retries, a server dying mid-request, automatic restart, and the stdio helper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from deepflash_core import protocol
+from deepflash_core.client import DeepFlashClient, ServerLaunch, StdioClient, ensure_server
+from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from server import lifecycle
+from test_server import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("state")
+    with server_environment(directory):
+        yield directory
+
+
+def test_no_server_gives_a_clear_error_after_every_retry(state_dir):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    client = DeepFlashClient(address, timeout_s=0.5, retries=2)
+    with pytest.raises(ServerUnavailableError) as caught:
+        client.ping()
+    message = str(caught.value)
+    assert address in message and "3 attempts" in message
+    assert str(protocol.log_path(address)) in message
+
+
+def test_a_lost_reply_is_retried_on_a_fresh_socket(state_dir):
+    """A responder that ignores the first request: the client must resend on a new socket."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    context = zmq.Context.instance()
+    router = context.socket(zmq.ROUTER)
+    router.bind(address)
+    peers: list[bytes] = []
+
+    def respond() -> None:
+        for attempt in range(2):
+            identity, empty, header = router.recv_multipart()
+            peers.append(identity)
+            if attempt == 1:
+                request_id = protocol.parse_request([header], protocol.Limits()).request_id
+                router.send_multipart([identity, empty, protocol.encode_reply("ping", request_id, pid=1)])
+
+    responder = threading.Thread(target=respond)
+    responder.start()
+    try:
+        reply = DeepFlashClient(address, timeout_s=1.0, retries=1).ping()
+    finally:
+        responder.join(5)
+        router.close(linger=0)
+    assert reply["pid"] == 1
+    assert len(peers) == 2 and peers[0] != peers[1]  # the second attempt came from a new socket
+
+
+def test_wrong_buffer_length_is_refused_before_sending(state_dir):
+    client = DeepFlashClient(f"tcp://127.0.0.1:{free_port()}", timeout_s=0.2, retries=0)
+    with pytest.raises(InvalidOptionError, match="bytes of pixels"):
+        client.process(b"\0" * 10, 2, 2)
+
+
+def _kill_when_running(address: str, pid: int) -> threading.Thread:
+    """SIGKILL the server once it reports a request in progress."""
+    def watch() -> None:
+        with DeepFlashClient(address, timeout_s=10, retries=0) as watcher:
+            for _ in range(2000):
+                if watcher.info()["running"]:
+                    os.kill(pid, signal.SIGKILL)
+                    return
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+BIG = np.random.default_rng(1).integers(0, 256, (2400, 2400, 3), np.uint8)
+
+
+def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_dir, tiny_weights):
+    with running_server(tiny_weights) as (address, pid):
+        client = DeepFlashClient(address, timeout_s=30, retries=1)
+        wait_until_ready(client)
+        killer = _kill_when_running(address, pid)
+        started = time.monotonic()
+        with pytest.raises(ServerUnavailableError) as caught:
+            client.process(BIG, 2400, 2400, whole_image=True)
+        elapsed = time.monotonic() - started
+        killer.join()
+    assert not lifecycle.process_alive(pid)
+    assert "stopped answering" in str(caught.value) and str(protocol.log_path(address)) in str(caught.value)
+    assert elapsed < client.timeout_s * (client.retries + 1)
+
+
+def test_server_killed_mid_request_is_restarted_by_an_auto_start_client(state_dir, tiny_weights):
+    with running_server(tiny_weights) as (address, pid):
+        client = DeepFlashClient(address, timeout_s=60, retries=0, auto_start=launch_for(tiny_weights))
+        wait_until_ready(client)
+        killer = _kill_when_running(address, pid)
+        reply = client.process(BIG, 2400, 2400, whole_image=True)
+        killer.join()
+        new_pid = client.ping()["pid"]
+        try:
+            assert not lifecycle.process_alive(pid) and new_pid != pid
+            assert (reply.width, reply.height, len(reply.pixels)) == (2400, 2400, BIG.nbytes)
+            assert reply.pixels != BIG.tobytes()
+        finally:
+            stop_server(new_pid)
+
+
+def test_ensure_server_starts_one_server_and_then_reuses_it(state_dir, tiny_weights):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    first = ensure_server(address, launch_for(tiny_weights))
+    try:
+        second = ensure_server(address, launch_for(tiny_weights))
+        assert second["pid"] == first["pid"]
+        assert lifecycle.read_pid_file(protocol.pid_path(address)).pid == first["pid"]
+    finally:
+        stop_server(first["pid"])
+
+
+def test_ensure_server_does_not_start_servers_for_other_machines(state_dir):
+    with pytest.raises(ServerUnavailableError, match="only be started on this machine"):
+        ensure_server("tcp://192.0.2.1:5557", ServerLaunch(startup_timeout_s=1))
+
+
+def test_ensure_server_reports_a_server_that_cannot_start(state_dir, tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    launch = ServerLaunch(command=[sys.executable, "-m", "server", "--device", "cpu"],
+                          weights=str(tmp_path / "missing.safetensors"), startup_timeout_s=120)
+    with pytest.raises(ServerUnavailableError, match="missing.safetensors") as caught:
+        ensure_server(address, launch)
+    assert str(protocol.log_path(address)) in str(caught.value)
+
+
+def test_stdio_client_gives_the_same_answers_as_the_zmq_client(state_dir, tiny_weights):
+    image = np.random.default_rng(7).integers(0, 256, (40, 56, 3), np.uint8)
+    with running_server(tiny_weights) as (address, _pid):
+        direct = DeepFlashClient(address, timeout_s=60)
+        helper = StdioClient(python=sys.executable, address=address, timeout_s=60, auto_start=False)
+        assert helper.ping()["pid"] == direct.ping()["pid"]
+        through_helper = helper.process(image, 56, 40, whole_image=True)
+        assert through_helper.pixels == direct.process(image, 56, 40, whole_image=True).pixels
+        with pytest.raises(ServerError) as caught:
+            helper.process(np.zeros((40, 56, 3), np.uint8), 56, 40)
+        assert caught.value.code == "no_face"
+    with pytest.raises(ServerUnavailableError, match=address):
+        StdioClient(python=sys.executable, address=address, timeout_s=0.5, retries=0, auto_start=False).ping()

@@ -1,0 +1,155 @@
+"""The wire protocol: header schema, limits, frame sizes, stdio framing, and what the module imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deepflash_core import protocol
+from deepflash_core.protocol import ImageSpec, Limits, ProtocolError
+
+LIMITS = Limits(max_pixels=1_000_000, max_side=2000)
+
+
+def process_frames(**overrides):
+    header = {"v": 1, "op": "process", "id": "abc", "width": 4, "height": 3, "channels": 3, "dtype": "u8",
+              "strength": 1.0, "whole_image": False}
+    header.update(overrides)
+    header = {key: value for key, value in header.items() if value is not ...}
+    spec_bytes = 4 * 3 * 3
+    return [json.dumps(header).encode(), b"\0" * spec_bytes]
+
+
+def test_encoded_process_request_parses_back():
+    spec = ImageSpec(width=5, height=7, channels=4, dtype="u16")
+    header = protocol.encode_request("process", "id-1", spec, strength=0.5, whole_image=True)
+    request = protocol.parse_request([header, bytes(spec.frame_bytes)], LIMITS)
+    assert request.op == "process" and request.request_id == "id-1"
+    assert request.image == spec
+    assert request.strength == 0.5 and request.whole_image is True
+
+
+@pytest.mark.parametrize("op", ["ping", "info"])
+def test_ping_and_info_take_one_frame(op):
+    header = protocol.encode_request(op, "x")
+    assert protocol.parse_request([header], LIMITS).op == op
+    with pytest.raises(ProtocolError, match="1 frame"):
+        protocol.parse_request([header, b"extra"], LIMITS)
+
+
+@pytest.mark.parametrize(("overrides", "code", "words"), [
+    ({"v": 2}, "bad_version", "version"),
+    ({"v": True}, "bad_version", "version"),
+    ({"op": "format_disk"}, "unknown_op", "Unknown op"),
+    ({"width": 0}, "bad_request", "width"),
+    ({"width": 4.0}, "bad_request", "integer"),
+    ({"width": True}, "bad_request", "integer"),
+    ({"height": 10**12}, "too_large", "height"),
+    ({"channels": 2}, "bad_request", "channels"),
+    ({"dtype": "f64"}, "bad_request", "dtype"),
+    ({"strength": 3.5}, "invalid_option", "strength"),
+    ({"strength": "1"}, "invalid_option", "strength"),
+    ({"whole_image": 1}, "bad_request", "whole_image"),
+    ({"colour": "red"}, "bad_request", "Unknown header keys"),
+    ({"dtype": ...}, "bad_request", "dtype"),
+    ({"id": ...}, "bad_request", "'id'"),
+    ({"id": "x" * 65}, "bad_request", "'id'"),
+])
+def test_bad_headers_are_refused_with_a_code(overrides, code, words):
+    with pytest.raises(ProtocolError, match=words) as caught:
+        protocol.parse_request(process_frames(**overrides), LIMITS)
+    assert caught.value.code == code
+
+
+def test_request_id_is_kept_on_errors_after_the_id_is_known():
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_request(process_frames(id="mine", channels=9), LIMITS)
+    assert caught.value.request_id == "mine"
+
+
+def test_pixel_limit_is_checked_from_the_header_alone():
+    frames = process_frames(width=2000, height=2000)  # 4 MP claimed, 36 bytes sent
+    with pytest.raises(ProtocolError, match="MP") as caught:
+        protocol.parse_request(frames, LIMITS)
+    assert caught.value.code == "too_large"
+
+
+@pytest.mark.parametrize("delta", [-1, 1, -36])
+def test_frame_size_must_match_the_header(delta):
+    header, pixels = process_frames()
+    with pytest.raises(ProtocolError, match="needs 36"):
+        protocol.parse_request([header, b"\0" * (len(pixels) + delta)], LIMITS)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"[]", b"null", b'{"v": NaN}', b"1" * 9000,
+                                 b"[" * 4000 + b"]" * 4000])
+def test_unreadable_headers_are_bad_requests(raw):
+    with pytest.raises(ProtocolError) as caught:
+        protocol.parse_request([raw], LIMITS)
+    assert caught.value.code == "bad_request"
+
+
+def test_nan_strength_is_refused_even_when_written_as_a_big_number():
+    with pytest.raises(ProtocolError, match="strength"):
+        protocol.parse_request([process_frames()[0].replace(b'"strength": 1.0', b'"strength": 1e999'),
+                                b"\0" * 36], LIMITS)
+
+
+def test_error_reply_is_one_line_and_parses():
+    raw = protocol.encode_error("no_face", "No face\nfound.", "process", "r1", "/tmp/x.log")
+    reply = protocol.parse_reply([raw])
+    assert reply.status == "error" and reply.request_id == "r1"
+    assert reply.fields == {"code": "no_face", "message": "No face found.", "log": "/tmp/x.log"}
+
+
+def test_reply_from_another_protocol_version_is_refused():
+    with pytest.raises(ProtocolError, match="version"):
+        protocol.parse_reply([json.dumps({"v": 9, "status": "ok"}).encode()])
+
+
+def test_message_limit_covers_the_largest_valid_frame():
+    limits = Limits(max_pixels=1000, max_side=100)
+    assert limits.max_frame_bytes == ImageSpec(1000, 1, 4, "f32").frame_bytes
+    assert limits.max_message_bytes > limits.max_frame_bytes
+    assert Limits.from_dict(limits.to_dict()) == limits
+
+
+def test_stdio_frames_round_trip_and_refuse_oversized_frames():
+    stream = io.BytesIO()
+    protocol.write_frames(stream, [b"head", memoryview(bytearray(b"pixels"))])
+    stream.seek(0)
+    assert protocol.read_frames(stream, 100) == [b"head", b"pixels"]
+    stream.seek(0)
+    with pytest.raises(ProtocolError, match="exceeds"):
+        protocol.read_frames(stream, 5)
+    with pytest.raises(ProtocolError, match="ended"):
+        protocol.read_frames(io.BytesIO(stream.getvalue()[:-2]), 100)
+
+
+def test_state_files_are_per_port(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPFLASH_STATE_DIR", str(tmp_path))
+    assert protocol.log_path("tcp://127.0.0.1:5557") == tmp_path / "server-5557.log"
+    assert protocol.pid_path("tcp://127.0.0.1:6000") == tmp_path / "server-6000.pid"
+    assert "/" not in protocol.port_of("ipc:///tmp/deep/flash.sock")
+
+
+def test_vendored_modules_import_neither_numpy_nor_torch():
+    code = ("import sys; import deepflash_core.protocol, deepflash_core.client, deepflash_core.errors; "
+            "print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+def test_client_module_works_without_pyzmq():
+    code = ("import sys; sys.modules['zmq'] = None\n"
+            "from deepflash_core import client\n"
+            "c = client.connect(python=sys.executable)\n"
+            "print(type(c).__name__)\n"
+            "try:\n    client.DeepFlashClient()\nexcept client.ServerUnavailableError as e:\n    print('refused', e)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.splitlines()[0] == "StdioClient"
+    assert "pyzmq is not installed" in output

@@ -1,0 +1,145 @@
+"""The web page's API, driven by gradio_client against a launched app with a tiny random model.
+
+Random weights check plumbing, not quality: the right file comes back, in the upload's format, size,
+bit depth and alpha, upright, and every bad input gets a one-line message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client", reason="the web extra is not installed")
+pytest.importorskip("gradio", reason="the web extra is not installed")
+
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from deepflash_core.errors import ImageTooLargeError  # noqa: E402
+from web_demo.app import build_app, launch_app  # noqa: E402
+from web_demo.backends import InProcessCorrector  # noqa: E402
+from web_demo.previews import draw_faces  # noqa: E402
+from web_demo.service import CorrectionService  # noqa: E402
+
+# Gradio's queue calls pandas APIs that pandas 3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+
+FACE_COLOUR = (255, 196, 0)
+
+
+@pytest.fixture(scope="module")
+def corrector(tiny_weights: Path) -> InProcessCorrector:
+    return InProcessCorrector.load(weights=tiny_weights, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def client(corrector: InProcessCorrector, tmp_path_factory: pytest.TempPathFactory):
+    service = CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results"))
+    demo = build_app(service)
+    url = launch_app(demo, port=None, block=False, quiet=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
+
+
+def correct(client: Client, path: Path, strength: float = 1.0, mode: str = "faces") -> tuple:
+    return client.predict(handle_file(str(path)), strength, mode, api_name="/correct")
+
+
+def error_of(client: Client, path: Path, **options) -> str:
+    with pytest.raises(AppError) as caught:
+        correct(client, path, **options)
+    message = str(caught.value)
+    assert "Traceback" not in message and "\n" not in message.strip()
+    return message
+
+
+def test_portrait_comes_back_in_its_format_and_size(client: Client, portrait_path: Path) -> None:
+    (before, after), faces, download, summary = correct(client, portrait_path)
+    with Image.open(portrait_path) as original, Image.open(download) as result:
+        assert result.format == "JPEG" and result.size == original.size and result.mode == original.mode
+    assert Path(download).name == "congress_A000014-deepflash.jpg"
+    assert "**1 face**" in summary
+    before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
+    assert before_px.shape == after_px.shape == (275, 225, 3)
+    assert not np.array_equal(before_px, after_px)
+    faces_px = np.asarray(Image.open(faces).convert("RGB"))
+    assert np.all(faces_px == FACE_COLOUR, axis=2).sum() > 100  # the face box is drawn
+
+
+def test_png_alpha_survives_untouched(client: Client, portrait_path: Path, tmp_path: Path) -> None:
+    rgb = np.asarray(Image.open(portrait_path).convert("RGB"))
+    alpha = np.tile(np.linspace(40, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1))
+    upload = tmp_path / "cut-out.png"
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(upload)
+
+    (_, after), _, download, _ = correct(client, upload)
+    result = np.asarray(Image.open(download))
+    assert Path(download).suffix == ".png" and result.shape == (275, 225, 4)
+    assert np.array_equal(result[..., 3], alpha)
+    assert not np.array_equal(result[..., :3], rgb)
+    assert np.asarray(Image.open(after)).shape[2] == 4  # the slider preview keeps alpha too
+
+
+def test_sixteen_bit_png_stays_sixteen_bit(client: Client, portrait_path: Path, tmp_path: Path) -> None:
+    bgr = cv2.imread(str(portrait_path)).astype(np.uint16) * 257
+    upload = tmp_path / "deep.png"
+    cv2.imwrite(str(upload), bgr)
+    _, _, download, summary = correct(client, upload, mode="whole")
+    result = cv2.imread(download, cv2.IMREAD_UNCHANGED)
+    assert result.dtype == np.uint16 and result.shape == bgr.shape
+    assert "16-bit" in summary
+
+
+def test_exif_rotated_phone_photo_is_corrected_upright(client: Client, portrait_path: Path, tmp_path: Path) -> None:
+    upright = Image.open(portrait_path).convert("RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what a phone held sideways writes
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    upload = tmp_path / "sideways.jpg"
+    stored.save(upload, quality=95, exif=exif)
+
+    _, _, download, summary = correct(client, upload)  # faces mode: only finds the face if rotated first
+    with Image.open(download) as result:
+        assert result.size == upright.size
+        assert result.getexif().get(0x0112, 1) == 1
+    assert "**1 face**" in summary
+
+
+def test_corrupt_file_gets_a_clear_message(client: Client, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" * 20)
+    message = error_of(client, broken)
+    assert "broken.jpg" in message and "image" in message
+
+
+def test_photo_without_a_face_asks_for_whole_image_mode(client: Client, tmp_path: Path) -> None:
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(wall)
+    assert "face" in error_of(client, wall).lower()
+    _, _, download, summary = correct(client, wall, mode="whole")
+    assert Image.open(download).size == (160, 120) and "whole image" in summary
+
+
+def test_out_of_range_strength_is_refused(client: Client, portrait_path: Path) -> None:
+    assert "strength" in error_of(client, portrait_path, strength=1.5)
+
+
+def test_pixel_limit_is_checked_before_decoding(corrector: InProcessCorrector, portrait_path: Path,
+                                                tmp_path: Path) -> None:
+    service = CorrectionService(corrector, max_megapixels=0.05, output_root=tmp_path)
+    with pytest.raises(ImageTooLargeError, match="225x275"):
+        service.run(portrait_path, strength=1.0, whole_image=False)
+
+
+def test_face_boxes_are_drawn_at_preview_scale() -> None:
+    preview = np.zeros((100, 200, 4), np.uint8)
+    drawn = draw_faces(preview, [(100, 40, 300, 160)], scale=0.5)
+    marked = np.all(drawn == FACE_COLOUR, axis=2)
+    assert drawn.shape == (100, 200, 3)
+    assert marked[20:80, 50].any() and marked[20:80, 149].any() and not marked[:, :45].any()

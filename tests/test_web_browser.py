@@ -1,0 +1,100 @@
+"""The web page in a real headless Chromium: upload a portrait, press the button, see before and after.
+
+Needs Debian's ``chromium`` and the Python ``playwright`` package (installed by tests/install-test-tools.sh);
+Playwright drives the system browser, it never downloads one. Saves the page as docs/web_demo.png.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("gradio", reason="the web extra is not installed")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="run tests/install-test-tools.sh (playwright)")
+
+from web_demo.app import build_app, launch_app  # noqa: E402
+from web_demo.backends import InProcessCorrector  # noqa: E402
+from web_demo.service import CorrectionService  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
+
+CHROMIUM = os.environ.get("DEEPFLASH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# This machine has no network: without the background-networking flags Chromium keeps dialling out.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "web_demo.png"
+RESULT_TIMEOUT_MS = 60_000
+
+# Both slider images present, loaded and decoded (a broken <img> has naturalWidth 0).
+BOTH_IMAGES_SHOWN = """() => {
+    const images = [...document.querySelectorAll('#before-after img[data-testid="imageslider-image"]')];
+    return images.length === 2 && images.every(image => image.complete && image.naturalWidth > 0);
+}"""
+
+
+@pytest.fixture(scope="module")
+def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
+    corrector = InProcessCorrector.load(weights=tiny_weights, device="cpu")
+    demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")))
+    url = launch_app(demo, port=None, block=False, quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture()
+def browser_page(tmp_path: Path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}; run tests/install-test-tools.sh")
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile: no first-run state, no cache
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 960},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page, fixtures_dir: Path) -> None:
+    portrait = next(path for path in (fixtures_dir / "flash_portrait.jpg", fixtures_dir / "congress_A000014.jpg")
+                    if path.exists())
+    page = browser_page
+    page.goto(page_url)
+    page.set_input_files("#photo input[type=file]", str(portrait))
+    page.wait_for_selector("#photo img", state="visible")  # the upload has arrived and is shown
+    page.click("#correct")
+
+    page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=RESULT_TIMEOUT_MS)
+    sources = page.eval_on_selector_all('#before-after img[data-testid="imageslider-image"]',
+                                        "images => images.map(image => image.src)")
+    assert len(sources) == 2 and sources[0] != sources[1]
+    link = page.wait_for_selector('#download a[data-testid="download-link"]', state="visible")
+    assert link.get_attribute("download") == f"{portrait.stem}-deepflash.jpg"
+    download = page.request.get(link.get_attribute("href"))  # what the browser would save
+    assert download.ok
+    with Image.open(io.BytesIO(download.body())) as result, Image.open(portrait) as original:
+        assert result.format == "JPEG" and result.size == original.size
+    assert "face" in page.inner_text("#summary")
+    assert page.eval_on_selector("#faces img", "image => image.naturalWidth") > 0
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000

@@ -1,0 +1,172 @@
+"""The DeepFlash Gradio page: upload or webcam, strength, faces-only or whole image, before/after slider,
+the detected faces, and the full-resolution result as a download.
+
+The button's event is also the page's API (``/correct``), so ``gradio_client`` can drive it; see
+docs/WEB.md. Its image input is taken unprocessed (``preprocess=False``): Gradio's own decoding would
+drop 16-bit depth and colour profiles, skip EXIF rotation for file paths, and fail on a damaged file
+with a message of its own. :mod:`deepflash_core.imageio` reads the uploaded file instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from deepflash_core.errors import DeepFlashError, InvalidOptionError
+from web_demo.service import CorrectionService, upload_path
+
+log = logging.getLogger(__name__)
+
+MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
+"""Radio choices: (label on the page, value in the API)."""
+MAX_STRENGTH = 1.0
+"""The pipeline's range: 1 removes the whole predicted flash correction."""
+API_NAME = "correct"
+CONCURRENCY_ID = "deepflash"
+REPOSITORY = Path(__file__).resolve().parent.parent
+EXAMPLE_FOLDERS = (Path(__file__).resolve().parent / "examples", REPOSITORY / "tests" / "fixtures")
+EXAMPLE_PATTERNS = ("flash_portrait*.jpg", "congress_*.jpg")
+MAX_EXAMPLES = 4
+
+INTRO = """# DeepFlash
+Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam),
+press **Correct the flash**, then drag the slider to compare. The download keeps the upload's
+format, size, bit depth and transparency."""
+
+CSS = "#summary p { margin: 0.2em 0; }"
+
+
+def example_photos() -> list[Path]:
+    """Bundled public-domain portraits offered as examples (the flash portrait first)."""
+    found: list[Path] = []
+    for pattern in EXAMPLE_PATTERNS:
+        for folder in EXAMPLE_FOLDERS:
+            found += sorted(folder.glob(pattern))
+    return list(dict.fromkeys(found))[:MAX_EXAMPLES]
+
+
+def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int = 16) -> gr.Blocks:
+    """The page, with its queue set up.
+
+    Args:
+        service: does the work for every request.
+        concurrency: how many photos are corrected at the same time (the rest wait in the queue).
+        queue_size: how many requests may wait before new ones are turned away.
+    """
+
+    def correct(
+        photo: dict[str, Any] | None, strength: float, mode: str, progress: gr.Progress = gr.Progress()
+    ) -> tuple[tuple[Any, Any], Any, str, str]:
+        try:
+            upload, name = upload_path(photo)
+            result = service.run(
+                upload,
+                strength=_strength(strength),
+                whole_image=_whole_image(mode),
+                name=name,
+                progress=lambda fraction, step: progress(fraction, desc=step),
+            )
+        except DeepFlashError as error:
+            raise gr.Error(str(error), title="Cannot correct this photo", print_exception=False) from None
+        except Exception as error:  # a bug, not the user's doing: log it, show one line
+            log.exception("correction failed")
+            raise gr.Error(
+                f"Something went wrong inside DeepFlash ({type(error).__name__}); the details are in the server log.",
+                print_exception=False,
+            ) from None
+        return (result.before, result.after), result.faces, str(result.download), result.summary
+
+    with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=2):
+                photo = gr.Image(
+                    label="Flash photo",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "webcam", "clipboard"],
+                    elem_id="photo",
+                )
+                strength = gr.Slider(
+                    0.0, MAX_STRENGTH, value=1.0, step=0.05, label="Strength",
+                    info="1 removes the predicted flash look; less keeps some of it.",
+                )
+                mode = gr.Radio(MODES, value="faces", label="Correct",
+                                info="Whole image also works when no face is found.")
+                button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
+                examples = example_photos()
+                if examples:
+                    gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Public-domain portraits")
+            with gr.Column(scale=3):
+                before_after = gr.ImageSlider(
+                    label="Before / after", type="numpy", format="png", image_mode=None,
+                    interactive=False, elem_id="before-after",
+                )
+                with gr.Row():
+                    faces = gr.Image(label="Faces found", format="png", interactive=False, elem_id="faces",
+                                     buttons=["download", "fullscreen"])
+                    with gr.Column():
+                        download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
+                        summary = gr.Markdown(label="Summary", elem_id="summary")
+        button.click(
+            correct,
+            inputs=[photo, strength, mode],
+            outputs=[before_after, faces, download, summary],
+            api_name=API_NAME,
+            preprocess=False,
+            concurrency_limit=concurrency,
+            concurrency_id=CONCURRENCY_ID,
+        )
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    return demo
+
+
+def launch_app(
+    demo: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    max_upload_mb: int = 100,
+    block: bool = True,
+    quiet: bool = False,
+) -> str:
+    """Serve the page; returns its local URL (at once when ``block`` is False).
+
+    Args:
+        port: None picks the first free port from 7860.
+        max_upload_mb: larger uploads are refused by Gradio before they reach DeepFlash.
+        block: keep serving until interrupted.
+    """
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=f"{max_upload_mb}mb",
+        prevent_thread_lock=not block,
+        show_error=False,  # only gr.Error messages reach the page, never an exception's text
+        quiet=quiet,
+        footer_links=["api"],
+        ssr_mode=False,
+        mcp_server=False,
+        allowed_paths=[str(folder) for folder in EXAMPLE_FOLDERS if folder.is_dir()],
+        css=CSS,
+    )
+    return url
+
+
+def _strength(value: Any) -> float:
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"strength must be a number, got {value!r}.") from None
+    if not 0.0 <= strength <= MAX_STRENGTH:
+        raise InvalidOptionError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength:g}.")
+    return strength
+
+
+def _whole_image(mode: Any) -> bool:
+    values = [value for _, value in MODES]
+    if mode not in values:
+        raise InvalidOptionError(f"mode must be one of {', '.join(values)}, got {mode!r}.")
+    return mode == "whole"

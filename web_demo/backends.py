@@ -1,0 +1,152 @@
+"""Where the correction runs: the core pipeline in this process, or a running DeepFlash server.
+
+Both backends take and return the same pixels (``(H, W, 3|4)`` uint8/uint16/float32, alpha untouched),
+so the page does not care which one it talks to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+ProgressCallback = Callable[[float, str], None]
+"""``progress(fraction in [0, 1], what is happening)``."""
+
+# numpy dtype name <-> wire dtype of deepflash_core.protocol
+_WIRE_DTYPES: dict[str, str] = {"uint8": "u8", "uint16": "u16", "float32": "f32"}
+_NUMPY_DTYPES: dict[str, np.dtype] = {"u8": np.dtype("<u1"), "u16": np.dtype("<u2"), "f32": np.dtype("<f4")}
+# The pipeline's progress stages, as the page words them.
+_STAGES: dict[str, str] = {
+    "detect": "Finding faces",
+    "filter": "Smoothing the face crops",
+    "network": "Predicting the flash correction",
+    "upsample": "Bringing the correction to full resolution",
+    "blend": "Blending the corrected faces in",
+    "done": "Corrected",
+}
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A corrected photo and what was found on the way.
+
+    Attributes:
+        pixels: same shape and dtype as the input.
+        boxes: one ``(left, top, right, bottom)`` detector box per corrected face, in image pixels.
+        timings: seconds per stage, as reported by the pipeline.
+        warnings: one-line notes worth showing to the user.
+    """
+
+    pixels: np.ndarray
+    boxes: list[Box] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Corrector(Protocol):
+    """Anything that can correct a photo; ``description`` says where it runs (shown on the page)."""
+
+    description: str
+
+    def correct(
+        self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None
+    ) -> Correction: ...
+
+
+class InProcessCorrector:
+    """Runs :class:`deepflash_core.pipeline.Pipeline` in this process (the model stays loaded)."""
+
+    def __init__(self, pipeline: Any, description: str = "in this process") -> None:
+        self.pipeline = pipeline
+        self.description = description
+
+    @classmethod
+    def load(cls, weights: Path | None = None, device: str = "auto") -> InProcessCorrector:
+        """Load the pipeline once; raises ``WeightsError`` when the weights are missing or do not match."""
+        from deepflash_core.pipeline import Pipeline
+
+        pipeline = Pipeline.load(weights=weights, device=device)
+        return cls(pipeline, description=f"in this process ({getattr(pipeline, 'device', device)})")
+
+    def correct(
+        self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None
+    ) -> Correction:
+        from deepflash_core.pipeline import Options
+
+        def report(stage: str, fraction: float) -> None:
+            if progress is not None:
+                progress(fraction, _STAGES.get(stage, stage))
+
+        result = self.pipeline.process(pixels, Options(strength=strength, whole_image=whole_image), progress=report)
+        return Correction(
+            pixels=result.pixels,
+            boxes=[_box(face.box) for face in result.faces],
+            timings=dict(result.timings),
+            warnings=list(result.warnings),
+        )
+
+
+class ServerCorrector:
+    """Sends the pixels to a DeepFlash server through :class:`deepflash_core.client.DeepFlashClient`.
+
+    A ZeroMQ socket must not be shared between threads and the page may serve several people at
+    once, so each worker thread gets its own client.
+    """
+
+    def __init__(self, address: str, timeout_s: float = 300.0, retries: int = 1) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.description = f"on the DeepFlash server at {address}"
+        self._local = threading.local()
+
+    def client(self) -> Any:
+        """This thread's client, created on first use."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from deepflash_core.client import DeepFlashClient
+
+            client = DeepFlashClient(address=self.address, timeout_s=self.timeout_s, retries=self.retries)
+            self._local.client = client
+        return client
+
+    def ping(self) -> dict[str, Any]:
+        """Ask the server who it is; raises ``ServerUnavailableError`` when nothing answers."""
+        return dict(self.client().ping())
+
+    def correct(
+        self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None
+    ) -> Correction:
+        height, width, channels = pixels.shape
+        wire_dtype = _WIRE_DTYPES[pixels.dtype.name]
+        if progress is not None:
+            progress(0.1, "Sending the photo to the server")
+        samples = np.ascontiguousarray(pixels, dtype=_NUMPY_DTYPES[wire_dtype])
+        reply = self.client().process(
+            memoryview(samples).cast("B"),
+            width=width,
+            height=height,
+            channels=channels,
+            dtype=wire_dtype,
+            strength=strength,
+            whole_image=whole_image,
+        )
+        corrected = np.frombuffer(reply.pixels, dtype=_NUMPY_DTYPES[reply.dtype])
+        corrected = corrected.reshape(reply.height, reply.width, reply.channels).astype(pixels.dtype)
+        return Correction(
+            pixels=corrected,
+            boxes=[_box(face["box"]) for face in reply.faces],
+            timings=dict(reply.timings),
+            warnings=list(reply.warnings),
+        )
+
+
+def _box(values: Any) -> Box:
+    left, top, right, bottom = (int(round(v)) for v in values)
+    return left, top, right, bottom

@@ -1,0 +1,45 @@
+"""``deepflash web``: serve the DeepFlash page in a browser."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; 0.0.0.0 serves the local network.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port to listen on  [default: first free port from 7860]")
+@click.option("--server", "server_address", metavar="ADDR", default=None,
+              help="Use a running DeepFlash server (e.g. tcp://127.0.0.1:5557) instead of loading the model here.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Weights file for the in-process model  [default: the bundled weights]")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps (in-process model).")
+@click.option("--concurrency", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Photos corrected at the same time; the others wait in the queue.")
+@click.option("--queue-size", type=click.IntRange(1, 1000), default=16, show_default=True,
+              help="Requests that may wait; more are turned away.")
+@click.option("--max-megapixels", type=click.FloatRange(0.1, 120), default=50.0, show_default=True,
+              help="Largest photo accepted.")
+@click.option("--max-upload-mb", type=click.IntRange(1, 2000), default=100, show_default=True,
+              help="Largest upload accepted.")
+def web(host: str, port: int | None, server_address: str | None, weights: Path | None, device: str,
+        concurrency: int, queue_size: int, max_megapixels: float, max_upload_mb: int) -> None:
+    """Serve the DeepFlash page: upload a flash portrait, compare before/after, download the result."""
+    from web_demo.app import build_app, launch_app
+    from web_demo.backends import InProcessCorrector, ServerCorrector
+    from web_demo.service import CorrectionService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if server_address:
+        corrector = ServerCorrector(server_address)
+        corrector.ping()  # fail now, with the client's one-line message, rather than on the first photo
+    else:
+        corrector = InProcessCorrector.load(weights=weights, device=device)
+    service = CorrectionService(corrector, max_megapixels=max_megapixels)
+    demo = build_app(service, concurrency=concurrency, queue_size=queue_size)
+    click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")
+    launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True)

@@ -1,0 +1,65 @@
+"""Screen-sized 8-bit copies of a photo for the page, and the detected faces drawn on one.
+
+The page shows previews, never the full-resolution result: encoding two 12 MP PNGs for the
+before/after slider would cost seconds and tens of megabytes per request. The full-resolution file
+is offered separately as a download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+PREVIEW_SIDE = 1600
+"""Longest side, in pixels, of the images shown on the page."""
+
+_FACE_COLOUR = (255, 196, 0)  # amber reads on skin, hair and studio backdrops alike
+
+
+def to_display_u8(pixels: np.ndarray) -> np.ndarray:
+    """8-bit copy of ``(H, W, C)`` uint8/uint16/float32 pixels (float taken as [0, 1])."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.uint16:
+        return (pixels >> 8).astype(np.uint8)
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def preview_scale(height: int, width: int, side: int = PREVIEW_SIDE) -> float:
+    """Factor (at most 1) that fits ``height × width`` within ``side × side``."""
+    return min(1.0, side / max(height, width))
+
+
+def make_preview(pixels: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """Downscaled 8-bit copy (alpha kept) whose longest side is at most ``side``."""
+    display = to_display_u8(pixels)
+    scale = preview_scale(*display.shape[:2], side=side)
+    if scale == 1.0:
+        return np.ascontiguousarray(display)
+    size = (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale)))
+    return cv2.resize(display, size, interpolation=cv2.INTER_AREA)
+
+
+def draw_faces(preview: np.ndarray, boxes: Sequence[Box], scale: float) -> np.ndarray:
+    """RGB copy of ``preview`` with each face's box (given in full-image pixels) and its number drawn on.
+
+    Args:
+        preview: ``(h, w, 3|4)`` uint8 preview; alpha is dropped (boxes must show on transparent areas).
+        boxes: ``(left, top, right, bottom)`` per face, in full-resolution pixels.
+        scale: preview pixels per full-resolution pixel.
+    """
+    canvas = np.ascontiguousarray(preview[..., :3]).copy()
+    thickness = max(2, round(max(canvas.shape[:2]) / 300))
+    for number, (left, top, right, bottom) in enumerate(boxes, start=1):
+        p0 = (round(left * scale), round(top * scale))
+        p1 = (round(right * scale) - 1, round(bottom * scale) - 1)
+        cv2.rectangle(canvas, p0, p1, _FACE_COLOUR, thickness, lineType=cv2.LINE_AA)
+        font_scale = max(0.5, (p1[1] - p0[1]) / 160)
+        label_origin = (p0[0], max(p0[1] - 2 * thickness, round(22 * font_scale)))
+        cv2.putText(canvas, str(number), label_origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, _FACE_COLOUR,
+                    thickness, lineType=cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,215 @@
+"""One request of the page: read the upload, correct it, write the full-resolution file, make previews.
+
+Gradio-free, so it can be tested and benchmarked directly; :mod:`web_demo.app` turns its errors into
+messages on the page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from deepflash_core import imageio
+from deepflash_core.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
+from web_demo.backends import Correction, Corrector, ProgressCallback
+from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale
+
+DEFAULT_MAX_MEGAPIXELS = 50.0
+"""Largest upload the page corrects: every current phone camera fits (200 MP sensors bin to 50 MP)."""
+OUTPUT_LIFETIME_S = 3600.0
+"""Full-resolution results are deleted this long after they were written."""
+
+# Extension for a result whose upload had no usable one (a webcam snapshot, a file named "photo").
+_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What the page shows after a correction.
+
+    Attributes:
+        before, after: 8-bit previews (alpha kept), longest side at most ``preview_side``.
+        faces: RGB preview of the upload with each corrected face's box numbered.
+        download: the full-resolution result, same format, size, bit depth and alpha as the upload.
+        summary: a few lines of Markdown for the page.
+        face_count: how many faces were corrected (0 in whole-image mode).
+        seconds: time spent, reading the upload to the last preview.
+        stages: seconds per step ("read", "correct", "write", "previews"), then the pipeline's own
+            timings prefixed with "pipeline.".
+    """
+
+    before: np.ndarray
+    after: np.ndarray
+    faces: np.ndarray
+    download: Path
+    summary: str
+    face_count: int
+    seconds: float
+    stages: dict[str, float]
+
+
+class CorrectionService:
+    """Runs the page's corrections with one corrector, within size limits, into a private folder."""
+
+    def __init__(
+        self,
+        corrector: Corrector,
+        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+        preview_side: int = PREVIEW_SIDE,
+        output_root: Path | None = None,
+    ) -> None:
+        self.corrector = corrector
+        self.max_pixels = int(max_megapixels * 1_000_000)
+        self.preview_side = preview_side
+        self.output_root = output_root or Path(tempfile.mkdtemp(prefix="deepflash-web-"))
+        self.output_root.mkdir(parents=True, exist_ok=True)
+
+    def run(
+        self,
+        upload: Path,
+        strength: float,
+        whole_image: bool,
+        name: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PageResult:
+        """Correct one uploaded file.
+
+        Args:
+            upload: the file as uploaded (EXIF orientation not yet applied).
+            strength: how much of the predicted flash correction to apply.
+            whole_image: correct the whole frame instead of detected faces.
+            name: the file's name on the user's machine (names the download); defaults to ``upload``'s.
+            progress: told the fraction done and the current step.
+
+        Raises:
+            DeepFlashError: unreadable or too large upload, no face found, server errors, write failures.
+        """
+        report = progress or (lambda fraction, step: None)
+        clock = _StageClock()
+        name = Path(name or upload.name).name
+        report(0.0, "Reading the photo")
+        with clock("read"):
+            self._check_pixel_count(upload, name)
+            photo = imageio.load_photo(upload)
+        report(0.1, "Finding faces")
+        with clock("correct"):
+            correction = self._correct(photo.pixels, strength, whole_image, name,
+                                       lambda fraction, step: report(0.1 + 0.75 * fraction, step))
+        boxes = [] if whole_image else correction.boxes  # whole-image mode reports the frame as its one "face"
+        report(0.85, "Writing the full-resolution file")
+        with clock("write"):
+            download = self._output_path(name, photo.format)
+            save_notes = imageio.save_photo(photo.with_pixels(correction.pixels), download, like=photo)
+        report(0.95, "Making the previews")
+        with clock("previews"):
+            before = make_preview(photo.pixels, self.preview_side)
+            after = make_preview(correction.pixels, self.preview_side)
+            faces = draw_faces(before, boxes, preview_scale(photo.height, photo.width, self.preview_side))
+        seconds = clock.total()
+        stages = dict(clock.seconds) | {f"pipeline.{key}": value for key, value in correction.timings.items()}
+        summary = _summary(photo, boxes, whole_image, seconds, self.corrector.description,
+                           photo.notes + correction.warnings + save_notes)
+        return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages)
+
+    def _correct(self, pixels: np.ndarray, strength: float, whole_image: bool, name: str,
+                 progress: ProgressCallback) -> Correction:
+        """The corrector's result; "no face" is reworded for the page (the core's words name a CLI flag)."""
+        try:
+            return self.corrector.correct(pixels, strength, whole_image, progress=progress)
+        except (NoFaceError, ServerError) as error:
+            if isinstance(error, ServerError) and error.code != "no_face":
+                raise
+            raise NoFaceError(f"{name}: no face found; choose “Whole image” to correct the whole frame.") from None
+
+    def _check_pixel_count(self, upload: Path, name: str) -> None:
+        """Refuse huge images from their header, before anything is decoded."""
+        try:
+            with Image.open(upload) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            raise ImageTooLargeError(f"{name}: too many pixels to be a photo.") from None
+        except (OSError, ValueError, SyntaxError):
+            return  # not an image Pillow knows: load_photo says so in its own words
+        if width * height > self.max_pixels:
+            raise ImageTooLargeError(
+                f"{name}: {width}x{height} is {width * height / 1e6:.1f} megapixels; "
+                f"this page accepts at most {self.max_pixels / 1e6:.0f}."
+            )
+
+    def _output_path(self, name: str, source_format: str | None) -> Path:
+        """A fresh file for the result, named after the upload, in the upload's format."""
+        self._delete_old_outputs()
+        stem, suffix = Path(name).stem or "photo", Path(name).suffix
+        try:
+            imageio.output_format(f"x{suffix}")
+        except ImageWriteError:
+            suffix = _EXTENSIONS.get(source_format or "", ".png")
+        folder = self.output_root / uuid.uuid4().hex
+        folder.mkdir()
+        return folder / f"{stem}-deepflash{suffix}"
+
+    def _delete_old_outputs(self) -> None:
+        deadline = time.time() - OUTPUT_LIFETIME_S
+        for folder in self.output_root.iterdir():
+            try:
+                if folder.stat().st_mtime < deadline:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue  # removed by a concurrent request
+
+
+def upload_path(value: dict | str | Path | None) -> tuple[Path, str | None]:
+    """The uploaded file's path and original name from a Gradio file payload (or a plain path).
+
+    Raises:
+        ImageReadError: nothing was uploaded.
+    """
+    if value is None or value == "":
+        raise ImageReadError("Upload a photo first (or take one with the webcam).")
+    if isinstance(value, dict):
+        path = value.get("path")
+        if not path:
+            raise ImageReadError("The upload did not arrive; try again.")
+        return Path(path), value.get("orig_name")
+    return Path(value), None
+
+
+class _StageClock:
+    """Wall-clock seconds per named step."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def _summary(photo: imageio.Photo, boxes: list, whole_image: bool, seconds: float, where: str,
+             notes: list[str]) -> str:
+    """Markdown: what was corrected, how long it took, what the download is, and any notes."""
+    channels = "RGBA" if photo.pixels.shape[2] == 4 else "RGB"
+    plural = "" if len(boxes) == 1 else "s"
+    what = "the whole image" if whole_image else f"**{len(boxes)} face{plural}**"
+    lines = [
+        f"Corrected {what} in {seconds:.2f} s, {where}.",
+        f"Download: {photo.width}×{photo.height} {photo.format or 'image'}, {photo.bit_depth}-bit {channels}.",
+    ]
+    lines += [f"Note: {note}." for note in dict.fromkeys(notes)]
+    return "\n\n".join(lines)
