@@ -41,10 +41,13 @@ from deepflash_core.errors import InvalidOptionError
 
 SIGMA_R_DEFAULT = 0.4
 SIGMA_S_FRACTION = 0.03
-SPATIAL_CELLS_PER_SIGMA = 2.0
-RANGE_CELLS_PER_SIGMA = 2.0
+SPATIAL_CELLS_PER_SIGMA = 3.0
+RANGE_CELLS_PER_SIGMA = 3.0
 MAX_RANGE_CELLS_PER_CHANNEL = 12
 CHUNK_PIXELS = 1 << 15
+SUBSAMPLES = 4
+SPACE_COMP = 5 / 12
+RANGE_COMP = 1.0
 
 
 def sigma_s_for(height: int, width: int) -> float:
@@ -119,17 +122,25 @@ class BilateralFilter(nn.Module):
 
 
 def _spatial_kernel(radius: int, cell: float, grid_sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """The disc-truncated Gaussian on the grid: each cell gets the weights of the integer offsets nearest to it."""
-    half = int(round(radius / cell))
+    """The disc-truncated Gaussian on the grid: each cell gets the kernel mass over its square.
+
+    Every integer offset's weight is spread over its unit pixel square (sampled 4 x 4) before being binned,
+    so that the disc's rim falls smoothly across cells whatever the cell size.
+    """
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
     dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
     dist2 = dx.square() + dy.square()
     weight = torch.exp(-dist2 / (2 * grid_sigma**2)) * (dist2 <= radius * radius)
-    cy = torch.round(dy / cell).long() + half
-    cx = torch.round(dx / cell).long() + half
+    sub = (torch.arange(SUBSAMPLES, dtype=torch.float64) + 0.5) / SUBSAMPLES - 0.5
+    sy = (dy[..., None, None] + sub[:, None]).expand(-1, -1, SUBSAMPLES, SUBSAMPLES)
+    sx = (dx[..., None, None] + sub[None, :]).expand(-1, -1, SUBSAMPLES, SUBSAMPLES)
+    half = int(round((radius + 0.5) / cell))
     size = 2 * half + 1
+    cy = torch.round(sy / cell).long().clamp_(-half, half) + half
+    cx = torch.round(sx / cell).long().clamp_(-half, half) + half
     kernel = torch.zeros(size * size, dtype=torch.float64)
-    kernel.index_add_(0, (cy * size + cx).flatten(), weight.flatten())
+    sub_weight = (weight[..., None, None] / SUBSAMPLES**2).expand(-1, -1, SUBSAMPLES, SUBSAMPLES)
+    kernel.index_add_(0, (cy * size + cx).flatten(), sub_weight.flatten())
     return kernel.view(size, size).to(dtype=dtype, device=device)
 
 
@@ -140,21 +151,17 @@ def _range_matrix(cells: Tensor, bins: tuple[int, int, int], cell: float, grid_s
     return torch.exp(-l1.square() / (2 * grid_sigma**2))
 
 
-def _corner_offsets(strides: list[int], device: torch.device) -> Tensor:
-    """Flat index offsets of the 2^k corners of a cell, for the given per-axis strides."""
-    offsets = torch.zeros(1, dtype=torch.long, device=device)
-    for stride in strides:
-        offsets = (offsets[:, None] + torch.tensor([0, stride], device=device)[None, :]).flatten()
-    return offsets
-
-
-def _corner_weights(fracs: list[Tensor]) -> Tensor:
-    """Multilinear weights ``(N, 2^k)`` of the corners, in the order of :func:`_corner_offsets`."""
-    weights = torch.ones_like(fracs[0])[:, None]
-    for frac in fracs:
-        pair = torch.stack([1 - frac, frac], dim=1)
-        weights = (weights[:, :, None] * pair[:, None, :]).flatten(1)
-    return weights
+def _linear_weights(fracs: list[Tensor]) -> Tensor:
+    """Multilinear weights ``(N, 2^k)`` of the corners of a cell; corner bits run from the first axis (high)."""
+    ones = [1 - f for f in fracs]
+    columns = []
+    for corner in range(1 << len(fracs)):
+        weight = None
+        for axis, frac in enumerate(fracs):
+            factor = frac if (corner >> (len(fracs) - 1 - axis)) & 1 else ones[axis]
+            weight = factor if weight is None else weight * factor
+        columns.append(weight)
+    return torch.stack(columns, dim=1)
 
 
 def _weighted_gather(table: Tensor, index: Tensor, weights: Tensor) -> Tensor:
@@ -162,6 +169,49 @@ def _weighted_gather(table: Tensor, index: Tensor, weights: Tensor) -> Tensor:
     if table.device.type == "mps":  # embedding_bag with per-sample weights is not on every backend
         return (table.index_select(0, index.flatten()).view(*index.shape, -1) * weights[..., None]).sum(1)
     return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
+
+
+class _ColourLattice:
+    """Colour cells of the grid: a lattice anchored at 0, only the cells that receive samples kept.
+
+    Anchoring at 0 makes an image's result independent of the other images in its batch.
+    """
+
+    def __init__(self, img: Tensor, sigma_r: float) -> None:
+        lows, highs = img.amin(dim=(0, 2, 3)), img.amax(dim=(0, 2, 3))
+        spread = (highs - lows).max().item()
+        self.cell = max(sigma_r / RANGE_CELLS_PER_SIGMA, spread / (MAX_RANGE_CELLS_PER_CHANNEL - 2), 1e-6)
+        self.first = torch.floor(lows / self.cell)
+        self.bins = tuple(int(n) + 2 for n in (torch.floor(highs / self.cell) - self.first).tolist())
+        self.strides = torch.tensor([self.bins[1] * self.bins[2], self.bins[2], 1], device=img.device)
+        self.top = torch.tensor([n - 2 for n in self.bins], device=img.device)
+        self.size = self.bins[0] * self.bins[1] * self.bins[2]
+        self.used = torch.zeros(self.size, dtype=torch.bool, device=img.device)
+
+    def locate(self, colours: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Flat index of the lower colour cell of each ``(N, 3)`` colour, and the 3 fractions within it."""
+        coords = colours / self.cell - self.first
+        base = torch.minimum(coords.floor().clamp_(min=0).long(), self.top)
+        frac = (coords - base).clamp_(0, 1)
+        return (base * self.strides).sum(dim=1), [frac[:, 0], frac[:, 1], frac[:, 2]]
+
+    def mark(self, base: Tensor) -> None:
+        self.used |= torch.bincount(base, minlength=self.size) > 0
+
+    def compact(self) -> None:
+        """Keep the cells that some pixel's 8 corners reach; ``corners[base]`` gives their compact indices."""
+        offsets = torch.tensor(
+            [((c >> 2) & 1) * self.strides[0] + ((c >> 1) & 1) * self.strides[1] + (c & 1) for c in range(8)],
+            device=self.used.device,
+        )
+        bases = torch.nonzero(self.used).flatten()
+        live = torch.zeros(self.size, dtype=torch.bool, device=self.used.device)
+        live[(bases[:, None] + offsets[None, :]).flatten()] = True
+        self.cells = torch.nonzero(live).flatten()  # full indices of the kept cells
+        compact_of = torch.cumsum(live.long(), 0) - 1
+        self.corners = torch.zeros(self.size, 8, dtype=torch.long, device=self.used.device)
+        self.corners[bases] = compact_of[bases[:, None] + offsets[None, :]]
+        self.count = self.cells.numel()
 
 
 def _grid_filter(img: Tensor, sigma_s: float, sigma_r: float) -> Tensor:
@@ -173,81 +223,68 @@ def _grid_filter(img: Tensor, sigma_s: float, sigma_r: float) -> Tensor:
     pad_h, pad_w = min(radius, height - 1), min(radius, width - 1)
     padded = F.pad(img, (pad_w, pad_w, pad_h, pad_h), mode="reflect") if max(pad_h, pad_w) > 0 else img
     ph, pw = padded.shape[2], padded.shape[3]
-
-    # Grid geometry: layout (B, Y, X, R, G, B, 4) so that all colour cells of a spatial cell are adjacent.
     space_cell = max(sigma_s / SPATIAL_CELLS_PER_SIGMA, 1.0)
-    # Colour cells sit on a lattice anchored at 0, so an image gives the same result alone or in a batch.
-    lows, highs = img.amin(dim=(0, 2, 3)), img.amax(dim=(0, 2, 3))
-    spans = highs - lows
-    range_cell = max(sigma_r / RANGE_CELLS_PER_SIGMA, spans.max().item() / (MAX_RANGE_CELLS_PER_CHANNEL - 2), 1e-6)
-    first = torch.floor(lows / range_cell)
-    bins = tuple(int(n) + 2 for n in (torch.floor(highs / range_cell) - first).tolist())
-    n_range = bins[0] * bins[1] * bins[2]
     gh = max(int(math.floor((ph - 1) / space_cell + 0.5)) + 1, 2)
     gw = max(int(math.floor((pw - 1) / space_cell + 0.5)) + 1, 2)
-    range_strides = [bins[1] * bins[2], bins[2], 1]
-    top_base = torch.tensor([b - 2 for b in bins], device=device)
+    lattice = _ColourLattice(img, sigma_r)
 
-    def range_coords(colours: Tensor) -> tuple[Tensor, list[Tensor]]:
-        coords = colours / range_cell - first
-        base = torch.minimum(coords.floor().clamp_(min=0).long(), top_base)
-        frac = (coords - base).clamp_(0, 1)
-        flat = (base * torch.tensor(range_strides, device=device)).sum(dim=-1)
-        return flat, [frac[..., c] for c in range(3)]
+    # Pixels go in chunks of rows: large temporaries cost more in page faults than in arithmetic.
+    def chunks(image: Tensor, rows: int, cols: int):
+        step = max(1, CHUNK_PIXELS // cols)
+        for b in range(batch):
+            for r0 in range(0, rows, step):
+                r1 = min(rows, r0 + step)
+                yield b, r0, r1, image[b, :, r0:r1].permute(1, 2, 0).reshape(-1, 3)
 
-    # Splat: nearest spatial cell, linear in the three colour axes (8 corners). Pixels go in small chunks:
-    # large temporaries cost more in page faults than in arithmetic.
+    for _, _, _, colours in chunks(padded, ph, pw):
+        lattice.mark(lattice.locate(colours)[0])
+    lattice.compact()
+    k = lattice.count
+
+    # Splat: nearest spatial cell, linear in the three colour axes (8 corners). Layout (B, Y, X, colour, 4).
     cell_y = torch.round(torch.arange(ph, device=device, dtype=dtype) / space_cell).long()
     cell_x = torch.round(torch.arange(pw, device=device, dtype=dtype) / space_cell).long()
-    grid = torch.zeros(batch * gh * gw * n_range, 4, device=device, dtype=dtype)
-    offsets8 = _corner_offsets(range_strides, device)
-    rows_per_chunk = max(1, CHUNK_PIXELS // pw)
-    for b in range(batch):
-        for r0 in range(0, ph, rows_per_chunk):
-            r1 = min(ph, r0 + rows_per_chunk)
-            colours = padded[b, :, r0:r1].permute(1, 2, 0).reshape(-1, 3)
-            flat, fracs = range_coords(colours)
-            spatial = ((cell_y[r0:r1, None] * gw + cell_x[None, :]) * n_range + b * gh * gw * n_range).flatten()
-            index = (spatial + flat)[:, None] + offsets8[None, :]
-            homogeneous = torch.cat([colours, torch.ones_like(colours[:, :1])], dim=1)
-            values = _corner_weights(fracs)[:, :, None] * homogeneous[:, None, :]
-            grid.index_add_(0, index.flatten(), values.view(-1, 4))
+    grid = torch.zeros(batch * gh * gw * k, 4, device=device, dtype=dtype)
+    for b, r0, r1, colours in chunks(padded, ph, pw):
+        base, fracs = lattice.locate(colours)
+        spatial = ((cell_y[r0:r1, None] * gw + cell_x[None, :]) + b * gh * gw).flatten() * k
+        index = spatial[:, None] + lattice.corners.index_select(0, base)
+        homogeneous = torch.cat([colours, torch.ones_like(colours[:, :1])], dim=1)
+        values = _linear_weights(fracs)[:, :, None] * homogeneous[:, None, :]
+        grid.index_add_(0, index.flatten(), values.view(-1, 4))
 
-    # Blur only the colour cells that hold samples (portraits fill a small part of the colour cube).
-    grid = grid.view(batch, gh * gw, n_range, 4)
-    occupied = torch.nonzero(grid[..., 3].sum(dim=(0, 1)) > 0).flatten()
-    live = grid.index_select(2, occupied)  # (B, cells, K, 4)
-    k = occupied.numel()
-    # Narrow the grid kernels by the variance that nearest splat (box) and linear slice (tent) add.
-    grid_sigma_s = math.sqrt(max(sigma_s**2 - space_cell**2 / 4, (0.5 * sigma_s) ** 2))
-    grid_sigma_r = math.sqrt(max(sigma_r**2 - range_cell**2 / 3, (0.5 * sigma_r) ** 2))
-    range_blur = _range_matrix(occupied, bins, range_cell, grid_sigma_r, dtype)
-    live = torch.matmul(live.transpose(2, 3), range_blur)  # (B, cells, 4, K); the matrix is symmetric
+    # Blur: range (dense over the kept colour cells), then space (depthwise 2-D over the spatial cells).
+    # The grid kernels are narrowed by the spread that splatting and slicing add (calibrated on portraits).
+    grid_sigma_s = math.sqrt(max(sigma_s**2 - space_cell**2 * SPACE_COMP, (0.5 * sigma_s) ** 2))
+    grid_sigma_r = math.sqrt(max(sigma_r**2 - lattice.cell**2 * RANGE_COMP, (0.5 * sigma_r) ** 2))
+    range_blur = _range_matrix(lattice.cells, lattice.bins, lattice.cell, grid_sigma_r, dtype)
+    grid = torch.matmul(grid.view(batch * gh * gw, k, 4).transpose(1, 2), range_blur)  # symmetric matrix
     kernel = _spatial_kernel(radius, space_cell, grid_sigma_s, dtype, device)
-    channels = k * 4
-    live = live.reshape(batch, gh, gw, channels).permute(0, 3, 1, 2)
-    live = F.conv2d(live, kernel.expand(channels, 1, -1, -1), padding=kernel.shape[-1] // 2, groups=channels)
-    live = live.permute(0, 2, 3, 1).reshape(batch, gh * gw, 4, k).transpose(2, 3)
-    grid = torch.zeros_like(grid).index_copy_(2, occupied, live).view(-1, 4)
+    channels = 4 * k
+    grid = grid.reshape(batch, gh, gw, channels).permute(0, 3, 1, 2)
+    grid = F.conv2d(grid, kernel.expand(channels, 1, -1, -1), padding=kernel.shape[-1] // 2, groups=channels)
+    grid = grid.permute(0, 2, 3, 1).reshape(batch * gh * gw, 4, k).transpose(1, 2).reshape(-1, 4)
 
-    # Slice at the original pixels: bilinear in space, linear in colour (32 corners), in chunks of rows.
+    # Slice at the original pixels: bilinear in space, linear in colour (32 corners).
     gy = (torch.arange(height, device=device, dtype=dtype) + pad_h) / space_cell
     gx = (torch.arange(width, device=device, dtype=dtype) + pad_w) / space_cell
     y0 = gy.floor().long().clamp_(max=gh - 2)
     x0 = gx.floor().long().clamp_(max=gw - 2)
     fy, fx = (gy - y0).clamp_(0, 1), (gx - x0).clamp_(0, 1)
-    offsets32 = _corner_offsets([gw * n_range, n_range, *range_strides], device)
-    rows_per_chunk = max(1, CHUNK_PIXELS // width)
     out = torch.empty(batch, height, width, 3, device=device, dtype=dtype)
-    for b in range(batch):
-        for r0 in range(0, height, rows_per_chunk):
-            r1 = min(height, r0 + rows_per_chunk)
-            colours = img[b, :, r0:r1].permute(1, 2, 0).reshape(-1, 3)
-            flat, fracs = range_coords(colours)
-            spatial = ((y0[r0:r1, None] * gw + x0[None, :]) * n_range).flatten()
-            index = (spatial + flat + b * gh * gw * n_range)[:, None] + offsets32[None, :]
-            fy_px = fy[r0:r1, None].expand(-1, width).flatten()
-            fx_px = fx[None, :].expand(r1 - r0, -1).flatten()
-            sums = _weighted_gather(grid, index, _corner_weights([fy_px, fx_px, *fracs]))
-            out[b, r0:r1] = (sums[:, :3] / sums[:, 3:].clamp_min(torch.finfo(dtype).tiny)).view(r1 - r0, width, 3)
+    for b, r0, r1, colours in chunks(img, height, width):
+        base, fracs = lattice.locate(colours)
+        rows = r1 - r0
+        spatial = ((y0[r0:r1, None] * gw + x0[None, :]) + b * gh * gw).flatten() * k
+        range_index = spatial[:, None] + lattice.corners.index_select(0, base)
+        range_weights = _linear_weights(fracs)
+        wy = fy[r0:r1, None].expand(rows, width).reshape(-1, 1)
+        wx = fx.repeat(rows)[:, None]
+        # Colour interpolation at each of the 4 surrounding spatial cells, then bilinear in space.
+        sums = None
+        for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            at_cell = _weighted_gather(grid, range_index + (dy * gw + dx) * k, range_weights)
+            weight = (wy if dy else 1 - wy) * (wx if dx else 1 - wx)
+            sums = at_cell * weight if sums is None else sums.addcmul_(at_cell, weight)
+        out[b, r0:r1] = (sums[:, :3] / sums[:, 3:].clamp_min(torch.finfo(dtype).tiny)).view(rows, width, 3)
     return out.permute(0, 3, 1, 2).contiguous()

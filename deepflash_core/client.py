@@ -136,7 +136,10 @@ class _Client:
             ServerError: the server refused the request (``code`` says why, e.g. "no_face", "too_large").
             ServerUnavailableError: no server answered within the timeout.
         """
-        view = memoryview(pixels).cast("B") if not isinstance(pixels, bytes) else pixels
+        try:
+            view = pixels if isinstance(pixels, bytes) else memoryview(pixels).cast("B")
+        except TypeError:
+            raise InvalidOptionError("The pixels must be one C-contiguous buffer (numpy.ascontiguousarray).") from None
         if dtype not in protocol.DTYPE_SIZES or channels not in protocol.CHANNELS:
             raise InvalidOptionError(f"Unsupported pixel layout: {channels} channels of {dtype!r}.")
         image = ImageSpec(int(width), int(height), int(channels), dtype)
@@ -258,7 +261,7 @@ class DeepFlashClient(_Client):
             if self._socket is None:
                 self._socket = self._open()
             self._socket.send_multipart(frames, copy=False)
-            reply_frames, reason = self._wait(timeout_s)
+            reply_frames, reason = self._wait(timeout_s, watch=len(frames) > 1)
             if reply_frames is not None:
                 try:
                     return protocol.parse_reply(reply_frames)
@@ -270,10 +273,10 @@ class DeepFlashClient(_Client):
             f"No DeepFlash server answered at {self.address} ({reason}; {self.retries + 1} attempts, {waited:.0f} s); "
             f"start one with `deepflash serve` or see the server log {self._log()}.")
 
-    def _wait(self, timeout_s: float) -> tuple[list[Any] | None, str]:
-        """Poll for the reply; on long waits ping the server on the side to tell busy from dead."""
+    def _wait(self, timeout_s: float, watch: bool) -> tuple[list[Any] | None, str]:
+        """Poll for the reply; when ``watch`` is set, ping the server on the side to tell busy from dead."""
         deadline = time.monotonic() + timeout_s
-        next_check = time.monotonic() + LIVENESS_INTERVAL_S
+        next_check = time.monotonic() + (LIVENESS_INTERVAL_S if watch else timeout_s)
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -282,7 +285,7 @@ class DeepFlashClient(_Client):
             if self._socket.poll(max(1, int(wait * 1000)), zmq.POLLIN):
                 return self._socket.recv_multipart(copy=False), ""
             if time.monotonic() >= next_check and deadline - time.monotonic() > 0:
-                if not self._alive(min(self.ping_timeout_s, LIVENESS_INTERVAL_S * 2)):
+                if not self._alive(min(self.ping_timeout_s, deadline - time.monotonic())):
                     return None, "the server stopped answering during the request"
                 next_check = time.monotonic() + LIVENESS_INTERVAL_S
 
@@ -393,11 +396,16 @@ def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = 
     deadline = time.monotonic() + launch.startup_timeout_s
     while time.monotonic() < deadline:
         try:
-            return probe.ping()
+            reply = probe.ping()
         except ServerUnavailableError:
             if process.poll() not in (None, 0):
                 break
-            time.sleep(0.2)
+        else:  # a new server answers while it loads the model; wait until it is ready or has failed
+            if reply.get("state") == "ready" or reply.get("pid") != process.pid:
+                return reply
+            if reply.get("state") == "failed":
+                break
+        time.sleep(0.2)
     log = protocol.log_path(address)
     raise ServerUnavailableError(f"The DeepFlash server started for {address} did not answer "
                                  f"({_last_line(log) or 'no log output'}); see {log}.")

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from deepflash_core import bilateral, encoding, upsample
 from deepflash_core.device import autocast_dtype, select_device
@@ -140,71 +141,24 @@ class Pipeline:
             return Result(output, faces, timings, ["strength 0: the photo is returned unchanged"])
 
         scale = _SCALE[pixels.dtype]
-        for group in _overlapping_groups([_clip(face.crop, height, width) for face in faces]):
-            group_faces = [faces[index] for index in group]
-            self._correct_group(pixels, output, group_faces, float(options.strength), scale, timings, report)
-        report("done", 1.0)
-        return Result(output, faces, timings, warnings)
-
-    def _correct_group(
-        self,
-        pixels: np.ndarray,
-        output: np.ndarray,
-        faces: list[Face],
-        strength: float,
-        scale: float,
-        timings: dict[str, float],
-        report: ProgressCallback,
-    ) -> None:
-        """Correct faces whose crops overlap, writing the blend into ``output``'s shared region."""
-        height, width = pixels.shape[:2]
-        m = self.input_size
+        strength = float(options.strength)
+        report("prepare", 0.1)
         with _timed(timings, "prepare"):
-            crops = [_crop_square(pixels, face.crop, scale) for face in faces]
-            guides_low = np.stack([_resize(crop, m) for crop in crops])
-        guides_low_t = torch.from_numpy(guides_low).permute(0, 3, 1, 2).to(self.device)
+            plans = [_plan_crop(pixels, face, self.input_size, scale) for face in faces]
+            batch = torch.from_numpy(np.stack([plan.guide_low for plan in plans])).permute(0, 3, 1, 2).to(self.device)
         report("filter", 0.2)
         with _timed(timings, "filter"):
-            filtered = bilateral.bilateral_filter(guides_low_t, bilateral.sigma_s_for(m, m), SIGMA_R)
+            filtered = bilateral.bilateral_filter(batch, bilateral.sigma_s_for(self.input_size, self.input_size), SIGMA_R)
         report("network", 0.3)
         with _timed(timings, "network"):
             corrections_low = encoding.correction(self._infer(filtered))
-
-        region = _union([_clip(face.crop, height, width) for face in faces])
-        rx0, ry0, rx1, ry1 = region
-        numerator = np.zeros((ry1 - ry0, rx1 - rx0, 3), np.float32) if len(faces) > 1 else None
-        weight_sum = np.zeros((ry1 - ry0, rx1 - rx0), np.float32) if len(faces) > 1 else None
-        alpha = np.zeros((ry1 - ry0, rx1 - rx0), np.float32) if len(faces) > 1 else None
-        single_correction: np.ndarray | None = None
-        single_weight: np.ndarray | None = None
-        for index, (face, crop) in enumerate(zip(faces, crops)):
-            report("upsample", 0.5 + 0.3 * index / len(faces))
-            with _timed(timings, "upsample"):
-                guide_high = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).to(self.device)
-                correction = upsample.guided_upsample(
-                    corrections_low[index : index + 1], guides_low_t[index : index + 1], guide_high
-                )
-                inside = _inside_part(correction[0].permute(1, 2, 0), face.crop, height, width)
-                inside = inside.float().cpu().numpy()
-            with _timed(timings, "blend"):
-                weight = _feather_mask(face.crop, height, width)
-                if numerator is None:
-                    single_correction, single_weight = inside, weight
-                    continue
-                cx0, cy0, cx1, cy1 = _clip(face.crop, height, width)
-                window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
-                numerator[window] += weight[..., None] * inside
-                weight_sum[window] += weight
-                np.maximum(alpha[window], weight, out=alpha[window])
-
-        report("blend", 0.9)
-        with _timed(timings, "blend"):
-            if numerator is None:
-                correction, blend = single_correction, single_weight
-            else:
-                correction = numerator / np.maximum(weight_sum, 1e-12)[..., None]
-                blend = alpha
-            _apply(pixels, output, region, correction, blend, strength, scale)
+        groups = _overlapping_groups([plan.inside for plan in plans])
+        for done, group in enumerate(groups):
+            report("upsample", 0.5 + 0.4 * done / len(groups))
+            members = [(plans[index], corrections_low[index : index + 1]) for index in group]
+            _correct_group(pixels, output, members, strength, scale, self.device, timings)
+        report("done", 1.0)
+        return Result(output, faces, timings, warnings)
 
     def _infer(self, filtered: torch.Tensor) -> torch.Tensor:
         """Network output ``y`` for a batch of filtered crops, float32."""
@@ -213,6 +167,153 @@ class Pipeline:
             with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=self.mixed_precision):
                 output = self.model(batch)
         return output.float()
+
+
+@dataclass
+class _CropPlan:
+    """One face crop: where it lies in the photo and at network resolution, and its guides.
+
+    Attributes:
+        face: the face the crop belongs to.
+        inside: the part of the square crop inside the photo, ``(x0, y0, x1, y1)``.
+        low_inside: where ``inside`` lies in the network-size square, ``(x0, y0, x1, y1)``.
+        guide_high: ``inside`` as float32 RGB in [0, 1] at native resolution, ``(h, w, 3)``.
+        guide_low: the whole square crop at network size, mirrored past the border, ``(m, m, 3)``.
+    """
+
+    face: Face
+    inside: tuple[int, int, int, int]
+    low_inside: tuple[int, int, int, int]
+    guide_high: np.ndarray
+    guide_low: np.ndarray
+
+
+def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float) -> _CropPlan:
+    """Cut a face's crop and make its network-size copy.
+
+    Only the part inside the photo is converted to float. The network-size copy is that part resized
+    to a whole number of low-resolution pixels and mirrored out to the full square at low resolution,
+    which costs nothing, instead of mirroring at full resolution.
+    """
+    height, width = pixels.shape[:2]
+    x0, y0, x1, y1 = face.crop
+    inside = _clip(face.crop, height, width)
+    cx0, cy0, cx1, cy1 = inside
+    ratio = size / (x1 - x0)
+    lx0 = min(round((cx0 - x0) * ratio), size - 1)
+    ly0 = min(round((cy0 - y0) * ratio), size - 1)
+    lx1 = min(max(lx0 + 1, round((cx1 - x0) * ratio)), size)
+    ly1 = min(max(ly0 + 1, round((cy1 - y0) * ratio)), size)
+    region = pixels[cy0:cy1, cx0:cx1, :3]
+    if pixels.dtype == np.float32:
+        guide_high = np.clip(region, 0.0, 1.0)
+    else:
+        guide_high = np.multiply(region, np.float32(1.0 / scale), dtype=np.float32)
+    low = _resize(guide_high, lx1 - lx0, ly1 - ly0)
+    guide_low = _mirror_pad(low, (ly0, size - ly1, lx0, size - lx1))
+    return _CropPlan(face, inside, (lx0, ly0, lx1, ly1), guide_high, guide_low)
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Float32 image resized: area averaging down, bilinear up."""
+    if image.shape[:2] == (height, width):
+        return np.ascontiguousarray(image)
+    interpolation = cv2.INTER_AREA if image.shape[1] > width else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def _mirror_pad(image: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """Mirror past the border without repeating the edge (as the bilateral filter does)."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return image
+    if max(top, bottom) < image.shape[0] and max(left, right) < image.shape[1]:
+        return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+    # Pads wider than the image (a long panorama in whole-image mode): numpy mirrors repeatedly.
+    mode = "reflect" if min(image.shape[:2]) > 1 else "edge"
+    return np.pad(image, ((top, bottom), (left, right), (0, 0)), mode=mode)
+
+
+def _correct_group(
+    pixels: np.ndarray,
+    output: np.ndarray,
+    members: list[tuple[_CropPlan, torch.Tensor]],
+    strength: float,
+    scale: float,
+    device: torch.device,
+    timings: dict[str, float],
+) -> None:
+    """Correct faces whose crops overlap, writing the blended result into ``output``.
+
+    Where crops overlap, their corrections are averaged with their blend weights and applied once,
+    with the largest of the weights, so no pixel is corrected twice.
+    """
+    height, width = pixels.shape[:2]
+    region = _union([plan.inside for plan, _ in members])
+    rx0, ry0, rx1, ry1 = region
+    channels = pixels.shape[2]
+    delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
+    delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
+    gain = np.float32(strength * scale)
+    if len(members) == 1:
+        plan, correction_low = members[0]
+        with _timed(timings, "upsample"):
+            correction = _upsample(plan, correction_low, device)
+        with _timed(timings, "blend"):
+            weight = torch.from_numpy(_feather_mask(plan.face.crop, height, width, gain))
+            torch.mul(correction, weight, out=delta_chw)
+    else:
+        weighted_sum = torch.zeros((3, ry1 - ry0, rx1 - rx0))
+        weight_sum = torch.zeros((ry1 - ry0, rx1 - rx0))
+        blend = torch.zeros((ry1 - ry0, rx1 - rx0))
+        for plan, correction_low in members:
+            with _timed(timings, "upsample"):
+                correction = _upsample(plan, correction_low, device)
+            with _timed(timings, "blend"):
+                cx0, cy0, cx1, cy1 = plan.inside
+                window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
+                weight = torch.from_numpy(_feather_mask(plan.face.crop, height, width))
+                weighted_sum[(slice(None), *window)] += correction * weight
+                weight_sum[window] += weight
+                torch.maximum(blend[window], weight, out=blend[window])
+        with _timed(timings, "blend"):
+            factor = blend * gain / weight_sum.clamp_min(1e-12)
+            torch.mul(weighted_sum, factor, out=delta_chw)
+    with _timed(timings, "blend"):
+        _subtract_into(pixels, output, region, delta)
+
+
+def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU."""
+    lx0, ly0, lx1, ly1 = plan.low_inside
+    low = correction_low[:, :, ly0:ly1, lx0:lx1].to(device)
+    height, width = plan.guide_high.shape[:2]
+    if height <= low.shape[2] and width <= low.shape[3]:
+        # A crop smaller than the network input: plain area averaging brings D down, nothing to guide.
+        return F.interpolate(low, size=(height, width), mode="area")[0].float().cpu()
+    guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
+    guide_high = torch.from_numpy(plan.guide_high).permute(2, 0, 1)[None]
+    correction = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device))
+    return correction[0].float().cpu()
+
+
+def _subtract_into(pixels: np.ndarray, output: np.ndarray, region: tuple[int, int, int, int], delta: np.ndarray) -> None:
+    """``output[region] = x − delta`` rounded and saturated in the input's dtype, in one pass.
+
+    Where the blend weight is 0 the delta is exactly 0, so those pixels keep their exact values.
+    """
+    x0, y0, x1, y1 = region
+    source = pixels[y0:y1, x0:x1]
+    target = output[y0:y1, x0:x1]
+    if pixels.dtype == np.float32:
+        np.subtract(source, delta, out=target)
+        np.clip(target[..., :3], 0.0, 1.0, out=target[..., :3])
+        return
+    depth = cv2.CV_8U if pixels.dtype == np.uint8 else cv2.CV_16U
+    # OpenCV writes straight into the output's region (a view); it would allocate only on a mismatch.
+    result = cv2.subtract(source, delta, dst=target, dtype=depth)
+    if not np.shares_memory(result, output):
+        target[...] = result.reshape(target.shape)
 
 
 def _check_pixels(pixels: np.ndarray) -> None:
@@ -265,42 +366,6 @@ def _overlapping_groups(boxes: list[tuple[int, int, int, int]]) -> list[list[int
     return list(groups.values())
 
 
-def _crop_square(pixels: np.ndarray, crop: tuple[int, int, int, int], scale: float) -> np.ndarray:
-    """The square crop as float32 RGB in [0, 1], mirrored (without repeating the edge) past the border."""
-    height, width = pixels.shape[:2]
-    x0, y0, x1, y1 = crop
-    cx0, cy0, cx1, cy1 = _clip(crop, height, width)
-    region = pixels[cy0:cy1, cx0:cx1, :3]
-    if pixels.dtype == np.float32:
-        inside = np.clip(region, 0.0, 1.0)
-    else:
-        inside = region.astype(np.float32)
-        inside *= np.float32(1.0 / scale)
-    pads = (cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1)
-    if not any(pads):
-        return np.ascontiguousarray(inside)
-    top, bottom, left, right = pads
-    if max(top, bottom) < inside.shape[0] and max(left, right) < inside.shape[1]:
-        return cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REFLECT_101)
-    # Pads wider than the photo (whole-image mode on a long panorama): numpy mirrors repeatedly.
-    return np.pad(inside, ((top, bottom), (left, right), (0, 0)), mode="reflect")
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Square float32 image resized to ``size``: area averaging down, bilinear up."""
-    if image.shape[0] == size:
-        return image
-    interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(image, (size, size), interpolation=interpolation)
-
-
-def _inside_part(tensor_hwc: torch.Tensor, crop: tuple[int, int, int, int], height: int, width: int) -> torch.Tensor:
-    """The part of a crop-sized (n, n, C) tensor that lies inside the photo."""
-    x0, y0, _, _ = crop
-    cx0, cy0, cx1, cy1 = _clip(crop, height, width)
-    return tensor_hwc[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-
-
 def _ramp(length: int, feather: float, open_start: bool, open_end: bool) -> np.ndarray:
     """1-D blend weight along one axis of a crop: smoothstep up from each edge that lies inside the photo."""
     positions = np.arange(length, dtype=np.float32) + 0.5
@@ -316,39 +381,11 @@ def _ramp(length: int, feather: float, open_start: bool, open_end: bool) -> np.n
     return weight
 
 
-def _feather_mask(crop: tuple[int, int, int, int], height: int, width: int) -> np.ndarray:
-    """Blend weight over the in-photo part of a crop; crop edges beyond the border are not feathered."""
+def _feather_mask(crop: tuple[int, int, int, int], height: int, width: int, gain: float = 1.0) -> np.ndarray:
+    """Blend weight (times ``gain``) over the in-photo part of a crop; edges beyond the border are not feathered."""
     x0, y0, x1, y1 = crop
     feather = FEATHER * (x1 - x0)
     along_x = _ramp(x1 - x0, feather, open_start=x0 <= 0, open_end=x1 >= width)
     along_y = _ramp(y1 - y0, feather, open_start=y0 <= 0, open_end=y1 >= height)
     cx0, cy0, cx1, cy1 = _clip(crop, height, width)
-    return np.outer(along_y[cy0 - y0 : cy1 - y0], along_x[cx0 - x0 : cx1 - x0])
-
-
-def _apply(
-    pixels: np.ndarray,
-    output: np.ndarray,
-    region: tuple[int, int, int, int],
-    correction: np.ndarray,
-    blend: np.ndarray,
-    strength: float,
-    scale: float,
-) -> None:
-    """``output[region] = x − s·w·D`` in the input's dtype, only where the blend weight is positive."""
-    x0, y0, x1, y1 = region
-    source = pixels[y0:y1, x0:x1, :3]
-    # out = x − s·w·D, computed in the pixel scale: x_int − (s·scale)·w·D, so no float copy of x is divided.
-    delta = correction * (blend * np.float32(strength * scale))[..., None]
-    result = source.astype(np.float32)
-    result -= delta
-    touched = blend > 0
-    if pixels.dtype == np.float32:
-        np.clip(result, 0.0, 1.0, out=result)
-        converted = result
-    else:
-        np.clip(result, 0.0, scale, out=result)
-        result += 0.5
-        converted = result.astype(pixels.dtype)
-    target = output[y0:y1, x0:x1, :3]
-    np.copyto(target, converted, where=touched[..., None])
+    return np.outer(along_y[cy0 - y0 : cy1 - y0] * np.float32(gain), along_x[cx0 - x0 : cx1 - x0])

@@ -43,7 +43,7 @@ def run(config: ServerConfig, announce: Any = print) -> int:
     router = context.socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 1000)
     router.setsockopt(zmq.MAXMSGSIZE, config.limits.max_message_bytes)
-    router.setsockopt(zmq.RCVHWM, 1000)
+    router.setsockopt(zmq.RCVHWM, 100)
     if ":" in (security.bind_host(config.address) or ""):
         router.setsockopt(zmq.IPV6, 1)
     authenticator = None

@@ -22,8 +22,10 @@ from deepflash_core.errors import ServerUnavailableError
               help="Threads preparing requests; inference runs one image at a time on the device.")
 @click.option("--max-queue", type=click.IntRange(1, 1000), default=16, show_default=True,
               help="Images waiting before new ones are refused as busy.")
-@click.option("--max-pixels", type=click.IntRange(1), default=protocol.DEFAULT_MAX_PIXELS, show_default=True)
-@click.option("--max-side", type=click.IntRange(1), default=protocol.DEFAULT_MAX_SIDE, show_default=True)
+@click.option("--max-pixels", type=click.IntRange(1), default=protocol.DEFAULT_MAX_PIXELS, show_default=True,
+              help="Largest image accepted (width x height); larger messages are dropped unread.")
+@click.option("--max-side", type=click.IntRange(1), default=protocol.DEFAULT_MAX_SIDE, show_default=True,
+              help="Largest width or height accepted.")
 @click.option("--curve-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="CURVE keys (see --generate-keys); required to bind beyond loopback.")
 @click.option("--generate-keys", type=click.Path(path_type=Path, file_okay=False), default=None,

@@ -24,6 +24,8 @@ from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOp
 log = logging.getLogger("deepflash.server")
 
 RESULTS_ADDRESS = "inproc://deepflash-results"
+MAX_QUEUED_BYTES = 2 << 30
+"""Pixel bytes waiting in the queue before new images get ``busy`` (one image is always accepted)."""
 
 _ERROR_CODES: tuple[tuple[type[DeepFlashError], str], ...] = (
     (NoFaceError, protocol.E_NO_FACE),
@@ -61,13 +63,16 @@ class WorkerPool:
     """``workers`` threads draining a bounded job queue."""
 
     def __init__(self, context: zmq.Context, holder: PipelineHolder, workers: int, max_queue: int,
-                 log_file: str) -> None:
+                 log_file: str, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         self.context = context
         self.holder = holder
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.device_lock = threading.Lock()
         self.log_file = log_file
+        self.max_queued_bytes = max_queued_bytes
         self.busy = 0
+        self.queued_bytes = 0
+        self._count_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, name=f"deepflash-worker-{i}", daemon=True)
                          for i in range(max(1, workers))]
 
@@ -76,11 +81,16 @@ class WorkerPool:
             thread.start()
 
     def submit(self, job: Job) -> bool:
-        """Queue a job; False when the queue is full."""
-        try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
-            return False
+        """Queue a job; False when the queue is full or holds too many bytes already."""
+        size = len(job.pixels)
+        with self._count_lock:
+            if self.queued_bytes and self.queued_bytes + size > self.max_queued_bytes:
+                return False
+            try:
+                self.jobs.put_nowait(job)
+            except queue.Full:
+                return False
+            self.queued_bytes += size
         return True
 
     def drain(self) -> list[Job]:
@@ -115,11 +125,14 @@ class WorkerPool:
                 job = self.jobs.get()
                 if job is None:
                     return
-                self.busy += 1
+                with self._count_lock:
+                    self.busy += 1
+                    self.queued_bytes -= len(job.pixels)
                 try:
                     frames = self.handle(job)
                 finally:
-                    self.busy -= 1
+                    with self._count_lock:
+                        self.busy -= 1
                 results.send_multipart(job.envelope + frames, copy=False)
         finally:
             results.close()
@@ -143,22 +156,24 @@ def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> l
     from deepflash_core.pipeline import Options
 
     request, image = job.request, job.request.image
-    assert image is not None  # parse_request guarantees it for process requests
+    if image is None:
+        raise RuntimeError("a process job without an image spec")
     started = time.perf_counter()
     queued_s = time.monotonic() - job.received
     pixels = np.frombuffer(job.pixels.buffer, dtype=protocol.NUMPY_DTYPES[image.dtype])
     pixels = pixels.reshape(image.height, image.width, image.channels)
     if image.dtype == "f32" and not np.isfinite(pixels).all():
         raise InvalidOptionError("The float32 pixels contain NaN or infinity.")
-    holder.ready.wait()
+    waiting = time.perf_counter()
+    decoded_s = waiting - started
+    holder.ready.wait()  # a request that arrives while the model loads waits for it
     if holder.error is not None:
         raise holder.error
-    decoded_s = time.perf_counter() - started
     with device_lock:
         locked = time.perf_counter()
         result = holder.pipeline.process(pixels, Options(strength=request.strength, whole_image=request.whole_image))
         inference_s = time.perf_counter() - locked
-        waited_s = locked - started - decoded_s
+    waited_s = locked - waiting
     out = np.ascontiguousarray(result.pixels, dtype=pixels.dtype.newbyteorder("<"))
     if out.shape != pixels.shape:
         raise RuntimeError(f"pipeline returned shape {out.shape} for {pixels.shape}")

@@ -89,7 +89,7 @@ BIG = np.random.default_rng(1).integers(0, 256, (2400, 2400, 3), np.uint8)
 
 def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_dir, tiny_weights):
     with running_server(tiny_weights) as (address, pid):
-        client = DeepFlashClient(address, timeout_s=30, retries=1)
+        client = DeepFlashClient(address, timeout_s=30, retries=1, ping_timeout_s=3)
         wait_until_ready(client)
         killer = _kill_when_running(address, pid)
         started = time.monotonic()
@@ -104,7 +104,8 @@ def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_
 
 def test_server_killed_mid_request_is_restarted_by_an_auto_start_client(state_dir, tiny_weights):
     with running_server(tiny_weights) as (address, pid):
-        client = DeepFlashClient(address, timeout_s=60, retries=0, auto_start=launch_for(tiny_weights))
+        client = DeepFlashClient(address, timeout_s=60, retries=0, auto_start=launch_for(tiny_weights),
+                                 ping_timeout_s=3)
         wait_until_ready(client)
         killer = _kill_when_running(address, pid)
         reply = client.process(BIG, 2400, 2400, whole_image=True)

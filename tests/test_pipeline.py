@@ -141,13 +141,17 @@ def test_strength_zero_returns_the_photo_unchanged(random_pipe: Pipeline) -> Non
     assert len(result.faces) == 1
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_whole_image_mode_corrects_every_pixel_including_the_border(constant_pipe: Pipeline, dtype) -> None:
+@pytest.mark.parametrize(
+    ("dtype", "height", "width"),
+    [(np.uint8, 90, 140), (np.uint16, 90, 140), (np.uint8, 140, 90), (np.uint8, 40, 48)],
+    ids=["u8-landscape", "u16-landscape", "u8-portrait", "u8-smaller-than-network"],
+)
+def test_whole_image_mode_corrects_every_pixel_including_the_border(constant_pipe: Pipeline, dtype, height: int, width: int) -> None:
     rng = np.random.default_rng(5)
     scale = float(np.iinfo(dtype).max)
-    pixels = (rng.uniform(0.3, 0.9, (90, 140, 3)) * scale).astype(dtype)
+    pixels = (rng.uniform(0.3, 0.9, (height, width, 3)) * scale).astype(dtype)
     result = constant_pipe.process(pixels, Options(whole_image=True))
-    assert [face.box for face in result.faces] == [(0, 0, 140, 90)]
+    assert [face.box for face in result.faces] == [(0, 0, width, height)]
     expected = expected_full_correction(pixels, scale)
     tolerance = 1 if dtype == np.uint8 else 260  # one 8-bit level, in 16-bit units
     assert np.abs(result.pixels.astype(np.int64) - expected).max() <= tolerance

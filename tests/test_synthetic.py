@@ -50,7 +50,7 @@ def _luma(img: np.ndarray) -> np.ndarray:
 def _regions(context) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the face's skin and of the backdrop well away from the person."""
     skin = context.skin > 0.5
-    far = cv2.dilate((context.parts.subject > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    far = cv2.dilate((context.subject > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
     return skin, far
 
 
@@ -101,17 +101,17 @@ def test_sampled_parameters_stay_in_their_documented_ranges() -> None:
         assert values.max() - values.min() > 0.5 * (high - low), name  # the range is really explored
 
 
-def test_head_proxy_has_unit_normals_and_the_nose_nearest(portrait, context) -> None:
-    _, face = portrait
+def test_head_proxy_has_unit_normals_and_the_nose_nearest(context) -> None:
+    frame = context.light_frame  # the proxy lives at the light-transport resolution
     params = FlashParams.sample(np.random.default_rng(3))
     z = context.parts.height(params.head_depth, params.nose_height, params.relief)
-    n = normals(z, context.frame.width)
+    n = normals(z, frame.width)
     assert np.allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-4)
     assert (n[..., 2] > 0).all()  # a height field seen from the camera faces the camera
-    light = flash_light(z, context.parts.subject, context.frame, params)
+    light = flash_light(z, context.parts.subject, frame, params)
     y, x = np.unravel_index(np.argmin(light.depth), light.depth.shape)
-    tip = np.array(face.landmarks["nose_bridge"][-1])
-    assert np.linalg.norm(np.array([x, y]) - tip) < 0.08 * context.frame.width
+    tip = frame.landmarks["nose_bridge"][-1]
+    assert np.linalg.norm(np.array([x, y]) - tip) < 0.08 * frame.width
     # The backdrop is behind the whole person.
     assert light.depth[context.parts.subject < 0.01].min() > light.depth[context.parts.subject > 0.99].max()
 
@@ -119,8 +119,8 @@ def test_head_proxy_has_unit_normals_and_the_nose_nearest(portrait, context) -> 
 def test_flash_irradiance_falls_off_toward_the_silhouette(context) -> None:
     params = FlashParams.sample(np.random.default_rng(4))
     z = context.parts.height(params.head_depth, params.nose_height, params.relief)
-    light = flash_light(z, context.parts.subject, context.frame, params)
-    u, v = context.frame.grid(*z.shape)
+    light = flash_light(z, context.parts.subject, context.light_frame, params)
+    u, v = context.light_frame.grid(*z.shape)
     head = context.parts.head_mask > 0.9
     centre = head & (np.abs(u) < 0.1) & (np.abs(v + 0.15) < 0.1)  # mid-forehead
     rim = head & (np.abs(u) > 0.42) & (np.abs(v) < 0.3)  # the cheeks' and temples' edges
@@ -190,7 +190,7 @@ def test_hard_shadow_falls_away_from_the_flash(context, angle, side) -> None:
         flash_size_cm=0.1,
     )
     z = context.parts.height(params.head_depth, params.nose_height, params.relief)
-    light = flash_light(z, context.parts.subject, context.frame, params)
+    light = flash_light(z, context.parts.subject, context.light_frame, params)
     shadow = (light.visibility < 0.5) & (context.parts.subject < 0.5)
     assert shadow.sum() > 20
     xs = np.nonzero(shadow)[1]
@@ -237,5 +237,5 @@ def test_given_matte_is_used(portrait) -> None:
     studio, face = portrait
     everything = np.ones(studio.shape[:2], np.float32)
     ctx = FlashRenderer().prepare(studio, face, matte=everything)
-    assert ctx.parts.subject.min() == pytest.approx(1.0)
+    assert ctx.subject.min() == pytest.approx(1.0)
     assert math.isfinite(float(FlashRenderer().render_prepared(ctx, np.random.default_rng(0))[0].sum()))

@@ -1,7 +1,9 @@
 """The web page in a real headless Chromium: upload a portrait, press the button, see before and after.
 
 Needs Debian's ``chromium`` and the Python ``playwright`` package (installed by tests/install-test-tools.sh);
-Playwright drives the system browser, it never downloads one. Saves the page as docs/web_demo.png.
+Playwright drives the system browser, it never downloads one. Saves the page as docs/web_demo.png;
+the tiny random model paints faces oddly, so for the documentation screenshot point
+DEEPFLASH_WEB_TEST_WEIGHTS at trained weights (the assertions are the same).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ BOTH_IMAGES_SHOWN = """() => {
 
 @pytest.fixture(scope="module")
 def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
-    corrector = InProcessCorrector.load(weights=tiny_weights, device="cpu")
+    weights = Path(os.environ.get("DEEPFLASH_WEB_TEST_WEIGHTS") or tiny_weights)
+    corrector = InProcessCorrector.load(weights=weights, device="cpu")
     demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")))
     url = launch_app(demo, port=None, block=False, quiet=True)
     try:

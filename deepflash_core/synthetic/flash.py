@@ -33,6 +33,7 @@ class FlashLight:
         visibility: (H, W) 1 where the flash sees the surface, 0 in its shadow.
         depth: (H, W) distance from the lens in cm.
         normal: (H, W, 3) unit normals of the subject (x right, y down, z to camera).
+        Depth and normals are the person's where the matte is above one half.
     """
 
     diffuse: np.ndarray
@@ -42,13 +43,14 @@ class FlashLight:
     normal: np.ndarray
 
 
-def _shift(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    """``out[p] = img[p + (dx, dy)]`` with bilinear sampling and clamped borders."""
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+def _ahead(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``out[p] = img[p + (dx, dy)]``; past the border the pixel itself (no occluder)."""
     h, w = img.shape
-    return cv2.warpAffine(
-        img, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-    )
+    out = img.copy()
+    ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
+    xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
+    out[yd, xd] = img[ys, xs]
+    return out
 
 
 def visibility(inv_depth: np.ndarray, baseline_px_cm: float, angle: float, penumbra_ratio: float) -> np.ndarray:
@@ -73,8 +75,15 @@ def visibility(inv_depth: np.ndarray, baseline_px_cm: float, angle: float, penum
     steps = int(min(_SHADOW_STEPS, math.ceil(reach)))
     vis = np.ones_like(inv_depth)
     dx, dy = math.cos(angle), math.sin(angle)
+    done = set()
     for t in np.linspace(max(reach / steps, 0.75), reach, steps):
-        ahead = _shift(inv_depth, dx * t, dy * t)
+        # Whole-pixel offsets: the occluder test needs no sub-pixel sampling.
+        ox, oy = int(round(dx * t)), int(round(dy * t))
+        if (ox, oy) in done or (ox, oy) == (0, 0):
+            continue
+        done.add((ox, oy))
+        t = math.hypot(ox, oy)
+        ahead = _ahead(inv_depth, ox, oy)
         excess = baseline_px_cm * (ahead - inv_depth) - t
         width = max(penumbra_ratio * t, 0.7)
         vis = np.minimum(vis, np.clip(0.5 - excess / width, 0.0, 1.0))
@@ -82,13 +91,18 @@ def visibility(inv_depth: np.ndarray, baseline_px_cm: float, angle: float, penum
 
 
 def flash_light(
-    z: np.ndarray, subject: np.ndarray, frame: FaceFrame, params: FlashParams
+    z: np.ndarray,
+    subject: np.ndarray,
+    frame: FaceFrame,
+    params: FlashParams,
+    surface_normals: np.ndarray | None = None,
 ) -> FlashLight:
     """Irradiance, specular lobe and shadows of the flash on the head proxy and backdrop.
 
     Args:
         z: (H, W) proxy height field (face widths, toward the camera).
         subject: (H, W) subject matte.
+        surface_normals: (H, W, 3) normals of the subject; from ``z`` when None.
         frame: the face's landmark frame.
         params: the sampled flash parameters.
 
@@ -100,44 +114,52 @@ def flash_light(
     dist = params.distance_cm
     focal = frame.width * dist / wcm  # pixels: the face's width in pixels at the nose distance
     z_front = float(z[subject > 0.5].max()) if (subject > 0.5).any() else float(z.max())
-    d_subject = dist + (z_front - z) * wcm
+    d_subject = (dist + (z_front - z) * wcm).astype(np.float32)
     d_back = np.float32(dist + params.background_cm)
-    inv_depth = (subject / d_subject + (1.0 - subject) / d_back).astype(np.float32)
-    depth = 1.0 / inv_depth
 
     angle = math.radians(params.flash_angle_deg)
     fx, fy = params.flash_offset_cm * math.cos(angle), params.flash_offset_cm * math.sin(angle)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    px = (xs - (w - 1) / 2) * depth / focal
-    py = (ys - (h - 1) / 2) * depth / focal
+    # Image-plane position per unit depth; a point at depth d sits at (sx·d, sy·d, d).
+    sx, sy = (xs - (w - 1) / 2) / focal, (ys - (h - 1) / 2) / focal
 
-    n = normals(z, frame.width)
-    sub3 = subject[..., None]
-    n = sub3 * n + (1.0 - sub3) * np.array([0.0, 0.0, 1.0], np.float32)
-    n /= np.linalg.norm(n, axis=-1, keepdims=True)
-
-    # Light and view vectors in camera space, with the normal's z pointing to the camera.
-    lx, ly, lz = fx - px, fy - py, depth
+    # Person and backdrop are lit separately and mixed by the matte: a soft matte
+    # edge is a mix of two surfaces, not a surface at an in-between depth.
+    n = normals(z, frame.width) if surface_normals is None else surface_normals
+    nx, ny, nz = n[..., 0], n[..., 1], n[..., 2]
+    px, py = sx * d_subject, sy * d_subject
+    lx, ly, lz = fx - px, fy - py, d_subject
     r2 = lx * lx + ly * ly + lz * lz
     r = np.sqrt(r2)
-    cos_l = (n[..., 0] * lx + n[..., 1] * ly + n[..., 2] * lz) / r
+    cos_l = (nx * lx + ny * ly + nz * lz) / r
     falloff = (dist * dist) / r2
-    diffuse = np.clip(cos_l, 0.0, None) * falloff
+    diffuse_subject = np.clip(cos_l, 0.0, None) * falloff
 
-    vnorm = np.sqrt(px * px + py * py + depth * depth)
-    hx, hy, hz = lx / r - px / vnorm, ly / r - py / vnorm, lz / r + depth / vnorm
+    vnorm = d_subject * np.sqrt(sx * sx + sy * sy + 1.0)
+    hx, hy, hz = lx / r - px / vnorm, ly / r - py / vnorm, lz / r + d_subject / vnorm
     hn = np.sqrt(hx * hx + hy * hy + hz * hz)
-    cos_h = np.clip((n[..., 0] * hx + n[..., 1] * hy + n[..., 2] * hz) / hn, 0.0, 1.0)
-    lobe = cos_h ** np.float32(params.shininess) * falloff * (cos_l > 0)
+    cos_h = np.clip((nx * hx + ny * hy + nz * hz) / hn, 0.0, 1.0)
+    lobe = cos_h ** np.float32(params.shininess) * falloff * (cos_l > 0) * subject
+
+    # The backdrop: a wall facing the camera.
+    bx, by = fx - sx * d_back, fy - sy * d_back
+    r2_back = bx * bx + by * by + d_back * d_back
+    diffuse_back = (d_back / np.sqrt(r2_back)) * (dist * dist) / r2_back
+    diffuse = subject * diffuse_subject + (1.0 - subject) * diffuse_back
 
     # Shadows need the depth edge where the silhouette is, not smeared by the soft matte.
-    hard = (subject > 0.5).astype(np.float32)
+    hard = subject > 0.5
+    depth = np.where(hard, d_subject, d_back)
     vis = visibility(
-        hard / d_subject + (1.0 - hard) / d_back,
+        (1.0 / depth).astype(np.float32),
         focal * params.flash_offset_cm,
         angle,
         params.flash_size_cm / params.flash_offset_cm,
     )
     return FlashLight(
-        diffuse.astype(np.float32), lobe.astype(np.float32), vis, depth.astype(np.float32), n.astype(np.float32)
+        diffuse.astype(np.float32),
+        lobe.astype(np.float32),
+        vis,
+        depth.astype(np.float32),
+        n.astype(np.float32),
     )

@@ -21,6 +21,8 @@ import numpy as np
 _JAW_LEFT, _JAW_RIGHT, _CHIN = 0, 16, 8
 # The crown lies this many face widths above the eyes (adult head proportions).
 _CROWN_ABOVE_EYES = 0.78
+# How much larger than the skull the head proxy is, for the hair's volume.
+_HAIR_VOLUME = 1.15
 # Neck bulge, and the body's matte dome: base at the matte edge and rise (face widths).
 _NECK_FRONT = 0.15
 _BODY_BASE = -0.35
@@ -64,6 +66,15 @@ class FaceFrame:
         width = float(np.linalg.norm(jaw[_JAW_RIGHT] - jaw[_JAW_LEFT]))
         return cls(marks, max(width, 4.0), (eye_l + eye_r) / 2, right, down)
 
+    def resized(self, sx: float, sy: float) -> FaceFrame:
+        """The same face in an image resized by ``sx`` × ``sy`` (pixel centres kept aligned)."""
+        scale = np.array([sx, sy], np.float32)
+
+        class _Scaled:
+            landmarks = {k: (v + 0.5) * scale - 0.5 for k, v in self.landmarks.items()}
+
+        return FaceFrame.from_face(_Scaled())
+
     def to_face(self, points: np.ndarray) -> np.ndarray:
         """Image (x, y) points to face coordinates (u right, v down) in face widths."""
         d = np.asarray(points, dtype=np.float32) - self.origin
@@ -105,6 +116,7 @@ class ProxyParts:
         rest: (H, W) height of everything else: neck and the matte's body dome.
         subject: (H, W) soft subject matte in [0, 1] (person vs backdrop).
         smooth_px: blur that rounds the seams between the pieces, in pixels.
+        width_px: face width in pixels.
         nose_tip: (x, y) pixel position of the nose tip.
     """
 
@@ -117,13 +129,36 @@ class ProxyParts:
     rest: np.ndarray
     subject: np.ndarray
     smooth_px: float
+    width_px: float
     nose_tip: tuple[float, float]
+
+    def surface(self, head_depth: float, nose_height: float, relief: float) -> tuple[np.ndarray, np.ndarray]:
+        """The composed height field and its shading normals.
+
+        Args:
+            head_depth: depth semi-axis of the ellipsoid over its half width.
+            nose_height: nose tip protrusion in face widths.
+            relief: scale of the smaller facial relief.
+
+        Returns:
+            ``(z, n)``: (H, W) float32 height in face widths toward the camera, and
+            (H, W, 3) unit normals. The normals come from the head and from the rest
+            separately, switched at the seam: the seam is a depth step (chin over neck),
+            not a surface the camera sees, so it must not shade as a black band.
+        """
+        head = head_depth * self.ellipsoid + nose_height * self.nose + relief * self.relief
+        head = -_soft_max(-head, -self.edge_cap, 0.04)
+        z = cv2.GaussianBlur(_soft_max(head - self.jaw_drop, self.rest, 0.03), (0, 0), self.smooth_px)
+        on_head = np.clip((head - self.jaw_drop - self.rest) / 0.02 + 0.5, 0.0, 1.0)
+        n_head = normals(cv2.GaussianBlur(head, (0, 0), self.smooth_px), self.width_px)
+        n_rest = normals(cv2.GaussianBlur(self.rest, (0, 0), self.smooth_px), self.width_px)
+        n = on_head[..., None] * n_head + (1.0 - on_head[..., None]) * n_rest
+        n /= np.sqrt((n * n).sum(axis=-1, keepdims=True))
+        return z, n.astype(np.float32)
 
     def height(self, head_depth: float, nose_height: float, relief: float) -> np.ndarray:
         """The composed height field (H, W) float32, in face widths toward the camera."""
-        head = head_depth * self.ellipsoid + nose_height * self.nose + relief * self.relief - self.jaw_drop
-        head = np.minimum(head, self.edge_cap)
-        return cv2.GaussianBlur(_soft_max(head, self.rest, 0.03), (0, 0), self.smooth_px)
+        return self.surface(head_depth, nose_height, relief)[0]
 
 
 def _soft_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
@@ -189,26 +224,31 @@ def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
     u, v = frame.grid(h, w)
     jaw = frame.to_face(frame.landmarks["chin"])
     chin_v = float(jaw[_CHIN, 1])
-    # Ellipsoid from the crown to a little below the chin, so the chin still protrudes.
-    top, bottom = -_CROWN_ABOVE_EYES, chin_v * 1.25
+    # Ellipsoid from above the crown to a little below the chin (so the chin still
+    # protrudes), wider than the jaw: hair continues the head's volume, and where the
+    # person ends sooner the matte's edge rounds the head off (``edge_cap``).
+    top, bottom = -_CROWN_ABOVE_EYES * _HAIR_VOLUME, chin_v * 1.25
     vc, b = (top + bottom) / 2, (bottom - top) / 2
-    a = 0.5 * float(np.linalg.norm(jaw[_JAW_RIGHT] - jaw[_JAW_LEFT])) * 1.04
+    half_jaw = 0.5 * float(np.linalg.norm(jaw[_JAW_RIGHT] - jaw[_JAW_LEFT]))
+    a = half_jaw * 1.04 * _HAIR_VOLUME
     uc = float(jaw[[_JAW_LEFT, _JAW_RIGHT], 0].mean())
     inside = 1.0 - ((u - uc) / a) ** 2 - ((v - vc) / b) ** 2
     # A rounded ellipsoid whose slope stays finite at the rim, continued outside it
-    # with that slope: the proxy's rim is rarely the real silhouette (hair and beards
+    # more gently: the proxy's rim is rarely the real silhouette (hair and beards
     # continue it), so it must merge into the rest of the person, not turn black.
-    rim = 0.35
-    norm = a / (np.sqrt(1 + rim * rim) - rim)
+    rim = 0.5
+    norm = half_jaw / (np.sqrt(1 + rim * rim) - rim)
     ellipsoid = np.where(
-        inside > 0, norm * (np.sqrt(np.clip(inside, 0.0, None) + rim * rim) - rim), norm * inside / (2 * rim)
+        inside > 0, norm * (np.sqrt(np.clip(inside, 0.0, None) + rim * rim) - rim), 0.4 * norm * inside / (2 * rim)
     )
     # The face ends at the jaw line: below it the head falls away to the neck as a
-    # near cliff, since a frontal camera barely sees the chin's underside. Outside the jaw's span the end heights continue (ears).
+    # near cliff, since a frontal camera barely sees the chin's underside. Outside
+    # the jaw's span the end heights continue (ears).
     order = np.argsort(jaw[:, 0])
     jaw_v = np.interp(u, jaw[order, 0], jaw[order, 1]).astype(np.float32)
     below = np.clip(v - jaw_v, 0.0, None)
-    jaw_drop = 30.0 * below
+    span = np.clip(np.minimum(u - jaw[:, 0].min(), jaw[:, 0].max() - u) / 0.05, 0.0, 1.0)
+    jaw_drop = 30.0 * below * span
 
     # The person: the matte, and always the face itself whatever GrabCut said.
     face_poly = np.zeros((h, w), np.uint8)
@@ -216,18 +256,18 @@ def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
     subject = np.maximum(matte, face_poly.astype(np.float32))
     dist = cv2.distanceTransform((subject > 0.5).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     dist = cv2.GaussianBlur(dist, (0, 0), 0.02 * frame.width) / frame.width
-    # Everything but the head: a dome over the matte (hair, shoulders, clothes) with a
-    # soft neck in front of it under the chin.
-    body = _BODY_BASE + _BODY_DOME * np.sqrt(np.clip(dist / 0.4, 0.0, 1.0))
-    neck = _NECK_FRONT * np.exp(-0.5 * ((u - uc) / 0.2) ** 2) * np.clip((v - 0.3) / 0.15, 0.0, 1.0)
-    rest = (body + neck).astype(np.float32)
     # Where the matte ends inside the ellipsoid (a crown against the backdrop), the
     # head rounds off toward the matte's edge like a sphere of half a face width
     # (z ≈ sqrt(2 R d)): that is its silhouette, at the depth of the head's centre.
-    edge_cap = -0.05 + 1.2 * np.sqrt(dist)
+    edge_cap = -0.05 + 1.4 * np.sqrt(dist)
+    # Everything but the head: a dome over the matte (shoulders, clothes) with a soft
+    # neck in front of it under the chin.
+    body = _BODY_BASE + _BODY_DOME * np.sqrt(np.clip(dist / 0.4, 0.0, 1.0))
+    neck = _NECK_FRONT * np.exp(-0.5 * ((u - uc) / 0.2) ** 2) * np.clip((v - 0.3) / 0.15, 0.0, 1.0)
+    rest = (body + neck).astype(np.float32)
     nose = _nose_ridge(frame, u, v, 1.0)
     relief_map = _relief(frame, u, v, 1.0).astype(np.float32)
-    head = np.minimum(ellipsoid + 0.17 * nose + relief_map - jaw_drop, edge_cap)
+    head = -_soft_max(-(ellipsoid + 0.17 * nose + relief_map - jaw_drop), -edge_cap, 0.04)
     head_mask = (np.clip((head - rest) / 0.05, 0.0, 1.0) * subject).astype(np.float32)
 
     tip = frame.landmarks["nose_bridge"][-1]
@@ -241,6 +281,7 @@ def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
         rest=rest,
         subject=subject,
         smooth_px=max(0.004 * frame.width, 0.5),
+        width_px=frame.width,
         nose_tip=(float(tip[0]), float(tip[1])),
     )
 
@@ -264,8 +305,8 @@ def normals(z: np.ndarray, face_width_px: float, max_slope: float = 3.0) -> np.n
     slope = np.sqrt(gx * gx + gy * gy)
     limit = np.minimum(1.0, max_slope / np.maximum(slope, 1e-6))
     gx, gy = gx * limit, gy * limit
-    n = np.stack([-gx, -gy, np.ones_like(z)], axis=-1)
-    return (n / np.linalg.norm(n, axis=-1, keepdims=True)).astype(np.float32)
+    inv_len = 1.0 / np.sqrt(gx * gx + gy * gy + 1.0)
+    return np.stack([-gx * inv_len, -gy * inv_len, inv_len], axis=-1).astype(np.float32)
 
 
 def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> np.ndarray:
@@ -292,10 +333,12 @@ def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> 
     u = cv2.resize(u, (sw, sh), interpolation=cv2.INTER_LINEAR)
     v = cv2.resize(v, (sw, sh), interpolation=cv2.INTER_LINEAR)
 
+    chin_v = float(frame.to_face(frame.landmarks["chin"][_CHIN][None])[0, 1])
+    below = v - chin_v
     mask = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
     # Head ellipse and the body below the face: probably the person.
     head = (u / 0.6) ** 2 + ((v + 0.1) / 0.95) ** 2 < 1.0
-    body = (v > 0.6) & (np.abs(u) < 0.45 + 0.6 * (v - 0.6))
+    body = (below > -0.1) & (np.abs(u) < 0.4 + 1.0 * np.clip(below - 0.25, 0.0, None))
     mask[head | body] = cv2.GC_PR_FGD
     border = np.zeros((sh, sw), bool)
     b = max(1, sw // 48)
@@ -308,6 +351,9 @@ def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> 
     sure = np.zeros((sh, sw), np.uint8)
     cv2.fillPoly(sure, [cv2.convexHull(poly)], 1)
     sure = cv2.erode(sure, np.ones((3, 3), np.uint8))
+    # Neck and chest under the chin are the person whatever their colour (a white
+    # shirt before a white wall defeats the colour models).
+    sure[(below > 0.0) & (np.abs(u) < 0.2 + 0.7 * np.clip(below - 0.25, 0.0, None))] = 1
     mask[sure > 0] = cv2.GC_FGD
 
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD))
@@ -326,4 +372,23 @@ def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> 
         keep = keep[keep > 0]
         binary = np.isin(labels, keep).astype(np.float32)
     matte = cv2.resize(binary, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(cv2.GaussianBlur(matte, (0, 0), max(0.5, 0.6 / scale)), 0.0, 1.0)
+    matte = cv2.GaussianBlur(matte, (0, 0), max(0.5, 0.6 / scale))
+    # Snap the coarse edge to the image's own edges.
+    grey = cv2.cvtColor(np.clip(studio, 0, 1).astype(np.float32), cv2.COLOR_RGB2GRAY)
+    refined = guided_filter(grey, matte, radius=max(2, int(round(1.5 / scale))), eps=2e-3)
+    return np.clip((refined - 0.5) * 1.5 + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter (grey guide): smooths ``src`` while following ``guide``'s edges."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_g, mean_s = mean(guide), mean(src)
+    var_g = mean(guide * guide) - mean_g * mean_g
+    cov = mean(guide * src) - mean_g * mean_s
+    a = cov / (var_g + eps)
+    b = mean_s - a * mean_g
+    return mean(a) * guide + mean(b)

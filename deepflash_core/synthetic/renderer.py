@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from deepflash_core.errors import DeepFlashError
@@ -34,26 +35,46 @@ class RenderInputError(DeepFlashError):
 class RenderContext:
     """Everything about one portrait that does not change between renders.
 
+    The light transport runs at most at ``light_size`` pixels (it is smooth; the
+    albedo, pores and eyes keep the full resolution), so ``parts`` and
+    ``light_frame`` may be smaller than the image.
+
     Attributes:
-        frame: the face's landmark frame.
-        parts: the head proxy pieces (and the subject matte).
+        frame: the face's landmark frame (image pixels).
+        light_frame: the same at the light-transport resolution.
+        parts: the head proxy pieces and subject matte at the light-transport resolution.
+        subject: (H, W) subject matte.
+        head_mask: (H, W) head region of the proxy.
         albedo: (H, W, 3) linear albedo.
-        shading: (H, W) studio shading, mean 1 over the subject.
+        shading: (H, W) studio shading, mean 1 over the skin.
         studio_y: (H, W) linear studio luminance.
         skin: (H, W) skin likelihood in [0, 1].
+        oil_zones: (5, H, W) oily zones of the face.
+        eyes: each open eye's mask, width and centre.
     """
 
     frame: FaceFrame
+    light_frame: FaceFrame
     parts: ProxyParts
+    subject: np.ndarray
+    head_mask: np.ndarray
     albedo: np.ndarray
     shading: np.ndarray
     studio_y: np.ndarray
     skin: np.ndarray
+    oil_zones: np.ndarray
+    eyes: list[tuple[np.ndarray, float, np.ndarray]]
 
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of the portrait."""
         return self.shading.shape  # type: ignore[return-value]
+
+
+def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if img.shape[:2] == shape:
+        return img
+    return cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _check_inputs(studio: np.ndarray, face: HasLandmarks) -> None:
@@ -72,13 +93,15 @@ class FlashRenderer:
 
     Args:
         matte_size: working resolution (longer side, px) of the GrabCut subject matte.
+        light_size: largest resolution (longer side, px) of the light transport.
 
     Example:
         >>> flash, params = FlashRenderer().render(studio, face, np.random.default_rng(0))  # doctest: +SKIP
     """
 
-    def __init__(self, matte_size: int = 96) -> None:
+    def __init__(self, matte_size: int = 96, light_size: int = 256) -> None:
         self.matte_size = matte_size
+        self.light_size = light_size
 
     def prepare(self, studio: np.ndarray, face: HasLandmarks, matte: np.ndarray | None = None) -> RenderContext:
         """Analyse one portrait once; reuse the context for many renders.
@@ -102,11 +125,30 @@ class FlashRenderer:
             matte = subject_matte(studio, face, size=self.matte_size)
         elif matte.shape != studio.shape[:2]:
             raise RenderInputError(f"matte shape {matte.shape} does not match the image {studio.shape[:2]}")
-        parts = build_proxy(frame, np.clip(matte.astype(np.float32), 0.0, 1.0))
+        h, w = studio.shape[:2]
+        scale = min(1.0, self.light_size / max(h, w))
+        light_shape = (max(round(h * scale), 16), max(round(w * scale), 16))
+        light_frame = frame.resized(light_shape[1] / w, light_shape[0] / h) if scale < 1 else frame
+        matte = np.clip(matte.astype(np.float32), 0.0, 1.0)
+        parts = build_proxy(light_frame, _resize(matte, light_shape))
+        subject = np.clip(np.maximum(_resize(parts.subject, (h, w)), matte), 0.0, 1.0)
+        head_mask = _resize(parts.head_mask, (h, w))
         linear = srgb_to_linear(studio)
-        skin_like = skin.skin_likelihood(linear, parts.head_mask, frame) * parts.head_mask
+        skin_like = (skin.skin_likelihood(linear, head_mask, frame) * head_mask).astype(np.float32)
         albedo, shading = decompose(linear, skin_like, frame.width)
-        return RenderContext(frame, parts, albedo, shading, luminance(linear), skin_like.astype(np.float32))
+        return RenderContext(
+            frame=frame,
+            light_frame=light_frame,
+            parts=parts,
+            subject=subject,
+            head_mask=head_mask,
+            albedo=albedo,
+            shading=shading,
+            studio_y=luminance(linear),
+            skin=skin_like,
+            oil_zones=skin.oil_zones(frame, (h, w)),
+            eyes=skin.eye_masks(frame, (h, w)),
+        )
 
     def render_prepared(
         self, ctx: RenderContext, rng: np.random.Generator, params: FlashParams | None = None
@@ -127,37 +169,34 @@ class FlashRenderer:
         p = sampled if params is None else params
         frame, parts = ctx.frame, ctx.parts
         shape = ctx.shape
-        subject = parts.subject
-        z = parts.height(p.head_depth, p.nose_height, p.relief)
-        light = flash_light(z, subject, frame, p)
+        z, n = parts.surface(p.head_depth, p.nose_height, p.relief)
+        light = flash_light(z, parts.subject, ctx.light_frame, p, n)
 
         lit = light.diffuse * light.visibility
-        irradiance = subsurface(lit, subject, p.subsurface * frame.width)
+        irradiance = _resize(subsurface(lit, parts.subject, p.subsurface * ctx.light_frame.width), shape)
         irradiance += (p.ambient * ctx.shading)[..., None]
+        lobe = _resize(light.lobe * light.visibility, shape)
 
         albedo = ctx.albedo
-        eyes = skin.eye_masks(frame, shape)
         if p.red_eye > 0:
             albedo = albedo.copy()
-            for mask, width, centre in eyes:
-                pupil = skin.disc(shape, centre, 0.2 * width) * mask * p.red_eye
-                albedo = albedo * (1 - pupil[..., None]) + _RED_EYE * pupil[..., None]
+            for mask, width, centre in ctx.eyes:
+                skin.stamp_disc(albedo, centre, 0.2 * width, mask * np.float32(p.red_eye), _RED_EYE, mix=True)
         radiance = albedo * irradiance
 
         # Shine: oily skin zones, a faint sheen elsewhere on the person, broken up by pores.
-        oil = skin.oil_map(frame, shape, p) * ctx.skin + 0.06 * subject * (1.0 - ctx.skin)
+        oil = skin.oil_map(ctx.oil_zones, p) * ctx.skin + 0.06 * ctx.subject * (1.0 - ctx.skin)
         pores = skin.pore_texture(ctx.studio_y, rng, frame.width, p.pores)
-        shine = p.specular * oil * pores * light.lobe * light.visibility
-        radiance += shine[..., None]
+        radiance += (np.float32(p.specular) * oil * pores * lobe)[..., None]
 
         # The flash mirrored in each cornea, a little toward the flash side.
         angle = math.radians(p.flash_angle_deg)
         toward = np.array([math.cos(angle), math.sin(angle)], np.float32)
-        for mask, width, centre in eyes:
-            spot = skin.disc(shape, centre + toward * 0.08 * width, max(0.06 * width, 0.6)) * mask
-            radiance += (3.0 * p.catchlight * spot)[..., None]
+        white = np.full(3, 3.0 * p.catchlight, np.float32)
+        for mask, width, centre in ctx.eyes:
+            skin.stamp_disc(radiance, centre + toward * 0.08 * width, max(0.06 * width, 0.6), mask, white, mix=False)
 
-        meter = ctx.skin + 0.05 * parts.head_mask
+        meter = ctx.skin + 0.05 * ctx.head_mask
         flash, gain = camera.develop(radiance, meter, rng, p)
         params = p.as_dict()
         params["exposure_gain"] = gain

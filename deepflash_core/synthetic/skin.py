@@ -49,11 +49,14 @@ def skin_likelihood(albedo: np.ndarray, face_region: np.ndarray, frame: FaceFram
     return smooth(like, max(0.004 * frame.width, 0.5))
 
 
-def oil_map(frame: FaceFrame, shape: tuple[int, int], params: FlashParams) -> np.ndarray:
-    """Specular strength over the face: the T-zone, cheekbones, chin and lips shine most.
+OIL_ZONES = ("forehead", "nose", "cheeks", "chin", "lips")
+
+
+def oil_zones(frame: FaceFrame, shape: tuple[int, int]) -> np.ndarray:
+    """Where each oily zone lies: the T-zone, the nose, the cheekbones, the chin, the lips.
 
     Returns:
-        (H, W) float32 map, ``oil_base`` on plain skin up to about 1 on the oiliest zones.
+        (5, H, W) float32 maps in [0, 1], in the order of :data:`OIL_ZONES`.
     """
     h, w = shape
     u, v = frame.grid(h, w)
@@ -62,18 +65,35 @@ def oil_map(frame: FaceFrame, shape: tuple[int, int], params: FlashParams) -> np
     tip = frame.centre("nose_bridge", -1)
     mouth = (frame.centre("top_lip") + frame.centre("bottom_lip")) / 2
     chin = frame.centre("chin", 8)
-    oil = np.full((h, w), params.oil_base, np.float32)
-    oil += params.oil_forehead * _blob(u, v, brows + (0.0, -0.17), 0.2, 0.1)
-    oil += params.oil_nose * (_blob(u, v, (root + tip) / 2, 0.04, 0.12) + _blob(u, v, tip, 0.05, 0.04))
+    zones = np.zeros((len(OIL_ZONES), h, w), np.float32)
+    zones[0] = _blob(u, v, brows + (0.0, -0.17), 0.2, 0.1)
+    zones[1] = np.maximum(_blob(u, v, (root + tip) / 2, 0.04, 0.12), _blob(u, v, tip, 0.05, 0.04))
     for side, sign in (("left", -1.0), ("right", 1.0)):
         cheek = frame.centre(f"{side}_eye") + (sign * 0.04, 0.17)
-        oil += params.oil_cheeks * _blob(u, v, cheek, 0.07, 0.05)
-    oil += params.oil_chin * _blob(u, v, chin + (0.0, -0.06), 0.07, 0.05)
+        zones[2] = np.maximum(zones[2], _blob(u, v, cheek, 0.07, 0.05))
+    zones[3] = _blob(u, v, chin + (0.0, -0.06), 0.07, 0.05)
     lips = np.zeros((h, w), np.float32)
     mouth_poly = np.vstack([frame.landmarks["top_lip"], frame.landmarks["bottom_lip"]])
     cv2.fillPoly(lips, [np.round(cv2.convexHull(mouth_poly.astype(np.float32))).astype(np.int32)], 1.0)
-    oil += params.oil_lips * lips * _blob(u, v, mouth, 0.2, 0.08)
-    return np.clip(oil, 0.0, 1.2)
+    zones[4] = lips * _blob(u, v, mouth, 0.2, 0.08)
+    return zones
+
+
+def oil_map(zones: np.ndarray, params: FlashParams) -> np.ndarray:
+    """Specular strength over the face: ``oil_base`` on plain skin, up to about 1 on the oiliest zones.
+
+    Args:
+        zones: from :func:`oil_zones`.
+        params: the zone weights ``oil_*``.
+
+    Returns:
+        (H, W) float32 map.
+    """
+    weights = [params.oil_forehead, params.oil_nose, params.oil_cheeks, params.oil_chin, params.oil_lips]
+    oil = np.full(zones.shape[1:], params.oil_base, np.float32)
+    for weight, zone in zip(weights, zones):
+        oil += np.float32(weight) * zone
+    return np.minimum(oil, 1.2)
 
 
 def pore_texture(studio_y: np.ndarray, rng: np.random.Generator, face_width_px: float, strength: float) -> np.ndarray:
@@ -120,9 +140,24 @@ def eye_masks(frame: FaceFrame, shape: tuple[int, int]) -> list[tuple[np.ndarray
     return out
 
 
-def disc(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
-    """Anti-aliased disc of ``radius`` px, (H, W) float32 in [0, 1]."""
-    h, w = shape
-    ys, xs = np.ogrid[0:h, 0:w]
+def stamp_disc(target: np.ndarray, centre: np.ndarray, radius: float, weight: np.ndarray, value: np.ndarray, mix: bool) -> None:
+    """Add (or blend in) ``value`` over an anti-aliased disc, in place, touching only its box.
+
+    Args:
+        target: (H, W, 3) image changed in place.
+        centre: (x, y) in pixels.
+        radius: in pixels.
+        weight: (H, W) extra weight (e.g. the eye's mask).
+        value: (3,) colour added, or blended to when ``mix``.
+        mix: blend toward ``value`` instead of adding it.
+    """
+    h, w = target.shape[:2]
+    x0, x1 = max(int(centre[0] - radius - 1), 0), min(int(centre[0] + radius + 2), w)
+    y0, y1 = max(int(centre[1] - radius - 1), 0), min(int(centre[1] + radius + 2), h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    ys, xs = np.ogrid[y0:y1, x0:x1]
     dist = np.sqrt((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2)
-    return np.clip(radius - dist + 0.5, 0.0, 1.0).astype(np.float32)
+    a = (np.clip(radius - dist + 0.5, 0.0, 1.0) * weight[y0:y1, x0:x1])[..., None].astype(np.float32)
+    window = target[y0:y1, x0:x1]
+    window[...] = window * (1 - a) + value * a if mix else window + value * a

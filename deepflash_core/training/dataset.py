@@ -214,13 +214,17 @@ def make_pair(
     return np.ascontiguousarray(flash), np.ascontiguousarray(studio)
 
 
-def bilateral_pair(flash: torch.Tensor, studio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``BL(x)``, ``BL(o)`` of ``(B, 3, H, W)`` batches with the method's σs (3 % of the larger side)."""
-    from deepflash_core.bilateral import bilateral_filter, sigma_s_for
+def bilateral_image(image: np.ndarray) -> np.ndarray:
+    """``BL(image)`` of one float32 ``(H, W, 3)`` image with the method's σs (3 % of the larger side), σr 0.4.
 
-    both = torch.cat([flash, studio], dim=0)
-    filtered = bilateral_filter(both, sigma_s_for(both.shape[2], both.shape[3]))
-    return filtered[: flash.shape[0]], filtered[flash.shape[0]:]
+    Uses ``cv2.bilateralFilter``, the exact L1-range filter that ``bilateral.bilateral_filter``
+    approximates with a grid (mean difference ~0.001 at 128²). At training sizes the exact filter
+    is ~100× faster than the grid, whose cost does not shrink with the image.
+    """
+    from deepflash_core.bilateral import SIGMA_R_DEFAULT, sigma_s_for
+
+    sigma_s = sigma_s_for(image.shape[0], image.shape[1])
+    return cv2.bilateralFilter(np.ascontiguousarray(image, dtype=np.float32), -1, SIGMA_R_DEFAULT, sigma_s)
 
 
 class SyntheticPairs(Dataset):
@@ -267,7 +271,7 @@ class SyntheticPairs(Dataset):
         matte = self.store.matte(portrait) if hasattr(self.renderer, "prepare") else None
         rng = sample_rng(self.seed, self.epoch, index)
         flash, studio = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng, matte)
-        x = torch.from_numpy(flash).permute(2, 0, 1).unsqueeze(0)
-        o = torch.from_numpy(studio).permute(2, 0, 1).unsqueeze(0)
-        x_bl, o_bl = bilateral_pair(x, o)
-        return {"flash": x[0], "studio": o[0], "flash_filtered": x_bl[0], "studio_filtered": o_bl[0]}
+        images = {"flash": flash, "studio": studio,
+                  "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio)}
+        return {key: torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).contiguous()
+                for key, value in images.items()}

@@ -17,6 +17,9 @@ PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
 RETRIES = 1
 
 
+PROBE_TIMEOUT_S = 2.0
+
+
 def has_pyzmq() -> bool:
     """Whether this Python can talk ZeroMQ itself."""
     return deepflash_client.zmq is not None
@@ -34,13 +37,21 @@ def client_factory(python: str, auto_start_helper: bool,
 
     def connect(address: str) -> ProcessingClient:
         if has_pyzmq():
-            return deepflash_client.DeepFlashClient(address, timeout_s=timeout_s, retries=RETRIES)
+            return _ProbingClient(address, timeout_s=timeout_s, retries=RETRIES, ping_timeout_s=PROBE_TIMEOUT_S)
         if not python:
             raise ServerUnavailableError("This editor's Python has no pyzmq and no DeepFlash Python is recorded; "
                                          "run `deepflash install` again from the DeepFlash environment.")
         return deepflash_client.StdioClient(python, address, timeout_s, RETRIES, auto_start=auto_start_helper)
 
     return connect
+
+
+class _ProbingClient(deepflash_client.DeepFlashClient):
+    """Pings before sending the image, so a stopped server is reported in seconds, not minutes."""
+
+    def process(self, pixels, **options):  # type: ignore[no-untyped-def,override]
+        self.ping()
+        return super().process(pixels, **options)
 
 
 def server_starter(serve_command: list[str]) -> Callable[[str], None] | None:

@@ -143,12 +143,12 @@ class DeepFlashDocker(DockWidget):
 
     # -- applying ------------------------------------------------------------------------------------------
 
-    def apply(self) -> None:
-        """Read the active layer, then send it from a worker thread."""
+    def apply(self, document: Any = None) -> None:
+        """Read the active layer of ``document`` (default: the active document), then send it from a worker thread."""
         if self.job_thread is not None:
             return
         try:
-            self.source = read_active_layer(Krita.instance().activeDocument())
+            self.source = read_active_layer(document or Krita.instance().activeDocument())
         except DocumentError as error:
             self.show_message(str(error))
             return

@@ -1,1 +1,102 @@
-def main(*a): print("krita todo")
+"""Runs inside kritarunner: each case of cases.json through the installed DeepFlash docker.
+
+The docker widget itself is created and its Apply is driven (its worker thread, signals and
+layer code all run for real); the harness only waits for the worker's result. Dumps are raw
+``pixelData`` bytes (B,G,R,A for integer depths); the host converts and asserts.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from krita import Krita, Selection
+
+WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
+PYKRITA = Path.home() / ".local" / "share" / "krita" / "pykrita"
+_LAYERS = {"paintlayer", "grouplayer", "filelayer", "vectorlayer", "clonelayer"}
+
+
+def _names(document):
+    return [node.name() for node in document.topLevelNodes() if node.type() in _LAYERS]
+
+
+def _wait(docker, timeout_s=180):
+    from deepflash.qt import QtWidgets
+
+    deadline = time.monotonic() + timeout_s
+    while docker.job_thread is not None and time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.02)
+    QtWidgets.QApplication.processEvents()
+
+
+def run_case(docker, case):
+    out = WORK / "out" / "krita" / case["name"]
+    out.mkdir(parents=True, exist_ok=True)
+    document = Krita.instance().openDocument(str(WORK / case["image"]))
+    document.setBatchmode(True)
+    width, height = document.width(), document.height()
+    original = document.activeNode() or document.topLevelNodes()[0]
+    depth = document.colorDepth()
+    (out / "original_before.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
+    if case.get("select"):
+        x, y, w, h = case["select"]
+        selection = Selection()
+        selection.select(x, y, w, h, 255)
+        document.setSelection(selection)
+    document.setActiveNode(original)
+    before = _names(document)
+    docker.settings.set("address", case["address"])
+    docker.faces_only.setChecked(case["mode"] == "faces")
+    docker.start_server.setChecked(False)
+    docker.strength_slider.setValue(100)
+    started = time.monotonic()
+    docker.apply(document)
+    _wait(docker)
+    seconds = time.monotonic() - started
+    message = docker.message_label.text()
+    after = _names(document)
+    result = {"message": message, "seconds": seconds, "layers_before": before, "layers_after": after,
+              "depth": depth, "model": document.colorModel(),
+              "pixels": {"width": width, "height": height, "channels": 4,
+                         "dtype": {"U8": "u8", "U16": "u16", "F32": "f32", "F16": "f16"}[depth],
+                         "order": "bgra" if depth in ("U8", "U16") else "rgba"}}
+    new = [node for node in document.topLevelNodes() if node.name() == "Studio light (DeepFlash)"]
+    if new:
+        result["outcome"] = "ok"
+        nodes = [node.name() for node in original.parentNode().childNodes()]
+        result["new_layer_index"] = nodes.index(new[0].name())
+        result["original_index_after"] = nodes.index(original.name())
+        (out / "new_layer.raw").write_bytes(bytes(new[0].pixelData(0, 0, width, height)))
+        (out / "original_after.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
+        masks = [child for child in new[0].childNodes() if child.type() == "transparencymask"]
+        result["has_mask"] = bool(masks)
+        if masks:
+            (out / "mask.raw").write_bytes(bytes(masks[0].pixelData(0, 0, width, height)))
+        document.refreshProjection()
+        document.exportImage(str(out / "export.png"), __import__("krita").InfoObject())
+    else:
+        result["outcome"] = ("no_face" if "No face" in message else
+                             "server_down" if "No DeepFlash server" in message else "error")
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"krita case {case['name']}: {result['outcome']} in {seconds:.2f} s; {message[:120]}", flush=True)
+    document.close()
+
+
+def main(*args):
+    if str(PYKRITA) not in sys.path:
+        sys.path.append(str(PYKRITA))
+    from deepflash.docker import DeepFlashDocker
+
+    docker = DeepFlashDocker()
+    docker.timer.stop()  # no periodic status checks during the run
+    for case in json.loads((WORK / "cases.json").read_text()):
+        try:
+            run_case(docker, case)
+        except Exception as error:  # keep going: the host check reports the missing result
+            import traceback
+
+            print(f"krita case {case['name']} crashed: {error}", flush=True)
+            traceback.print_exc()

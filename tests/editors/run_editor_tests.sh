@@ -8,6 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+cd "$repo"  # the server and `deepflash` run from the source tree
 PY="${DEEPFLASH_PYTHON:-$repo/.venv/bin/python}"
 editors=("$@")
 [ ${#editors[@]} -gt 0 ] || editors=(gimp krita)
@@ -39,11 +40,11 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 "$PY" "$here/host_side.py" prepare "$WORK"
 cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
-DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m server serve --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
+DEEPFLASH_STATE_DIR="$WORK/state" "$PY" ${DEEPFLASH_SERVER_LAUNCHER:--m server} --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
     --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
 server_pid=$!
-"$PY" - "$ADDRESS" <<'PYEOF'
-import sys, time
+"$PY" - "$ADDRESS" "$server_pid" <<'PYEOF'
+import os, sys, time
 sys.path.insert(0, ".")
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import ServerUnavailableError
@@ -53,6 +54,10 @@ while True:
         print("server:", DeepFlashClient(sys.argv[1], timeout_s=2, retries=0).ping()); break
     except ServerUnavailableError:
         if time.monotonic() > deadline: sys.exit("the test server did not start; see server.out")
+        try:
+            os.kill(int(sys.argv[2]), 0)
+        except OSError:
+            sys.exit("the test server exited; see server.out")
         time.sleep(0.5)
 PYEOF
 phase "fixtures + server"

@@ -1,0 +1,191 @@
+"""What the server costs on top of the pipeline: transport overhead, throughput and memory.
+
+Starts a real server process on a free loopback port (CPU) and measures
+
+* transport overhead for a 12 MP photo: the client's round trip minus the server's own time for the request
+  (``timings["server_total"]``), and the round trip minus the in-process pipeline on the same photo, each as a
+  fraction of the whole request (target ≤ 5 %);
+* requests per second for 0.5 MP photos with 1 and 4 concurrent clients;
+* the server's resident memory (now and peak) after those runs.
+
+The photos are a bundled public-domain portrait upscaled into a 4:3 frame with sensor-like noise, so face
+detection runs as it would on a real photo. The network is randomly initialised (its speed does not depend
+on its weights); the product never runs without trained weights.
+
+    python benchmarks/bench_server.py                         # full-width network
+    python benchmarks/bench_server.py --width 0.125 --repeat 2 --requests 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
+
+PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
+
+
+def photo(megapixels: float, seed: int = 0) -> np.ndarray:
+    """A 4:3 landscape frame holding the portrait at full height, with noise."""
+    width = int(round(math.sqrt(megapixels * 1e6 * 4 / 3)))
+    height = int(round(width * 3 / 4))
+    face = np.asarray(Image.open(PORTRAIT).convert("RGB"))
+    face = cv2.resize(face, (int(round(face.shape[1] * height / face.shape[0])), height),
+                      interpolation=cv2.INTER_CUBIC)
+    left = (width - face.shape[1]) // 2
+    frame = cv2.copyMakeBorder(face, 0, 0, left, width - face.shape[1] - left, cv2.BORDER_REFLECT_101)
+    noise = np.random.default_rng(seed).normal(0.0, 3.0, frame.shape).astype(np.float32)
+    return np.ascontiguousarray(np.clip(frame + noise, 0, 255).astype(np.uint8))
+
+
+def random_weights(directory: Path, width: float) -> Path:
+    import torch
+
+    from deepflash_core.network import FlashUNet, ModelConfig
+    from deepflash_core.weights import ModelCard, save_model
+
+    torch.manual_seed(0)
+    model = FlashUNet(ModelConfig(width=width)).eval()
+    path = directory / "random.safetensors"
+    save_model(model, ModelCard.for_model(model, name=f"random-width-{width}"), path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: int) -> None:
+    from deepflash_core.pipeline import Options, Pipeline
+
+    height, width = image.shape[:2]
+    client = DeepFlashClient(address, timeout_s=600, retries=0)
+    client.process(image, width, height)  # warm-up: first-call allocations on both sides
+    round_trips, server_times = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        reply = client.process(image, width, height)
+        round_trips.append(time.perf_counter() - started)
+        server_times.append(reply.timings["server_total"])
+    overheads = [total - server for total, server in zip(round_trips, server_times)]
+    ping_latencies = pings_during(address, lambda: client.process(image, width, height))
+    pipeline = Pipeline.load(weights=weights, device="cpu")
+    pipeline.process(image, Options())
+    in_process = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        pipeline.process(image, Options())
+        in_process.append(time.perf_counter() - started)
+    del pipeline
+    total, overhead, local = (statistics.median(values) for values in (round_trips, overheads, in_process))
+    print(f"12 MP ({width}x{height} u8 RGB, {image.nbytes / 2**20:.0f} MiB each way), median of {repeat}:")
+    print(f"  round trip through the server      {total:7.3f} s")
+    print(f"  server's own time for the request  {total - overhead:7.3f} s")
+    print(f"  transport overhead                 {overhead:7.3f} s = {100 * overhead / total:.1f} % of the request")
+    print(f"  in-process pipeline                {local:7.3f} s; round trip minus it = "
+          f"{100 * (total - local) / total:.1f} % of the request")
+    print(f"  ping while it runs: {len(ping_latencies)} pings, slowest answer "
+          f"{1000 * max(ping_latencies):.1f} ms, median {1000 * statistics.median(ping_latencies):.1f} ms")
+    print(f"  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
+
+
+def pings_during(address: str, request: object) -> list[float]:
+    """Latencies of pings sent every 20 ms from another client while ``request()`` runs."""
+    latencies: list[float] = []
+    finished = threading.Event()
+
+    def ping() -> None:
+        with DeepFlashClient(address, timeout_s=60, retries=0) as pinger:
+            while not finished.is_set():
+                started = time.perf_counter()
+                pinger.ping()
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=ping)
+    thread.start()
+    try:
+        request()  # type: ignore[operator]
+    finally:
+        finished.set()
+        thread.join()
+    return latencies
+
+
+def throughput(address: str, image: np.ndarray, clients: int, requests: int) -> float:
+    height, width = image.shape[:2]
+    failures: list[str] = []
+
+    def work() -> None:
+        with DeepFlashClient(address, timeout_s=600, retries=0) as own:
+            for _ in range(requests):
+                try:
+                    own.process(image, width, height)
+                except Exception as error:  # counted and reported, the run goes on
+                    failures.append(str(error))
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    rate = clients * requests / elapsed
+    print(f"0.5 MP ({width}x{height}), {clients} client(s) x {requests} requests: {rate:.2f} requests/s "
+          f"({elapsed:.1f} s, {len(failures)} failures)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=float, default=1.0, help="network width multiplier (1.0 = the paper's)")
+    parser.add_argument("--repeat", type=int, default=3, help="12 MP requests timed")
+    parser.add_argument("--requests", type=int, default=20, help="0.5 MP requests per client")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["DEEPFLASH_STATE_DIR"] = str(Path(scratch) / "state")
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        weights = random_weights(Path(scratch), args.width)
+        address = f"tcp://127.0.0.1:{free_port()}"
+        launch = ServerLaunch(command=[sys.executable, "-m", "server", "--device", "cpu"], weights=str(weights))
+        pid = ensure_server(address, launch)["pid"]
+        try:
+            client = DeepFlashClient(address, timeout_s=600, retries=0)
+            print(f"server pid {pid} on {address}, network width {args.width}, torch threads per process: "
+                  f"default, {os.cpu_count()} CPUs")
+            idle = client.info()["memory"]["rss_bytes"]
+            small = photo(0.5)
+            client.process(small, small.shape[1], small.shape[0])
+            throughput(address, small, 1, args.requests)
+            throughput(address, small, 4, max(1, args.requests // 4))
+            transport_overhead(address, weights, photo(12.0), args.repeat)
+            memory = client.info()["memory"]
+            print(f"server RSS: {idle / 2**20:.0f} MiB after loading, {memory['rss_bytes'] / 2**20:.0f} MiB now, "
+                  f"peak {memory['peak_rss_bytes'] / 2**20:.0f} MiB")
+        finally:
+            os.kill(pid, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""``deepflash render``, ``deepflash train`` and ``deepflash eval``: make data, train, measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from deepflash_core.errors import InvalidOptionError
+
+DEFAULT_PAIRS = "cache/pairs-128"
+
+
+@click.command()
+@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of studio portraits.")
+@click.option("--out", "out_dir", default=DEFAULT_PAIRS, show_default=True, type=click.Path(path_type=Path),
+              help="Folder the passes are written to.")
+@click.option("--size", default=128, show_default=True, help="Side of the square training crops.")
+@click.option("--passes", default=20, show_default=True, help="How many passes (one pair per portrait each).")
+@click.option("--start", default=None, type=int, help="First pass index (default: after the last one written).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--landmarks", default="cache/landmarks_portraits.json", show_default=True, type=click.Path(path_type=Path))
+@click.option("--max-minutes", type=float, default=None, help="Stop after the pass running at this time.")
+def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | None, seed: int, landmarks: Path,
+           max_minutes: float | None) -> None:
+    """Render synthetic flash/studio training pairs of the training split into OUT (one file per pass)."""
+    import time
+
+    from deepflash_core.training import pair_bank
+    from deepflash_core.training.dataset import SyntheticPairs
+    from deepflash_core.training.train import TrainConfig, default_renderer, portrait_store
+
+    if size < 32 or size % 32:
+        raise InvalidOptionError(f"--size must be a multiple of 32, got {size}.")
+    config = TrainConfig(data_root=str(data_root), landmarks=str(landmarks), input_size=size, seed=seed)
+    store = portrait_store(config, "train")
+    store.preload(progress=True)
+    pairs = SyntheticPairs(store, default_renderer(), size, seed=seed)
+    done = pair_bank.complete_passes(out_dir)
+    first = start if start is not None else (done[-1] + 1 if done else 0)
+    began = time.monotonic()
+    for pass_index in range(first, first + passes):
+        if max_minutes is not None and time.monotonic() - began > 60 * max_minutes:
+            break
+        t0 = time.monotonic()
+        path = pair_bank.render_pass(pairs, pass_index, out_dir)
+        seconds = time.monotonic() - t0
+        click.echo(f"{path}: {len(store)} pairs in {seconds:.0f} s ({len(store) / seconds:.2f} pairs/s)")
+
+
+@click.command()
+@click.option("--run", "run_dir", default="runs/default", show_default=True, type=click.Path(path_type=Path),
+              help="Run directory (checkpoints, log, curve, best model).")
+@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pairs", "pairs_dir", default=None, type=click.Path(path_type=Path),
+              help="Train on passes written by `deepflash render` (else render on the fly).")
+@click.option("--width", default=0.25, show_default=True, help="Channel multiplier (1.0 = the paper's network).")
+@click.option("--size", "input_size", default=128, show_default=True, help="Training crop side (paper: 512).")
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True, help="Adam learning rate (paper: 1e-5).")
+@click.option("--mean-weight", default=0.0, show_default=True,
+              help="Weight of the per-image mean error that eq. 5 leaves free (0 = paper).")
+@click.option("--bf16/--no-bf16", default=False, show_default=True, help="bfloat16 autocast for the forward pass.")
+@click.option("--channels-last/--no-channels-last", default=True, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-minutes", type=float, default=None, help="Stop (checkpoint, validate, export) after this long.")
+@click.option("--max-steps", type=int, default=None)
+@click.option("--validate-every", default=500, show_default=True, help="Steps between validations.")
+@click.option("--val-limit", type=int, default=None, help="Validate on the first N validation portraits only.")
+@click.option("--workers", default=0, show_default=True, help="Data loader processes for on-the-fly rendering.")
+@click.option("--export", "export", default=None, type=click.Path(path_type=Path),
+              help="Also write the best model here (+ model card).")
+@click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
+@click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
+@click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
+def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
+          lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
+          max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
+          workers: int, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
+    """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
+    from deepflash_core.training.train import TrainConfig, export_run
+    from deepflash_core.training.train import train as run_training
+    from deepflash_core.weights import DEFAULT_WEIGHTS
+
+    if export_default:
+        export = DEFAULT_WEIGHTS
+    if export_only:
+        if export is None:
+            raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
+        click.echo(f"wrote {export_run(run_dir, export)}")
+        return
+    if input_size < 32 or input_size % 32:
+        raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
+    config = TrainConfig(
+        run_dir=str(run_dir), data_root=str(data_root), pairs_dir=str(pairs_dir) if pairs_dir else None,
+        width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
+        channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
+        val_limit=val_limit, workers=workers, export=str(export) if export else None,
+    )
+    state = run_training(config, resume=resume, max_minutes=max_minutes)
+    click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "
+               f"at step {state.best_step}; run in {run_dir}")
+
+
+@click.command()
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Weights file (default: the package's default model).")
+@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Portrait folder for the synthetic split.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"]))
+@click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
+@click.option("--size", type=int, default=None, help="Evaluation crop side (default: the model's training size).")
+@click.option("--limit", type=int, default=None, help="Only the first N pairs.")
+@click.option("--seed", default=1234, show_default=True, help="Seed of the synthetic flash renders.")
+@click.option("--out", "out_dir", default="runs/eval", show_default=True, type=click.Path(path_type=Path),
+              help="Where the table (eval.md, eval.json) and contact sheet go.")
+@click.option("--sheet-rows", default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def evaluate(weights: Path | None, data_root: Path, split: str, real_dir: Path | None, size: int | None,
+             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str) -> None:
+    """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
+    from deepflash_core.training.evaluate import run_evaluation
+
+    table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
+                           limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device)
+    click.echo(table)
