@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -210,7 +211,8 @@ def main() -> None:
     parser.add_argument("--checks", action="store_true", help="also run the file-level checks through the CLI")
     args = parser.parse_args()
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OpenCV {cv2.__version__}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OpenCV {cv2.__version__}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs inflate every figure)")
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         torch.manual_seed(0)

@@ -102,10 +102,13 @@ def detect_faces(rgb: np.ndarray, min_relative_size: float = MIN_RELATIVE_SIZE) 
         raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
     height, width = rgb.shape[:2]
     faces: list[Face] = []
+    tried: set[tuple[int, int]] = set()
     for area, upsample in _search_scales(height * width):
-        scale = min(1.0, math.sqrt(area / (height * width)))
-        small = _detector_copy(rgb, scale)
-        faces = _detect_at(small, upsample, (width / small.shape[1], height / small.shape[0]))
+        factor = _shrink_factor(height, width, area)
+        if (factor, upsample) in tried:
+            continue
+        tried.add((factor, upsample))
+        faces = _detect_at(_detector_copy(rgb, factor), upsample, factor)
         if faces:
             break
     faces = _drop_small(faces, min_relative_size)
@@ -123,12 +126,23 @@ def _search_scales(pixels: int) -> list[tuple[int, int]]:
     return scales
 
 
-def _detector_copy(rgb: np.ndarray, scale: float) -> np.ndarray:
-    """A C-contiguous uint8 RGB copy downscaled by ``scale`` (what dlib requires)."""
+def _shrink_factor(height: int, width: int, area: int) -> int:
+    """The whole factor that brings ``height`` x ``width`` down to about ``area`` pixels (at least 1)."""
+    return max(1, math.isqrt(height * width // area))
+
+
+def _detector_copy(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """A C-contiguous uint8 RGB copy (what dlib requires) shrunk by a whole ``factor``.
+
+    Area averaging by a whole factor takes OpenCV's fast path (a third of a fractional resize at
+    12 MP) and maps back exactly. The at most ``factor - 1`` rows and columns left out at the right
+    and bottom hold no face.
+    """
     colour = rgb[..., :3]
-    if scale < 1.0:
-        size = (max(1, round(colour.shape[1] * scale)), max(1, round(colour.shape[0] * scale)))
-        colour = cv2.resize(np.ascontiguousarray(colour), size, interpolation=cv2.INTER_AREA)
+    height, width = colour.shape[:2]
+    if factor > 1:
+        kept = np.ascontiguousarray(colour[: height - height % factor, : width - width % factor])
+        colour = cv2.resize(kept, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
     if colour.dtype == np.uint16:
         colour = (colour >> 8).astype(np.uint8)
     elif colour.dtype != np.uint8:
@@ -149,14 +163,14 @@ def _face_recognition() -> Any:
     return face_recognition
 
 
-def _detect_at(small: np.ndarray, upsample: int, to_full: tuple[float, float]) -> list[Face]:
-    """Detect on ``small`` and map boxes and landmarks back by the factors ``to_full``."""
+def _detect_at(small: np.ndarray, upsample: int, factor: int) -> list[Face]:
+    """Detect on ``small`` and map boxes and landmarks back to the image ``factor`` times larger."""
     fr = _face_recognition()
     locations = fr.face_locations(small, number_of_times_to_upsample=upsample, model="hog")
     if not locations:
         return []
     all_landmarks = fr.face_landmarks(small, locations, model="large")
-    sx, sy = to_full
+    sx = sy = factor
     faces = []
     for (top, right, bottom, left), landmarks in zip(locations, all_landmarks):
         if not landmarks_look_like_a_face(landmarks, (left, top, right, bottom)):

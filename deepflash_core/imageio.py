@@ -172,7 +172,7 @@ def _decode(path: Path, image: Image.Image) -> Photo:
         pixels = _ORIENT[orientation](pixels)
         notes.append(f"EXIF orientation {orientation} applied")
     exif = None
-    if "exif" in image.info or image.format == "JPEG":
+    if "exif" in image.info or image.format in ("JPEG", "MPO"):
         if len(exif_data):
             exif_data[EXIF_ORIENTATION] = 1
             exif = exif_data.tobytes()
@@ -262,7 +262,7 @@ def _icc_colour_space(icc: bytes | None) -> bytes | None:
 
 
 def _jpeg_subsampling(image: Image.Image) -> int | None:
-    if image.format != "JPEG":
+    if image.format not in ("JPEG", "MPO"):  # MPO: phones' multi-picture JPEG
         return None
     from PIL import JpegImagePlugin
 

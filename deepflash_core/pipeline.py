@@ -135,7 +135,8 @@ class Pipeline:
                 faces = detect_faces(pixels)
         if not faces:
             raise NoFaceError("No face found in this photo; use the whole-image mode (--whole-image) to correct the whole frame.")
-        output = pixels.copy()
+        with _timed(timings, "blend"):
+            output = pixels.copy()  # every pixel outside the crops comes from this exact copy
         if options.strength == 0:
             report("done", 1.0)
             return Result(output, faces, timings, ["strength 0: the photo is returned unchanged"])

@@ -239,3 +239,45 @@ def test_given_matte_is_used(portrait) -> None:
     ctx = FlashRenderer().prepare(studio, face, matte=everything)
     assert ctx.subject.min() == pytest.approx(1.0)
     assert math.isfinite(float(FlashRenderer().render_prepared(ctx, np.random.default_rng(0))[0].sum()))
+
+
+def test_demo_fixture_is_reproduced_by_its_script(tmp_path, fixtures_dir) -> None:
+    from deepflash_core.synthetic.make_fixture import make_fixture
+
+    out = tmp_path / "flash.jpg"
+    make_fixture(out=out)
+    committed = np.asarray(Image.open(fixtures_dir / "flash_portrait.jpg"), dtype=np.float32) / 255
+    again = np.asarray(Image.open(out), dtype=np.float32) / 255
+    assert again.shape == committed.shape
+    assert float(np.abs(again - committed).mean()) < 0.01
+
+
+def test_contact_sheet_pairs_targets_with_renders(tmp_path) -> None:
+    from pathlib import Path
+
+    from deepflash_core.synthetic.contact_sheet import make_contact_sheet
+
+    portraits = Path(__file__).resolve().parents[2] / "shared" / "data" / "portraits"
+    if not portraits.is_dir():
+        pytest.skip("the studio portrait collection (../shared/data/portraits) is not bundled")
+    out = tmp_path / "sheet.jpg"
+    used = make_contact_sheet(portraits / "congress_225x275", out, count=2, size=64, columns=2)
+    assert len(used) == 2
+    assert Image.open(out).size == (4 * 64, 64)
+
+
+@pytest.mark.parametrize("case", ["tiny", "half_outside", "flat_grey", "black"])
+def test_awkward_inputs_still_render(portrait, case) -> None:
+    studio, face = portrait
+    if case == "tiny":
+        image, face = cv2.resize(studio, (34, 41), interpolation=cv2.INTER_AREA), _scaled(face, 34 / studio.shape[1])
+    elif case == "half_outside":
+        cut = int(np.mean(face.landmarks["nose_bridge"], axis=0)[0])
+        image = np.ascontiguousarray(studio[:, cut:])
+        marks = {k: [(x - cut, y) for x, y in v] for k, v in face.landmarks.items()}
+        face = Face(box=face.box, landmarks=marks)
+    else:
+        image = np.full_like(studio, 0.5 if case == "flat_grey" else 0.0)
+    flash, _ = FlashRenderer().render(image, face, np.random.default_rng(0))
+    assert flash.shape == image.shape
+    assert np.isfinite(flash).all() and flash.min() >= 0 and flash.max() <= 1

@@ -6,6 +6,12 @@ bit depth and alpha, upright, and every bad input gets a one-line message instea
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -130,6 +136,19 @@ def test_out_of_range_strength_is_refused(client: Client, portrait_path: Path) -
     assert "strength" in error_of(client, portrait_path, strength=1.5)
 
 
+def test_upload_size_limit_is_enforced(corrector: InProcessCorrector, tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8)
+    upload = tmp_path / "noise.png"  # about 1.9 MB: noise does not compress
+    Image.fromarray(noise).save(upload)
+    demo = build_app(CorrectionService(corrector, output_root=tmp_path / "results"))
+    url = launch_app(demo, port=None, max_upload_mb=1, block=False, quiet=True)
+    try:
+        with pytest.raises(Exception, match="maximum file size"):
+            correct(Client(url, verbose=False), upload, mode="whole")
+    finally:
+        demo.close()
+
+
 def test_pixel_limit_is_checked_before_decoding(corrector: InProcessCorrector, portrait_path: Path,
                                                 tmp_path: Path) -> None:
     service = CorrectionService(corrector, max_megapixels=0.05, output_root=tmp_path)
@@ -143,3 +162,48 @@ def test_face_boxes_are_drawn_at_preview_scale() -> None:
     marked = np.all(drawn == FACE_COLOUR, axis=2)
     assert drawn.shape == (100, 200, 3)
     assert marked[20:80, 50].any() and marked[20:80, 149].any() and not marked[:, :45].any()
+
+
+def test_cli_serves_the_page(tiny_weights: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+               "web", "--weights", str(tiny_weights), "--device", "cpu", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        html = _wait_for_page(f"http://127.0.0.1:{port}/", process, timeout_s=120.0)
+        assert "<title>DeepFlash</title>" in html
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+               "web", "--weights", str(tmp_path / "none.safetensors"), "--port", str(_free_port())]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1
+    assert finished.stderr.startswith("deepflash: ") and finished.stderr.count("\n") == 1
+    assert "none.safetensors" in finished.stderr and "Traceback" not in finished.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_page(url: str, process: subprocess.Popen, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"deepflash web exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"deepflash web did not serve {url} within {timeout_s:.0f} s")

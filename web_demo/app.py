@@ -94,7 +94,7 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     0.0, MAX_STRENGTH, value=1.0, step=0.05, label="Strength",
                     info="1 removes the predicted flash look; less keeps some of it.",
                 )
-                mode = gr.Radio(MODES, value="faces", label="Correct",
+                mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
                                 info="Whole image also works when no face is found.")
                 button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
                 examples = example_photos()

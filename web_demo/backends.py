@@ -26,6 +26,7 @@ _STAGES: dict[str, str] = {
     "detect": "Finding faces",
     "filter": "Smoothing the face crops",
     "network": "Predicting the flash correction",
+    "prepare": "Preparing the face crops",
     "upsample": "Bringing the correction to full resolution",
     "blend": "Blending the corrected faces in",
     "done": "Corrected",

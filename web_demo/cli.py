@@ -33,7 +33,7 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
     from web_demo.backends import InProcessCorrector, ServerCorrector
     from web_demo.service import CorrectionService
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if server_address:
         corrector = ServerCorrector(server_address)
         corrector.ping()  # fail now, with the client's one-line message, rather than on the first photo

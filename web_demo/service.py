@@ -20,7 +20,7 @@ from PIL import Image
 
 from deepflash_core import imageio
 from deepflash_core.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
-from web_demo.backends import Correction, Corrector, ProgressCallback
+from web_demo.backends import Box, Correction, Corrector, ProgressCallback
 from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale
 
 DEFAULT_MAX_MEGAPIXELS = 50.0
@@ -201,7 +201,7 @@ class _StageClock:
         return sum(self.seconds.values())
 
 
-def _summary(photo: imageio.Photo, boxes: list, whole_image: bool, seconds: float, where: str,
+def _summary(photo: imageio.Photo, boxes: list[Box], whole_image: bool, seconds: float, where: str,
              notes: list[str]) -> str:
     """Markdown: what was corrected, how long it took, what the download is, and any notes."""
     channels = "RGBA" if photo.pixels.shape[2] == 4 else "RGB"

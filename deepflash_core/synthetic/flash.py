@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from deepflash_core.synthetic.geometry import FaceFrame, normals
@@ -132,7 +131,8 @@ def flash_light(
     r2 = lx * lx + ly * ly + lz * lz
     r = np.sqrt(r2)
     cos_l = (nx * lx + ny * ly + nz * lz) / r
-    falloff = (dist * dist) / r2
+    # Inverse square, times the LED's beam pattern around the view axis.
+    falloff = (dist * dist) / r2 * (lz / r) ** np.float32(params.beam)
     diffuse_subject = np.clip(cos_l, 0.0, None) * falloff
 
     vnorm = d_subject * np.sqrt(sx * sx + sy * sy + 1.0)
@@ -144,7 +144,8 @@ def flash_light(
     # The backdrop: a wall facing the camera.
     bx, by = fx - sx * d_back, fy - sy * d_back
     r2_back = bx * bx + by * by + d_back * d_back
-    diffuse_back = (d_back / np.sqrt(r2_back)) * (dist * dist) / r2_back
+    cos_back = d_back / np.sqrt(r2_back)
+    diffuse_back = cos_back ** np.float32(1.0 + params.beam) * (dist * dist) / r2_back
     diffuse = subject * diffuse_subject + (1.0 - subject) * diffuse_back
 
     # Shadows need the depth edge where the silhouette is, not smeared by the soft matte.

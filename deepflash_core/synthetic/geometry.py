@@ -2,8 +2,8 @@
 
 The proxy is a height field ``z`` over the image, in face widths, pointing toward
 the camera: an ellipsoid for the skull and face, a ridge for the nose, small
-Gaussian reliefs (brows, eye sockets, cheekbones, lips, chin), a cylinder for the
-neck and a low dome over the rest of the subject matte (hair, shoulders). It is
+Gaussian reliefs (brows, eye sockets, cheekbones, lips, chin), a soft bulge for the
+neck and a low dome over the rest of the subject matte (shoulders, clothes). It is
 coarse on purpose: a flash light on the view axis only needs where the surface
 turns away from the camera and how far it is.
 """
@@ -104,7 +104,7 @@ class FaceFrame:
 
 @dataclass(frozen=True)
 class ProxyParts:
-    """The pieces of the subject's height field, composed per render by :meth:`height`.
+    """The pieces of the subject's height field, composed per render by :meth:`surface`.
 
     Attributes:
         ellipsoid: (H, W) unit-depth head ellipsoid (face widths toward the camera).
@@ -166,8 +166,45 @@ def _soft_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return (np.maximum(a, b) + k * np.log1p(np.exp(-np.abs(a - b) / k))).astype(np.float32)
 
 
-def _gauss(u: np.ndarray, v: np.ndarray, c: np.ndarray, su: float, sv: float) -> np.ndarray:
-    return np.exp(-0.5 * (((u - c[0]) / su) ** 2 + ((v - c[1]) / sv) ** 2))
+def add_gaussian(
+    out: np.ndarray,
+    frame: FaceFrame,
+    u: np.ndarray,
+    v: np.ndarray,
+    centre: np.ndarray,
+    su: float,
+    sv: float,
+    amplitude: float = 1.0,
+    combine: str = "add",
+) -> None:
+    """Add (or max) an axis-aligned Gaussian bump in face coordinates into ``out``, in place.
+
+    Only the pixels within 3.5 σ are touched: a face has a dozen such bumps and
+    evaluating each over the whole image dominated the per-portrait cost.
+
+    Args:
+        out: (H, W) float32 map.
+        frame: the face frame ``u`` and ``v`` come from.
+        u, v: face coordinates of every pixel (``frame.grid``).
+        centre: (u, v) of the bump, face widths.
+        su, sv: its widths along u and v, face widths.
+        amplitude: its height.
+        combine: "add" or "max".
+    """
+    h, w = out.shape
+    c_px = frame.origin + frame.width * (centre[0] * frame.right + centre[1] * frame.down)
+    reach = 3.5 * max(su, sv) * frame.width + 1
+    x0, x1 = max(int(c_px[0] - reach), 0), min(int(c_px[0] + reach) + 1, w)
+    y0, y1 = max(int(c_px[1] - reach), 0), min(int(c_px[1] + reach) + 1, h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    uu, vv = u[y0:y1, x0:x1], v[y0:y1, x0:x1]
+    bump = amplitude * np.exp(-0.5 * (((uu - centre[0]) / su) ** 2 + ((vv - centre[1]) / sv) ** 2))
+    window = out[y0:y1, x0:x1]
+    if combine == "max":
+        np.maximum(window, bump, out=window)
+    else:
+        window += bump
 
 
 def _nose_ridge(frame: FaceFrame, u: np.ndarray, v: np.ndarray, height: float) -> np.ndarray:
@@ -189,25 +226,27 @@ def _nose_ridge(frame: FaceFrame, u: np.ndarray, v: np.ndarray, height: float) -
     sigma = 0.035 + 0.035 * sc
     beyond = np.where(s > 1.0, (s - 1.0) * length / 0.035, 0.0) + np.where(s < 0.0, -s * 3.0, 0.0)
     ridge = profile * np.exp(-0.5 * (perp / sigma) ** 2 - 0.5 * beyond**2)
+    ridge = ridge.astype(np.float32)
     # Nostril wings beside the base of the nose.
-    wings = sum(_gauss(u, v, frame.centre("nose_tip", i), 0.04, 0.03) for i in (0, 4))
-    return (ridge + 0.25 * height * wings).astype(np.float32)
+    for i in (0, 4):
+        add_gaussian(ridge, frame, u, v, frame.centre("nose_tip", i), 0.04, 0.03, 0.25 * height)
+    return ridge
 
 
 def _relief(frame: FaceFrame, u: np.ndarray, v: np.ndarray, scale: float) -> np.ndarray:
     """Brows, eye sockets, cheekbones, lips and chin as Gaussian bumps (face widths)."""
-    r = np.zeros_like(u)
+    r = np.zeros(u.shape, np.float32)
     for side, sign in (("left", -1.0), ("right", 1.0)):
         eye = frame.centre(f"{side}_eye")
         brow = frame.centre(f"{side}_eyebrow")
-        r += 0.03 * _gauss(u, v, brow + (0.0, -0.02), 0.09, 0.05)
-        r -= 0.045 * _gauss(u, v, eye, 0.08, 0.06)
-        r += 0.05 * _gauss(u, v, eye + (sign * 0.05, 0.2), 0.09, 0.08)
+        add_gaussian(r, frame, u, v, brow + (0.0, -0.02), 0.09, 0.05, 0.03 * scale)
+        add_gaussian(r, frame, u, v, eye, 0.08, 0.06, -0.045 * scale)
+        add_gaussian(r, frame, u, v, eye + (sign * 0.05, 0.2), 0.09, 0.08, 0.05 * scale)
     mouth = (frame.centre("top_lip") + frame.centre("bottom_lip")) / 2
-    r += 0.035 * _gauss(u, v, mouth, 0.13, 0.05)
+    add_gaussian(r, frame, u, v, mouth, 0.13, 0.05, 0.035 * scale)
     chin = frame.centre("chin", _CHIN)
-    r += 0.04 * _gauss(u, v, chin + (0.0, -0.08), 0.1, 0.07)
-    return r * scale
+    add_gaussian(r, frame, u, v, chin + (0.0, -0.08), 0.1, 0.07, 0.04 * scale)
+    return r
 
 
 def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
@@ -218,7 +257,7 @@ def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
         matte: (H, W) float32 subject matte in [0, 1].
 
     Returns:
-        The pieces; :meth:`ProxyParts.height` composes them with the sampled shape.
+        The pieces; :meth:`ProxyParts.surface` composes them with the sampled shape.
     """
     h, w = matte.shape
     u, v = frame.grid(h, w)
@@ -238,12 +277,17 @@ def build_proxy(frame: FaceFrame, matte: np.ndarray) -> ProxyParts:
     # continue it), so it must merge into the rest of the person, not turn black.
     rim = 0.5
     norm = half_jaw / (np.sqrt(1 + rim * rim) - rim)
+    rim_slope = norm / (2 * rim)  # d height / d inside at the rim
+    outside = np.minimum(inside, 0.0)
     ellipsoid = np.where(
-        inside > 0, norm * (np.sqrt(np.clip(inside, 0.0, None) + rim * rim) - rim), 0.4 * norm * inside / (2 * rim)
+        inside > 0,
+        norm * (np.sqrt(np.clip(inside, 0.0, None) + rim * rim) - rim),
+        # same slope at the rim, easing to 0.4 of it: no crease, no black band
+        rim_slope * (0.4 * outside + 0.06 * (np.exp(outside / 0.1) - 1.0)),
     )
     # The face ends at the jaw line: below it the head falls away to the neck as a
-    # near cliff, since a frontal camera barely sees the chin's underside. Outside
-    # the jaw's span the end heights continue (ears).
+    # near cliff, since a frontal camera barely sees the chin's underside. Beside
+    # the jaw's span (ears, hair) nothing drops.
     order = np.argsort(jaw[:, 0])
     jaw_v = np.interp(u, jaw[order, 0], jaw[order, 1]).astype(np.float32)
     below = np.clip(v - jaw_v, 0.0, None)
@@ -312,8 +356,9 @@ def normals(z: np.ndarray, face_width_px: float, max_slope: float = 3.0) -> np.n
 def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> np.ndarray:
     """Soft person/backdrop matte by GrabCut seeded from the landmarks and the border.
 
-    The face polygon is sure foreground, the region under the chin probable
-    foreground (neck, shoulders), the top and side borders sure background.
+    The face polygon and the neck are sure foreground, the region under the chin
+    probable foreground (shoulders), the top border and the sides above the chin
+    sure background.
     GrabCut runs at ``size`` pixels on the longer side and the matte is scaled back.
 
     Args:
@@ -338,14 +383,15 @@ def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> 
     mask = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
     # Head ellipse and the body below the face: probably the person.
     head = (u / 0.6) ** 2 + ((v + 0.1) / 0.95) ** 2 < 1.0
-    body = (below > -0.1) & (np.abs(u) < 0.4 + 1.0 * np.clip(below - 0.25, 0.0, None))
+    body = below > -0.1  # GrabCut carves the backdrop out of it by its colour
     mask[head | body] = cv2.GC_PR_FGD
     border = np.zeros((sh, sw), bool)
     b = max(1, sw // 48)
     border[:b, :] = True
     border[:, :b] = True
     border[:, -b:] = True
-    border &= v < 0.9  # the bottom of the frame is usually clothing, not backdrop
+    # Below the chin the frame's sides are as often shoulders as backdrop.
+    border &= below < -0.1
     mask[border & ~head] = cv2.GC_BGD
     poly = np.round(frame.jaw_polygon() * scale).astype(np.int32)
     sure = np.zeros((sh, sw), np.uint8)
@@ -353,7 +399,8 @@ def subject_matte(studio: np.ndarray, face: HasLandmarks, *, size: int = 96) -> 
     sure = cv2.erode(sure, np.ones((3, 3), np.uint8))
     # Neck and chest under the chin are the person whatever their colour (a white
     # shirt before a white wall defeats the colour models).
-    sure[(below > 0.0) & (np.abs(u) < 0.2 + 0.7 * np.clip(below - 0.25, 0.0, None))] = 1
+    # Shoulders are 2.5–3 face widths wide: they widen fast from the neck down.
+    sure[(below > 0.0) & (np.abs(u) < 0.22 + 2.0 * np.clip(below - 0.15, 0.0, None))] = 1
     mask[sure > 0] = cv2.GC_FGD
 
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD))

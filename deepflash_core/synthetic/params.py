@@ -38,6 +38,8 @@ class FlashParams:
         flash_angle_deg: direction of the flash from the lens in the image plane, 0–360°
             (0 = right, 90 = down); sets which side the thin shadows fall on.
         flash_size_cm: diameter of the LED's emitting area, 0.1–0.5 cm; sets the penumbra.
+        beam: the LED's beam falloff exponent (irradiance × cosⁿ of the angle off its axis)
+            with the lens vignetting folded in, 0–6.
         background_cm: nose tip to the backdrop, 15–200 cm (log-uniform): a near wall
             shows the dark outline shadow, a far one goes almost black.
         head_depth: depth semi-axis of the head ellipsoid over its half width, 0.85–1.15.
@@ -61,13 +63,14 @@ class FlashParams:
         exposure: auto-exposure target, mean linear luminance of the skin, 0.30–0.50
             (a close bright face metered high, highlights near clipping).
         highlight_knee: where the highlight shoulder starts (linear), 0.75–0.95.
-        wb_red: red gain of the cold LED white balance, 0.80–0.95.
-        wb_blue: blue gain of the cold LED white balance, 1.03–1.20.
-        saturation: colour saturation kept (pale flash skin), 0.55–0.9.
+        wb_red: red gain of the cold LED white balance, 0.84–0.97.
+        wb_blue: blue gain of the cold LED white balance, 1.02–1.16.
+        saturation: colour saturation kept in linear RGB (pale flash skin), 0.65–0.95.
         colour_mix: scale of a random 3x3 colour-matrix perturbation, 0–0.05.
         contrast: tone-curve S-shape strength, -0.1–0.35.
-        shot_noise: photon noise variance per unit of linear signal, 1e-4–3e-3 (log-uniform).
-        read_noise: signal-independent noise variance, 1e-6–1e-4 (log-uniform).
+        shot_noise: photon noise variance per unit of linear signal, 3e-5–1e-3 (log-uniform;
+            a flash-lit close face needs little gain).
+        read_noise: signal-independent noise variance, 1e-6–5e-5 (log-uniform).
         sharpen: unsharp-mask amount of the phone's processing, 0–1.2.
         sharpen_sigma_px: unsharp-mask radius, 0.6–1.5 px.
         jpeg_quality: JPEG quality, 60–95.
@@ -78,6 +81,7 @@ class FlashParams:
     flash_offset_cm: float = _uniform(0.5, 2.0)
     flash_angle_deg: float = _uniform(0.0, 360.0)
     flash_size_cm: float = _uniform(0.1, 0.5)
+    beam: float = _uniform(0.0, 6.0)
     background_cm: float = _uniform(15.0, 200.0, log=True)
     head_depth: float = _uniform(0.85, 1.15)
     nose_height: float = _uniform(0.12, 0.22)
@@ -97,13 +101,13 @@ class FlashParams:
     red_eye: float = _uniform(0.5, 1.0)
     exposure: float = _uniform(0.30, 0.50)
     highlight_knee: float = _uniform(0.75, 0.95)
-    wb_red: float = _uniform(0.80, 0.95)
-    wb_blue: float = _uniform(1.03, 1.20)
-    saturation: float = _uniform(0.55, 0.9)
+    wb_red: float = _uniform(0.84, 0.97)
+    wb_blue: float = _uniform(1.02, 1.16)
+    saturation: float = _uniform(0.65, 0.95)
     colour_mix: float = _uniform(0.0, 0.05)
     contrast: float = _uniform(-0.1, 0.35)
-    shot_noise: float = _uniform(1e-4, 3e-3, log=True)
-    read_noise: float = _uniform(1e-6, 1e-4, log=True)
+    shot_noise: float = _uniform(3e-5, 1e-3, log=True)
+    read_noise: float = _uniform(1e-6, 5e-5, log=True)
     sharpen: float = _uniform(0.0, 1.2)
     sharpen_sigma_px: float = _uniform(0.6, 1.5)
     jpeg_quality: int = _uniform(60, 95, integer=True)

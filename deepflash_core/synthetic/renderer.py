@@ -22,7 +22,17 @@ from deepflash_core.synthetic.geometry import FaceFrame, HasLandmarks, ProxyPart
 from deepflash_core.synthetic.params import FlashParams
 from deepflash_core.synthetic.shading import decompose, luminance, srgb_to_linear, subsurface
 
-_LANDMARK_GROUPS = ("chin", "left_eyebrow", "right_eyebrow", "nose_bridge", "nose_tip", "left_eye", "right_eye", "top_lip", "bottom_lip")
+_LANDMARK_GROUPS = (
+    "chin",
+    "left_eyebrow",
+    "right_eyebrow",
+    "nose_bridge",
+    "nose_tip",
+    "left_eye",
+    "right_eye",
+    "top_lip",
+    "bottom_lip",
+)
 # Red of a flash-lit retina seen through the pupil (linear RGB albedo).
 _RED_EYE = np.array([0.55, 0.03, 0.04], np.float32)
 

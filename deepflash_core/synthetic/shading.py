@@ -3,8 +3,8 @@
 Following the flash/no-flash decompositions of Petschnigg et al. and Eisemann &
 Durand (2004), the studio light is taken as the low frequencies of the studio
 image's luminance and the rest, with all the colour, as the albedo that the flash
-re-lights. The low-pass runs
-(normalised convolution) on skin only, whose albedo is nearly uniform.
+re-lights. The low-pass (a normalised convolution) runs on skin only, whose
+albedo is nearly uniform, so dark hair or clothes are not taken for shadow.
 """
 
 from __future__ import annotations

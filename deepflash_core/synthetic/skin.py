@@ -5,13 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deepflash_core.synthetic.geometry import FaceFrame
+from deepflash_core.synthetic.geometry import FaceFrame, add_gaussian
 from deepflash_core.synthetic.params import FlashParams
 from deepflash_core.synthetic.shading import smooth
-
-
-def _blob(u: np.ndarray, v: np.ndarray, c: np.ndarray, su: float, sv: float) -> np.ndarray:
-    return np.exp(-0.5 * (((u - c[0]) / su) ** 2 + ((v - c[1]) / sv) ** 2)).astype(np.float32)
 
 
 def skin_likelihood(albedo: np.ndarray, face_region: np.ndarray, frame: FaceFrame) -> np.ndarray:
@@ -29,8 +25,8 @@ def skin_likelihood(albedo: np.ndarray, face_region: np.ndarray, frame: FaceFram
         (H, W) float32 in [0, 1].
     """
     h, w = face_region.shape
-    total = albedo.sum(axis=-1) + 1e-4
-    chroma = albedo[..., :2] / total[..., None]
+    total = albedo[..., 0] + albedo[..., 1] + albedo[..., 2] + 1e-4
+    red, green = albedo[..., 0] / total, albedo[..., 1] / total
     bright = np.log(total)
     u, v = frame.grid(h, w)
     cheeks = np.zeros((h, w), bool)
@@ -42,9 +38,9 @@ def skin_likelihood(albedo: np.ndarray, face_region: np.ndarray, frame: FaceFram
         cheeks = face_region > 0.5
     if cheeks.sum() < 4:
         return face_region.astype(np.float32)
-    ref_c = np.median(chroma[cheeks], axis=0)
+    ref_r, ref_g = float(np.median(red[cheeks])), float(np.median(green[cheeks]))
     ref_b = float(np.median(bright[cheeks]))
-    d2 = ((chroma - ref_c) ** 2).sum(axis=-1) / 0.03**2 + ((bright - ref_b) / 0.8) ** 2
+    d2 = ((red - ref_r) ** 2 + (green - ref_g) ** 2) / 0.03**2 + ((bright - ref_b) / 0.8) ** 2
     like = np.exp(-0.5 * d2).astype(np.float32)
     return smooth(like, max(0.004 * frame.width, 0.5))
 
@@ -66,16 +62,18 @@ def oil_zones(frame: FaceFrame, shape: tuple[int, int]) -> np.ndarray:
     mouth = (frame.centre("top_lip") + frame.centre("bottom_lip")) / 2
     chin = frame.centre("chin", 8)
     zones = np.zeros((len(OIL_ZONES), h, w), np.float32)
-    zones[0] = _blob(u, v, brows + (0.0, -0.17), 0.2, 0.1)
-    zones[1] = np.maximum(_blob(u, v, (root + tip) / 2, 0.04, 0.12), _blob(u, v, tip, 0.05, 0.04))
+    add_gaussian(zones[0], frame, u, v, brows + (0.0, -0.17), 0.2, 0.1)
+    add_gaussian(zones[1], frame, u, v, (root + tip) / 2, 0.04, 0.12, combine="max")
+    add_gaussian(zones[1], frame, u, v, tip, 0.05, 0.04, combine="max")
     for side, sign in (("left", -1.0), ("right", 1.0)):
         cheek = frame.centre(f"{side}_eye") + (sign * 0.04, 0.17)
-        zones[2] = np.maximum(zones[2], _blob(u, v, cheek, 0.07, 0.05))
-    zones[3] = _blob(u, v, chin + (0.0, -0.06), 0.07, 0.05)
+        add_gaussian(zones[2], frame, u, v, cheek, 0.07, 0.05, combine="max")
+    add_gaussian(zones[3], frame, u, v, chin + (0.0, -0.06), 0.07, 0.05)
     lips = np.zeros((h, w), np.float32)
     mouth_poly = np.vstack([frame.landmarks["top_lip"], frame.landmarks["bottom_lip"]])
     cv2.fillPoly(lips, [np.round(cv2.convexHull(mouth_poly.astype(np.float32))).astype(np.int32)], 1.0)
-    zones[4] = lips * _blob(u, v, mouth, 0.2, 0.08)
+    add_gaussian(zones[4], frame, u, v, mouth, 0.2, 0.08)
+    zones[4] *= lips
     return zones
 
 
@@ -140,7 +138,9 @@ def eye_masks(frame: FaceFrame, shape: tuple[int, int]) -> list[tuple[np.ndarray
     return out
 
 
-def stamp_disc(target: np.ndarray, centre: np.ndarray, radius: float, weight: np.ndarray, value: np.ndarray, mix: bool) -> None:
+def stamp_disc(
+    target: np.ndarray, centre: np.ndarray, radius: float, weight: np.ndarray, value: np.ndarray, mix: bool
+) -> None:
     """Add (or blend in) ``value`` over an anti-aliased disc, in place, touching only its box.
 
     Args:

@@ -288,6 +288,11 @@ class EpochSource:
                                          seed=self.config.seed)
         return self._pairs
 
+    def prepare(self) -> None:
+        """Decode the portraits now (on-the-fly rendering), so the first step's time is a step's."""
+        if not self.config.pairs_dir:
+            self._on_the_fly()
+
     def batches(self, state: TrainState) -> Iterator[dict[str, torch.Tensor]]:
         config = self.config
         size = config.batch_size
@@ -477,6 +482,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     deadline = started + 60.0 * max_minutes if max_minutes else math.inf
     validation = validation_batches(config, renderer)
     source = EpochSource(config, renderer, wait=lambda: time.monotonic() < deadline)
+    source.prepare()
     interval_start, interval_images = time.monotonic(), 0
 
     def out_of_time() -> bool:
