@@ -26,7 +26,7 @@ from torch import Tensor
 
 from deepflash_core.errors import InvalidOptionError
 
-DEFAULT_RADIUS = 4
+DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
 STRIP_PIXELS = 1 << 17
 
@@ -61,7 +61,7 @@ def guided_upsample(
     """
     _check_inputs(low, guide_low, guide_high, radius, eps)
     dtype = low.dtype
-    low, guide_low = low.float(), guide_low.float()
+    low, guide_low = low.float(), guide_low.to(device=low.device, dtype=torch.float32)
     coefs = _local_linear_model(low, guide_low, radius, eps)
     return _apply_upsampled(coefs, guide_high).to(dtype)
 
@@ -76,7 +76,8 @@ def _check_inputs(low: object, guide_low: object, guide_high: object, radius: in
         if not isinstance(value, Tensor) or value.ndim != 4 or not value.is_floating_point() or value.numel() == 0:
             shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise InvalidOptionError(f"{name} must be a non-empty floating (B, C, H, W) tensor, got {shape}.")
-        if not bool(torch.isfinite(value).all()):
+        # One reduction first (a full-resolution photo is large); the exact test only if it is not finite.
+        if not bool(torch.isfinite(value.sum())) and not bool(torch.isfinite(value).all()):
             raise InvalidOptionError(f"{name} contains NaN or infinite values.")
     assert isinstance(low, Tensor) and isinstance(guide_low, Tensor) and isinstance(guide_high, Tensor)
     if guide_low.shape[1] != 3 or guide_high.shape[1] != 3:
@@ -95,21 +96,29 @@ def _check_inputs(low: object, guide_low: object, guide_high: object, radius: in
 
 def _box_mean(x: Tensor, radius: int) -> Tensor:
     """Mean over the (2r+1)^2 window clipped to the image (He et al.'s normalised box filter)."""
-    summed = _box_sum(_box_sum(x, radius, dim=2), radius, dim=3)
-    ones = torch.ones(1, 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
-    count = _box_sum(_box_sum(ones, radius, dim=2), radius, dim=3)
-    return summed / count
+    height, width = x.shape[-2:]
+    count = _window_count(height, radius, x)[:, None] * _window_count(width, radius, x)[None, :]
+    return _box_sum(_box_sum(x, radius, dim=-2), radius, dim=-1) / count
 
 
 def _box_sum(x: Tensor, radius: int, dim: int) -> Tensor:
-    """Sum over ``[i - r, i + r]`` along ``dim``, clipped at the borders, by a cumulative sum (O(1) per pixel)."""
+    """Sum over ``[i - r, i + r]`` along ``dim`` (zeros beyond the border).
+
+    Shifted slices of a zero-padded copy: 2r + 1 vectorised passes, faster than a cumulative sum (which
+    runs along a strided axis) for the small radii used here.
+    """
     n = x.shape[dim]
-    cum = torch.cumsum(x, dim=dim)
-    cum = torch.cat([torch.zeros_like(cum.narrow(dim, 0, 1)), cum], dim=dim)  # cum[i] = sum of x[:i]
-    idx = torch.arange(n, device=x.device)
-    upper = (idx + radius + 1).clamp(max=n)
-    lower = (idx - radius).clamp(min=0)
-    return cum.index_select(dim, upper) - cum.index_select(dim, lower)
+    pad = [0, 0] * (x.ndim - 1 - (dim % x.ndim)) + [radius, radius]
+    padded = F.pad(x, pad)
+    total = padded.narrow(dim, 0, n).clone()
+    for shift in range(1, 2 * radius + 1):
+        total += padded.narrow(dim, shift, n)
+    return total
+
+
+def _window_count(n: int, radius: int, like: Tensor) -> Tensor:
+    idx = torch.arange(n, device=like.device)
+    return ((idx + radius).clamp(max=n - 1) - (idx - radius).clamp(min=0) + 1).to(like.dtype)
 
 
 def _local_linear_model(p: Tensor, guide: Tensor, radius: int, eps: float) -> Tensor:
@@ -133,42 +142,42 @@ def _local_linear_model(p: Tensor, guide: Tensor, radius: int, eps: float) -> Te
     det = s00 * c00 + s01 * c01 + s02 * c02
     inverse = torch.stack([c00, c01, c02, c01, c11, c12, c02, c12, c22], dim=1).view(batch, 3, 3, h, w)
     inverse = inverse / det[:, None, None]
-    coef_a = torch.einsum("bijhw,bjchw->bcihw", inverse, cov_ip)  # (B, C, 3, h, w)
-    coef_b = mean_p - torch.einsum("bcihw,bihw->bchw", coef_a, mean_i)
+    # a[c, i] = sum_j inverse[i, j] cov[j, c], written out: einsum would go through permuted copies and bmm.
+    cov_by_channel = cov_ip.transpose(1, 2)  # (B, C, 3, h, w)
+    coef_a = (inverse[:, None] * cov_by_channel[:, :, None]).sum(dim=3)  # (B, C, 3, h, w)
+    coef_b = mean_p - (coef_a * mean_i[:, None]).sum(dim=2)
     coefs = _box_mean(torch.cat([coef_a.reshape(batch, 3 * channels, h, w), coef_b], dim=1), radius)
     # Fold the centring into b so that the coefficients apply to the raw high-resolution guide.
     coef_a = coefs[:, : 3 * channels].view(batch, channels, 3, h, w)
-    coefs[:, 3 * channels :] -= torch.einsum("bcihw,bi->bchw", coef_a, guide_mean)
+    coefs[:, 3 * channels :] -= (coef_a * guide_mean[:, None, :, None, None]).sum(dim=2)
     return coefs
 
 
-def _source_positions(n_out: int, n_in: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """Bilinear taps (half-pixel centres, as ``F.interpolate(align_corners=False)``): i0, i1 and weight of i1."""
-    pos = ((torch.arange(n_out, device=device, dtype=torch.float32) + 0.5) * (n_in / n_out) - 0.5).clamp_(min=0)
-    i0 = pos.floor().long().clamp_(max=n_in - 1)
-    i1 = (i0 + 1).clamp_(max=n_in - 1)
-    return i0, i1, pos - i0
-
-
 def _apply_upsampled(coefs: Tensor, guide_high: Tensor) -> Tensor:
-    """``A · I + b`` at full resolution, the coefficients upsampled bilinearly strip by strip."""
-    batch, _, h, w = coefs.shape
-    channels = coefs.shape[1] // 4
+    """``A · I + b`` at full resolution, the coefficients upsampled bilinearly strip by strip.
+
+    Bilinear with half-pixel centres, as ``F.interpolate(align_corners=False)``: rows are blended here,
+    columns by ``F.interpolate`` in 1-D, so no full-resolution copy of the coefficients ever exists.
+    """
+    batch, n_coefs, h, w = coefs.shape
+    channels = n_coefs // 4
     height, width = guide_high.shape[2:]
-    coefs = coefs.to(guide_high.device)
-    y0, y1, wy = _source_positions(height, h, guide_high.device)
-    x0, x1, wx = _source_positions(width, w, guide_high.device)
-    out = torch.empty(batch, channels, height, width, device=guide_high.device, dtype=torch.float32)
+    device = guide_high.device
+    coefs = coefs.to(device)
+    pos = ((torch.arange(height, device=device, dtype=torch.float32) + 0.5) * (h / height) - 0.5).clamp_(min=0)
+    y0 = pos.floor().long().clamp_(max=h - 1)
+    y1 = (y0 + 1).clamp_(max=h - 1)
+    wy = (pos - y0)[:, None]
+    out = torch.empty(batch, channels, height, width, device=device, dtype=torch.float32)
     rows_per_strip = max(1, STRIP_PIXELS // width)
     for r0 in range(0, height, rows_per_strip):
         r1 = min(height, r0 + rows_per_strip)
-        ty = wy[r0:r1, None]
-        rows = torch.lerp(coefs.index_select(2, y0[r0:r1]), coefs.index_select(2, y1[r0:r1]), ty)
-        strip = torch.lerp(rows.index_select(3, x0), rows.index_select(3, x1), wx)  # (B, 4C, r, W)
+        rows = torch.lerp(coefs.index_select(2, y0[r0:r1]), coefs.index_select(2, y1[r0:r1]), wy[r0:r1])
+        strip = F.interpolate(rows.reshape(batch, n_coefs * (r1 - r0), w), size=width, mode="linear", align_corners=False)
+        strip = strip.view(batch, n_coefs, r1 - r0, width)
         guide = guide_high[:, :, r0:r1].float()
-        result = strip[:, 3 * channels :].clone()
-        coef_a = strip[:, : 3 * channels].view(batch, channels, 3, r1 - r0, width)
-        for i in range(3):
-            result.addcmul_(coef_a[:, :, i], guide[:, i : i + 1])
-        out[:, :, r0:r1] = result
+        for c in range(channels):  # contiguous planes: every product below is one vectorised pass
+            plane = out[:, c, r0:r1]
+            torch.addcmul(strip[:, 3 * channels + c], strip[:, 3 * c], guide[:, 0], out=plane)
+            plane.addcmul_(strip[:, 3 * c + 1], guide[:, 1]).addcmul_(strip[:, 3 * c + 2], guide[:, 2])
     return out

@@ -179,9 +179,9 @@ def test_tiny_training_lowers_the_loss_on_a_fixed_batch(pairs: SyntheticPairs) -
 
 def test_full_width_model_takes_a_training_step() -> None:
     # The paper's network (width 1.0) through the same code path, at a tiny size on the CPU.
-    config = TrainConfig(width=1.0, input_size=32, batch_size=1, device="cpu", bf16=True)
+    config = TrainConfig(width=1.0, input_size=64, batch_size=1, device="cpu", bf16=True)
     model, optimiser = make_model(config, torch.device("cpu"))
-    batch = {"flash_filtered": torch.rand(1, 3, 32, 32), "studio_filtered": torch.rand(1, 3, 32, 32)}
+    batch = {"flash_filtered": torch.rand(1, 3, 64, 64), "studio_filtered": torch.rand(1, 3, 64, 64)}
     before = model.head.weight.detach().clone()
     loss = train_step(model, optimiser, batch, config, torch.device("cpu"))
     assert math.isfinite(loss) and not torch.equal(before, model.head.weight)

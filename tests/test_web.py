@@ -6,12 +6,6 @@ bit depth and alpha, upright, and every bad input gets a one-line message instea
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -74,8 +68,10 @@ def test_portrait_comes_back_in_its_format_and_size(client: Client, portrait_pat
     before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
     assert before_px.shape == after_px.shape == (275, 225, 3)
     assert not np.array_equal(before_px, after_px)
-    faces_px = np.asarray(Image.open(faces).convert("RGB"))
-    assert np.all(faces_px == FACE_COLOUR, axis=2).sum() > 100  # the face box is drawn
+    def amber(pixels: np.ndarray) -> np.ndarray:  # the face box colour, give or take JPEG
+        return np.abs(pixels[..., :3].astype(int) - FACE_COLOUR).max(axis=2) < 40
+
+    assert amber(np.asarray(Image.open(faces))).sum() > 100 and not amber(before_px).any()
 
 
 def test_png_alpha_survives_untouched(client: Client, portrait_path: Path, tmp_path: Path) -> None:
@@ -163,47 +159,3 @@ def test_face_boxes_are_drawn_at_preview_scale() -> None:
     assert drawn.shape == (100, 200, 3)
     assert marked[20:80, 50].any() and marked[20:80, 149].any() and not marked[:, :45].any()
 
-
-def test_cli_serves_the_page(tiny_weights: Path) -> None:
-    port = _free_port()
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
-               "web", "--weights", str(tiny_weights), "--device", "cpu", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        html = _wait_for_page(f"http://127.0.0.1:{port}/", process, timeout_s=120.0)
-        assert "<title>DeepFlash</title>" in html
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
-               "web", "--weights", str(tmp_path / "none.safetensors"), "--port", str(_free_port())]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 1
-    assert finished.stderr.startswith("deepflash: ") and finished.stderr.count("\n") == 1
-    assert "none.safetensors" in finished.stderr and "Traceback" not in finished.stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_page(url: str, process: subprocess.Popen, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"deepflash web exited with {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"deepflash web did not serve {url} within {timeout_s:.0f} s")

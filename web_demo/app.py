@@ -102,11 +102,11 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Public-domain portraits")
             with gr.Column(scale=3):
                 before_after = gr.ImageSlider(
-                    label="Before / after", type="numpy", format="png", image_mode=None,
+                    label="Before / after", type="filepath", image_mode=None,
                     interactive=False, elem_id="before-after",
                 )
                 with gr.Row():
-                    faces = gr.Image(label="Faces found", format="png", interactive=False, elem_id="faces",
+                    faces = gr.Image(label="Faces found", type="filepath", interactive=False, elem_id="faces",
                                      buttons=["download", "fullscreen"])
                     with gr.Column():
                         download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")

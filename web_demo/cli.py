@@ -29,7 +29,6 @@ import click
 def web(host: str, port: int | None, server_address: str | None, weights: Path | None, device: str,
         concurrency: int, queue_size: int, max_megapixels: float, max_upload_mb: int) -> None:
     """Serve the DeepFlash page: upload a flash portrait, compare before/after, download the result."""
-    from web_demo.app import build_app, launch_app
     from web_demo.backends import InProcessCorrector, ServerCorrector
     from web_demo.service import CorrectionService
 
@@ -40,6 +39,8 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
     else:
         corrector = InProcessCorrector.load(weights=weights, device=device)
     service = CorrectionService(corrector, max_megapixels=max_megapixels)
+    from web_demo.app import build_app, launch_app  # Gradio takes seconds to import: only once the model is ready
+
     demo = build_app(service, concurrency=concurrency, queue_size=queue_size)
     click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")
     launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True)

@@ -2,12 +2,15 @@
 
 The page shows previews, never the full-resolution result: encoding two 12 MP PNGs for the
 before/after slider would cost seconds and tens of megabytes per request. The full-resolution file
-is offered separately as a download.
+is offered separately as a download. Previews are written here rather than by Gradio: its PNG
+encoder takes ~0.8 s per 1600 px preview on this CPU, a JPEG ~0.03 s, and only a photo with
+transparency needs PNG (written with light compression).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,6 +18,7 @@ import numpy as np
 Box = tuple[int, int, int, int]
 
 PREVIEW_SIDE = 1600
+PREVIEW_JPEG_QUALITY = 90
 """Longest side, in pixels, of the images shown on the page."""
 
 _FACE_COLOUR = (255, 196, 0)  # amber reads on skin, hair and studio backdrops alike
@@ -63,3 +67,19 @@ def draw_faces(preview: np.ndarray, boxes: Sequence[Box], scale: float) -> np.nd
         cv2.putText(canvas, str(number), label_origin, cv2.FONT_HERSHEY_SIMPLEX, font_scale, _FACE_COLOUR,
                     thickness, lineType=cv2.LINE_AA)
     return canvas
+
+
+def write_preview(preview: np.ndarray, stem: Path) -> Path:
+    """Save an 8-bit RGB(A) preview as ``stem``.jpg, or ``stem``.png when it has alpha; returns the path."""
+    if preview.shape[2] == 4:
+        path = stem.with_suffix(".png")
+        encoded = cv2.imencode(".png", cv2.cvtColor(preview, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    else:
+        path = stem.with_suffix(".jpg")
+        encoded = cv2.imencode(".jpg", cv2.cvtColor(preview, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_JPEG_QUALITY])
+    ok, data = encoded
+    if not ok:
+        raise OSError(f"cannot encode the preview {path.name}")
+    path.write_bytes(data.tobytes())
+    return path

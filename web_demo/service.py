@@ -21,7 +21,7 @@ from PIL import Image
 from deepflash_core import imageio
 from deepflash_core.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
 from web_demo.backends import Box, Correction, Corrector, ProgressCallback
-from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale
+from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale, write_preview
 
 DEFAULT_MAX_MEGAPIXELS = 50.0
 """Largest upload the page corrects: every current phone camera fits (200 MP sensors bin to 50 MP)."""
@@ -37,8 +37,9 @@ class PageResult:
     """What the page shows after a correction.
 
     Attributes:
-        before, after: 8-bit previews (alpha kept), longest side at most ``preview_side``.
-        faces: RGB preview of the upload with each corrected face's box numbered.
+        before, after: 8-bit preview files (JPEG, or PNG to keep alpha), longest side at most
+            ``preview_side``.
+        faces: JPEG preview of the upload with each corrected face's box numbered.
         download: the full-resolution result, same format, size, bit depth and alpha as the upload.
         summary: a few lines of Markdown for the page.
         face_count: how many faces were corrected (0 in whole-image mode).
@@ -47,9 +48,9 @@ class PageResult:
             timings prefixed with "pipeline.".
     """
 
-    before: np.ndarray
-    after: np.ndarray
-    faces: np.ndarray
+    before: Path
+    after: Path
+    faces: Path
     download: Path
     summary: str
     face_count: int
@@ -111,9 +112,11 @@ class CorrectionService:
             save_notes = imageio.save_photo(photo.with_pixels(correction.pixels), download, like=photo)
         report(0.95, "Making the previews")
         with clock("previews"):
-            before = make_preview(photo.pixels, self.preview_side)
-            after = make_preview(correction.pixels, self.preview_side)
-            faces = draw_faces(before, boxes, preview_scale(photo.height, photo.width, self.preview_side))
+            before_pixels = make_preview(photo.pixels, self.preview_side)
+            scale = preview_scale(photo.height, photo.width, self.preview_side)
+            before = write_preview(before_pixels, download.parent / "before")
+            after = write_preview(make_preview(correction.pixels, self.preview_side), download.parent / "after")
+            faces = write_preview(draw_faces(before_pixels, boxes, scale), download.parent / "faces")
         seconds = clock.total()
         stages = dict(clock.seconds) | {f"pipeline.{key}": value for key, value in correction.timings.items()}
         summary = _summary(photo, boxes, whole_image, seconds, self.corrector.description,

@@ -33,6 +33,12 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
 
     if size < 32 or size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {size}.")
+    import cv2
+    import torch
+
+    # One renderer process per core: its own threads would only contend with each other.
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     config = TrainConfig(data_root=str(data_root), landmarks=str(landmarks), input_size=size, seed=seed)
     store = portrait_store(config, "train")
     store.preload(progress=True)
@@ -71,6 +77,7 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
 @click.option("--validate-every", default=500, show_default=True, help="Steps between validations.")
 @click.option("--val-limit", type=int, default=None, help="Validate on the first N validation portraits only.")
 @click.option("--workers", default=0, show_default=True, help="Data loader processes for on-the-fly rendering.")
+@click.option("--threads", type=int, default=None, help="torch threads (default: torch's choice; 1 on a busy CPU).")
 @click.option("--export", "export", default=None, type=click.Path(path_type=Path),
               help="Also write the best model here (+ model card).")
 @click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
@@ -79,7 +86,7 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
 def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
-          workers: int, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
+          workers: int, threads: int | None, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
     """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
     from deepflash_core.training.train import TrainConfig, export_run
     from deepflash_core.training.train import train as run_training
@@ -98,7 +105,7 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
         run_dir=str(run_dir), data_root=str(data_root), pairs_dir=str(pairs_dir) if pairs_dir else None,
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
-        val_limit=val_limit, workers=workers, export=str(export) if export else None,
+        val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
     )
     state = run_training(config, resume=resume, max_minutes=max_minutes)
     click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "

@@ -26,13 +26,14 @@ _SHADOW_STEPS = 12
 class FlashLight:
     """What the flash delivers to every pixel (before albedo and camera).
 
+    Depth and normals are the person's where the matte is above one half.
+
     Attributes:
         diffuse: (H, W) irradiance relative to a face-on surface at the nose distance.
         lobe: (H, W) Blinn-Phong specular lobe times the same distance falloff.
         visibility: (H, W) 1 where the flash sees the surface, 0 in its shadow.
         depth: (H, W) distance from the lens in cm.
         normal: (H, W, 3) unit normals of the subject (x right, y down, z to camera).
-        Depth and normals are the person's where the matte is above one half.
     """
 
     diffuse: np.ndarray
@@ -46,6 +47,8 @@ def _ahead(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """``out[p] = img[p + (dx, dy)]``; past the border the pixel itself (no occluder)."""
     h, w = img.shape
     out = img.copy()
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = img[ys, xs]
@@ -81,10 +84,10 @@ def visibility(inv_depth: np.ndarray, baseline_px_cm: float, angle: float, penum
         if (ox, oy) in done or (ox, oy) == (0, 0):
             continue
         done.add((ox, oy))
-        t = math.hypot(ox, oy)
+        offset = math.hypot(ox, oy)
         ahead = _ahead(inv_depth, ox, oy)
-        excess = baseline_px_cm * (ahead - inv_depth) - t
-        width = max(penumbra_ratio * t, 0.7)
+        excess = baseline_px_cm * (ahead - inv_depth) - offset
+        width = max(penumbra_ratio * offset, 0.7)
         vis = np.minimum(vis, np.clip(0.5 - excess / width, 0.0, 1.0))
     return vis
 

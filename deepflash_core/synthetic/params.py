@@ -19,6 +19,8 @@ import numpy as np
 
 # Probability that a render shows red-eye (pupils lit by the retina's reflection).
 RED_EYE_PROBABILITY = 0.15
+# Probability that glasses, when the portrait has them, mirror the flash into the lens.
+GLARE_PROBABILITY = 0.6
 
 
 def _uniform(low: float, high: float, *, log: bool = False, integer: bool = False) -> Any:
@@ -47,6 +49,8 @@ class FlashParams:
         relief: scale of brow, eye-socket, cheekbone, lip and chin relief, 0.6–1.4.
         ambient: room light kept from the studio shading, relative to the flash on the
             face, 0–0.15.
+        light_noise: amplitude of a smooth random variation of the flash's intensity
+            over the frame (uneven LED beam, diffuser), 0–0.15.
         subsurface: red-channel blur of the diffuse light (skin subsurface scattering),
             0.002–0.012 face widths; green uses 0.5x and blue 0.3x of it.
         specular: strength of the skin's specular reflection, 0.15–0.8.
@@ -60,6 +64,12 @@ class FlashParams:
         pores: modulation of the specular by pore texture, 0.3–1.
         catchlight: brightness of the flash's reflection on each cornea, 0.5–1.5.
         red_eye: pupil reddening, 0 (none, 85 % of renders) or 0.5–1.
+        glare: brightness of the flash mirrored in eyeglass lenses, 0 (none, 40 % of
+            renders) or 0.5–2; shown only on portraits where glasses are detected.
+        glare_dx: horizontal place of that reflection from each eye's centre, mirrored
+            between the lenses, -0.5–0.5 eye widths (+ = toward the nose).
+        glare_dy: its vertical place, -0.7–0.3 eye widths (- = up).
+        glare_size: its long radius, 0.04–0.15 eye widths (a small, sharp spot).
         exposure: auto-exposure target, mean linear luminance of the skin, 0.30–0.50
             (a close bright face metered high, highlights near clipping).
         highlight_knee: where the highlight shoulder starts (linear), 0.75–0.95.
@@ -87,6 +97,7 @@ class FlashParams:
     nose_height: float = _uniform(0.12, 0.22)
     relief: float = _uniform(0.6, 1.4)
     ambient: float = _uniform(0.0, 0.15)
+    light_noise: float = _uniform(0.0, 0.15)
     subsurface: float = _uniform(0.002, 0.012)
     specular: float = _uniform(0.15, 0.8)
     shininess: float = _uniform(20.0, 120.0, log=True)
@@ -99,6 +110,10 @@ class FlashParams:
     pores: float = _uniform(0.3, 1.0)
     catchlight: float = _uniform(0.5, 1.5)
     red_eye: float = _uniform(0.5, 1.0)
+    glare: float = _uniform(0.5, 2.0)
+    glare_dx: float = _uniform(-0.5, 0.5)
+    glare_dy: float = _uniform(-0.7, 0.3)
+    glare_size: float = _uniform(0.04, 0.15)
     exposure: float = _uniform(0.30, 0.50)
     highlight_knee: float = _uniform(0.75, 0.95)
     wb_red: float = _uniform(0.84, 0.97)
@@ -134,11 +149,13 @@ class FlashParams:
         # Red-eye is an event, not a level: most flash photos do not show it.
         if rng.random() >= RED_EYE_PROBABILITY:
             values["red_eye"] = 0.0
+        if rng.random() >= GLARE_PROBABILITY:
+            values["glare"] = 0.0
         return cls(**values)
 
     @classmethod
     def ranges(cls) -> dict[str, tuple[float, float]]:
-        """The sampling range of every field (red_eye may also be 0)."""
+        """The sampling range of every field (red_eye and glare may also be 0)."""
         return {f.name: tuple(f.metadata["range"]) for f in dataclasses.fields(cls)}
 
     def as_dict(self) -> dict[str, float]:

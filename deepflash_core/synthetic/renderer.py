@@ -61,6 +61,7 @@ class RenderContext:
         skin: (H, W) skin likelihood in [0, 1].
         oil_zones: (5, H, W) oily zones of the face.
         eyes: each open eye's mask, width and centre.
+        glasses: whether the face wears glasses (the flash may glare in them).
     """
 
     frame: FaceFrame
@@ -74,11 +75,19 @@ class RenderContext:
     skin: np.ndarray
     oil_zones: np.ndarray
     eyes: list[tuple[np.ndarray, float, np.ndarray]]
+    glasses: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of the portrait."""
         return self.shading.shape  # type: ignore[return-value]
+
+
+def _smooth_noise(shape: tuple[int, int], rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    """1 + a smooth random field (value noise over a 4×4 lattice) of the given amplitude."""
+    lattice = rng.standard_normal((4, 4)).astype(np.float32)
+    field = cv2.resize(lattice, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    return 1.0 + np.float32(amplitude) * np.clip(field, -2.5, 2.5)
 
 
 def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -158,6 +167,7 @@ class FlashRenderer:
             skin=skin_like,
             oil_zones=skin.oil_zones(frame, (h, w)),
             eyes=skin.eye_masks(frame, (h, w)),
+            glasses=skin.glasses_score(studio, frame) > skin.GLASSES_THRESHOLD,
         )
 
     def render_prepared(
@@ -182,7 +192,7 @@ class FlashRenderer:
         z, n = parts.surface(p.head_depth, p.nose_height, p.relief)
         light = flash_light(z, parts.subject, ctx.light_frame, p, n)
 
-        lit = light.diffuse * light.visibility
+        lit = light.diffuse * light.visibility * _smooth_noise(light.diffuse.shape, rng, p.light_noise)
         irradiance = _resize(subsurface(lit, parts.subject, p.subsurface * ctx.light_frame.width), shape)
         irradiance += (p.ambient * ctx.shading)[..., None]
         lobe = _resize(light.lobe * light.visibility, shape)
@@ -206,11 +216,33 @@ class FlashRenderer:
         for mask, width, centre in ctx.eyes:
             skin.stamp_disc(radiance, centre + toward * 0.08 * width, max(0.06 * width, 0.6), mask, white, mix=False)
 
+        if ctx.glasses and p.glare > 0:
+            self._glare(radiance, frame, p)
+
         meter = ctx.skin + 0.05 * ctx.head_mask
         flash, gain = camera.develop(radiance, meter, rng, p)
         params = p.as_dict()
         params["exposure_gain"] = gain
         return flash, params
+
+    @staticmethod
+    def _glare(radiance: np.ndarray, frame: FaceFrame, p: FlashParams) -> None:
+        """The flash mirrored in each eyeglass lens: one bright, slightly elongated spot.
+
+        The lenses' curvature puts the reflection at mirror-image places on the two
+        lenses (both toward the nose, or both away), at the same height.
+        """
+        nose_x = float(frame.landmarks["nose_bridge"][0][0])
+        white = np.full(3, 4.0 * p.glare, np.float32)
+        for side in ("left_eye", "right_eye"):
+            pts = frame.landmarks[side]
+            width = float(np.linalg.norm(pts[3] - pts[0]))
+            centre = pts.mean(axis=0)
+            inward = 1.0 if nose_x > centre[0] else -1.0
+            spot = centre + (inward * p.glare_dx * width) * frame.right + (p.glare_dy * width) * frame.down
+            angle = math.atan2(float(frame.right[1]), float(frame.right[0]))
+            radii = (p.glare_size * width, 0.5 * p.glare_size * width)
+            skin.stamp_ellipse(radiance, spot, radii, angle, white)
 
     def render(
         self, studio: np.ndarray, face: HasLandmarks, rng: np.random.Generator

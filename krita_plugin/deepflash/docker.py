@@ -26,8 +26,11 @@ WHOLE_IMAGE_HINT = "untick “Faces only” in the DeepFlash docker."
 class DeepFlashDocker(DockWidget):
     """The docker widget; the work happens in :mod:`.document` and :mod:`.worker`."""
 
+    instances: list[DeepFlashDocker] = []  # one per Krita window; lets scripts find and drive them
+
     def __init__(self) -> None:
         super().__init__()
+        DeepFlashDocker.instances.append(self)
         self.setWindowTitle("DeepFlash")
         self.log, self.log_path = open_log("krita")
         record = install_record(PLUGIN_DIR)

@@ -41,6 +41,10 @@ def read_active_layer(document: Any) -> LayerPixels:
     if document is None:
         raise DocumentError("Open an image first.")
     node = document.activeNode()
+    if node is None:
+        # No view (scripted or headless Krita) has no active node; a single layer is unambiguous.
+        layers = [top for top in document.topLevelNodes() if top.type() in _IMAGE_LAYERS]
+        node = layers[0] if len(layers) == 1 else None
     if node is None or node.type() not in _IMAGE_LAYERS:
         raise DocumentError("Select a layer (not a mask) to correct.")
     try:

@@ -39,6 +39,8 @@ def run_case(case):
     out = WORK / "out" / "gimp" / case["name"]
     out.mkdir(parents=True, exist_ok=True)
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(str(WORK / case["image"])))
+    if case.get("precision") == "f32":
+        image.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
     original = image.get_layers()[0]
     fmt, dtype, channels = _format(image, original)
     _dump(original, fmt, out / "original_before.raw")
@@ -69,8 +71,8 @@ def run_case(case):
     if status == Gimp.PDBStatusType.SUCCESS:
         result["outcome"] = "ok"
         new = layers[0]
-        result["new_layer_index"] = 0
-        result["original_index_after"] = image.get_item_position(original)
+        # GIMP lists layers top first.
+        result["new_layer_above_original"] = image.get_item_position(new) == image.get_item_position(original) - 1
         _dump(new, fmt, out / "new_layer.raw")
         _dump(original, fmt, out / "original_after.raw")
         mask = new.get_mask()

@@ -22,6 +22,17 @@ def _names(document):
     return [node.name() for node in document.topLevelNodes() if node.type() in _LAYERS]
 
 
+def _raw_document(depth):
+    """A document of ``depth`` filled from the host's raw dump (Krita asks questions when importing 16-bit PNGs)."""
+    raw = (WORK / f"krita_{depth.lower()}.raw").read_bytes()
+    probe = Krita.instance().openDocument(str(WORK / "portrait8.png"))  # same size as the raw dumps
+    width, height = probe.width(), probe.height()
+    probe.close()
+    document = Krita.instance().createDocument(width, height, f"portrait-{depth}", "RGBA", depth, "", 72.0)
+    document.topLevelNodes()[0].setPixelData(raw, 0, 0, width, height)
+    return document
+
+
 def _wait(docker, timeout_s=180):
     from deepflash.qt import QtWidgets
 
@@ -35,10 +46,14 @@ def _wait(docker, timeout_s=180):
 def run_case(docker, case):
     out = WORK / "out" / "krita" / case["name"]
     out.mkdir(parents=True, exist_ok=True)
-    document = Krita.instance().openDocument(str(WORK / case["image"]))
+    precision = case.get("precision")
+    if precision:
+        document = _raw_document(precision.upper())
+    else:
+        document = Krita.instance().openDocument(str(WORK / case["image"]))
     document.setBatchmode(True)
     width, height = document.width(), document.height()
-    original = document.activeNode() or document.topLevelNodes()[0]
+    original = document.topLevelNodes()[0]
     depth = document.colorDepth()
     (out / "original_before.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
     if case.get("select"):
@@ -46,7 +61,6 @@ def run_case(docker, case):
         selection = Selection()
         selection.select(x, y, w, h, 255)
         document.setSelection(selection)
-    document.setActiveNode(original)
     before = _names(document)
     docker.settings.set("address", case["address"])
     docker.faces_only.setChecked(case["mode"] == "faces")
@@ -66,9 +80,8 @@ def run_case(docker, case):
     new = [node for node in document.topLevelNodes() if node.name() == "Studio light (DeepFlash)"]
     if new:
         result["outcome"] = "ok"
-        nodes = [node.name() for node in original.parentNode().childNodes()]
-        result["new_layer_index"] = nodes.index(new[0].name())
-        result["original_index_after"] = nodes.index(original.name())
+        nodes = [node.name() for node in original.parentNode().childNodes()]  # Krita lists bottom first
+        result["new_layer_above_original"] = nodes.index(new[0].name()) == nodes.index(original.name()) + 1
         (out / "new_layer.raw").write_bytes(bytes(new[0].pixelData(0, 0, width, height)))
         (out / "original_after.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
         masks = [child for child in new[0].childNodes() if child.type() == "transparencymask"]

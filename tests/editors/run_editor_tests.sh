@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-editor tests: GIMP 3.0 and Krita 5.2 from Debian trixie, run headless in a chroot (needs root).
-#   tests/editors/run_editor_tests.sh [gimp] [krita]      (default: both)
+#   tests/editors/run_editor_tests.sh [gimp] [krita] [screenshots]     (default: gimp krita)
+# "screenshots" runs the GUI editors under Xvfb and refreshes docs/gimp_dialog.png and docs/krita_docker.png.
 # Builds or reuses the cached root (tests/editors/chroot.sh), installs the plug-ins into the root's
 # HOME with `deepflash install` as a user would, starts a DeepFlash server with a tiny random model on
 # the host loopback (the chroot shares the host's network), runs each editor over the cases of
@@ -19,12 +20,16 @@ editors=("$@")
 WORK_IN=/tmp/deepflash-editors
 WORK="$EDITORS_ROOT$WORK_IN"
 ADDRESS=tcp://127.0.0.1:5591
+EDITOR_TIMEOUT=600  # a hung editor (a modal dialog in headless mode) must not hang CI
 server_pid=""
+background=()  # GUI processes of the screenshot run
 timings=()
 phase_start=$SECONDS
 phase() { timings+=("$(printf '%-22s %4d s' "$1" $((SECONDS - phase_start)))"); phase_start=$SECONDS; }
 
 cleanup() {
+    local pid
+    for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     editors_unmount
 }
@@ -36,7 +41,7 @@ deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT/root" 
 editors_build
 phase "chroot (build/reuse)"
 editors_mount
-rm -rf "$WORK"
+rm -rf "$WORK" "$EDITORS_ROOT/root/.config/deepflash"  # a fresh user: no settings or logs from earlier runs
 mkdir -p "$WORK"
 "$PY" "$here/host_side.py" prepare "$WORK"
 cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
@@ -62,32 +67,71 @@ while True:
 PYEOF
 phase "fixtures + server"
 
-for editor in "${editors[@]}"; do deepflash install "$editor" --address "$ADDRESS"; done
+for editor in gimp krita; do deepflash install "$editor" --address "$ADDRESS"; done
 phase "deepflash install"
+
+in_root() { chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77 "$@"; }
+
+take_screenshots() {
+    in_root Xvfb :77 -screen 0 1400x900x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+    background+=($!)
+    sleep 2
+    cp "$here/gimp_dialog.py" "$WORK/"
+    in_root gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
+        -b "exec(open('$WORK_IN/gimp_dialog.py').read())" >"$WORK/gimp-gui.log" 2>&1 &
+    background+=($!)
+    local window="" tries
+    for tries in $(seq 120); do
+        window=$(in_root xdotool search --onlyvisible --name "Flash to Studio" 2>/dev/null | head -1) && [ -n "$window" ] && break
+        sleep 1
+    done
+    [ -n "$window" ] || { echo "the GIMP dialog did not appear; see $WORK/gimp-gui.log" >&2; return 1; }
+    sleep 3  # let GTK finish drawing
+    in_root sh -c "xwd -silent -id $window | xwdtopnm 2>/dev/null | pnmtopng" >"$repo/docs/gimp_dialog.png"
+    echo "wrote docs/gimp_dialog.png"
+    kill "${background[-1]}" 2>/dev/null || true
+    # Krita: a helper extension shows the docker, presses Apply and grabs it (tests/editors/krita_screenshot).
+    cp -r "$here/krita_screenshot/." "$EDITORS_ROOT/root/.local/share/krita/pykrita/"
+    sed -i 's/^\[python\]$/[python]\nenable_deepflash_screenshot=true/' "$EDITORS_ROOT/root/.config/kritarc"
+    rm -f "$WORK/screenshots.done"
+    in_root krita --nosplash >"$WORK/krita-gui.log" 2>&1 &
+    background+=($!)
+    for tries in $(seq 240); do [ -f "$WORK/screenshots.done" ] && break; sleep 1; done
+    [ -f "$WORK/screenshots.done" ] || { echo "Krita did not take its screenshot; see $WORK/krita-gui.log" >&2; return 1; }
+    cp "$WORK/krita_docker.png" "$repo/docs/krita_docker.png"
+    echo "wrote docs/krita_docker.png (message: $(cat "$WORK/screenshots.done"))"
+    rm -rf "$EDITORS_ROOT/root/.local/share/krita/pykrita/deepflash_screenshot"*
+    sed -i '/^enable_deepflash_screenshot=/d' "$EDITORS_ROOT/root/.config/kritarc"
+}
 
 for editor in "${editors[@]}"; do
     case $editor in
         gimp)
-            chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" gimp-console-3.0 -i \
+            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" gimp-console-3.0 -i \
                 --batch-interpreter=python-fu-eval -b "exec(open('$WORK_IN/gimp_batch.py').read())" --quit \
                 >"$WORK/gimp.log" 2>&1 || echo "gimp-console exited with $?"
             grep -E "^gimp case|Traceback|Error" "$WORK/gimp.log" || true
             ;;
         krita)
-            chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" QT_QPA_PLATFORM=offscreen \
+            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" QT_QPA_PLATFORM=offscreen \
                 PYTHONPATH="$WORK_IN" kritarunner -s krita_batch -f main >"$WORK/krita.log" 2>&1 \
                 || echo "kritarunner exited with $?"
             grep -E "^krita case|Traceback|Error" "$WORK/krita.log" || true
             ;;
+        screenshots) take_screenshots ;;
         *) echo "unknown editor $editor" >&2; exit 2 ;;
     esac
     phase "$editor run"
 done
 
 status=0
-"$PY" "$here/host_side.py" check "$WORK" "${editors[@]}" || status=$?
-phase "checks"
-for editor in "${editors[@]}"; do deepflash install "$editor" --uninstall; done
+checked=()
+for editor in "${editors[@]}"; do [ "$editor" = screenshots ] || checked+=("$editor"); done
+if [ ${#checked[@]} -gt 0 ]; then
+    "$PY" "$here/host_side.py" check "$WORK" "${checked[@]}" || status=$?
+    phase "checks"
+fi
+for editor in gimp krita; do deepflash install "$editor" --uninstall; done
 echo "timings:"; printf '  %s\n' "${timings[@]}"
 echo "logs and dumps: $WORK (server.out, gimp.log, krita.log, out/)"
 exit $status

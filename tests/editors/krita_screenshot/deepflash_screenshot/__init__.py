@@ -1,0 +1,55 @@
+"""Test helper for the docs: in a real Krita under Xvfb, show the DeepFlash docker, press Apply, grab it.
+
+Installed only into the test root (never shipped). Writes krita_docker.png and krita_window.png
+into $DEEPFLASH_EDITOR_WORK, then a ``screenshots.done`` file the harness waits for.
+"""
+
+import os
+from pathlib import Path
+
+from krita import Extension, Krita
+
+from deepflash.qt import QTimer
+
+WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
+
+
+class Screenshot(Extension):
+    def setup(self):
+        Krita.instance().notifier().windowCreated.connect(lambda: QTimer.singleShot(3000, self.open))
+
+    def createActions(self, window):  # noqa: N802 (Krita's name)
+        pass
+
+    def open(self):
+        app = Krita.instance()
+        self.document = app.openDocument(str(WORK / "portrait8.png"))
+        self.window = app.activeWindow()
+        self.window.addView(self.document)
+        from deepflash.docker import DeepFlashDocker
+
+        self.docker = DeepFlashDocker.instances[-1]
+        self.docker.setFloating(True)  # docked, it gets whatever height is left; floating shows it whole
+        self.docker.resize(330, 400)
+        self.docker.show()
+        self.docker.raise_()
+        QTimer.singleShot(4000, self.apply)
+
+    def apply(self):
+        self.docker.apply(self.document)
+        self.poll = QTimer()
+        self.poll.timeout.connect(self.wait)
+        self.poll.start(200)
+
+    def wait(self):
+        if self.docker.job_thread is None:
+            self.poll.stop()
+            QTimer.singleShot(1500, self.grab)
+
+    def grab(self):
+        self.docker.grab().save(str(WORK / "krita_docker.png"))
+        self.window.qwindow().grab().save(str(WORK / "krita_window.png"))
+        (WORK / "screenshots.done").write_text(self.docker.message_label.text())
+
+
+Krita.instance().addExtension(Screenshot(Krita.instance()))

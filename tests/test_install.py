@@ -1,0 +1,156 @@
+"""``deepflash install gimp|krita``: where files go, what the record holds, and that --uninstall undoes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deepflash_core.cli import cli
+from deepflash_core.commands import install as installer
+
+GIMP_ENTRY = ("deepflash", "deepflash.py")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh HOME (the editors' folders derive from it) without XDG overrides."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, ["install", *args], catch_exceptions=False)
+    return result
+
+
+def test_gimp_install_puts_an_executable_plug_in_in_a_folder_of_its_name(home):
+    result = invoke("gimp", "--address", "tcp://127.0.0.1:6000")
+    assert result.exit_code == 0, result.output
+    plugin = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "deepflash"
+    assert str(plugin) in result.output and "Filters → Enhance" in result.output
+    entry = plugin / "deepflash.py"
+    assert entry.is_file() and os.access(entry, os.X_OK)
+    assert (plugin / "gimp_filter.py").is_file()
+    for module in installer.CORE_MODULES:
+        assert (plugin / "vendor" / "deepflash_core" / module).is_file()
+    assert (plugin / "vendor" / "deepflash_common" / "job.py").is_file()
+    record = json.loads((plugin / installer.RECORD_NAME).read_text())
+    assert record["address"] == "tcp://127.0.0.1:6000" and record["python"] == sys.executable
+    assert record["serve_command"][-1] == "serve"
+
+
+def test_gimp_uninstall_removes_exactly_the_plug_in(home):
+    plugins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
+    (plugins / "other").mkdir(parents=True)
+    invoke("gimp")
+    result = invoke("gimp", "--uninstall")
+    assert result.exit_code == 0 and "Removed" in result.output
+    assert not (plugins / "deepflash").exists() and (plugins / "other").is_dir()
+    assert "Nothing to remove" in invoke("gimp", "--uninstall").output
+
+
+def test_reinstall_replaces_but_a_foreign_folder_is_never_touched(home, tmp_path):
+    target = tmp_path / "plug-ins"
+    invoke("gimp", "--target", str(target))
+    (target / "deepflash" / "stale.py").write_text("old")
+    invoke("gimp", "--target", str(target))
+    assert not (target / "deepflash" / "stale.py").exists()
+    foreign = tmp_path / "elsewhere"
+    (foreign / "deepflash").mkdir(parents=True)
+    (foreign / "deepflash" / "mine.txt").write_text("user data")
+    result = CliRunner().invoke(cli, ["install", "gimp", "--target", str(foreign)])
+    assert result.exit_code != 0 and isinstance(result.exception, installer.InstallError)
+    result = CliRunner().invoke(cli, ["install", "gimp", "--target", str(foreign), "--uninstall"])
+    assert isinstance(result.exception, installer.InstallError)
+    assert (foreign / "deepflash" / "mine.txt").read_text() == "user data"
+
+
+def test_krita_install_enables_the_plug_in_and_uninstall_reverts_kritarc(home):
+    kritarc = home / ".config" / "kritarc"
+    kritarc.parent.mkdir(parents=True)
+    kritarc.write_text("[General]\nfoo=1\n\n[python]\nenable_other=true\n")
+    result = invoke("krita")
+    assert result.exit_code == 0, result.output
+    pykrita = home / ".local" / "share" / "krita" / "pykrita"
+    assert (pykrita / "deepflash.desktop").is_file() and (pykrita / "deepflash" / "__init__.py").is_file()
+    assert (pykrita / "deepflash" / "vendor" / "deepflash_core" / "client.py").is_file()
+    text = kritarc.read_text()
+    assert "[python]\nenable_deepflash=true\nenable_other=true" in text and "foo=1" in text
+    invoke("krita")  # idempotent
+    assert kritarc.read_text().count("enable_deepflash") == 1
+    result = invoke("krita", "--uninstall")
+    assert result.exit_code == 0
+    assert not (pykrita / "deepflash").exists() and not (pykrita / "deepflash.desktop").exists()
+    assert kritarc.read_text() == "[General]\nfoo=1\n\n[python]\nenable_other=true\n"
+
+
+def test_kritarc_without_python_section_gets_one(tmp_path):
+    kritarc = tmp_path / "kritarc"
+    assert installer.set_krita_enabled(kritarc, True)
+    assert kritarc.read_text() == "[python]\nenable_deepflash=true\n"
+    assert not installer.set_krita_enabled(kritarc, True)
+
+
+def test_krita_zip_has_the_desktop_file_and_package_at_its_root(tmp_path):
+    output = tmp_path / "deepflash-krita.zip"
+    result = invoke("krita", "--zip", str(output))
+    assert result.exit_code == 0 and "Import Python Plugin from File" in result.output
+    names = zipfile.ZipFile(output).namelist()
+    assert "deepflash.desktop" in names and "deepflash/__init__.py" in names
+    assert "deepflash/vendor/deepflash_core/client.py" in names and "deepflash/docker.py" in names
+    assert {name.split("/")[0] for name in names} == {"deepflash.desktop", "deepflash"}
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_bad_address_is_refused_in_one_line(home):
+    result = CliRunner().invoke(cli, ["install", "gimp", "--address", "localhost:5557"])
+    assert result.exit_code != 0 and "not a ZeroMQ address" in str(result.exception)
+
+
+@pytest.mark.parametrize("platform, environ, gimp, pykrita, kritarc", [
+    ("linux", {"HOME": "/h"}, "/h/.config/GIMP/3.0/plug-ins", "/h/.local/share/krita/pykrita", "/h/.config/kritarc"),
+    ("linux", {"HOME": "/h", "XDG_CONFIG_HOME": "/c", "XDG_DATA_HOME": "/d"}, "/c/GIMP/3.0/plug-ins",
+     "/d/krita/pykrita", "/c/kritarc"),
+    ("darwin", {"HOME": "/h"}, "/h/Library/Application Support/GIMP/3.0/plug-ins",
+     "/h/Library/Application Support/krita/pykrita", "/h/Library/Preferences/kritarc"),
+    ("win32", {"USERPROFILE": "/u", "APPDATA": "/a", "LOCALAPPDATA": "/l"}, "/a/GIMP/3.0/plug-ins",
+     "/a/krita/pykrita", "/l/kritarc"),
+])
+def test_editor_folders_per_os(platform, environ, gimp, pykrita, kritarc):
+    assert installer.gimp_plugins_dir(environ, platform) == Path(gimp)
+    assert installer.krita_pykrita_dir(environ, platform) == Path(pykrita)
+    assert installer.kritarc_path(environ, platform) == Path(kritarc)
+
+
+def test_flatpak_folders_are_used_when_only_the_flatpak_editors_ran(tmp_path):
+    (tmp_path / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0").mkdir(parents=True)
+    (tmp_path / ".var" / "app" / "org.kde.krita" / "data" / "krita").mkdir(parents=True)
+    environ = {"HOME": str(tmp_path)}
+    flatpaks = tmp_path / ".var" / "app"
+    assert installer.gimp_plugins_dir(environ, "linux") == flatpaks / "org.gimp.GIMP/config/GIMP/3.0/plug-ins"
+    assert installer.krita_pykrita_dir(environ, "linux") == flatpaks / "org.kde.krita/data/krita/pykrita"
+    (tmp_path / ".config" / "GIMP" / "3.0").mkdir(parents=True)  # a native GIMP ran too: prefer it
+    assert installer.gimp_plugins_dir(environ, "linux") == tmp_path / ".config" / "GIMP" / "3.0" / "plug-ins"
+
+
+def test_vendored_modules_import_without_torch_or_numpy(home):
+    """What the editors' Python sees: only the plug-in's own folder, no DeepFlash environment."""
+    invoke("krita")
+    vendor = home / ".local" / "share" / "krita" / "pykrita" / "deepflash" / "vendor"
+    code = ("import sys; sys.path[:0] = [sys.argv[1]]; "
+            "import deepflash_core.client, deepflash_common.job, deepflash_common.connection, "
+            "deepflash_common.pixels, deepflash_common.settings; "
+            "assert deepflash_core.__file__.startswith(sys.argv[1]), deepflash_core.__file__; "
+            "heavy = {'torch', 'numpy', 'cv2'} & set(sys.modules); assert not heavy, heavy; print('ok')")
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(vendor)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr

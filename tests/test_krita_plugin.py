@@ -1,0 +1,270 @@
+"""The Krita plug-in's pixel layouts and layer handling, with a fake of Krita's document API.
+
+The real Krita runs the docker in tests/editors (``make test-editors``); Qt stays out of these tests.
+"""
+
+from __future__ import annotations
+
+import array
+import configparser
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "gimp_plugin"))
+
+from deepflash_common import pixels  # noqa: E402
+from krita_plugin.deepflash import document  # noqa: E402
+from krita_plugin.deepflash.settings import krita_settings  # noqa: E402
+
+
+# --- pixel layouts --------------------------------------------------------------------------------------
+
+def test_bgra_u8_becomes_rgba():
+    assert pixels.swap_red_blue(bytes([1, 2, 3, 4, 5, 6, 7, 8]), 1) == bytes([3, 2, 1, 4, 7, 6, 5, 8])
+
+
+def test_bgra_u16_swaps_whole_samples_not_bytes():
+    bgra = array.array("H", [100, 200, 300, 400, 65535, 1, 258, 0]).tobytes()
+    rgba = array.array("H")
+    rgba.frombytes(pixels.swap_red_blue(bgra, 2))
+    assert rgba.tolist() == [300, 200, 100, 400, 258, 1, 65535, 0]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=64).map(lambda data: data[: len(data) // 8 * 8]), st.sampled_from([1, 2]))
+def test_swapping_twice_gives_back_the_input(data, channel_bytes):
+    assert pixels.swap_red_blue(pixels.swap_red_blue(data, channel_bytes), channel_bytes) == data
+
+
+def test_partial_pixels_are_refused():
+    with pytest.raises(ValueError, match="whole number"):
+        pixels.swap_red_blue(bytes(6), 1)
+
+
+def test_half_floats_convert_like_numpy_with_and_without_numpy(monkeypatch):
+    values = np.array([0.0, 1.0, 0.5, 0.333, 1e-4, 2.0, -1.0, 65504.0], dtype=np.float16)
+    expected = values.astype(np.float32).tobytes()
+    assert pixels.half_to_float(values.tobytes()) == expected
+    monkeypatch.setitem(sys.modules, "numpy", None)  # an editor Python without numpy
+    assert pixels.half_to_float(values.tobytes()) == expected
+    assert pixels.float_to_half(expected) == values.tobytes()
+
+
+def test_float_to_half_saturates_to_infinity_without_numpy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    half = pixels.float_to_half(struct.pack("=3f", 1e6, -1e6, 0.25))
+    assert struct.unpack("=3e", half) == (float("inf"), float("-inf"), 0.25)
+
+
+@pytest.mark.parametrize("depth, dtype", [("U8", "u8"), ("U16", "u16"), ("F16", "f32"), ("F32", "f32")])
+def test_every_rgba_depth_has_a_protocol_layout(depth, dtype):
+    assert pixels.krita_layout("RGBA", depth).protocol_dtype == dtype
+
+
+@pytest.mark.parametrize("model, depth", [("CMYKA", "U8"), ("GRAYA", "U16"), ("LABA", "F32"), ("RGBA", "F64")])
+def test_other_colour_models_get_a_clear_message(model, depth):
+    with pytest.raises(pixels.UnsupportedLayoutError, match=f"this one is {model} {depth}.*Convert"):
+        pixels.krita_layout(model, depth)
+
+
+# --- a fake Krita document --------------------------------------------------------------------------------
+
+class FakeNode:
+    def __init__(self, name, kind="paintlayer", data=b"", projection=None, document=None):
+        self.name, self.kind, self.data, self.projection = name, kind, data, projection
+        self.parent, self.children, self.document, self.selection = None, [], document, None
+
+    def type(self):
+        return self.kind
+
+    def pixelData(self, x, y, w, h):  # noqa: N802 (Krita's names)
+        return self.data
+
+    def projectionPixelData(self, x, y, w, h):  # noqa: N802
+        return self.projection
+
+    def setPixelData(self, data, x, y, w, h):  # noqa: N802
+        if self.document is not None and self.document.events is not None:
+            self.document.events.append(("pixels", self.name, self.parent is not None))
+        self.data = bytes(data)
+
+    def parentNode(self):  # noqa: N802
+        return self.parent
+
+    def addChildNode(self, child, above):  # noqa: N802
+        child.parent = self
+        index = self.children.index(above) + 1 if above is not None else len(self.children)
+        self.children.insert(index, child)  # Krita lists children bottom first
+        if self.document is not None:
+            self.document.events.append(("add", child.name))
+        return True
+
+    def setSelection(self, selection):  # noqa: N802
+        self.selection = selection
+
+
+class FakeDocument:
+    def __init__(self, depth, data, width=2, height=1, model="RGBA", selection=None, active="photo"):
+        self.depth, self.model, self.w, self.h, self._selection = depth, model, width, height, selection
+        self.events: list = []
+        self.root = FakeNode("root", "grouplayer", document=self)
+        self.photo = FakeNode("photo", data=data, document=self)
+        self.root.addChildNode(FakeNode("background", data=data), None)
+        self.root.addChildNode(self.photo, None)
+        self.events.clear()
+        self.active = self.photo if active == "photo" else active
+        self.refreshed = 0
+
+    def activeNode(self):  # noqa: N802
+        return self.active
+
+    def topLevelNodes(self):  # noqa: N802
+        return list(self.root.children)
+
+    def colorModel(self):  # noqa: N802
+        return self.model
+
+    def colorDepth(self):  # noqa: N802
+        return self.depth
+
+    def width(self):
+        return self.w
+
+    def height(self):
+        return self.h
+
+    def rootNode(self):  # noqa: N802
+        return self.root
+
+    def selection(self):
+        return self._selection
+
+    def createNode(self, name, kind):  # noqa: N802
+        return FakeNode(name, kind, document=self)
+
+    def createTransparencyMask(self, name):  # noqa: N802
+        return FakeNode(name, "transparencymask", document=self)
+
+    def refreshProjection(self):  # noqa: N802
+        self.refreshed += 1
+
+
+def invert_u8(data: bytes) -> bytes:
+    return bytes(255 - b for b in data)
+
+
+def test_u8_layer_is_sent_as_rgba_and_the_result_lands_above_it_in_bgra():
+    bgra = bytes([10, 20, 30, 255, 40, 50, 60, 128])
+    doc = FakeDocument("U8", bgra)
+    source = document.read_active_layer(doc)
+    assert source.pixels == bytes([30, 20, 10, 255, 60, 50, 40, 128])
+    assert (source.width, source.height, source.layout.protocol_dtype) == (2, 1, "u8")
+    result = invert_u8(source.pixels)
+    layer = document.add_result_layer(source, result)
+    assert [node.name for node in doc.root.children] == ["background", "photo", document.LAYER_NAME]
+    assert layer.data == pixels.swap_red_blue(result, 1)
+    assert doc.photo.data == bgra  # the original is untouched
+    # pixels written before the layer joins the document: adding it is the single undo step
+    assert doc.events == [("pixels", document.LAYER_NAME, False), ("add", document.LAYER_NAME)]
+    assert doc.refreshed == 1
+
+
+def test_the_new_layer_goes_right_above_the_active_one_not_on_top():
+    doc = FakeDocument("U8", bytes(8))
+    doc.active = doc.root.children[0]  # the background, below "photo"
+    source = document.read_active_layer(doc)
+    document.add_result_layer(source, bytes(8))
+    assert [node.name for node in doc.root.children] == ["background", document.LAYER_NAME, "photo"]
+
+
+def test_u16_document_round_trips_through_the_protocol_layout():
+    bgra = array.array("H", [1000, 2000, 3000, 65535, 1, 2, 3, 4]).tobytes()
+    doc = FakeDocument("U16", bgra)
+    source = document.read_active_layer(doc)
+    assert source.layout.protocol_dtype == "u16"
+    assert array.array("H", source.pixels).tolist() == [3000, 2000, 1000, 65535, 3, 2, 1, 4]
+    layer = document.add_result_layer(source, source.pixels)
+    assert layer.data == bgra
+
+
+def test_f16_document_is_sent_as_f32_and_written_back_as_f16():
+    rgba = np.array([0.25, 0.5, 0.75, 1.0, 0.1, 0.2, 0.3, 0.4], dtype=np.float16)
+    doc = FakeDocument("F16", rgba.tobytes())
+    source = document.read_active_layer(doc)
+    assert source.layout.protocol_dtype == "f32"
+    assert np.array_equal(np.frombuffer(source.pixels, np.float32), rgba.astype(np.float32))
+    layer = document.add_result_layer(source, source.pixels)
+    assert layer.data == rgba.tobytes()
+
+
+def test_f32_document_is_passed_through():
+    rgba = np.linspace(0, 1, 8, dtype=np.float32)
+    doc = FakeDocument("F32", rgba.tobytes())
+    assert document.read_active_layer(doc).pixels == rgba.tobytes()
+
+
+def test_a_selection_becomes_a_transparency_mask_on_the_new_layer():
+    selection = object()
+    doc = FakeDocument("U8", bytes(8), selection=selection)
+    layer = document.add_result_layer(document.read_active_layer(doc), bytes(8))
+    assert [(child.kind, child.selection) for child in layer.children] == [("transparencymask", selection)]
+
+
+def test_group_layers_are_read_from_their_projection():
+    doc = FakeDocument("U8", bytes(8))
+    group = FakeNode("group", "grouplayer", data=b"", projection=bytes(range(8)))
+    doc.root.addChildNode(group, None)
+    doc.active = group
+    assert document.read_active_layer(doc).pixels == pixels.swap_red_blue(bytes(range(8)), 1)
+
+
+@pytest.mark.parametrize("doc, text", [
+    (None, "Open an image"),
+    (FakeDocument("U8", bytes(8), model="CMYKA"), "RGB documents"),
+    (FakeDocument("U8", bytes(8), active=FakeNode("m", "transparencymask")), "not a mask"),
+    (FakeDocument("U8", bytes(5)), "returned 5 bytes"),
+])
+def test_unusable_documents_raise_a_message(doc, text):
+    with pytest.raises(document.DocumentError, match=text):
+        document.read_active_layer(doc)
+
+
+def test_without_an_active_node_a_single_layer_is_used_and_two_are_ambiguous():
+    doc = FakeDocument("U8", bytes(8), active=None)
+    with pytest.raises(document.DocumentError, match="Select a layer"):
+        document.read_active_layer(doc)  # background and photo: which one?
+    doc.root.children.remove(doc.root.children[0])
+    assert document.read_active_layer(doc).node is doc.photo
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+def test_docker_settings_defaults_and_validation(tmp_path):
+    settings_file = tmp_path / "krita-docker.json"
+    settings_file.write_text('{"strength": 7, "whole_image": true, "address": "udp://x"}')
+    docker_settings = krita_settings(settings_file)
+    problems = docker_settings.load()
+    assert docker_settings["whole_image"] is True
+    assert docker_settings["strength"] == 1.0 and docker_settings["address"] == ""
+    assert len(problems) == 2
+
+
+def test_desktop_file_names_the_package():
+    desktop = configparser.ConfigParser()
+    desktop.read(REPO / "krita_plugin" / "deepflash.desktop")
+    entry = desktop["Desktop Entry"]
+    assert entry["X-KDE-Library"] == "deepflash" and entry["ServiceTypes"] == "Krita/PythonPlugin"
+    assert (REPO / "krita_plugin" / "deepflash" / "__init__.py").is_file()
+
+
+def test_package_imports_outside_krita_without_registering():
+    import krita_plugin.deepflash as package
+
+    assert package.Krita is None

@@ -1,0 +1,62 @@
+"""``deepflash web`` as a user starts it: a real process serving the page, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio", reason="the web extra is not installed")
+
+
+def test_cli_serves_the_page(tiny_weights: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+               "web", "--weights", str(tiny_weights), "--device", "cpu", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        config = json.loads(_wait_for_page(f"http://127.0.0.1:{port}/config", process, timeout_s=120.0))
+        assert config["title"] == "DeepFlash"
+        assert any(dependency.get("api_name") == "correct" for dependency in config["dependencies"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+               "web", "--weights", str(tmp_path / "none.safetensors"), "--port", str(_free_port())]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1
+    assert finished.stderr.startswith("deepflash: ") and finished.stderr.count("\n") == 1
+    assert "none.safetensors" in finished.stderr and "Traceback" not in finished.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_page(url: str, process: subprocess.Popen, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"deepflash web exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"deepflash web did not serve {url} within {timeout_s:.0f} s")
