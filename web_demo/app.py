@@ -59,7 +59,7 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
 
     def correct(
         photo: dict[str, Any] | None, strength: float, mode: str, progress: gr.Progress = gr.Progress()
-    ) -> tuple[tuple[Any, Any], Any, str, str]:
+    ) -> tuple[tuple[str, str], str, str, str]:
         try:
             upload, name = upload_path(photo)
             result = service.run(
@@ -77,7 +77,7 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 f"Something went wrong inside DeepFlash ({type(error).__name__}); the details are in the server log.",
                 print_exception=False,
             ) from None
-        return (result.before, result.after), result.faces, str(result.download), result.summary
+        return (str(result.before), str(result.after)), str(result.faces), str(result.download), result.summary
 
     with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -101,13 +101,14 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 if examples:
                     gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Public-domain portraits")
             with gr.Column(scale=3):
+                # Previews offer no download button of their own: the only download is the full-resolution file.
                 before_after = gr.ImageSlider(
                     label="Before / after", type="filepath", image_mode=None,
-                    interactive=False, elem_id="before-after",
+                    interactive=False, elem_id="before-after", buttons=["fullscreen"],
                 )
                 with gr.Row():
                     faces = gr.Image(label="Faces found", type="filepath", interactive=False, elem_id="faces",
-                                     buttons=["download", "fullscreen"])
+                                     buttons=["fullscreen"])
                     with gr.Column():
                         download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
                         summary = gr.Markdown(label="Summary", elem_id="summary")

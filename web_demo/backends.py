@@ -73,7 +73,7 @@ class InProcessCorrector:
         from deepflash_core.pipeline import Pipeline
 
         pipeline = Pipeline.load(weights=weights, device=device)
-        return cls(pipeline, description=f"in this process ({getattr(pipeline, 'device', device)})")
+        return cls(pipeline, description=f"in this process ({pipeline.device})")
 
     def correct(
         self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None

@@ -185,6 +185,8 @@ class FlashRenderer:
             ``(flash, params)``: (H, W, 3) float32 sRGB in [0, 1] and the sampled
             parameters (plus the exposure gain chosen by the auto-exposure).
         """
+        # Drawn even when fixed parameters are given, so the noise textures that
+        # follow come from the same stream either way.
         sampled = FlashParams.sample(rng)
         p = sampled if params is None else params
         frame, parts = ctx.frame, ctx.parts
@@ -214,16 +216,17 @@ class FlashRenderer:
         toward = np.array([math.cos(angle), math.sin(angle)], np.float32)
         white = np.full(3, 3.0 * p.catchlight, np.float32)
         for mask, width, centre in ctx.eyes:
-            skin.stamp_disc(radiance, centre + toward * 0.08 * width, max(0.06 * width, 0.6), mask, white, mix=False)
+            spot = centre + toward * 0.08 * width
+            skin.stamp_disc(radiance, spot, max(0.06 * width, 0.6), mask, white, mix=False)
 
         if ctx.glasses and p.glare > 0:
             self._glare(radiance, frame, p)
 
         meter = ctx.skin + 0.05 * ctx.head_mask
         flash, gain = camera.develop(radiance, meter, rng, p)
-        params = p.as_dict()
-        params["exposure_gain"] = gain
-        return flash, params
+        record: dict[str, Any] = p.as_dict()
+        record["exposure_gain"] = gain
+        return flash, record
 
     @staticmethod
     def _glare(radiance: np.ndarray, frame: FaceFrame, p: FlashParams) -> None:

@@ -19,6 +19,7 @@ editors=("$@")
 . "$here/chroot.sh"
 WORK_IN=/tmp/deepflash-editors
 WORK="$EDITORS_ROOT$WORK_IN"
+TEST_HOME=/home/deepflash-test  # the user's HOME inside the root
 ADDRESS=tcp://127.0.0.1:5591
 EDITOR_TIMEOUT=600  # a hung editor (a modal dialog in headless mode) must not hang CI
 server_pid=""
@@ -35,14 +36,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT/root" \
+deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT$TEST_HOME" \
     "$PY" -c "from deepflash_core.cli import main; main()" "$@"; }
 
 editors_build
 phase "chroot (build/reuse)"
 editors_mount
-rm -rf "$WORK" "$EDITORS_ROOT/root/.config/deepflash"  # a fresh user: no settings or logs from earlier runs
-mkdir -p "$WORK"
+rm -rf "$WORK" "$EDITORS_ROOT$TEST_HOME"  # a fresh user: no settings, logs or editor state from earlier runs
+mkdir -p "$WORK" "$EDITORS_ROOT$TEST_HOME"
 "$PY" "$here/host_side.py" prepare "$WORK"
 cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
 DEEPFLASH_STATE_DIR="$WORK/state" "$PY" ${DEEPFLASH_SERVER_LAUNCHER:--m server} --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
@@ -70,7 +71,7 @@ phase "fixtures + server"
 for editor in gimp krita; do deepflash install "$editor" --address "$ADDRESS"; done
 phase "deepflash install"
 
-in_root() { chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77 "$@"; }
+in_root() { chroot "$EDITORS_ROOT" env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77 "$@"; }
 
 take_screenshots() {
     in_root Xvfb :77 -screen 0 1400x900x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
@@ -91,8 +92,8 @@ take_screenshots() {
     echo "wrote docs/gimp_dialog.png"
     kill "${background[-1]}" 2>/dev/null || true
     # Krita: a helper extension shows the docker, presses Apply and grabs it (tests/editors/krita_screenshot).
-    cp -r "$here/krita_screenshot/." "$EDITORS_ROOT/root/.local/share/krita/pykrita/"
-    sed -i 's/^\[python\]$/[python]\nenable_deepflash_screenshot=true/' "$EDITORS_ROOT/root/.config/kritarc"
+    cp -r "$here/krita_screenshot/." "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/"
+    sed -i 's/^\[python\]$/[python]\nenable_deepflash_screenshot=true/' "$EDITORS_ROOT$TEST_HOME/.config/kritarc"
     rm -f "$WORK/screenshots.done"
     in_root krita --nosplash >"$WORK/krita-gui.log" 2>&1 &
     background+=($!)
@@ -100,20 +101,20 @@ take_screenshots() {
     [ -f "$WORK/screenshots.done" ] || { echo "Krita did not take its screenshot; see $WORK/krita-gui.log" >&2; return 1; }
     cp "$WORK/krita_docker.png" "$repo/docs/krita_docker.png"
     echo "wrote docs/krita_docker.png (message: $(cat "$WORK/screenshots.done"))"
-    rm -rf "$EDITORS_ROOT/root/.local/share/krita/pykrita/deepflash_screenshot"*
-    sed -i '/^enable_deepflash_screenshot=/d' "$EDITORS_ROOT/root/.config/kritarc"
+    rm -rf "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/deepflash_screenshot"*
+    sed -i '/^enable_deepflash_screenshot=/d' "$EDITORS_ROOT$TEST_HOME/.config/kritarc"
 }
 
 for editor in "${editors[@]}"; do
     case $editor in
         gimp)
-            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" gimp-console-3.0 -i \
+            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" gimp-console-3.0 -i \
                 --batch-interpreter=python-fu-eval -b "exec(open('$WORK_IN/gimp_batch.py').read())" --quit \
                 >"$WORK/gimp.log" 2>&1 || echo "gimp-console exited with $?"
             grep -E "^gimp case|Traceback|Error" "$WORK/gimp.log" || true
             ;;
         krita)
-            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME=/root DEEPFLASH_EDITOR_WORK="$WORK_IN" QT_QPA_PLATFORM=offscreen \
+            timeout "$EDITOR_TIMEOUT" chroot "$EDITORS_ROOT" env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" QT_QPA_PLATFORM=offscreen \
                 PYTHONPATH="$WORK_IN" kritarunner -s krita_batch -f main >"$WORK/krita.log" 2>&1 \
                 || echo "kritarunner exited with $?"
             grep -E "^krita case|Traceback|Error" "$WORK/krita.log" || true
