@@ -40,7 +40,7 @@ if _clock_argument() == "cpu":
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, JpegImagePlugin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -187,8 +187,9 @@ def file_checks(weights: Path, folder: Path) -> None:
             continue
         with Image.open(target) as image:
             orientation = image.getexif().get(0x0112)
+            sampling = f", subsampling {JpegImagePlugin.get_sampling(image)} (input 2 = 4:2:0)" if image.format == "JPEG" else ""
             print(f"  output {out_name}: {image.size[0]}x{image.size[1]} {image.mode}, EXIF orientation {orientation}, "
-                  f"model tag {image.getexif().get(0x0110)!r}  ({elapsed:.1f} s including interpreter start)")
+                  f"model tag {image.getexif().get(0x0110)!r}{sampling}  ({elapsed:.1f} s including interpreter start)")
     decoded = load_photo(source).pixels
     faces = detect_faces(decoded)
     lossless = load_photo(folder / "phone_studio.png").pixels
@@ -197,7 +198,8 @@ def file_checks(weights: Path, folder: Path) -> None:
           f"pixels outside every crop ({fraction:.0%} of the frame) bit-identical: {same}")
 
     # 16-bit PNG with alpha.
-    rgb16 = landscape_photo(2.0).astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 257, (1224, 1632, 3)).astype(np.uint16)
+    rgb8 = landscape_photo(2.0)
+    rgb16 = rgb8.astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 257, rgb8.shape).astype(np.uint16)
     alpha = np.tile(np.linspace(0, 65535, rgb16.shape[1]).astype(np.uint16), (rgb16.shape[0], 1))
     source16 = folder / "deep_rgba16.png"
     cv2.imwrite(str(source16), cv2.cvtColor(np.dstack([rgb16, alpha]), cv2.COLOR_RGBA2BGRA))

@@ -79,23 +79,21 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
 
     height, width = image.shape[:2]
     client = DeepFlashClient(address, timeout_s=600, retries=0)
+    pipeline = Pipeline.load(weights=weights, device="cpu")
     client.process(image, width, height)  # warm-up: first-call allocations on both sides
-    round_trips, server_times = [], []
-    for _ in range(repeat):
+    pipeline.process(image, Options())
+    round_trips, server_times, in_process = [], [], []
+    for _ in range(repeat):  # interleaved, so a change in machine load hits both alike
         started = time.perf_counter()
         reply = client.process(image, width, height)
         round_trips.append(time.perf_counter() - started)
         server_times.append(reply.timings["server_total"])
-    overheads = [total - server for total, server in zip(round_trips, server_times)]
-    ping_latencies = pings_during(address, lambda: client.process(image, width, height))
-    pipeline = Pipeline.load(weights=weights, device="cpu")
-    pipeline.process(image, Options())
-    in_process = []
-    for _ in range(repeat):
         started = time.perf_counter()
         pipeline.process(image, Options())
         in_process.append(time.perf_counter() - started)
     del pipeline
+    overheads = [total - server for total, server in zip(round_trips, server_times)]
+    ping_latencies = pings_during(address, lambda: client.process(image, width, height))
     total, overhead, local = (statistics.median(values) for values in (round_trips, overheads, in_process))
     print(f"12 MP ({width}x{height} u8 RGB, {image.nbytes / 2**20:.0f} MiB each way), median of {repeat}:")
     print(f"  round trip through the server      {total:7.3f} s")

@@ -4,7 +4,8 @@
     python benchmarks/bench_web.py --weights W.safetensors --megapixels 12 --runs 3 --no-browser
 
 Prints, per run, the browser's click-to-result time (both slider images decoded), the gradio_client
-round trip (upload, queue, correction, download of the full-resolution file) and the server-side steps.
+round trip (upload, queue, correction, download of the full-resolution file), and the server-side steps
+of all those requests.
 The page runs in this process, as `deepflash web` does.
 """
 
@@ -27,7 +28,7 @@ from deepflash_core.network import FlashUNet, ModelConfig
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, save_model
 from web_demo.app import build_app, launch_app
 from web_demo.backends import InProcessCorrector
-from web_demo.service import CorrectionService
+from web_demo.service import CorrectionService, PageResult
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PORTRAITS = (REPOSITORY / "tests/fixtures/flash_portrait.jpg", REPOSITORY / "tests/fixtures/congress_A000014.jpg")
@@ -38,6 +39,19 @@ BOTH_IMAGES_SHOWN = """() => {
     const images = [...document.querySelectorAll('%s')];
     return images.length === 2 && images.every(image => image.complete && image.naturalWidth > 0);
 }""" % SLIDER_IMAGES
+
+
+class RecordingService(CorrectionService):
+    """The page's service, keeping each request's step timings."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stages: list[dict[str, float]] = []
+
+    def run(self, *args, **kwargs) -> PageResult:
+        result = super().run(*args, **kwargs)
+        self.stages.append(result.stages)
+        return result
 
 
 def make_photo(megapixels: float, folder: Path) -> Path:
@@ -104,14 +118,15 @@ def main() -> None:
         folder = Path(scratch)
         photo = make_photo(args.megapixels, folder)
         weights, weights_note = weights_to_use(args.weights, folder)
-        service = CorrectionService(InProcessCorrector.load(weights=weights, device="cpu"),
-                                    output_root=folder / "results")
+        service = RecordingService(InProcessCorrector.load(weights=weights, device="cpu"),
+                                   output_root=folder / "results")
         demo = build_app(service)
         url = launch_app(demo, port=None, block=False, quiet=True)
         try:
             print(f"photo: {photo.name} ({photo.stat().st_size / 1e6:.1f} MB JPEG), weights: {weights_note}")
             print(f"cpu: {platform.processor() or platform.machine()}, torch threads: {torch.get_num_threads()}")
             service.run(photo, 1.0, False)  # warm-up: first detection loads dlib's models
+            service.stages.clear()
 
             browser: list[float] = []
             if args.browser:
@@ -119,12 +134,10 @@ def main() -> None:
 
             client = Client(url, verbose=False)
             api: list[float] = []
-            steps: list[dict[str, float]] = []
             for _ in range(args.runs):
                 started = time.perf_counter()
                 client.predict(handle_file(str(photo)), 1.0, "faces", api_name="/correct")
                 api.append(time.perf_counter() - started)
-                steps.append(service.run(photo, 1.0, False).stages)
         finally:
             demo.close()
 
@@ -136,8 +149,9 @@ def main() -> None:
     if browser:
         print(line("browser: click -> both images", browser))
     print(line("gradio_client round trip", api))
-    for stage in steps[0]:
-        print(line(f"  server step {stage}", [step[stage] for step in steps]))
+    print(f"server-side steps of those {len(service.stages)} requests:")
+    for stage in service.stages[0]:
+        print(line(f"  {stage}", [step[stage] for step in service.stages]))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ SPATIAL_CELLS_PER_SIGMA = 2.0  # grid cells per sigma_s; 3.0 halves the error an
 RANGE_CELLS_PER_SIGMA = 3.0  # colour cells per sigma_r; 2.0 doubles the error
 MAX_SPATIAL_CELLS = 1 << 16  # per image; coarser cells beyond (only for a sigma_s far below 3 % of the side)
 MAX_RANGE_CELLS_PER_CHANNEL = 12  # caps the colour cells when sigma_r is small compared with the colours' span
-CHUNK_PIXELS = 1 << 15  # pixels per splat/slice chunk: small temporaries are reused instead of page-faulted
+CHUNK_PIXELS = 1 << 17  # pixels per splat/slice chunk: bounded temporaries, few enough ops to keep threads busy
 SUBSAMPLES = 4  # per pixel and axis, when integrating the spatial kernel over grid cells
 SPLAT_PIXELS_PER_STRIDE = 6.0  # splat every k-th pixel, k = cell size / this (1 below 12-px cells)
 SPACE_COMP = 5 / 12  # spatial kernel variance removed, in cell^2 (box splat 1/12 + tent slice 1/6 + cell mass)
@@ -174,10 +174,15 @@ def _linear_weights(fracs: list[Tensor]) -> Tensor:
 
 
 def _weighted_gather(table: Tensor, index: Tensor, weights: Tensor) -> Tensor:
-    """``sum_k weights[n, k] * table[index[n, k]]`` for every row ``n``."""
-    if table.device.type == "mps":  # embedding_bag with per-sample weights is not on every backend
-        return (table.index_select(0, index.flatten()).view(*index.shape, -1) * weights[..., None]).sum(1)
+    """``sum_k weights[n, k] * table[index[n, k]]`` for every row ``n`` (one fused kernel on CPU and CUDA)."""
+    if table.device.type not in ("cpu", "cuda"):  # per-sample weights are not on every backend (e.g. MPS)
+        return _weighted_gather_portable(table, index, weights)
     return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
+
+
+def _weighted_gather_portable(table: Tensor, index: Tensor, weights: Tensor) -> Tensor:
+    """Same as :func:`_weighted_gather` from plain indexing, for backends without ``embedding_bag`` weights."""
+    return (table.index_select(0, index.flatten()).view(*index.shape, -1) * weights[..., None]).sum(1)
 
 
 class _ColourLattice:

@@ -110,6 +110,15 @@ class _Client:
     def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
         raise NotImplementedError
 
+    def request(self, frames: Sequence[Any], timeout_s: float | None = None) -> protocol.Reply:
+        """Send already encoded request frames and return the parsed reply, whatever its status.
+
+        Used by the stdio helper, which relays requests it does not interpret.
+        """
+        if timeout_s is None:
+            timeout_s = self.timeout_s if len(frames) > 1 else min(self.timeout_s, self.ping_timeout_s)
+        return self._call(list(frames), timeout_s)
+
     def ping(self) -> dict[str, Any]:
         """Ask the server whether it is alive; returns its pid, version and state."""
         return self._simple(protocol.OP_PING)

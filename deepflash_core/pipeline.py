@@ -34,6 +34,8 @@ SIGMA_R = 0.4
 # The blend mask rises from 0 to 1 over this fraction of the crop side, on crop edges inside the photo.
 FEATHER = 0.12
 MIN_SIDE = 8
+# Faces per network call: a group photo must not need 30 crops' activations in memory at once.
+MAX_BATCH = 4
 # Stage timer; benchmarks swap in time.process_time to count CPU seconds on a busy machine.
 CLOCK: Callable[[], float] = time.perf_counter
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
@@ -145,16 +147,21 @@ class Pipeline:
 
         scale = _SCALE[pixels.dtype]
         strength = float(options.strength)
-        report("prepare", 0.1)
+        report("prepare", 0.05)
         with _timed(timings, "prepare"):
             plans = [_plan_crop(pixels, face, self.input_size, scale) for face in faces]
             batch = torch.from_numpy(np.stack([plan.guide_low for plan in plans])).permute(0, 3, 1, 2).to(self.device)
-        report("filter", 0.2)
-        with _timed(timings, "filter"):
-            filtered = bilateral.bilateral_filter(batch, bilateral.sigma_s_for(self.input_size, self.input_size), SIGMA_R)
-        report("network", 0.3)
-        with _timed(timings, "network"):
-            corrections_low = encoding.correction(self._infer(filtered))
+        sigma_s = bilateral.sigma_s_for(self.input_size, self.input_size)
+        corrections = []
+        for first in range(0, len(plans), MAX_BATCH):
+            chunk = batch[first : first + MAX_BATCH]
+            report("filter", 0.1 + 0.4 * first / len(plans))
+            with _timed(timings, "filter"):
+                filtered = bilateral.bilateral_filter(chunk, sigma_s, SIGMA_R)
+            report("network", 0.1 + 0.4 * (first + 0.5 * len(chunk)) / len(plans))
+            with _timed(timings, "network"):
+                corrections.append(encoding.correction(self._infer(filtered)))
+        corrections_low = torch.cat(corrections)
         groups = _overlapping_groups([plan.inside for plan in plans])
         for done, group in enumerate(groups):
             report("upsample", 0.5 + 0.4 * done / len(groups))

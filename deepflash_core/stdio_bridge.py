@@ -20,20 +20,17 @@ from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailable
 
 def forward(frames: Sequence[Any], client: DeepFlashClient) -> list[Any]:
     """Send a request's frames through ``client`` and return the reply's frames (errors as error replies)."""
-    request_id = protocol.request_id_of(frames[0]) if frames else None
+    if not frames:
+        return [protocol.encode_error(protocol.E_BAD_REQUEST, "The request is empty.")]
+    request_id = protocol.request_id_of(frames[0])
     try:
-        reply = client._call(list(frames), _timeout_for(frames, client))
+        reply = client.request(frames)
     except ServerUnavailableError as error:
         return [protocol.encode_error(protocol.E_UNAVAILABLE, str(error), None, request_id)]
     except ServerError as error:
         return [protocol.encode_error(error.code, str(error), None, request_id)]
     header = protocol.encode_reply(reply.op, reply.request_id, **{"status": reply.status, **reply.fields})
     return [header] if reply.pixels is None else [header, reply.pixels]
-
-
-def _timeout_for(frames: Sequence[Any], client: DeepFlashClient) -> float:
-    # ping and info are quick; only a process request gets the full timeout
-    return client.timeout_s if len(frames) > 1 else min(client.timeout_s, client.ping_timeout_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

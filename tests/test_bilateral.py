@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import deepflash_core.bilateral as bilateral_module
 from deepflash_core.bilateral import BilateralFilter, bilateral_filter, sigma_s_for, window_radius
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
 
@@ -103,7 +104,7 @@ def test_grid_matches_opencv_with_other_range_sigma() -> None:
     img = load_fixture(FIXTURES[2])
     expected = cv2.bilateralFilter(img, -1, 0.15, 6.0)
     got = to_image(bilateral_filter(to_batch(img), 6.0, sigma_r=0.15))
-    assert np.abs(got - expected).mean() <= 1.5 / 255
+    assert np.abs(got - expected).mean() <= 1.0 / 255
 
 
 def test_batch_shape_dtype_and_independence() -> None:
@@ -134,14 +135,14 @@ def test_constant_image_stays_constant() -> None:
 
 
 def test_step_edge_stays_a_step() -> None:
-    """Two flat regions a full range sigma apart do not bleed into each other, unlike a Gaussian blur."""
+    """Two flat regions far apart in colour do not bleed into each other, unlike under a spatial-only blur."""
     img = torch.full((1, 3, 40, 40), 0.2)
     img[..., 20:] = torch.tensor([0.9, 0.7, 0.8])[:, None, None]
     out = bilateral_filter(img, 5.0)
-    assert (out - img).abs().max() < 2.0 / 255
-    # The same pixels under a spatial-only filter move far: the step is what the range kernel protects.
-    near_edge = out[0, :, :, 19]
-    assert torch.allclose(near_edge, torch.full_like(near_edge, 0.2), atol=2.0 / 255)
+    assert (out - img).abs().max() < 0.5 / 255
+    # With a huge range sigma the filter is a plain Gaussian blur: the columns next to the step move far.
+    blurred = bilateral_filter(img, 5.0, sigma_r=100.0)
+    assert (blurred - img)[..., 18:22].abs().amin() > 0.1
 
 
 def test_smooths_noise_within_a_region() -> None:
@@ -150,6 +151,19 @@ def test_smooths_noise_within_a_region() -> None:
     out = bilateral_filter(img, 4.0)
     assert out.std() < 0.3 * img.std()
     assert abs(out.mean().item() - img.mean().item()) < 1e-3
+
+
+def test_portable_gather_matches_the_fused_one() -> None:
+    """The path used on backends without weighted ``embedding_bag`` (e.g. MPS) computes the same sums."""
+    generator = torch.Generator().manual_seed(1)
+    table = torch.rand(50, 4, generator=generator)
+    index = torch.randint(0, 50, (30, 8), generator=generator)
+    weights = torch.rand(30, 8, generator=generator)
+    fused = bilateral_module._weighted_gather(table, index, weights)
+    portable = bilateral_module._weighted_gather_portable(table, index, weights)
+    assert torch.allclose(fused, portable, atol=1e-6)
+    expected = (table[index] * weights[..., None]).sum(dim=1)
+    assert torch.allclose(fused, expected, atol=1e-6)
 
 
 def test_gradient_flows() -> None:

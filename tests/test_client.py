@@ -84,7 +84,7 @@ def _kill_when_running(address: str, pid: int) -> threading.Thread:
     return thread
 
 
-BIG = np.random.default_rng(1).integers(0, 256, (2400, 2400, 3), np.uint8)
+BIG = np.random.default_rng(1).integers(0, 256, (1200, 1200, 3), np.uint8)
 
 
 def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_dir, tiny_weights):
@@ -94,7 +94,7 @@ def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_
         killer = _kill_when_running(address, pid)
         started = time.monotonic()
         with pytest.raises(ServerUnavailableError) as caught:
-            client.process(BIG, 2400, 2400, whole_image=True)
+            client.process(BIG, 1200, 1200, whole_image=True)
         elapsed = time.monotonic() - started
         killer.join()
     assert not lifecycle.process_alive(pid)
@@ -108,12 +108,12 @@ def test_server_killed_mid_request_is_restarted_by_an_auto_start_client(state_di
                                  ping_timeout_s=3)
         wait_until_ready(client)
         killer = _kill_when_running(address, pid)
-        reply = client.process(BIG, 2400, 2400, whole_image=True)
+        reply = client.process(BIG, 1200, 1200, whole_image=True)
         killer.join()
         new_pid = client.ping()["pid"]
         try:
             assert not lifecycle.process_alive(pid) and new_pid != pid
-            assert (reply.width, reply.height, len(reply.pixels)) == (2400, 2400, BIG.nbytes)
+            assert (reply.width, reply.height, len(reply.pixels)) == (1200, 1200, BIG.nbytes)
             assert reply.pixels != BIG.tobytes()
         finally:
             stop_server(new_pid)

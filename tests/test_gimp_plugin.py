@@ -504,3 +504,19 @@ def test_the_plug_in_file_compiles_and_is_executable(tmp_path):
     py_compile.compile(str(plug_in), cfile=str(tmp_path / "x.pyc"), doraise=True)
     assert plug_in.stat().st_mode & 0o111
     assert plug_in.read_text().splitlines()[-1] == "Gimp.main(DeepFlash.__gtype__, sys.argv)"
+
+
+def test_a_closed_local_port_is_refused_at_once_and_a_listening_one_is_not():
+    import socket
+
+    from deepflash_common.connection import refuse_if_nothing_listens
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")  # something listens: no error
+    with pytest.raises(ServerUnavailableError, match=f"127.0.0.1:{port}"):
+        refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")
+    refuse_if_nothing_listens("tcp://192.0.2.1:5557")  # not local: left to the ping
+    refuse_if_nothing_listens("ipc:///tmp/deepflash.sock")

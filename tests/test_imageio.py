@@ -262,6 +262,19 @@ def test_truncated_file_is_an_error_even_if_pillow_was_told_to_accept_them(
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True
 
 
+def test_heic_without_its_plugin_says_what_to_install(tmp_path: Path) -> None:
+    # The message only applies when pillow-heif is absent.
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pillow-heif is installed here, so HEIC files are readable")
+    source = write_bytes(tmp_path / "IMG_0001.HEIC", b"\x00\x00\x00\x18ftypheic" + bytes(200))
+    with pytest.raises(ImageReadError, match="pillow-heif"):
+        load_photo(source)
+
+
 def test_too_many_pixels_raises_image_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _save(tmp_path / "big.png", Image.new("RGB", (600, 500)))
     monkeypatch.setattr(imageio, "MAX_PIXELS", 200_000)

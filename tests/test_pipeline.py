@@ -240,3 +240,14 @@ def test_describe_names_device_and_card(random_pipe: Pipeline) -> None:
     description = random_pipe.describe()
     assert description["device"] == "cpu"
     assert description["model_card"]["config"]["input_size"] == 64
+
+
+def test_faces_in_several_network_batches_give_the_same_result(random_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepflash_core import pipeline as pipeline_module
+
+    group = np.concatenate([portrait(index) for index in range(len(PORTRAITS))], axis=1)
+    together = random_pipe.process(group)
+    assert len(together.faces) == len(PORTRAITS)
+    monkeypatch.setattr(pipeline_module, "MAX_BATCH", 1)
+    one_by_one = random_pipe.process(group)
+    assert np.abs(together.pixels.astype(int) - one_by_one.pixels.astype(int)).max() <= 1

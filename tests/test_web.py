@@ -6,6 +6,8 @@ bit depth and alpha, upright, and every bad input gets a one-line message instea
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -13,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-gradio_client = pytest.importorskip("gradio_client", reason="the web extra is not installed")
 pytest.importorskip("gradio", reason="the web extra is not installed")
 
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.utils import Status  # noqa: E402
 
 from deepflash_core.errors import ImageTooLargeError  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
@@ -29,6 +31,11 @@ from web_demo.service import CorrectionService  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
 FACE_COLOUR = (255, 196, 0)
+
+
+def amber(pixels: np.ndarray) -> np.ndarray:
+    """Where ``pixels`` have the face-box colour, give or take JPEG."""
+    return np.abs(pixels[..., :3].astype(int) - FACE_COLOUR).max(axis=2) < 40
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +75,6 @@ def test_portrait_comes_back_in_its_format_and_size(client: Client, portrait_pat
     before_px, after_px = np.asarray(Image.open(before)), np.asarray(Image.open(after))
     assert before_px.shape == after_px.shape == (275, 225, 3)
     assert not np.array_equal(before_px, after_px)
-    def amber(pixels: np.ndarray) -> np.ndarray:  # the face box colour, give or take JPEG
-        return np.abs(pixels[..., :3].astype(int) - FACE_COLOUR).max(axis=2) < 40
-
     assert amber(np.asarray(Image.open(faces))).sum() > 100 and not amber(before_px).any()
 
 
@@ -159,3 +163,46 @@ def test_face_boxes_are_drawn_at_preview_scale() -> None:
     assert drawn.shape == (100, 200, 3)
     assert marked[20:80, 50].any() and marked[20:80, 149].any() and not marked[:, :45].any()
 
+
+class GatedCorrector:
+    """The real corrector, held at a gate so the test decides when a photo may finish."""
+
+    def __init__(self, inner: InProcessCorrector) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.started = threading.Semaphore(0)
+        self.gate = threading.Event()
+
+    def correct(self, *args, **kwargs):
+        self.started.release()
+        assert self.gate.wait(timeout=60), "the test never opened the gate"
+        return self.inner.correct(*args, **kwargs)
+
+
+def test_queue_runs_one_photo_at_a_time_and_turns_away_the_overflow(
+        corrector: InProcessCorrector, portrait_path: Path, tmp_path: Path) -> None:
+    gated = GatedCorrector(corrector)
+    demo = build_app(CorrectionService(gated, output_root=tmp_path), concurrency=1, queue_size=1)
+    url = launch_app(demo, port=None, block=False, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+
+        def submit():
+            return client.submit(handle_file(str(portrait_path)), 1.0, "faces", api_name="/correct")
+
+        first = submit()
+        assert gated.started.acquire(timeout=60)  # the first photo is being corrected
+        second = submit()
+        deadline = time.monotonic() + 60
+        while second.status().code != Status.IN_QUEUE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.status().code == Status.IN_QUEUE  # waiting: the concurrency limit is 1
+        assert not gated.started.acquire(timeout=0.5)
+        with pytest.raises(Exception, match="[Qq]ueue is full"):
+            submit().result(timeout=60)
+        gated.gate.set()
+        for job in (first, second):
+            assert Path(job.result(timeout=120)[2]).name == "congress_A000014-deepflash.jpg"
+    finally:
+        gated.gate.set()
+        demo.close()

@@ -1,9 +1,9 @@
 """The web page in a real headless Chromium: upload a portrait, press the button, see before and after.
 
 Needs Debian's ``chromium`` and the Python ``playwright`` package (installed by tests/install-test-tools.sh);
-Playwright drives the system browser, it never downloads one. Saves the page as docs/web_demo.png;
-the tiny random model paints faces oddly, so for the documentation screenshot point
-DEEPFLASH_WEB_TEST_WEIGHTS at trained weights (the assertions are the same).
+Playwright drives the system browser, it never downloads one. Saves the page as docs/web_demo.png,
+which the documentation shows: so the page runs the bundled weights when they are installed (the tiny
+random model otherwise, or DEEPFLASH_WEB_TEST_WEIGHTS); the assertions check plumbing either way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from PIL import Image
 pytest.importorskip("gradio", reason="the web extra is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="run tests/install-test-tools.sh (playwright)")
 
+from deepflash_core.weights import DEFAULT_WEIGHTS  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
 from web_demo.backends import InProcessCorrector  # noqa: E402
 from web_demo.service import CorrectionService  # noqa: E402
@@ -49,7 +50,8 @@ BOTH_IMAGES_SHOWN = """() => {
 
 @pytest.fixture(scope="module")
 def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
-    weights = Path(os.environ.get("DEEPFLASH_WEB_TEST_WEIGHTS") or tiny_weights)
+    bundled_or_tiny = DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.exists() else tiny_weights
+    weights = Path(os.environ.get("DEEPFLASH_WEB_TEST_WEIGHTS") or bundled_or_tiny)
     corrector = InProcessCorrector.load(weights=weights, device="cpu")
     demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")))
     url = launch_app(demo, port=None, block=False, quiet=True)

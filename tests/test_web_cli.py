@@ -43,6 +43,15 @@ def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
     assert "none.safetensors" in finished.stderr and "Traceback" not in finished.stderr
 
 
+def test_cli_reports_an_absent_server_in_one_line() -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()", "web", "--server", address]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 1
+    assert finished.stderr.startswith("deepflash: ") and finished.stderr.count("\n") == 1
+    assert address in finished.stderr and "Traceback" not in finished.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -117,9 +117,12 @@ class ServerCorrector:
             self._local.client = client
         return client
 
-    def ping(self) -> dict[str, Any]:
-        """Ask the server who it is; raises ``ServerUnavailableError`` when nothing answers."""
-        return dict(self.client().ping())
+    def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """Ask the server whether it is there (one try); raises ``ServerUnavailableError`` when nothing answers."""
+        from deepflash_core.client import DeepFlashClient
+
+        with DeepFlashClient(address=self.address, timeout_s=timeout_s, retries=0, ping_timeout_s=timeout_s) as client:
+            return dict(client.ping())
 
     def correct(
         self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from deepflash_core.device import DEVICE_CHOICES
 from deepflash_core.errors import DeepFlashError, ImageWriteError
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
@@ -125,7 +124,7 @@ class _Corrector:
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs, named like the inputs.")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
-@click.option("--device", default="auto", show_default=True, help=f"Torch device: {', '.join(DEVICE_CHOICES)} or cuda:N.")
+@click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
 @click.option("--server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")

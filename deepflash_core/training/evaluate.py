@@ -35,7 +35,8 @@ class Scores:
         """Score one ``(H, W, 3)`` prediction in [0, 1] against its reference."""
         self.ssim.append(float(structural_similarity(prediction, reference, channel_axis=2, data_range=1.0)))
         # Identical images have infinite PSNR; cap at 100 dB so means stay finite.
-        self.psnr.append(float(min(100.0, peak_signal_noise_ratio(reference, prediction, data_range=1.0))))
+        identical = not np.any(prediction != reference)
+        self.psnr.append(100.0 if identical else float(min(100.0, peak_signal_noise_ratio(reference, prediction, data_range=1.0))))
         self.accuracy.append(float(encoding.accuracy(prediction, reference)))
 
     def mean(self) -> dict[str, float]:
@@ -69,11 +70,15 @@ class Evaluation:
     identity: Scores = field(default_factory=Scores)
     losses: list[float] = field(default_factory=list)
     mean_errors: list[float] = field(default_factory=list)
+    # PSNR had the per-image, per-channel mean of y been right (what eq. 5 alone cannot fix).
+    psnr_mean_corrected: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         """Flat dict: ``loss``, ``mean_error``, ``ssim``, ``psnr``, ``accuracy``, ``identity_*``, ``images``."""
         result = {"loss": float(np.mean(self.losses)) if self.losses else float("nan"),
-                  "mean_error": float(np.mean(self.mean_errors)) if self.mean_errors else float("nan")}
+                  "mean_error": float(np.mean(self.mean_errors)) if self.mean_errors else float("nan"),
+                  "psnr_mean_corrected": float(np.mean(self.psnr_mean_corrected)) if self.psnr_mean_corrected
+                  else float("nan")}
         result.update(self.model.mean())
         result.update({f"identity_{k}": v for k, v in self.identity.mean().items()})
         result["images"] = len(self.model)
@@ -105,6 +110,9 @@ def evaluate_batches(
             result.mean_errors.append(float((2.0 * (output - target).mean(dim=(2, 3))).abs().mean()))
             prediction = encoding.reconstruct(flash, output)
             truth = encoding.reconstructed_ground_truth(flash, flash_bl, studio_bl)
+            corrected = encoding.reconstruct(flash, output - (output - target).mean(dim=(2, 3), keepdim=True))
+            for p, g in zip(to_hwc(corrected), to_hwc(truth)):
+                result.psnr_mean_corrected.append(float(min(100.0, peak_signal_noise_ratio(g, p, data_range=1.0))))
             studio = batch.get("studio", truth)
             for x, p, g, o in zip(to_hwc(flash), to_hwc(prediction), to_hwc(truth), to_hwc(studio)):
                 result.model.add(p, g)

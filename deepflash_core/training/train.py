@@ -52,7 +52,7 @@ DATA_SOURCES = [
      "attribution": "US Government Publishing Office, via unitedstates/images and Hainish/congress-images-225x275"},
 ]
 LOG_COLUMNS = ("step", "epoch", "images", "elapsed_s", "train_loss", "val_loss", "val_mean_error", "val_ssim",
-               "val_psnr", "val_accuracy", "identity_ssim", "identity_psnr", "identity_accuracy", "images_per_s")
+               "val_psnr", "val_psnr_mean_corrected", "val_accuracy", "identity_ssim", "identity_psnr", "identity_accuracy", "images_per_s")
 
 
 class TrainingError(DeepFlashError):
@@ -491,7 +491,7 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
     interval_start, interval_images = time.monotonic(), 0
 
     def out_of_time() -> bool:
-        return time.monotonic() >= deadline or (config.max_steps is not None and state.step >= config.max_steps)
+        return bool(stop_requested) or time.monotonic() >= deadline or (config.max_steps is not None and state.step >= config.max_steps)
 
     def validate() -> dict[str, float]:
         nonlocal interval_start, interval_images
@@ -517,6 +517,15 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         interval_start, interval_images = time.monotonic(), 0
         return summary
 
+    stop_requested = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        # Finish the current step, then validate, checkpoint and export as at the time limit.
+        stop_requested.append(signum)
+
+    import signal
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     bar = tqdm(total=config.max_steps, initial=state.step, disable=not progress, unit="step", dynamic_ncols=True)
     last_tick = time.monotonic()
     try:
@@ -548,6 +557,8 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
             break
     finally:
         bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if state.step != state.last_validation_step:
         validate()
     else:

@@ -7,6 +7,7 @@ command that starts ``deepflash serve``.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from deepflash_core import client as deepflash_client
@@ -17,7 +18,7 @@ PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
 RETRIES = 1
 
 
-PROBE_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = 10.0  # a server loading its model on a busy CPU still answers a ping within this
 
 
 def has_pyzmq() -> bool:
@@ -46,10 +47,31 @@ def client_factory(python: str, auto_start_helper: bool,
     return connect
 
 
+def refuse_if_nothing_listens(address: str, timeout_s: float = 1.0) -> None:
+    """Raise ``ServerUnavailableError`` at once when no process listens on a local TCP address.
+
+    ZeroMQ waits silently for a peer that is not there; a plain TCP connect tells a stopped
+    server (refused) from a busy one in milliseconds. Other addresses are left to the ping.
+    """
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or not (host.startswith("127.") or host in ("localhost", "::1")):
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except ConnectionRefusedError:
+        raise ServerUnavailableError(f"No DeepFlash server listens at {address}.") from None
+    except OSError:
+        pass  # a timeout or an odd network: let the ZeroMQ ping decide
+
+
 class _ProbingClient(deepflash_client.DeepFlashClient):
-    """Pings before sending the image, so a stopped server is reported in seconds, not minutes."""
+    """Checks the server is there before sending the image, so a stopped one is reported in seconds."""
 
     def process(self, pixels, **options):  # type: ignore[no-untyped-def,override]
+        refuse_if_nothing_listens(self.address)
         self.ping()
         return super().process(pixels, **options)
 

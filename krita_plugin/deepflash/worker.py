@@ -11,7 +11,7 @@ from deepflash_core.errors import DeepFlashError
 from .document import LAYER_NAME
 from .qt import QThread, Signal
 
-STATUS_TIMEOUT_S = 2.0
+STATUS_TIMEOUT_S = 5.0
 
 
 class JobThread(QThread):

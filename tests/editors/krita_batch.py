@@ -105,6 +105,7 @@ def main(*args):
 
     docker = DeepFlashDocker()
     docker.timer.stop()  # no periodic status checks during the run
+    docker.settings.path = WORK / "krita-batch-settings.json"  # leave the user's docker settings alone
     for case in json.loads((WORK / "cases.json").read_text()):
         try:
             run_case(docker, case)

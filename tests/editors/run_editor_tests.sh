@@ -46,7 +46,7 @@ rm -rf "$WORK" "$EDITORS_ROOT$TEST_HOME"  # a fresh user: no settings, logs or e
 mkdir -p "$WORK" "$EDITORS_ROOT$TEST_HOME"
 "$PY" "$here/host_side.py" prepare "$WORK"
 cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
-DEEPFLASH_STATE_DIR="$WORK/state" "$PY" ${DEEPFLASH_SERVER_LAUNCHER:--m server} --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
+DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m server --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
     --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
 server_pid=$!
 "$PY" - "$ADDRESS" "$server_pid" <<'PYEOF'
@@ -57,14 +57,21 @@ from deepflash_core.errors import ServerUnavailableError
 deadline = time.monotonic() + 180
 while True:
     try:
-        print("server:", DeepFlashClient(sys.argv[1], timeout_s=2, retries=0).ping()); break
+        state = DeepFlashClient(sys.argv[1], timeout_s=2, retries=0).ping()["state"]
+        if state == "failed":
+            sys.exit("the test server could not load its model; see server.out")
+        if state == "ready":  # the model is loaded: the first case is not slower than the rest
+            print("server ready")
+            break
     except ServerUnavailableError:
-        if time.monotonic() > deadline: sys.exit("the test server did not start; see server.out")
-        try:
-            os.kill(int(sys.argv[2]), 0)
-        except OSError:
-            sys.exit("the test server exited; see server.out")
-        time.sleep(0.5)
+        pass
+    if time.monotonic() > deadline:
+        sys.exit("the test server did not start; see server.out")
+    try:
+        os.kill(int(sys.argv[2]), 0)
+    except OSError:
+        sys.exit("the test server exited; see server.out")
+    time.sleep(0.5)
 PYEOF
 phase "fixtures + server"
 
@@ -100,7 +107,7 @@ take_screenshots() {
     for tries in $(seq 240); do [ -f "$WORK/screenshots.done" ] && break; sleep 1; done
     [ -f "$WORK/screenshots.done" ] || { echo "Krita did not take its screenshot; see $WORK/krita-gui.log" >&2; return 1; }
     cp "$WORK/krita_docker.png" "$repo/docs/krita_docker.png"
-    echo "wrote docs/krita_docker.png (message: $(cat "$WORK/screenshots.done"))"
+    echo "wrote docs/krita_docker.png; the docker's run: $(cat "$WORK/screenshots.done")"
     rm -rf "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/deepflash_screenshot"*
     sed -i '/^enable_deepflash_screenshot=/d' "$EDITORS_ROOT$TEST_HOME/.config/kritarc"
 }

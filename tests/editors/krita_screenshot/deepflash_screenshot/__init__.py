@@ -4,6 +4,7 @@ Installed only into the test root (never shipped). Writes krita_docker.png and k
 into $DEEPFLASH_EDITOR_WORK, then a ``screenshots.done`` file the harness waits for.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -29,8 +30,7 @@ class Screenshot(Extension):
         from deepflash.docker import DeepFlashDocker
 
         self.docker = DeepFlashDocker.instances[-1]
-        self.docker.setFloating(True)  # docked, it gets whatever height is left; floating shows it whole
-        self.docker.resize(330, 400)
+        self.docker.setMinimumSize(300, 330)  # docked, it would only get what the other dockers leave
         self.docker.show()
         self.docker.raise_()
         QTimer.singleShot(4000, self.apply)
@@ -49,7 +49,17 @@ class Screenshot(Extension):
     def grab(self):
         self.docker.grab().save(str(WORK / "krita_docker.png"))
         self.window.qwindow().grab().save(str(WORK / "krita_window.png"))
-        (WORK / "screenshots.done").write_text(self.docker.message_label.text())
+        report = {"message": self.docker.message_label.text(), "layers": self._layers()}
+        # One Ctrl+Z must remove the whole result (the layer with its pixels).
+        Krita.instance().action("edit_undo").trigger()
+        QTimer.singleShot(1500, lambda: self.after_undo(report))
+
+    def after_undo(self, report):
+        report["layers_after_one_undo"] = self._layers()
+        (WORK / "screenshots.done").write_text(json.dumps(report))
+
+    def _layers(self):
+        return [node.name() for node in self.document.topLevelNodes()]
 
 
 Krita.instance().addExtension(Screenshot(Krita.instance()))

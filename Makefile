@@ -1,0 +1,21 @@
+# Developer tasks. The default test suite is `.venv/bin/python -m pytest` (see README).
+PYTHON ?= .venv/bin/python
+
+.PHONY: test test-editors editor-screenshots editors-root
+
+test:
+	$(PYTHON) -m pytest -q
+
+# GIMP 3.0 and Krita 5.2 (Debian trixie, in a cached chroot under /var/cache/deepflash-editors): installs
+# the plug-ins with `deepflash install`, runs them headless against a local server, checks the layers.
+# Needs root and network on the first run (about 2 min to build the root, then ~3 min per run).
+test-editors:
+	DEEPFLASH_PYTHON=$(abspath $(PYTHON)) bash tests/editors/run_editor_tests.sh gimp krita
+
+# Also refresh docs/gimp_dialog.png and docs/krita_docker.png (GUI editors under Xvfb).
+editor-screenshots:
+	DEEPFLASH_PYTHON=$(abspath $(PYTHON)) bash tests/editors/run_editor_tests.sh screenshots
+
+# Only build (or check) the cached trixie root.
+editors-root:
+	bash tests/editors/build_chroot.sh
