@@ -12,10 +12,14 @@ average the coefficients over the windows that cover each pixel, upsample only t
 bilinearly, and apply them to the full-resolution guide. Edges of ``D`` then follow the photo's edges at full
 resolution. Where ``D`` is constant the model is ``A = 0, b = D``, so a constant correction comes out unchanged.
 
-Chosen over bilinear, joint bilateral and bilateral-grid slicing by the halo test in ``tests/test_upsample.py``
-and the figures of ``benchmarks/bench_upsample.py``. Everything is box filters (cumulative sums) at low
-resolution, plus one pass over the high-resolution rows in strips, so the cost at 12 MP is dominated by memory
-bandwidth.
+Chosen by the halo test in ``tests/test_upsample.py`` and the figures of ``benchmarks/bench_upsample.py``: on a
+synthetic subject with a sharp outline, the error within 4 px of the outline is 0.0052 against bilinear's 0.0236;
+on a real portrait (``BL(x) - BL(o)`` computed at 256 px vs at 1024 px) the error on the strongest edges is 0.0018
+against 0.0027, and no worse elsewhere. Radii of 1-2 low-resolution pixels fit best (2 is the default: 25
+samples per fit rather than 9, steadier on a noisy network output); larger radii blur the correction's own
+gradients, and ``eps = 1e-3`` keeps the fit stable where the guide is flat. Joint bilateral upsampling and grid
+slicing were not built: the guided filter met the halo criterion with only box filters at low resolution and
+one pass over the high-resolution rows (in strips, so no full-resolution copy of the coefficients exists).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""The GIMP 3 plug-in (``deepflash/``) and the editor-independent helpers both plug-ins share (``deepflash_common/``)."""
+"""The GIMP 3 plug-in (``deepflash/``) and the helpers both editor plug-ins share (``deepflash_common/``)."""

@@ -520,3 +520,28 @@ def test_a_closed_local_port_is_refused_at_once_and_a_listening_one_is_not():
         refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")
     refuse_if_nothing_listens("tcp://192.0.2.1:5557")  # not local: left to the ping
     refuse_if_nothing_listens("ipc:///tmp/deepflash.sock")
+
+
+def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypatch):
+    """An editor Python without pyzmq: the request goes through ``python -m deepflash_core.stdio_bridge``."""
+    import socket
+
+    from deepflash_core import client as deepflash_client
+
+    monkeypatch.setattr(deepflash_client, "zmq", None)
+    assert server_starter(["deepflash", "serve"]) is None  # only the helper can start a server then
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connect = client_factory(python=sys.executable, auto_start_helper=False, timeout_s=2.0)
+    helper = connect(f"tcp://127.0.0.1:{port}")
+    assert isinstance(helper, deepflash_client.StdioClient) and helper.python == sys.executable
+    context = make_context(FakeClient(), start=None)
+    context.connect, context.address = connect, f"tcp://127.0.0.1:{port}"
+    monkeypatch.chdir(REPO)  # the helper imports deepflash_core from the source tree
+    outcome = run_job(small_job(), context)
+    assert outcome.code == "server_down", outcome.message
+
+    context.connect = client_factory(python="", auto_start_helper=False)
+    outcome = run_job(small_job(), context)
+    assert outcome.code == "server_error" and "no pyzmq" in outcome.message

@@ -53,6 +53,7 @@ def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
     bundled_or_tiny = DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.exists() else tiny_weights
     weights = Path(os.environ.get("DEEPFLASH_WEB_TEST_WEIGHTS") or bundled_or_tiny)
     corrector = InProcessCorrector.load(weights=weights, device="cpu")
+    corrector.warm_up()  # as `deepflash web` does: the screenshot shows a warm page's time
     demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")))
     url = launch_app(demo, port=None, block=False, quiet=True)
     try:

@@ -75,6 +75,15 @@ class InProcessCorrector:
         pipeline = Pipeline.load(weights=weights, device=device)
         return cls(pipeline, description=f"in this process ({pipeline.device})")
 
+    def warm_up(self) -> None:
+        """Load the face detector's models and run the network once, so the first visitor does not wait."""
+        from deepflash_core.faces import detect_faces
+        from deepflash_core.pipeline import Options
+
+        grey = np.full((64, 64, 3), 128, np.uint8)
+        detect_faces(grey)
+        self.pipeline.process(grey, Options(whole_image=True))
+
     def correct(
         self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None
     ) -> Correction:

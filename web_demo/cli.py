@@ -38,6 +38,7 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
         corrector.ping()  # fail now, with the client's one-line message, rather than on the first photo
     else:
         corrector = InProcessCorrector.load(weights=weights, device=device)
+        corrector.warm_up()
     service = CorrectionService(corrector, max_megapixels=max_megapixels)
     from web_demo.app import build_app, launch_app  # Gradio takes seconds to import: only once the model is ready
 

@@ -353,12 +353,21 @@ def hardware_description(device: torch.device) -> str:
 
 
 def append_log(run_dir: Path, row: dict[str, Any]) -> None:
+    """Append one row to ``log.csv``; a log written with fewer columns is rewritten with the current header."""
     path = Path(run_dir) / "log.csv"
-    new = not path.exists()
+    rows: list[dict[str, Any]] = []
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != LOG_COLUMNS:
+                rows = list(reader)
+    if rows or not path.exists():
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({k: v for k, v in old.items() if k in LOG_COLUMNS and v is not None} for old in rows)
     with open(path, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS, extrasaction="ignore")
-        if new:
-            writer.writeheader()
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 

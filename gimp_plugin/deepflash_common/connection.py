@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable
 
 from deepflash_core import client as deepflash_client
-from deepflash_core.errors import ServerUnavailableError
+from deepflash_core.errors import DeepFlashError, ServerUnavailableError
 from deepflash_common.job import ProcessingClient
 
 PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
@@ -40,8 +40,8 @@ def client_factory(python: str, auto_start_helper: bool,
         if has_pyzmq():
             return _ProbingClient(address, timeout_s=timeout_s, retries=RETRIES, ping_timeout_s=PROBE_TIMEOUT_S)
         if not python:
-            raise ServerUnavailableError("This editor's Python has no pyzmq and no DeepFlash Python is recorded; "
-                                         "run `deepflash install` again from the DeepFlash environment.")
+            raise DeepFlashError("This editor's Python has no pyzmq and no DeepFlash Python is recorded; run "
+                                 "`deepflash install` again from the DeepFlash environment.")
         return deepflash_client.StdioClient(python, address, timeout_s, RETRIES, auto_start=auto_start_helper)
 
     return connect

@@ -52,17 +52,6 @@ def done(faces: int, whole_image: bool, seconds: float, layer_name: str) -> str:
     return f"Corrected {what} in {seconds:.1f} s; the result is the new layer “{layer_name}”."
 
 
-def no_pyzmq_no_python(log_path: Path) -> str:
-    """The editor's Python lacks pyzmq and no DeepFlash Python is recorded to run the helper."""
-    return ("This editor's Python has no pyzmq and the DeepFlash environment is unknown. Run "
-            f"`deepflash install` again from the DeepFlash environment. {_see_log(log_path)}")
-
-
-def empty_layer() -> str:
-    """The layer or selection has no pixels to send."""
-    return "The active layer is empty (or outside the canvas); select a layer with pixels."
-
-
 def server_status(info: dict | None, address: str, error: str = "") -> str:
     """The docker's one-line server status, from a ``ping`` reply (None when nothing answered)."""
     if info is None:

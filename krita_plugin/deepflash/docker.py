@@ -11,10 +11,10 @@ from deepflash_common import messages
 from deepflash_common.connection import client_factory, server_starter
 from deepflash_common.job import Context, Job, Outcome
 from deepflash_common.logfile import open_log
-from deepflash_common.settings import install_record
+from deepflash_common.settings import STRENGTH_RANGE, install_record
 
 from .document import DocumentError, LayerPixels, add_result_layer, read_active_layer
-from .qt import HORIZONTAL, QTimer, QtWidgets
+from .qt import HORIZONTAL, SELECTABLE_TEXT, QTimer, QtWidgets
 from .settings import krita_settings
 from .worker import JobThread, StatusThread
 
@@ -61,7 +61,7 @@ class DeepFlashDocker(DockWidget):
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Strength", body))
         self.strength_slider = QtWidgets.QSlider(HORIZONTAL, body)
-        self.strength_slider.setRange(0, 200)
+        self.strength_slider.setRange(round(STRENGTH_RANGE[0] * 100), round(STRENGTH_RANGE[1] * 100))
         self.strength_slider.setValue(round(self.settings["strength"] * 100))
         self.strength_value = QtWidgets.QLabel(body)
         row.addWidget(self.strength_slider, 1)
@@ -86,8 +86,7 @@ class DeepFlashDocker(DockWidget):
         layout.addWidget(self.progress)
         self.message_label = QtWidgets.QLabel("", body)
         self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(self.message_label.textInteractionFlags()
-                                                   | self._selectable())
+        self.message_label.setTextInteractionFlags(SELECTABLE_TEXT)  # the log path can be copied
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         self.setWidget(body)
@@ -97,12 +96,6 @@ class DeepFlashDocker(DockWidget):
         self.start_server.toggled.connect(lambda checked: self._save("start_server", checked))
         self.apply_button.clicked.connect(self.apply)
         self._strength_changed(self.strength_slider.value())
-
-    @staticmethod
-    def _selectable() -> Any:
-        from .qt import Qt
-
-        return Qt.TextInteractionFlag.TextSelectableByMouse
 
     # -- Krita hooks -----------------------------------------------------------------------------------
 

@@ -11,15 +11,12 @@ except ImportError:
 
     QT_API = "PyQt5"
 
+__all__ = ["QT_API", "QtCore", "QtGui", "QtWidgets", "Signal", "QThread", "QTimer", "HORIZONTAL", "SELECTABLE_TEXT"]
+
 Signal = QtCore.pyqtSignal
-Slot = QtCore.pyqtSlot
-Qt = QtCore.Qt
-QObject = QtCore.QObject
 QThread = QtCore.QThread
 QTimer = QtCore.QTimer
 
-# PyQt6 only has scoped enums (Qt.Orientation.Horizontal); PyQt5 has both spellings.
-HORIZONTAL = Qt.Orientation.Horizontal
-ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
-RICH_TEXT = Qt.TextFormat.RichText
-PLAIN_TEXT = Qt.TextFormat.PlainText
+# PyQt6 only has scoped enums (Qt.Orientation.Horizontal); PyQt5 accepts both spellings.
+HORIZONTAL = QtCore.Qt.Orientation.Horizontal
+SELECTABLE_TEXT = QtCore.Qt.TextInteractionFlag.TextSelectableByMouse

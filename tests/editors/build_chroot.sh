@@ -5,4 +5,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=chroot.sh
 . "$here/chroot.sh"
 trap editors_unmount EXIT
+trap 'exit 143' TERM INT HUP
 editors_build

@@ -30,11 +30,12 @@ phase() { timings+=("$(printf '%-22s %4d s' "$1" $((SECONDS - phase_start)))"); 
 
 cleanup() {
     local pid
-    for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    for pid in "${background[@]}"; do stop "$pid"; wait "$pid" 2>/dev/null || true; done
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     editors_unmount
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP  # a signal must also run the cleanup (unmount, stop what was started)
 
 deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT$TEST_HOME" \
     "$PY" -c "from deepflash_core.cli import main; main()" "$@"; }
@@ -78,14 +79,26 @@ phase "fixtures + server"
 for editor in gimp krita; do deepflash install "$editor" --address "$ADDRESS"; done
 phase "deepflash install"
 
-in_root() { chroot "$EDITORS_ROOT" env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77 "$@"; }
+ROOT_ENV=(env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77)
+in_root() { chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" "$@"; }
+# Started directly (not through a function, which would fork a subshell) so that $! is the editor
+# itself: chroot and env exec it. SIGTERM first, SIGKILL after a grace period.
+stop() { kill "$1" 2>/dev/null || return 0; for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done; kill -9 "$1" 2>/dev/null || true; }
 
 take_screenshots() {
-    in_root Xvfb :77 -screen 0 1400x900x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+    local lock="$EDITORS_ROOT/tmp/.X77-lock"
+    if [ -e "$lock" ]; then
+        if kill -0 "$(tr -d ' ' <"$lock")" 2>/dev/null; then
+            echo "display :77 is in use by process $(tr -d ' ' <"$lock"); stop it first" >&2
+            return 1
+        fi
+        rm -f "$lock" "$EDITORS_ROOT/tmp/.X11-unix/X77"  # left by an Xvfb that was killed
+    fi
+    chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" Xvfb :77 -screen 0 1400x900x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
     background+=($!)
     sleep 2
     cp "$here/gimp_dialog.py" "$WORK/"
-    in_root gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
+    chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
         -b "exec(open('$WORK_IN/gimp_dialog.py').read())" >"$WORK/gimp-gui.log" 2>&1 &
     background+=($!)
     local window="" tries
@@ -97,17 +110,29 @@ take_screenshots() {
     sleep 3  # let GTK finish drawing
     in_root sh -c "xwd -silent -id $window | xwdtopnm 2>/dev/null | pnmtopng" >"$repo/docs/gimp_dialog.png"
     echo "wrote docs/gimp_dialog.png"
-    kill "${background[-1]}" 2>/dev/null || true
+    stop "${background[-1]}"
     # Krita: a helper extension shows the docker, presses Apply and grabs it (tests/editors/krita_screenshot).
     cp -r "$here/krita_screenshot/." "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/"
     sed -i 's/^\[python\]$/[python]\nenable_deepflash_screenshot=true/' "$EDITORS_ROOT$TEST_HOME/.config/kritarc"
     rm -f "$WORK/screenshots.done"
-    in_root krita --nosplash >"$WORK/krita-gui.log" 2>&1 &
+    chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" krita --nosplash >"$WORK/krita-gui.log" 2>&1 &
     background+=($!)
     for tries in $(seq 240); do [ -f "$WORK/screenshots.done" ] && break; sleep 1; done
-    [ -f "$WORK/screenshots.done" ] || { echo "Krita did not take its screenshot; see $WORK/krita-gui.log" >&2; return 1; }
+    if [ ! -f "$WORK/screenshots.done" ]; then
+        in_root sh -c "xwd -silent -root | xwdtopnm 2>/dev/null | pnmtopng" >"$WORK/krita_failure.png" || true
+        echo "Krita did not take its screenshot; see $WORK/krita-gui.log and krita_failure.png" >&2
+        return 1
+    fi
     cp "$WORK/krita_docker.png" "$repo/docs/krita_docker.png"
     echo "wrote docs/krita_docker.png; the docker's run: $(cat "$WORK/screenshots.done")"
+    "$PY" - "$WORK/screenshots.done" <<'PYEOF' || return 1
+import json, sys
+run = json.load(open(sys.argv[1]))
+assert run["layers"] == ["Background", "Studio light (DeepFlash)"], run
+assert run["layers_after_one_undo"] == ["Background"], f"one Ctrl+Z should remove the result: {run}"
+print("krita GUI: Apply added one layer; one undo removed it: PASS")
+PYEOF
+    stop "${background[-1]}"
     rm -rf "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/deepflash_screenshot"*
     sed -i '/^enable_deepflash_screenshot=/d' "$EDITORS_ROOT$TEST_HOME/.config/kritarc"
 }
