@@ -262,17 +262,19 @@ def _correct_group(
     region = _union([plan.inside for plan, _ in members])
     rx0, ry0, rx1, ry1 = region
     channels = pixels.shape[2]
-    delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
-    delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
     gain = np.float32(strength * scale)
     if len(members) == 1:
         plan, correction_low = members[0]
         with _timed(timings, "upsample"):
             correction = _upsample(plan, correction_low, device)
         with _timed(timings, "blend"):
+            # The guide is no longer needed: an RGB photo's delta reuses its memory (no new 100 MB page-ins).
+            delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
             weight = torch.from_numpy(_feather_mask(plan.face.crop, height, width, gain))
-            torch.mul(correction, weight, out=delta_chw)
+            torch.mul(correction, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
     else:
+        delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
+        delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
         weighted_sum = torch.zeros((3, ry1 - ry0, rx1 - rx0))
         weight_sum = torch.zeros((ry1 - ry0, rx1 - rx0))
         blend = torch.zeros((ry1 - ry0, rx1 - rx0))

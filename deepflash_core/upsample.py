@@ -32,7 +32,7 @@ from deepflash_core.errors import InvalidOptionError
 
 DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
-STRIP_PIXELS = 1 << 17
+STRIP_PIXELS = 1 << 19  # output pixels per strip: bounded temporaries, few enough ops to keep threads busy
 
 
 def guided_upsample(
@@ -47,7 +47,8 @@ def guided_upsample(
     Args:
         low: ``(B, C, h, w)`` low-resolution signal (e.g. the correction ``D`` in [-1, 1]).
         guide_low: ``(B, 3, h, w)`` the photo at ``low``'s resolution (what the network saw), in [0, 1].
-        guide_high: ``(B, 3, H, W)`` the same photo at the target resolution, ``H >= h``, ``W >= w``.
+        guide_high: ``(B, 3, H, W)`` the same photo at the target resolution, normally larger than ``h x w``
+            (a slightly smaller side, from rounding, is fine: the smooth coefficients are sampled bilinearly).
         radius: radius in low-resolution pixels of the windows of the local linear model.
         eps: ridge regularisation of the model's slope; larger gives smoother, less edge-following output.
 
@@ -90,8 +91,6 @@ def _check_inputs(low: object, guide_low: object, guide_high: object, radius: in
         raise InvalidOptionError("low, guide_low and guide_high must have the same batch size.")
     if guide_low.shape[2:] != low.shape[2:]:
         raise InvalidOptionError(f"guide_low is {tuple(guide_low.shape[2:])}, low is {tuple(low.shape[2:])}.")
-    if guide_high.shape[2] < low.shape[2] or guide_high.shape[3] < low.shape[3]:
-        raise InvalidOptionError("guide_high must be at least as large as low.")
     if not isinstance(radius, int) or isinstance(radius, bool) or radius < 1:
         raise InvalidOptionError(f"radius must be a positive integer, got {radius!r}.")
     if not isinstance(eps, (int, float)) or not eps > 0 or eps == float("inf"):

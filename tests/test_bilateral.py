@@ -125,6 +125,8 @@ def test_module_wrapper_calls_the_function() -> None:
     module = BilateralFilter(sigma_s=2.0, sigma_r=0.3)
     assert torch.equal(module(batch), bilateral_filter(batch, 2.0, 0.3))
     assert "sigma_s=2.0" in repr(module)
+    # NumPy scalars are numbers too (sigma_s often comes from array arithmetic).
+    assert torch.equal(bilateral_filter(batch, np.float32(2.0), np.float64(0.3)), module(batch))
 
 
 def test_constant_image_stays_constant() -> None:
@@ -192,7 +194,9 @@ def test_bad_image_raises(img: object) -> None:
     assert isinstance(caught.value, DeepFlashError) and "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("sigma_s, sigma_r", [(0.0, 0.4), (-1.0, 0.4), (2.0, 0.0), (2.0, -0.1), (float("nan"), 0.4)])
+@pytest.mark.parametrize(
+    "sigma_s, sigma_r", [(0.0, 0.4), (-1.0, 0.4), (2.0, 0.0), (2.0, -0.1), (float("nan"), 0.4), (True, 0.4), ("3", 0.4)]
+)
 def test_bad_sigma_raises(sigma_s: float, sigma_r: float) -> None:
     with pytest.raises(InvalidOptionError):
         bilateral_filter(torch.rand(1, 3, 8, 8), sigma_s, sigma_r)

@@ -108,6 +108,16 @@ def test_same_size_and_batches_and_channels() -> None:
     assert torch.allclose(same, linear, atol=1e-3)
 
 
+def test_target_a_little_smaller_on_one_side() -> None:
+    """Rounding can make the native crop a pixel smaller than the network's on one side: still handled."""
+    scene = silhouette_scene(size=96)
+    low = torch.full((1, 3, 24, 24), 0.2)
+    guide_high = F.interpolate(scene["photo"], size=(23, 30), mode="area")
+    out = guided_upsample(low, scene["photo_low"], guide_high)
+    assert out.shape == (1, 3, 23, 30)
+    assert torch.allclose(out, torch.full_like(out, 0.2), atol=1e-5)
+
+
 def test_non_multiple_sizes_and_double() -> None:
     guide = torch.rand(1, 3, 77, 51, dtype=torch.float64)
     guide_low = F.interpolate(guide, size=(20, 13), mode="area")
@@ -124,14 +134,13 @@ def test_non_multiple_sizes_and_double() -> None:
         (torch.rand(1, 3, 8, 8), torch.rand(1, 1, 8, 8), torch.rand(1, 3, 16, 16), 2, 1e-3),
         (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 4, 16, 16), 2, 1e-3),
         (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 9, 8), torch.rand(1, 3, 16, 16), 2, 1e-3),
-        (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 4, 16), 2, 1e-3),
         (torch.rand(2, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16), 2, 1e-3),
         (torch.full((1, 3, 8, 8), float("nan")), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16), 2, 1e-3),
         (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16), 0, 1e-3),
         (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16), 2, 0.0),
         (torch.zeros(1, 3, 8, 8, dtype=torch.int64), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16), 2, 1e-3),
     ],
-    ids=["rank3", "guide_low_gray", "guide_high_rgba", "size_mismatch", "high_smaller", "batch_mismatch",
+    ids=["rank3", "guide_low_gray", "guide_high_rgba", "size_mismatch", "batch_mismatch",
          "nan", "radius0", "eps0", "integer"],
 )
 def test_bad_input_raises(low, guide_low, guide_high, radius, eps) -> None:

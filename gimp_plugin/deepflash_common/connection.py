@@ -16,8 +16,6 @@ from deepflash_common.job import ProcessingClient
 
 PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
 RETRIES = 1
-
-
 PROBE_TIMEOUT_S = 10.0  # a server loading its model on a busy CPU still answers a ping within this
 
 

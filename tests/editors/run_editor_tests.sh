@@ -28,6 +28,13 @@ timings=()
 phase_start=$SECONDS
 phase() { timings+=("$(printf '%-22s %4d s' "$1" $((SECONDS - phase_start)))"); phase_start=$SECONDS; }
 
+# SIGTERM first, SIGKILL after a grace period.
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
+    kill -9 "$1" 2>/dev/null || true
+}
+
 cleanup() {
     local pid
     for pid in "${background[@]}"; do stop "$pid"; wait "$pid" 2>/dev/null || true; done
@@ -81,9 +88,8 @@ phase "deepflash install"
 
 ROOT_ENV=(env HOME="$TEST_HOME" DEEPFLASH_EDITOR_WORK="$WORK_IN" DISPLAY=:77)
 in_root() { chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" "$@"; }
-# Started directly (not through a function, which would fork a subshell) so that $! is the editor
-# itself: chroot and env exec it. SIGTERM first, SIGKILL after a grace period.
-stop() { kill "$1" 2>/dev/null || return 0; for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done; kill -9 "$1" 2>/dev/null || true; }
+# GUI editors are started directly (not through a function, which would fork a subshell) so that $! is
+# the editor itself: chroot and env exec it.
 
 take_screenshots() {
     local lock="$EDITORS_ROOT/tmp/.X77-lock"
