@@ -429,9 +429,13 @@ def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
     log = protocol.log_path(address)
     log.parent.mkdir(parents=True, exist_ok=True)
     # The server writes its own log; its stderr goes there too so a crash before logging starts is kept.
-    with open(log, "ab") as stderr:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                                close_fds=True, **_detached())
+    try:
+        with open(log, "ab") as stderr:
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                    close_fds=True, **_detached())
+    except OSError as error:  # the command is gone (environment moved or deleted) or the log is not writable
+        raise ServerUnavailableError(f"Cannot start a DeepFlash server with {command[0]}: "
+                                     f"{error.strerror or error}.") from None
 
 
 def _detached() -> dict[str, Any]:

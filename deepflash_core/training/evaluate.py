@@ -197,7 +197,10 @@ def run_evaluation(weights: Path | None, data_root: Path, split: str = "test", r
     else:
         batches = synthetic_batches(Path(data_root), split, size, seed, limit)
         title = f"Synthetic {split} split (held-out people), {size}², flash seed {seed}"
-    evaluation, examples = evaluate_batches(model, batches, keep=sheet_rows)
+    # Keep every example, then show ones spread over the whole set (it is sorted by source).
+    evaluation, examples = evaluate_batches(model, batches, keep=10**9)
+    if len(examples) > sheet_rows:
+        examples = [examples[int(i)] for i in np.linspace(0, len(examples) - 1, sheet_rows).round()]
     summary = evaluation.summary()
     table = format_table(summary, title)
     out_dir = Path(out_dir)
