@@ -176,9 +176,10 @@ def test_a_stopped_server_is_reported_within_seconds_by_the_real_client():
 
 
 def test_server_starter_reports_a_missing_command_as_a_deepflash_error(tmp_path):
-    start = server_starter([str(tmp_path / "gone" / "deepflash"), "serve"])
+    missing = tmp_path / "gone" / "deepflash"
+    start = server_starter([str(missing), "serve"])
     assert start is not None
-    with pytest.raises(ServerUnavailableError, match="deepflash install"):
+    with pytest.raises(ServerUnavailableError, match=str(missing)):
         start("tcp://127.0.0.1:1")
     assert server_starter([]) is None
 

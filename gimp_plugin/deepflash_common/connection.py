@@ -83,10 +83,7 @@ def server_starter(serve_command: list[str]) -> Callable[[str], None] | None:
         return None
 
     def start(address: str) -> None:
-        try:
-            deepflash_client.ensure_server(address, deepflash_client.ServerLaunch(command=list(serve_command)))
-        except OSError as error:  # the recorded command is gone (environment moved or deleted)
-            raise ServerUnavailableError(f"cannot run {serve_command[0]} ({error.strerror}); run "
-                                         "`deepflash install` again from the DeepFlash environment.") from None
+        # A recorded command that no longer exists comes back as ServerUnavailableError naming it.
+        deepflash_client.ensure_server(address, deepflash_client.ServerLaunch(command=list(serve_command)))
 
     return start

@@ -4,7 +4,7 @@ Runs with the DeepFlash environment's Python; the editors run in the trixie root
 exchange files with this script (under the root's /tmp/deepflash-editors).
 
     python tests/editors/host_side.py prepare WORK_DIR        # portraits, 16-bit copy, no-face image, model
-    python tests/editors/host_side.py check WORK_DIR ADDRESS  # assert on the editors' dumps
+    python tests/editors/host_side.py check WORK_DIR gimp krita  # assert on the editors' dumps
 """
 
 from __future__ import annotations
