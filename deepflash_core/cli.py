@@ -7,6 +7,7 @@ path keeps ``deepflash --help`` fast (no torch import) and keeps this file short
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -14,17 +15,18 @@ import click
 from deepflash_core import __version__
 from deepflash_core.errors import DeepFlashError
 
-# name -> "module:attribute" of a click.Command
-SUBCOMMANDS: dict[str, str] = {
-    "process": "deepflash_core.commands.process:process",
-    "info": "deepflash_core.commands.process:info",
-    "render": "deepflash_core.commands.train:render",
-    "train": "deepflash_core.commands.train:train",
-    "eval": "deepflash_core.commands.train:evaluate",
-    "serve": "server.cli:serve",
-    "status": "server.cli:status",
-    "install": "deepflash_core.commands.install:install",
-    "web": "web_demo.cli:web",
+# name -> ("module:attribute" of a click.Command, one-line help shown by `deepflash --help`).
+# The help is written here so that listing the commands imports none of them (torch, gradio).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "process": ("deepflash_core.commands.process:process", "Correct the flash look in photos or folders."),
+    "info": ("deepflash_core.commands.process:info", "Show device, weights, model card and versions."),
+    "render": ("deepflash_core.commands.train:render", "Render synthetic flash/studio training pairs."),
+    "train": ("deepflash_core.commands.train:train", "Train a model on synthetic (or real) pairs."),
+    "eval": ("deepflash_core.commands.train:evaluate", "Evaluate a model against the identity baseline."),
+    "serve": ("server.cli:serve", "Run the local inference server that keeps the model warm."),
+    "status": ("server.cli:status", "Say whether a server answers, with its device, model and log."),
+    "install": ("deepflash_core.commands.install:install", "Install the GIMP or Krita plug-in."),
+    "web": ("web_demo.cli:web", "Open the correction in a browser page."),
 }
 
 
@@ -33,11 +35,14 @@ class LazyGroup(click.Group):
         return sorted(SUBCOMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in SUBCOMMANDS:
             return None
-        module_name, attribute = target.split(":")
+        module_name, attribute = SUBCOMMANDS[cmd_name][0].split(":")
         return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +53,9 @@ def cli() -> None:
 
 def main() -> None:
     """Console entry point: a DeepFlashError becomes one line on stderr, never a traceback."""
+    # Before torch loads: idle OpenMP threads sleep rather than spin, so an editor or a second job
+    # running beside DeepFlash is not starved (and DeepFlash is not slowed by them).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
