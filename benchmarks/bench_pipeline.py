@@ -5,10 +5,13 @@ decode, face detection, crop preparation, bilateral filter, network, upsampling,
 blend, and encode, and compares everything except the network pass with a bare JPEG decode+encode.
 
 The network is randomly initialised (its speed does not depend on its weights); the product itself
-never runs without trained weights.
+never runs without trained weights. By default it has the shipped weights' architecture (width and input size
+from the card of ``deepflash_core/pretrained/deepflash-default``), i.e. what users run; ``--width 1
+--input-size 512`` measures the paper's full-size network.
 
-    python benchmarks/bench_pipeline.py                 # 0.5, 2 and 12 MP, full-width network
-    python benchmarks/bench_pipeline.py --sizes 0.5 --width 0.25 --repeat 1
+    python benchmarks/bench_pipeline.py                 # 0.5, 2 and 12 MP, the shipped model's configuration
+    python benchmarks/bench_pipeline.py --width 1 --input-size 512   # the paper's network
+    python benchmarks/bench_pipeline.py --sizes 0.5 --repeat 1
     python benchmarks/bench_pipeline.py --checks        # also the file-level checks through `deepflash process`
     python benchmarks/bench_pipeline.py --clock cpu     # CPU seconds instead of wall time (busy machine)
 """
@@ -16,6 +19,7 @@ never runs without trained weights.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import math
 import os
@@ -50,7 +54,7 @@ from deepflash_core.imageio import load_photo, save_photo  # noqa: E402
 from deepflash_core.network import FlashUNet, ModelConfig  # noqa: E402
 from deepflash_core import pipeline as pipeline_module  # noqa: E402
 from deepflash_core.pipeline import Options, Pipeline  # noqa: E402
-from deepflash_core.weights import ModelCard, save_model  # noqa: E402
+from deepflash_core.weights import ModelCard, read_card, save_model  # noqa: E402
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
 CLOCK = time.perf_counter
@@ -219,17 +223,31 @@ def file_checks(weights: Path, folder: Path) -> None:
           f"({fraction:.0%} of the frame) bit-identical: {same}; inside changed: {not np.array_equal(before, after)}")
 
 
+def shipped_config() -> ModelConfig:
+    """The architecture of the shipped default weights, from their model card."""
+    try:
+        return read_card().config
+    except Exception as error:  # no weights installed: say so and measure the paper's network
+        print(f"shipped model card unreadable ({error}); using the paper's network")
+        return ModelConfig(width=1.0, input_size=512)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=float, nargs="+", default=[0.5, 2.0, 12.0], help="megapixels")
-    parser.add_argument("--width", type=float, default=1.0, help="network width multiplier (1.0 = the paper's)")
-    parser.add_argument("--input-size", type=int, default=512)
+    parser.add_argument("--width", type=float, default=None,
+                        help="network width multiplier (1.0 = the paper's; default: the shipped weights' card)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="network input side in px (512 = the paper's; default: the shipped weights' card)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--checks", action="store_true", help="also run the file-level checks through the CLI")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or CPU seconds of this process summed over its threads (steadier when "
                              "other jobs share the machine; an upper bound of the idle wall time)")
     args = parser.parse_args()
+    config = shipped_config()
+    config = dataclasses.replace(config, width=config.width if args.width is None else args.width,
+                                 input_size=config.input_size if args.input_size is None else args.input_size)
     if args.clock == "cpu":
         global CLOCK
         CLOCK = time.process_time
@@ -240,11 +258,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         torch.manual_seed(0)
-        model = FlashUNet(ModelConfig(width=args.width, input_size=args.input_size))
+        model = FlashUNet(config)
         weights = folder / "bench.safetensors"
         save_model(model, ModelCard.for_model(model, name="benchmark-random"), weights)
         pipe = Pipeline.load(weights=weights, device="cpu")
-        print(f"network: width {args.width}, input {args.input_size} px, {sum(p.numel() for p in model.parameters()):,} parameters (random weights)\n")
+        print(f"network: width {config.width}, input {config.input_size} px, batchnorm {config.encoder_batchnorm}, {sum(p.numel() for p in model.parameters()):,} parameters (random weights)\n")
         print_table(benchmark(pipe, args.sizes, args.repeat, folder))
         if args.checks:
             file_checks(weights, folder)

@@ -322,9 +322,13 @@ def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = 
         raise ImageWriteError(f"{path}: the folder {folder} does not exist.")
     handle, temporary = tempfile.mkstemp(prefix=".deepflash-", suffix=path.suffix, dir=folder)
     os.close(handle)
+    if meta.source_mode in _GRAY_MODES:
+        pixels = _back_to_gray(pixels, fmt, warnings_out)
     try:
         if pixels.dtype == np.uint16 and pixels.shape[2] in (3, 4):
             _write_16bit_colour(pixels, Path(temporary), fmt, meta, warnings_out)
+        elif pixels.dtype == np.uint16:
+            _write_16bit_gray(pixels, Path(temporary), fmt, meta)
         else:
             _write_with_pillow(pixels, Path(temporary), fmt, meta, quality)
         os.replace(temporary, path)
@@ -367,10 +371,47 @@ def _pixels_for_format(pixels: np.ndarray, fmt: str) -> tuple[np.ndarray, list[s
     return np.ascontiguousarray(pixels), notes
 
 
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N"})
+_PILLOW_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of RGB(A) uint8/uint16 pixels, as Pillow's "L" conversion computes it.
+
+    The weights sum to exactly 2**16, so a pixel with R = G = B keeps its value bit for bit.
+    """
+    r, g, b = (pixels[..., channel].astype(np.uint64) for channel in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 32768) >> 16).astype(pixels.dtype)
+
+
+def _back_to_gray(pixels: np.ndarray, fmt: str, notes: list[str]) -> np.ndarray:
+    """A grayscale source is written back as grayscale: (H, W, 1) luma, or (H, W, 2) luma + alpha."""
+    if pixels.dtype == np.uint16 and pixels.shape[2] == 4:
+        notes.append("written as 16-bit RGBA: there is no 16-bit gray+alpha writer")
+        return pixels
+    gray = luminance(pixels)[..., None]
+    if pixels.shape[2] == 4:
+        gray = np.concatenate([gray, pixels[..., 3:]], axis=2)
+    return np.ascontiguousarray(gray)
+
+
+def _write_16bit_gray(pixels: np.ndarray, path: Path, fmt: str, meta: Photo) -> None:
+    import cv2
+
+    if fmt not in ("PNG", "TIFF"):
+        raise ImageWriteError(f"{path.name}: {fmt} cannot hold 16-bit gray; use .png or .tif.")
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tif", pixels[..., 0])
+    if not ok:
+        raise ImageWriteError(f"{path.name}: OpenCV could not encode the 16-bit gray image.")
+    data = encoded.tobytes()
+    path.write_bytes(_png_with_metadata(data, None, meta.exif) if fmt == "PNG" else data)
+
+
 def _write_with_pillow(pixels: np.ndarray, path: Path, fmt: str, meta: Photo, quality: int) -> None:
-    image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    channels = pixels.shape[2]
+    image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, _PILLOW_MODES[channels])
     options: dict[str, Any] = {}
-    if meta.icc_profile:
+    if meta.icc_profile and channels >= 3:  # the kept profile describes RGB; a gray output goes without
         options["icc_profile"] = meta.icc_profile
     if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         options["exif"] = meta.exif

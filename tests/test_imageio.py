@@ -322,3 +322,35 @@ def test_with_pixels_refuses_a_different_shape() -> None:
     assert photo.with_pixels(photo.pixels[::-1].copy()).icc_profile == photo.icc_profile
     with pytest.raises(ValueError):
         photo.with_pixels(photo.pixels[:10])
+
+
+@pytest.mark.parametrize(("mode", "suffix"), [("L", ".png"), ("L", ".jpg"), ("LA", ".png")])
+def test_grayscale_source_is_written_back_as_grayscale(tmp_path: Path, mode: str, suffix: str) -> None:
+    gray = np.asarray(Image.fromarray(portrait_rgb()).convert("L"))
+    image = Image.fromarray(gray, "L") if mode == "L" else Image.merge("LA", [Image.fromarray(gray), Image.fromarray(255 - gray)])
+    source = _save(tmp_path / f"gray{suffix}", image)
+    photo = load_photo(source)
+    assert photo.pixels.shape[2] == (4 if mode == "LA" else 3)  # the pipeline works on RGB(A)
+    save_photo(photo, tmp_path / f"out{suffix}")
+    with Image.open(tmp_path / f"out{suffix}") as out:
+        assert out.mode == mode
+        if suffix == ".png":  # lossless: unchanged gray pixels come back bit for bit
+            assert np.array_equal(np.asarray(out), np.asarray(Image.open(source)))
+
+
+def test_16bit_grayscale_png_is_written_back_as_16bit_grayscale(tmp_path: Path) -> None:
+    gray = (np.arange(48 * 40, dtype=np.uint32).reshape(48, 40) * 33 % 65536).astype(np.uint16)
+    ok, encoded = cv2.imencode(".png", gray)
+    source = write_bytes(tmp_path / "gray16.png", encoded.tobytes())
+    photo = load_photo(source)
+    save_photo(photo, tmp_path / "out.png")
+    written = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and written.ndim == 2
+    assert np.array_equal(written, gray)
+
+
+def test_luminance_matches_pillow_and_keeps_gray_exact() -> None:
+    rgb = portrait_rgb()
+    assert np.array_equal(imageio.luminance(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+    levels = np.arange(0, 65536, 257, dtype=np.uint16)
+    assert np.array_equal(imageio.luminance(np.repeat(levels[None, :, None], 3, axis=2))[0], levels)
