@@ -20,15 +20,15 @@ PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 
 # torch first, pinned: an unpinned torch resolves to a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
-# face_recognition without compiling dlib: the binary dlib wheel, then the package without its deps.
-# setuptools<81 keeps pkg_resources, which face_recognition_models imports.
-"${PIP[@]}" "setuptools>=77.0.3,<81" dlib-bin "face-recognition-models==0.3.0" click
-"${PIP[@]}" --no-deps "face-recognition==1.3.0"
-
 if [ "$DEV" = 1 ]; then
   "${PIP[@]}" -e ".[web,dev]"
-  if [ -f tests/install-test-tools.sh ]; then bash tests/install-test-tools.sh; fi
 else
   "${PIP[@]}" -e ".[web]"
 fi
+# face_recognition without compiling dlib: the binary dlib wheel, then the package without its deps
+# (last, so pip's dependency check does not complain that the 'dlib' name is provided by dlib-bin).
+# setuptools<81 keeps pkg_resources, which face_recognition_models imports.
+"${PIP[@]}" "setuptools>=77.0.3,<81" dlib-bin "face-recognition-models==0.3.0" click
+"${PIP[@]}" --no-deps "face-recognition==1.3.0"
+if [ "$DEV" = 1 ]; then bash tests/install-test-tools.sh; fi
 .venv/bin/deepflash --version
