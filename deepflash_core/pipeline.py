@@ -31,8 +31,12 @@ ProgressCallback = Callable[[str, float], None]
 """Called with a stage name and the fraction of the work done, in [0, 1]."""
 
 SIGMA_R = 0.4
-# The blend mask rises from 0 to 1 over this fraction of the crop side, on crop edges inside the photo.
-FEATHER = 0.12
+# A face's blend weight is 1 within this fraction of the crop's half-side from its centre and falls
+# smoothly to 0 at the crop's inscribed circle: a rectangular feather left the crop's outline visible
+# wherever the correction of the background was large.
+FULL_WEIGHT_RADIUS = 0.72
+# The radial weight is computed on a grid of at most this many samples a side, then resized (it is smooth).
+MASK_SAMPLES = 512
 MIN_SIDE = 8
 # Faces per network call: a group photo must not need 30 crops' activations in memory at once.
 MAX_BATCH = 4
@@ -149,7 +153,7 @@ class Pipeline:
         strength = float(options.strength)
         report("prepare", 0.05)
         with _timed(timings, "prepare"):
-            plans = [_plan_crop(pixels, face, self.input_size, scale) for face in faces]
+            plans = [_plan_crop(pixels, face, self.input_size, scale, options.whole_image) for face in faces]
             batch = torch.from_numpy(np.stack([plan.guide_low for plan in plans])).permute(0, 3, 1, 2).to(self.device)
         sigma_s = bilateral.sigma_s_for(self.input_size, self.input_size)
         corrections = []
@@ -189,6 +193,7 @@ class _CropPlan:
         low_inside: where ``inside`` lies in the network-size square, ``(x0, y0, x1, y1)``.
         guide_high: ``inside`` as float32 RGB in [0, 1] at native resolution, ``(h, w, 3)``.
         guide_low: the whole square crop at network size, mirrored past the border, ``(m, m, 3)``.
+        whole_image: the crop is the whole frame (no face), applied with full weight everywhere.
     """
 
     face: Face
@@ -196,9 +201,10 @@ class _CropPlan:
     low_inside: tuple[int, int, int, int]
     guide_high: np.ndarray
     guide_low: np.ndarray
+    whole_image: bool = False
 
 
-def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float) -> _CropPlan:
+def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float, whole_image: bool = False) -> _CropPlan:
     """Cut a face's crop and make its network-size copy.
 
     Only the part inside the photo is converted to float. The network-size copy is that part resized
@@ -221,7 +227,7 @@ def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float) -> _Crop
         guide_high = np.multiply(region, np.float32(1.0 / scale), dtype=np.float32)
     low = _resize(guide_high, lx1 - lx0, ly1 - ly0)
     guide_low = _mirror_pad(low, (ly0, size - ly1, lx0, size - lx1))
-    return _CropPlan(face, inside, (lx0, ly0, lx1, ly1), guide_high, guide_low)
+    return _CropPlan(face, inside, (lx0, ly0, lx1, ly1), guide_high, guide_low, whole_image)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -270,7 +276,7 @@ def _correct_group(
         with _timed(timings, "blend"):
             # The guide is no longer needed: an RGB photo's delta reuses its memory (no new 100 MB page-ins).
             delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
-            weight = torch.from_numpy(_feather_mask(plan.face.crop, height, width, gain))
+            weight = torch.from_numpy(_blend_weight(plan, height, width, gain))
             torch.mul(correction, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
     else:
         delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
@@ -284,7 +290,7 @@ def _correct_group(
             with _timed(timings, "blend"):
                 cx0, cy0, cx1, cy1 = plan.inside
                 window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
-                weight = torch.from_numpy(_feather_mask(plan.face.crop, height, width))
+                weight = torch.from_numpy(_blend_weight(plan, height, width))
                 weighted_sum[(slice(None), *window)] += correction * weight
                 weight_sum[window] += weight
                 torch.maximum(blend[window], weight, out=blend[window])
@@ -378,26 +384,24 @@ def _overlapping_groups(boxes: list[tuple[int, int, int, int]]) -> list[list[int
     return list(groups.values())
 
 
-def _ramp(length: int, feather: float, open_start: bool, open_end: bool) -> np.ndarray:
-    """1-D blend weight along one axis of a crop: smoothstep up from each edge that lies inside the photo."""
-    positions = np.arange(length, dtype=np.float32) + 0.5
-    weight = np.ones(length, np.float32)
-    if feather <= 0:
-        return weight
-    if not open_start:
-        t = np.clip(positions / feather, 0.0, 1.0)
-        weight *= t * t * (3 - 2 * t)
-    if not open_end:
-        t = np.clip((length - positions) / feather, 0.0, 1.0)
-        weight *= t * t * (3 - 2 * t)
+def _blend_weight(plan: _CropPlan, height: int, width: int, gain: float = 1.0) -> np.ndarray:
+    """Blend weight (times ``gain``) over the in-photo part of a crop, ``(h, w)`` float32.
+
+    A whole-image crop holds the entire frame and is applied everywhere. A face crop's weight is
+    radial around the crop centre (the head), 1 over the face and hair and 0 on the crop's outline,
+    so the crop leaves no visible edge, whether or not the crop runs past the photo's border.
+    """
+    cx0, cy0, cx1, cy1 = plan.inside
+    if plan.whole_image:
+        return np.full((cy1 - cy0, cx1 - cx0), np.float32(gain))
+    x0, y0, x1, _ = plan.face.crop
+    half = (x1 - x0) / 2.0
+    step = max(1, int(np.ceil(max(cx1 - cx0, cy1 - cy0) / MASK_SAMPLES)))
+    xs = (np.arange(cx0, cx1, step, dtype=np.float32) + 0.5 - (x0 + half)) / half
+    ys = (np.arange(cy0, cy1, step, dtype=np.float32) + 0.5 - (y0 + half)) / half
+    radius = np.sqrt(np.add.outer(ys * ys, xs * xs))
+    t = np.clip((1.0 - radius) / (1.0 - FULL_WEIGHT_RADIUS), 0.0, 1.0)
+    weight = (t * t * (3.0 - 2.0 * t) * np.float32(gain)).astype(np.float32)
+    if step > 1:
+        weight = cv2.resize(weight, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
     return weight
-
-
-def _feather_mask(crop: tuple[int, int, int, int], height: int, width: int, gain: float = 1.0) -> np.ndarray:
-    """Blend weight (times ``gain``) over the in-photo part of a crop; edges beyond the border are not feathered."""
-    x0, y0, x1, y1 = crop
-    feather = FEATHER * (x1 - x0)
-    along_x = _ramp(x1 - x0, feather, open_start=x0 <= 0, open_end=x1 >= width)
-    along_y = _ramp(y1 - y0, feather, open_start=y0 <= 0, open_end=y1 >= height)
-    cx0, cy0, cx1, cy1 = _clip(crop, height, width)
-    return np.outer(along_y[cy0 - y0 : cy1 - y0] * np.float32(gain), along_x[cx0 - x0 : cx1 - x0])

@@ -24,6 +24,8 @@ one pass over the high-resolution rows (in strips, so no full-resolution copy of
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -33,6 +35,8 @@ from deepflash_core.errors import InvalidOptionError
 DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
 STRIP_PIXELS = 1 << 19  # output pixels per strip: bounded temporaries, few enough ops to keep threads busy
+CPU_STRIP_PIXELS = 1 << 17  # output pixels per strip on the CPU: the strip's 12 coefficient planes stay in cache
+_FULL_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
 
 
 def guided_upsample(
@@ -41,6 +45,8 @@ def guided_upsample(
     guide_high: Tensor,
     radius: int = DEFAULT_RADIUS,
     eps: float = DEFAULT_EPS,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Upsample ``low`` to ``guide_high``'s size, its edges following ``guide_high``'s edges.
 
@@ -49,11 +55,15 @@ def guided_upsample(
         guide_low: ``(B, 3, h, w)`` the photo at ``low``'s resolution (what the network saw), in [0, 1].
         guide_high: ``(B, 3, H, W)`` the same photo at the target resolution, normally larger than ``h x w``
             (a slightly smaller side, from rounding, is fine: the smooth coefficients are sampled bilinearly).
+            Floating in [0, 1], or uint8 / uint16 read as ``value / 255`` or ``value / 65535`` (a photo's own
+            pixels, e.g. a permuted view of an ``(H, W, 3)`` array, with no float copy of the whole crop).
         radius: radius in low-resolution pixels of the windows of the local linear model.
         eps: ridge regularisation of the model's slope; larger gives smoother, less edge-following output.
+        out: optional ``(B, C, H, W)`` float32 tensor on ``guide_high``'s device to write the result into
+            (any strides, e.g. a permuted view of an ``(H, W, C)`` buffer); returned.
 
     Returns:
-        ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype.
+        ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype (``out`` when given).
 
     Raises:
         InvalidOptionError: shapes, dtypes or parameters do not fit together, or values are not finite.
@@ -64,11 +74,19 @@ def guided_upsample(
         >>> out.shape, bool(torch.allclose(out, torch.full_like(out, 0.25), atol=1e-5))
         (torch.Size([1, 3, 64, 64]), True)
     """
-    _check_inputs(low, guide_low, guide_high, radius, eps)
+    _check_inputs(low, guide_low, guide_high, radius, eps, out)
     dtype = low.dtype
     low, guide_low = low.float(), guide_low.to(device=low.device, dtype=torch.float32)
     coefs = _local_linear_model(low, guide_low, radius, eps)
-    return _apply_upsampled(coefs, guide_high).to(dtype)
+    full_scale = _FULL_SCALE.get(guide_high.dtype)
+    if full_scale is not None:  # integer pixels: fold 1 / full scale into the slopes (h x w values, not H x W)
+        coefs[:, : 3 * low.shape[1]] /= full_scale
+    if guide_high.device.type == "cpu":
+        return _apply_upsampled_cpu(coefs, guide_high, out).to(dtype)
+    result = _apply_upsampled(coefs, guide_high)
+    if not bool(torch.isfinite(result.sum())):  # finite low-resolution inputs: only the guide can cause it
+        raise InvalidOptionError("guide_high contains NaN or infinite values.")
+    return out.copy_(result) if out is not None else result.to(dtype)
 
 
 def bilinear_upsample(low: Tensor, size: tuple[int, int]) -> Tensor:
@@ -76,15 +94,25 @@ def bilinear_upsample(low: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(low, size=size, mode="bilinear", align_corners=False)
 
 
-def _check_inputs(low: object, guide_low: object, guide_high: object, radius: int, eps: float) -> None:
+def _check_inputs(low: object, guide_low: object, guide_high: object, radius: int, eps: float, out: object) -> None:
     for name, value in (("low", low), ("guide_low", guide_low), ("guide_high", guide_high)):
-        if not isinstance(value, Tensor) or value.ndim != 4 or not value.is_floating_point() or value.numel() == 0:
+        floating = isinstance(value, Tensor) and (value.is_floating_point() or
+                                                  (name == "guide_high" and value.dtype in _FULL_SCALE))
+        if not isinstance(value, Tensor) or value.ndim != 4 or not floating or value.numel() == 0:
             shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-            raise InvalidOptionError(f"{name} must be a non-empty floating (B, C, H, W) tensor, got {shape}.")
-        # One reduction first (a full-resolution photo is large); the exact test only if it is not finite.
-        if not bool(torch.isfinite(value.sum())) and not bool(torch.isfinite(value).all()):
+            kind = "floating (or uint8/uint16)" if name == "guide_high" else "floating"
+            raise InvalidOptionError(f"{name} must be a non-empty {kind} (B, C, H, W) tensor, got {shape}.")
+        # The full-resolution guide is not scanned here (one pass over a 12 MP photo costs 20-40 ms): a
+        # non-finite value in it shows up in the output, which is checked strip by strip while it is made.
+        if name != "guide_high" and not bool(torch.isfinite(value).all()):
             raise InvalidOptionError(f"{name} contains NaN or infinite values.")
     assert isinstance(low, Tensor) and isinstance(guide_low, Tensor) and isinstance(guide_high, Tensor)
+    if out is not None:
+        expected = (low.shape[0], low.shape[1], *guide_high.shape[2:])
+        if not isinstance(out, Tensor) or tuple(out.shape) != expected or out.dtype != torch.float32 \
+                or out.device != guide_high.device:
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise InvalidOptionError(f"out must be a float32 tensor of shape {expected} on guide_high's device, got {got}.")
     if guide_low.shape[1] != 3 or guide_high.shape[1] != 3:
         raise InvalidOptionError("The guides must be RGB: (B, 3, H, W).")
     if guide_low.shape[0] != low.shape[0] or guide_high.shape[0] != low.shape[0]:
@@ -184,3 +212,48 @@ def _apply_upsampled(coefs: Tensor, guide_high: Tensor) -> Tensor:
             torch.addcmul(strip[:, 3 * channels + c], strip[:, 3 * c], guide[:, 0], out=plane)
             plane.addcmul_(strip[:, 3 * c + 1], guide[:, 1]).addcmul_(strip[:, 3 * c + 2], guide[:, 2])
     return out
+
+
+def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) -> Tensor:
+    """:func:`_apply_upsampled` on the CPU, where OpenCV interpolates rows several times faster than torch.
+
+    Per strip of output rows: the coefficient rows are blended at low width (cheap), each coefficient plane
+    is stretched to full width by ``cv2.resize`` (half-pixel centres, as ``F.interpolate``), then
+    ``A · I + b`` is three multiply-adds per channel on contiguous planes. Integer guides are converted one
+    strip at a time (the slopes already carry ``1 / full scale``).
+    """
+    batch, n_coefs, h, w = coefs.shape
+    channels = n_coefs // 4
+    height, width = guide_high.shape[2:]
+    pos = np.clip((np.arange(height, dtype=np.float64) + 0.5) * (h / height) - 0.5, 0, None)
+    y0 = np.minimum(np.floor(pos).astype(np.int64), h - 1)
+    y1 = np.minimum(y0 + 1, h - 1)
+    wy = (pos - y0).astype(np.float32)[None, :, None]
+    target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
+    rows_per_strip = max(1, CPU_STRIP_PIXELS // width)
+    planes = torch.empty(n_coefs, rows_per_strip, width, dtype=torch.float32)
+    planes_np = planes.numpy()
+    guide = torch.empty(3, rows_per_strip, width, dtype=torch.float32)
+    # A contiguous target takes each strip's planes directly; any other layout through one cached strip.
+    direct = target.is_contiguous()
+    scratch = torch.empty(channels, rows_per_strip, width, dtype=torch.float32)
+    for b in range(batch):
+        low_rows = coefs[b].numpy()  # (4C, h, w)
+        for r0 in range(0, height, rows_per_strip):
+            r1 = min(height, r0 + rows_per_strip)
+            n = r1 - r0
+            top, bottom = low_rows[:, y0[r0:r1]], low_rows[:, y1[r0:r1]]
+            rows = top + (bottom - top) * wy[:, r0:r1]  # (4C, n, w), low width
+            for k in range(n_coefs):
+                cv2.resize(rows[k], (width, n), dst=planes_np[k, :n], interpolation=cv2.INTER_LINEAR)
+            g = guide[:, :n]
+            g.copy_(guide_high[b, :, r0:r1])
+            strip = target[b, :, r0:r1] if direct else scratch[:, :n]
+            for c in range(channels):
+                torch.addcmul(planes[3 * channels + c, :n], planes[3 * c, :n], g[0], out=strip[c])
+                strip[c].addcmul_(planes[3 * c + 1, :n], g[1]).addcmul_(planes[3 * c + 2, :n], g[2])
+            if not bool(torch.isfinite(strip.sum())):  # the guide is the only input not checked beforehand
+                raise InvalidOptionError("guide_high contains NaN or infinite values.")
+            if not direct:
+                target[b, :, r0:r1].copy_(strip)
+    return target

@@ -179,15 +179,36 @@ def test_overlapping_crops_are_not_corrected_twice(constant_pipe: Pipeline) -> N
     assert np.all(np.abs(observed - pair[row, column]) > 0)
 
 
-def test_crop_past_the_border_corrects_up_to_the_edge(constant_pipe: Pipeline) -> None:
+def test_face_is_fully_corrected_even_when_its_crop_runs_past_the_border(constant_pipe: Pipeline) -> None:
     pixels = portrait()
     result = constant_pipe.process(pixels)
     (face,) = result.faces
     assert face.crop[2] > pixels.shape[1], "this portrait's crop should extend past the right edge"
-    row = (face.crop[1] + face.crop[3]) // 2
-    edge = pixels[row, -1]
-    expected = expected_full_correction(edge, 255.0)
-    assert np.abs(result.pixels[row, -1].astype(int) - expected).max() <= 1
+    left, top, right, bottom = face.box
+    quarter_x, quarter_y = (right - left) // 4, (bottom - top) // 4
+    core = (slice(top + quarter_y, bottom - quarter_y), slice(left + quarter_x, right - quarter_x))
+    expected = expected_full_correction(pixels[core], 255.0)
+    assert np.abs(result.pixels[core].astype(int) - expected).max() <= 1
+
+
+def test_face_crop_leaves_no_edge_in_the_photo(constant_pipe: Pipeline) -> None:
+    # A strong, constant correction over a crop well inside a canvas: the change must fade to nothing
+    # at the crop's outline and never jump between neighbouring pixels.
+    canvas, _ = portrait_on_noise()
+    canvas[:] = 128
+    canvas[150:425, 380:605] = portrait()
+    result = constant_pipe.process(canvas)
+    (face,) = result.faces
+    x0, y0, x1, y1 = face.crop
+    assert x0 > 0 and y0 > 0 and x1 < canvas.shape[1] and y1 < canvas.shape[0]
+    change = np.abs(result.pixels.astype(int) - canvas).max(axis=2)
+    outline = np.concatenate([change[y0, x0:x1], change[y1 - 1, x0:x1], change[y0:y1, x0], change[y0:y1, x1 - 1]])
+    assert outline.max() <= 1
+    flat = change[:, :]  # on the flat gray surround, steps between neighbours show the crop's shape
+    surround = np.ones_like(change, bool)
+    surround[150:425, 380:605] = False
+    steps = np.abs(np.diff(flat, axis=1))[surround[:, 1:] & surround[:, :-1]]
+    assert change.max() > 10 and steps.max() <= 3
 
 
 def test_progress_reports_stages_and_finishes(random_pipe: Pipeline) -> None:

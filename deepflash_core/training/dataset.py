@@ -265,11 +265,13 @@ class SyntheticPairs(Dataset):
             return Augmentation.from_index(IDENTITY_AUGMENTATION)
         return Augmentation.from_index(index % self.augmentations)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Item ``key`` of the current epoch, or ``(epoch, index)`` (what persistent loader workers get)."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         portrait = index // self.augmentations
         studio_u8, face = self.store.get(portrait)
         matte = self.store.matte(portrait) if hasattr(self.renderer, "prepare") else None
-        rng = sample_rng(self.seed, self.epoch, index)
+        rng = sample_rng(self.seed, epoch, index)
         flash, studio = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng, matte)
         images = {"flash": flash, "studio": studio,
                   "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio)}

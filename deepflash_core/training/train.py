@@ -272,6 +272,23 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+class _EpochBatches(torch.utils.data.Sampler):
+    """Batches of ``(epoch, index)`` keys for the epoch and position current when iteration starts."""
+
+    def __init__(self, source: EpochSource, count: int) -> None:
+        self.source, self.count = source, count
+
+    def __len__(self) -> int:
+        return self.count // self.source.config.batch_size
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        state, size = self.source._state, self.source.config.batch_size
+        epoch, position = state.epoch, state.position
+        order = epoch_order(self.source.config.seed, epoch, self.count)
+        for start in range(position * size, self.count - size + 1, size):
+            yield [(epoch, int(i)) for i in order[start: start + size]]
+
+
 class EpochSource:
     """Batches of one epoch from a given position: from rendered passes, or rendered on the fly."""
 
@@ -280,6 +297,8 @@ class EpochSource:
         self.renderer = renderer
         self.wait = wait
         self._pairs: SyntheticPairs | None = None
+        self._loader: torch.utils.data.DataLoader | None = None
+        self._state: TrainState | None = None
 
     def _on_the_fly(self) -> SyntheticPairs:
         if self._pairs is None:
@@ -312,13 +331,16 @@ class EpochSource:
                 yield data.batch(order[start: start + size])
             return
         pairs = self._on_the_fly()
-        pairs.set_epoch(state.epoch)
-        order = epoch_order(config.seed, state.epoch, len(pairs))
-        batches = [order[s: s + size].tolist() for s in range(state.position * size, len(order) - size + 1, size)]
-        loader = torch.utils.data.DataLoader(pairs, batch_sampler=batches, num_workers=config.workers,
-                                             worker_init_fn=_worker_init if config.workers else None,
-                                             prefetch_factor=4 if config.workers else None)
-        yield from loader
+        self._state = state
+        if self._loader is None:
+            # One loader for the whole run: its workers start once (spawned, not forked from a
+            # process whose thread pools are running) and every item names its own epoch.
+            self._loader = torch.utils.data.DataLoader(
+                pairs, batch_sampler=_EpochBatches(self, len(pairs)), num_workers=config.workers,
+                worker_init_fn=_worker_init if config.workers else None,
+                prefetch_factor=4 if config.workers else None, persistent_workers=config.workers > 0,
+                multiprocessing_context="spawn" if config.workers else None)
+        yield from self._loader
 
     def _wait_for_passes(self) -> list[int]:
         directory = Path(self.config.pairs_dir or "")
