@@ -60,7 +60,8 @@ def guided_upsample(
         radius: radius in low-resolution pixels of the windows of the local linear model.
         eps: ridge regularisation of the model's slope; larger gives smoother, less edge-following output.
         out: optional ``(B, C, H, W)`` float32 tensor on ``guide_high``'s device to write the result into
-            (any strides, e.g. a permuted view of an ``(H, W, C)`` buffer); returned.
+            (any strides, e.g. a permuted view of an ``(H, W, C)`` buffer); returned. On the CPU it may be
+            ``guide_high`` itself: each strip of the guide is read before the same rows are written.
 
     Returns:
         ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype (``out`` when given).
@@ -225,10 +226,11 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) 
     batch, n_coefs, h, w = coefs.shape
     channels = n_coefs // 4
     height, width = guide_high.shape[2:]
-    pos = np.clip((np.arange(height, dtype=np.float64) + 0.5) * (h / height) - 0.5, 0, None)
-    y0 = np.minimum(np.floor(pos).astype(np.int64), h - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    wy = (pos - y0).astype(np.float32)[None, :, None]
+    pos = ((torch.arange(height, dtype=torch.float32) + 0.5) * (h / height) - 0.5).clamp_(min=0)
+    y0 = pos.floor().long().clamp_(max=h - 1)
+    y1 = (y0 + 1).clamp_(max=h - 1)
+    wy = (pos - y0)[:, None]
+    check_finite = guide_high.is_floating_point()  # integer pixels are finite by construction
     target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
     rows_per_strip = max(1, CPU_STRIP_PIXELS // width)
     planes = torch.empty(n_coefs, rows_per_strip, width, dtype=torch.float32)
@@ -238,12 +240,12 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) 
     direct = target.is_contiguous()
     scratch = torch.empty(channels, rows_per_strip, width, dtype=torch.float32)
     for b in range(batch):
-        low_rows = coefs[b].numpy()  # (4C, h, w)
+        low_rows = coefs[b]  # (4C, h, w)
         for r0 in range(0, height, rows_per_strip):
             r1 = min(height, r0 + rows_per_strip)
             n = r1 - r0
-            top, bottom = low_rows[:, y0[r0:r1]], low_rows[:, y1[r0:r1]]
-            rows = top + (bottom - top) * wy[:, r0:r1]  # (4C, n, w), low width
+            rows = torch.lerp(low_rows.index_select(1, y0[r0:r1]), low_rows.index_select(1, y1[r0:r1]), wy[r0:r1])
+            rows = rows.numpy()  # (4C, n, w), low width
             for k in range(n_coefs):
                 cv2.resize(rows[k], (width, n), dst=planes_np[k, :n], interpolation=cv2.INTER_LINEAR)
             g = guide[:, :n]
@@ -252,7 +254,7 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) 
             for c in range(channels):
                 torch.addcmul(planes[3 * channels + c, :n], planes[3 * c, :n], g[0], out=strip[c])
                 strip[c].addcmul_(planes[3 * c + 1, :n], g[1]).addcmul_(planes[3 * c + 2, :n], g[2])
-            if not bool(torch.isfinite(strip.sum())):  # the guide is the only input not checked beforehand
+            if check_finite and not bool(torch.isfinite(strip.sum())):  # the only input not checked before
                 raise InvalidOptionError("guide_high contains NaN or infinite values.")
             if not direct:
                 target[b, :, r0:r1].copy_(strip)

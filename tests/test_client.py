@@ -16,7 +16,7 @@ from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient, ServerLaunch, StdioClient, ensure_server
 from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
 from server import lifecycle
-from test_server import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
+from server_helpers import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
 
 
 @pytest.fixture(scope="module")

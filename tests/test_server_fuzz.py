@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import ServerError
-from test_server import running_server, server_environment, wait_until_ready
+from server_helpers import running_server, server_environment, wait_until_ready
 
 MAX_SIDE = 512
 MAX_PIXELS = 65_536

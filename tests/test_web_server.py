@@ -17,7 +17,7 @@ pytest.importorskip("zmq", reason="pyzmq is not installed")
 
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
-from test_server import running_server, server_environment  # noqa: E402  (shared server helpers)
+from server_helpers import running_server, server_environment  # noqa: E402  (shared server helpers)
 
 from deepflash_core.imageio import load_photo  # noqa: E402
 from deepflash_core.pipeline import Options, Pipeline  # noqa: E402

@@ -16,23 +16,13 @@ import cv2
 import numpy as np
 
 from deepflash_core.errors import DeepFlashError
+from deepflash_core.faces import LANDMARK_GROUPS
 from deepflash_core.synthetic import camera, skin
 from deepflash_core.synthetic.flash import flash_light
 from deepflash_core.synthetic.geometry import FaceFrame, HasLandmarks, ProxyParts, build_proxy, subject_matte
 from deepflash_core.synthetic.params import FlashParams
 from deepflash_core.synthetic.shading import decompose, luminance, srgb_to_linear, subsurface
 
-_LANDMARK_GROUPS = (
-    "chin",
-    "left_eyebrow",
-    "right_eyebrow",
-    "nose_bridge",
-    "nose_tip",
-    "left_eye",
-    "right_eye",
-    "top_lip",
-    "bottom_lip",
-)
 # Red of a flash-lit retina seen through the pupil (linear RGB albedo).
 _RED_EYE = np.array([0.55, 0.03, 0.04], np.float32)
 
@@ -102,7 +92,7 @@ def _check_inputs(studio: np.ndarray, face: HasLandmarks) -> None:
     if min(studio.shape[:2]) < 16:
         raise RenderInputError(f"studio image is too small to render ({studio.shape[1]}x{studio.shape[0]})")
     landmarks = getattr(face, "landmarks", None)
-    missing = [g for g in _LANDMARK_GROUPS if not landmarks or g not in landmarks]
+    missing = [g for g in LANDMARK_GROUPS if not landmarks or g not in landmarks]
     if missing:
         raise RenderInputError(f"face landmarks lack the groups: {', '.join(missing)}")
 
