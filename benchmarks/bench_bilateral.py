@@ -5,7 +5,8 @@ Run:  python benchmarks/bench_bilateral.py [--portrait PATH] [--megapixels 2.0] 
 * A ~2-megapixel portrait (the FRL Canada set when /work/shared is present, else a bundled public-domain fixture
   upscaled), sigma_s = 3 % of its larger side, sigma_r = 0.4: both filters, mean/99th-percentile/max absolute
   error (in 1/255 steps) and the speed ratio. OpenCV's brute force takes tens of seconds to minutes here.
-* The grid alone at the network's sizes, 512 x 512 and 256 x 256 (batch of 1 and of 4).
+* The filter at the network's sizes, 512, 256, 128 and 64 px (batch of 1 and of 4): the grid, or the exact
+  window sum that small inputs take, and the grid forced on those for comparison.
 
 Times are best-of-N wall clock and process CPU time; CPU time is the steadier figure when other jobs share
 the machine.
@@ -25,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import deepflash_core.bilateral as bilateral_module  # noqa: E402
 from deepflash_core.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
 
 SHARED_PORTRAIT = Path("/work/shared/data/portraits/frl_canada/003f.jpg")
@@ -79,16 +81,26 @@ def compare_with_opencv(img: np.ndarray, skip_opencv: bool) -> None:
 
 
 def network_sizes(img: np.ndarray) -> None:
-    print("grid at the network's sizes (sigma_s = 3 % of the side):")
-    for side in (512, 256):
+    """Each network input size as the filter runs it (exact sum when small, else grid), and the grid forced."""
+    print("at the network's sizes (sigma_s = 3 % of the side); error vs cv2.bilateralFilter in 1/255:")
+    default_pairs = bilateral_module.DIRECT_MAX_PAIRS
+    for side in (512, 256, 128, 64):
         small = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
         one = torch.from_numpy(small).permute(2, 0, 1)[None].contiguous()
         four = torch.cat([one, one.flip(-1), one.flip(-2), one.flip(-1, -2)])
         sigma_s = sigma_s_for(side, side)
-        for batch in (one, four):
-            bilateral_filter(batch, sigma_s)
-            wall, cpu, _ = timed(lambda: bilateral_filter(batch, sigma_s), repeat=5)
-            print(f"  {side} x {side}, batch {batch.shape[0]}: {wall * 1e3:6.0f} ms wall, {cpu * 1e3:6.0f} ms cpu")
+        reference = cv2.bilateralFilter(small, -1, SIGMA_R, sigma_s)
+        direct = bilateral_module.uses_direct_sum(side, side, sigma_s)
+        methods = [("exact sum" if direct else "grid", default_pairs)] + ([("grid (forced)", 0)] if direct else [])
+        for name, pairs in methods:
+            bilateral_module.DIRECT_MAX_PAIRS = pairs
+            for batch in (one, four):
+                bilateral_filter(batch, sigma_s)
+                wall, cpu, out = timed(lambda: bilateral_filter(batch, sigma_s), repeat=5)
+                error = np.abs(out[0].permute(1, 2, 0).numpy() - reference).mean() * 255
+                print(f"  {side:3d} x {side:3d}, batch {batch.shape[0]}, {name:13s}: {wall * 1e3:6.1f} ms wall, "
+                      f"{cpu * 1e3:6.1f} ms cpu, mean error {error:.3f}")
+        bilateral_module.DIRECT_MAX_PAIRS = default_pairs
 
 
 def main() -> None:

@@ -271,13 +271,13 @@ def _correct_group(
     gain = np.float32(strength * scale)
     if len(members) == 1:
         plan, correction_low = members[0]
-        with _timed(timings, "upsample"):
-            correction = _upsample(plan, correction_low, device)
         with _timed(timings, "blend"):
-            # The guide is no longer needed: an RGB photo's delta reuses its memory (no new 100 MB page-ins).
+            # An RGB photo's delta overwrites its own guide, strip by strip after reading it (no new
+            # 100 MB page-ins); the blend weight is applied while each strip is in cache.
             delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
             weight = torch.from_numpy(_blend_weight(plan, height, width, gain))
-            torch.mul(correction, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
+        with _timed(timings, "upsample"):
+            _upsample(plan, correction_low, device, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
     else:
         delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
         delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
@@ -301,18 +301,34 @@ def _correct_group(
         _subtract_into(pixels, output, region, delta)
 
 
-def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU."""
+def _upsample(
+    plan: _CropPlan,
+    correction_low: torch.Tensor,
+    device: torch.device,
+    weight: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU.
+
+    Multiplied by ``weight`` (``(h, w)``) when given; written into ``out`` (``(3, h, w)``, any strides, may
+    share memory with ``plan.guide_high``) when given.
+    """
     lx0, ly0, lx1, ly1 = plan.low_inside
     low = correction_low[:, :, ly0:ly1, lx0:lx1].to(device)
     height, width = plan.guide_high.shape[:2]
     if height <= low.shape[2] and width <= low.shape[3]:
         # A crop smaller than the network input: plain area averaging brings D down, nothing to guide.
-        return F.interpolate(low, size=(height, width), mode="area")[0].float().cpu()
-    guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
-    guide_high = torch.from_numpy(plan.guide_high).permute(2, 0, 1)[None]
-    correction = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device))
-    return correction[0].float().cpu()
+        correction = F.interpolate(low, size=(height, width), mode="area")[0].float().cpu()
+    else:
+        guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
+        guide_high = torch.from_numpy(plan.guide_high).permute(2, 0, 1)[None]
+        if device.type == "cpu":  # strip by strip straight into ``out``, the weight applied on the way
+            target = out[None] if out is not None else None
+            return upsample.guided_upsample(low, guide_low, guide_high, weight=weight, out=target)[0]
+        correction = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device))[0].float().cpu()
+    if weight is not None:
+        correction = correction * weight
+    return out.copy_(correction) if out is not None else correction
 
 
 def _subtract_into(pixels: np.ndarray, output: np.ndarray, region: tuple[int, int, int, int], delta: np.ndarray) -> None:

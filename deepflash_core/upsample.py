@@ -20,6 +20,11 @@ samples per fit rather than 9, steadier on a noisy network output); larger radii
 gradients, and ``eps = 1e-3`` keeps the fit stable where the guide is flat. Joint bilateral upsampling and grid
 slicing were not built: the guided filter met the halo criterion with only box filters at low resolution and
 one pass over the high-resolution rows (in strips, so no full-resolution copy of the coefficients exists).
+
+On the CPU the box filters and the row stretching go through OpenCV (``cv2.boxFilter``, ``cv2.resize``, SIMD),
+the guide may be the photo's own uint8/uint16 pixels, and the result (times an optional blend weight) can be
+written straight into the caller's buffer, even over the guide: about 0.6x the CPU time of the torch path for
+a 128 px correction brought to a 2580 px crop (``benchmarks/bench_upsample.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ def guided_upsample(
     radius: int = DEFAULT_RADIUS,
     eps: float = DEFAULT_EPS,
     *,
+    weight: Tensor | None = None,
     out: Tensor | None = None,
 ) -> Tensor:
     """Upsample ``low`` to ``guide_high``'s size, its edges following ``guide_high``'s edges.
@@ -59,6 +65,8 @@ def guided_upsample(
             pixels, e.g. a permuted view of an ``(H, W, 3)`` array, with no float copy of the whole crop).
         radius: radius in low-resolution pixels of the windows of the local linear model.
         eps: ridge regularisation of the model's slope; larger gives smoother, less edge-following output.
+        weight: optional ``(H, W)`` float32 factor the result is multiplied by (e.g. a blend mask), applied
+            while each strip is still in cache instead of in another full-resolution pass.
         out: optional ``(B, C, H, W)`` float32 tensor on ``guide_high``'s device to write the result into
             (any strides, e.g. a permuted view of an ``(H, W, C)`` buffer); returned. On the CPU it may be
             ``guide_high`` itself: each strip of the guide is read before the same rows are written.
@@ -76,6 +84,9 @@ def guided_upsample(
         (torch.Size([1, 3, 64, 64]), True)
     """
     _check_inputs(low, guide_low, guide_high, radius, eps, out)
+    if weight is not None and (not isinstance(weight, Tensor) or tuple(weight.shape) != tuple(guide_high.shape[2:])):
+        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise InvalidOptionError(f"weight must be a tensor of shape {tuple(guide_high.shape[2:])}, got {got}.")
     dtype = low.dtype
     low, guide_low = low.float(), guide_low.to(device=low.device, dtype=torch.float32)
     coefs = _local_linear_model(low, guide_low, radius, eps)
@@ -83,8 +94,10 @@ def guided_upsample(
     if full_scale is not None:  # integer pixels: fold 1 / full scale into the slopes (h x w values, not H x W)
         coefs[:, : 3 * low.shape[1]] /= full_scale
     if guide_high.device.type == "cpu":
-        return _apply_upsampled_cpu(coefs, guide_high, out).to(dtype)
+        return _apply_upsampled_cpu(coefs, guide_high, out, weight).to(dtype)
     result = _apply_upsampled(coefs, guide_high)
+    if weight is not None:
+        result *= weight.to(result.device, torch.float32)
     if not bool(torch.isfinite(result.sum())):  # finite low-resolution inputs: only the guide can cause it
         raise InvalidOptionError("guide_high contains NaN or infinite values.")
     return out.copy_(result) if out is not None else result.to(dtype)
@@ -130,6 +143,14 @@ def _box_mean(x: Tensor, radius: int) -> Tensor:
     """Mean over the (2r+1)^2 window clipped to the image (He et al.'s normalised box filter)."""
     height, width = x.shape[-2:]
     count = _window_count(height, radius, x)[:, None] * _window_count(width, radius, x)[None, :]
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad:
+        # OpenCV's running box sums, plane by plane: one pass whatever the radius, ~10x the shifted slices.
+        size = 2 * radius + 1
+        sums = torch.empty_like(x, memory_format=torch.contiguous_format)
+        source = x.contiguous()
+        for plane, target in zip(source.view(-1, height, width).numpy(), sums.view(-1, height, width).numpy()):
+            cv2.boxFilter(plane, -1, (size, size), dst=target, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        return sums.div_(count)
     return _box_sum(_box_sum(x, radius, dim=-2), radius, dim=-1) / count
 
 
@@ -215,7 +236,7 @@ def _apply_upsampled(coefs: Tensor, guide_high: Tensor) -> Tensor:
     return out
 
 
-def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) -> Tensor:
+def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, weight: Tensor | None) -> Tensor:
     """:func:`_apply_upsampled` on the CPU, where OpenCV interpolates rows several times faster than torch.
 
     Per strip of output rows: the coefficient rows are blended at low width (cheap), each coefficient plane
@@ -233,29 +254,55 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None) 
     check_finite = guide_high.is_floating_point()  # integer pixels are finite by construction
     target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
     rows_per_strip = max(1, CPU_STRIP_PIXELS // width)
-    planes = torch.empty(n_coefs, rows_per_strip, width, dtype=torch.float32)
-    planes_np = planes.numpy()
+    planes_storage = torch.empty(n_coefs * rows_per_strip * width, dtype=torch.float32)
     guide = torch.empty(3, rows_per_strip, width, dtype=torch.float32)
     # A contiguous target takes each strip's planes directly; any other layout through one cached strip.
     direct = target.is_contiguous()
     scratch = torch.empty(channels, rows_per_strip, width, dtype=torch.float32)
     for b in range(batch):
         low_rows = coefs[b]  # (4C, h, w)
+        # Interleaved (H, W, 3) pixels, the pipeline's layout: OpenCV's SIMD split and merge de- and
+        # re-interleave a strip several times faster than a strided torch copy.
+        guide_hwc = _interleaved(guide_high[b], (torch.uint8, torch.uint16, torch.float32))
+        target_hwc = None if direct else _interleaved(target[b], (torch.float32,))
         for r0 in range(0, height, rows_per_strip):
             r1 = min(height, r0 + rows_per_strip)
             n = r1 - r0
             rows = torch.lerp(low_rows.index_select(1, y0[r0:r1]), low_rows.index_select(1, y1[r0:r1]), wy[r0:r1])
-            rows = rows.numpy()  # (4C, n, w), low width
-            for k in range(n_coefs):
-                cv2.resize(rows[k], (width, n), dst=planes_np[k, :n], interpolation=cv2.INTER_LINEAR)
+            # All planes stacked as one (4C n, w) image: one OpenCV call, and only the width changes, so
+            # every row is interpolated along itself exactly as with one call per plane.
+            planes = planes_storage[: n_coefs * n * width].view(n_coefs, n, width)
+            stretched = cv2.resize(rows.reshape(n_coefs * n, w).numpy(), (width, n_coefs * n),
+                                   dst=planes.view(n_coefs * n, width).numpy(), interpolation=cv2.INTER_LINEAR)
+            if not np.shares_memory(stretched, planes.numpy()):  # OpenCV reallocated: copy it in
+                planes.view(n_coefs * n, width).copy_(torch.from_numpy(stretched))
             g = guide[:, :n]
-            g.copy_(guide_high[b, :, r0:r1])
+            if guide_hwc is not None and guide_hwc.dtype == np.float32:  # its planes serve as they are
+                g = [torch.from_numpy(plane) for plane in cv2.split(guide_hwc[r0:r1])]
+            elif guide_hwc is not None:
+                for j, plane in enumerate(cv2.split(guide_hwc[r0:r1])):
+                    g[j].copy_(torch.from_numpy(plane))
+            else:
+                g.copy_(guide_high[b, :, r0:r1])
             strip = target[b, :, r0:r1] if direct else scratch[:, :n]
             for c in range(channels):
-                torch.addcmul(planes[3 * channels + c, :n], planes[3 * c, :n], g[0], out=strip[c])
-                strip[c].addcmul_(planes[3 * c + 1, :n], g[1]).addcmul_(planes[3 * c + 2, :n], g[2])
+                torch.addcmul(planes[3 * channels + c], planes[3 * c], g[0], out=strip[c])
+                strip[c].addcmul_(planes[3 * c + 1], g[1]).addcmul_(planes[3 * c + 2], g[2])
+            if weight is not None:
+                strip.mul_(weight[r0:r1])
             if check_finite and not bool(torch.isfinite(strip.sum())):  # the only input not checked before
                 raise InvalidOptionError("guide_high contains NaN or infinite values.")
-            if not direct:
+            if target_hwc is not None:
+                merged = cv2.merge(list(strip.numpy()), dst=target_hwc[r0:r1])
+                if not np.shares_memory(merged, target_hwc):  # OpenCV reallocated: copy it in
+                    target_hwc[r0:r1] = merged
+            elif not direct:
                 target[b, :, r0:r1].copy_(strip)
     return target
+
+
+def _interleaved(image: Tensor, dtypes: tuple[torch.dtype, ...]) -> np.ndarray | None:
+    """The ``(H, W, 3)`` array behind a ``(3, H, W)`` permuted view of interleaved pixels, else None."""
+    if image.dtype not in dtypes or image.shape[0] != 3 or not image.permute(1, 2, 0).is_contiguous():
+        return None
+    return image.permute(1, 2, 0).numpy()

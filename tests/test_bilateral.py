@@ -57,6 +57,13 @@ def to_image(batch: torch.Tensor, index: int = 0) -> np.ndarray:
     return batch[index].permute(1, 2, 0).numpy()
 
 
+@pytest.fixture(params=["direct", "grid"])
+def method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the exact window sum and again with the bilateral grid, whatever the image size."""
+    monkeypatch.setattr(bilateral_module, "DIRECT_MAX_PAIRS", 1 << 62 if request.param == "direct" else 0)
+    return request.param
+
+
 def test_sigma_s_is_three_percent_of_the_larger_side() -> None:
     assert sigma_s_for(512, 512) == pytest.approx(15.36)
     assert sigma_s_for(275, 225) == pytest.approx(8.25)
@@ -79,7 +86,7 @@ def test_reference_matches_opencv() -> None:
 
 
 @pytest.mark.parametrize("sigma_s", [1.3, 3.0, 5.5])
-def test_grid_matches_brute_force_definition(sigma_s: float) -> None:
+def test_grid_matches_brute_force_definition(sigma_s: float, method: str) -> None:
     img = load_fixture(FIXTURES[1], (40, 48))
     expected = reference_bilateral(img, sigma_s, 0.4)
     got = to_image(bilateral_filter(to_batch(img), sigma_s))
@@ -89,7 +96,7 @@ def test_grid_matches_brute_force_definition(sigma_s: float) -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
-def test_grid_matches_opencv_on_portraits(path: Path) -> None:
+def test_grid_matches_opencv_on_portraits(path: Path, method: str) -> None:
     img = load_fixture(path)
     height, width = img.shape[:2]
     sigma_s = sigma_s_for(height, width)
@@ -100,14 +107,31 @@ def test_grid_matches_opencv_on_portraits(path: Path) -> None:
     assert np.quantile(error, 0.99) <= 4.0 / 255
 
 
-def test_grid_matches_opencv_with_other_range_sigma() -> None:
+def test_grid_matches_opencv_with_other_range_sigma(method: str) -> None:
     img = load_fixture(FIXTURES[2], (112, 137))
     expected = cv2.bilateralFilter(img, -1, 0.15, 6.0)
     got = to_image(bilateral_filter(to_batch(img), 6.0, sigma_r=0.15))
     assert np.abs(got - expected).mean() <= 1.0 / 255
 
 
-def test_batch_shape_dtype_and_independence() -> None:
+def test_small_images_are_summed_exactly_and_large_ones_on_the_grid() -> None:
+    """The network-input sizes take the exact sum; a 512 px input and a full crop take the grid."""
+    for size, direct in ((64, True), (128, True), (512, False), (2000, False)):
+        assert bilateral_module.uses_direct_sum(size, size, sigma_s_for(size, size)) is direct
+    assert not bilateral_module.uses_direct_sum(3, 40, 4.0)  # a window wider than the image: grid
+
+
+def test_direct_sum_is_the_definition() -> None:
+    img = load_fixture(FIXTURES[0], (64, 64))
+    sigma_s = sigma_s_for(64, 64)
+    threads = torch.get_num_threads()
+    got = to_image(bilateral_filter(to_batch(img), sigma_s))
+    assert torch.get_num_threads() == threads  # the count lowered inside is restored
+    assert np.abs(got - reference_bilateral(img, sigma_s, 0.4)).max() < 1e-5
+    assert np.abs(got - cv2.bilateralFilter(img, -1, 0.4, sigma_s)).max() < 1e-4
+
+
+def test_batch_shape_dtype_and_independence(method: str) -> None:
     a, b = load_fixture(FIXTURES[0], (48, 40)), load_fixture(FIXTURES[1], (48, 40))
     batch = to_batch(a, b)
     out = bilateral_filter(batch, 2.5)
@@ -129,14 +153,14 @@ def test_module_wrapper_calls_the_function() -> None:
     assert torch.equal(bilateral_filter(batch, np.float32(2.0), np.float64(0.3)), module(batch))
 
 
-def test_constant_image_stays_constant() -> None:
+def test_constant_image_stays_constant(method: str) -> None:
     batch = torch.full((2, 3, 33, 21), 0.37)
     batch[1] = 0.81
     out = bilateral_filter(batch, 4.0)
     assert torch.allclose(out, batch, atol=1e-6)
 
 
-def test_step_edge_stays_a_step() -> None:
+def test_step_edge_stays_a_step(method: str) -> None:
     """Two flat regions far apart in colour do not bleed into each other, unlike under a spatial-only blur."""
     img = torch.full((1, 3, 40, 40), 0.2)
     img[..., 20:] = torch.tensor([0.9, 0.7, 0.8])[:, None, None]
@@ -147,7 +171,7 @@ def test_step_edge_stays_a_step() -> None:
     assert (blurred - img)[..., 18:22].abs().amin() > 0.1
 
 
-def test_smooths_noise_within_a_region() -> None:
+def test_smooths_noise_within_a_region(method: str) -> None:
     generator = torch.Generator().manual_seed(0)
     img = 0.5 + 0.03 * torch.randn(1, 3, 48, 48, generator=generator)
     out = bilateral_filter(img, 4.0)
@@ -168,7 +192,7 @@ def test_portable_gather_matches_the_fused_one() -> None:
     assert torch.allclose(fused, expected, atol=1e-6)
 
 
-def test_gradient_flows() -> None:
+def test_gradient_flows(method: str) -> None:
     img = torch.rand(1, 3, 12, 10, dtype=torch.float64, requires_grad=True)
     bilateral_filter(img, 2.0).sum().backward()
     assert img.grad is not None and torch.isfinite(img.grad).all() and img.grad.abs().sum() > 0

@@ -127,6 +127,36 @@ def test_non_multiple_sizes_and_double() -> None:
     assert torch.isfinite(out).all()
 
 
+def test_integer_guide_weight_and_output_buffer() -> None:
+    """uint8/uint16 pixels guide as value / full scale; ``weight`` and ``out`` (even over the guide) agree."""
+    scene = silhouette_scene(size=96)
+    low, guide_low = scene["correction_low"], scene["photo_low"]
+    pixels8 = (scene["photo"][0].permute(1, 2, 0) * 255).round().to(torch.uint8).contiguous()  # (H, W, 3)
+    float_guide = (pixels8.float() / 255).permute(2, 0, 1)[None]
+    expected = guided_upsample(low, guide_low, float_guide)
+    from_u8 = guided_upsample(low, guide_low, pixels8.permute(2, 0, 1)[None])
+    assert torch.allclose(from_u8, expected, atol=1e-5)
+    pixels16 = pixels8.to(torch.int32).mul(257).to(torch.uint16)
+    assert torch.allclose(guided_upsample(low, guide_low, pixels16.permute(2, 0, 1)[None]), expected, atol=1e-5)
+    weight = torch.rand(96, 96, generator=torch.Generator().manual_seed(5))
+    # The pipeline's layout: an interleaved (H, W, 3) float buffer holding the guide, overwritten in place.
+    buffer = float_guide[0].permute(1, 2, 0).clone()
+    view = buffer.permute(2, 0, 1)[None]
+    returned = guided_upsample(low, guide_low, view, weight=weight, out=view)
+    assert returned.data_ptr() == buffer.data_ptr()
+    assert torch.allclose(buffer.permute(2, 0, 1)[None], expected * weight, atol=1e-5)
+    planar = torch.empty(1, 3, 96, 96)
+    guided_upsample(low, guide_low, float_guide, out=planar)
+    assert torch.allclose(planar, expected, atol=1e-6)
+
+
+def test_non_finite_guide_raises() -> None:
+    guide = torch.rand(1, 3, 32, 32)
+    guide[0, 1, 20, 7] = float("inf")
+    with pytest.raises(InvalidOptionError):
+        guided_upsample(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), guide)
+
+
 @pytest.mark.parametrize(
     "low, guide_low, guide_high, radius, eps",
     [

@@ -414,7 +414,7 @@ def plot_curve(run_dir: Path, output: Path | None = None) -> Path | None:
     output = Path(output or Path(run_dir) / "curve.png")
     steps = [r["step"] for r in rows]
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    axes[0].plot(steps, [r.get("train_loss", math.nan) for r in rows], label="training (eq. 5)")
+    axes[0].plot(steps, [r.get("train_loss", math.nan) for r in rows], label="training (loss optimised)")
     axes[0].plot(steps, [r.get("val_loss", math.nan) for r in rows], label="validation (eq. 5)")
     axes[0].set_yscale("log")
     axes[0].set_title("loss")
