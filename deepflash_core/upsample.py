@@ -94,7 +94,8 @@ def guided_upsample(
     if full_scale is not None:  # integer pixels: fold 1 / full scale into the slopes (h x w values, not H x W)
         coefs[:, : 3 * low.shape[1]] /= full_scale
     if guide_high.device.type == "cpu":
-        return _apply_upsampled_cpu(coefs, guide_high, out, weight).to(dtype)
+        result = _apply_upsampled_cpu(coefs, guide_high, out, weight)
+        return result if out is not None else result.to(dtype)
     result = _apply_upsampled(coefs, guide_high)
     if weight is not None:
         result *= weight.to(result.device, torch.float32)

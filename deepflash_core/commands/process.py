@@ -194,6 +194,8 @@ def process(
                 continue
             done += 1
             if not quiet:
+                if len(jobs) == 1:  # a folder gets the bar and a summary instead
+                    tqdm.write(f"deepflash: wrote {job.target}", file=sys.stderr)
                 for note in notes:
                     tqdm.write(f"deepflash: {job.target}: note: {note}", file=sys.stderr)
     if len(jobs) + len(failures) > 1 and not quiet:
