@@ -125,8 +125,10 @@ def bilateral_filter(img: Tensor, sigma_s: float, sigma_r: float = SIGMA_R_DEFAU
     # The grid is an approximation far coarser than float32 rounding, and float32 keeps the depthwise
     # convolution on its fast path, so every input dtype is filtered in float32.
     if uses_direct_sum(img.shape[2], img.shape[3], sigma_s):
-        with _one_thread(img.device):
-            return _direct_filter(img.float(), sigma_s, sigma_r).to(img.dtype)
+        with one_cpu_thread(img.device):
+            # Contiguous planes (a batch made from (H, W, 3) arrays arrives channels-last): every slice
+            # of the sum then runs along unit-stride rows.
+            return _direct_filter(img.float().contiguous(), sigma_s, sigma_r).to(img.dtype)
     return _grid_filter(img.float(), sigma_s, sigma_r).to(img.dtype)
 
 
@@ -144,13 +146,13 @@ def uses_direct_sum(height: int, width: int, sigma_s: float) -> bool:
 
 
 @contextmanager
-def _one_thread(device: torch.device) -> Iterator[None]:
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
     """Run the enclosed torch operations on one CPU thread, then restore the thread count.
 
-    The exact sum is a few hundred operations of well under a megabyte each: split over threads, waking
-    and parking the workers costs more than the arithmetic (3x the CPU time with two threads, and 30x
-    when idle OpenMP workers spin between operations). The OpenMP thread count is a per-caller setting,
-    so other threads' work is not affected.
+    For many operations of at most a few megabytes each (the exact sum here, the upsampling's strips):
+    split over threads, waking and parking the workers costs more than the arithmetic (3x the CPU time
+    with two threads for the exact sum, and 30x when idle OpenMP workers spin between operations). The
+    OpenMP thread count is a per-caller setting, so other threads' work is not affected.
     """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads == 1:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from deepflash_core.bilateral import one_cpu_thread
 from deepflash_core.errors import InvalidOptionError
 
 DEFAULT_RADIUS = 2
@@ -88,13 +89,16 @@ def guided_upsample(
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise InvalidOptionError(f"weight must be a tensor of shape {tuple(guide_high.shape[2:])}, got {got}.")
     dtype = low.dtype
-    low, guide_low = low.float(), guide_low.to(device=low.device, dtype=torch.float32)
+    # Contiguous planes: a guide made from an (h, w, 3) array arrives channels-last, slow for plane arithmetic.
+    low, guide_low = low.float().contiguous(), guide_low.to(device=low.device, dtype=torch.float32).contiguous()
     coefs = _local_linear_model(low, guide_low, radius, eps)
     full_scale = _FULL_SCALE.get(guide_high.dtype)
     if full_scale is not None:  # integer pixels: fold 1 / full scale into the slopes (h x w values, not H x W)
         coefs[:, : 3 * low.shape[1]] /= full_scale
     if guide_high.device.type == "cpu":
-        result = _apply_upsampled_cpu(coefs, guide_high, out, weight)
+        # Strips of ~0.5 MB per plane: one thread costs less CPU time and even less wall time than two.
+        with one_cpu_thread(guide_high.device):
+            result = _apply_upsampled_cpu(coefs, guide_high, out, weight)
         return result if out is not None else result.to(dtype)
     result = _apply_upsampled(coefs, guide_high)
     if weight is not None:
