@@ -103,7 +103,7 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
           f"{100 * (total - local) / total:.1f} % of the request")
     print(f"  ping while it runs: {len(ping_latencies)} pings, slowest answer "
           f"{1000 * max(ping_latencies):.1f} ms, median {1000 * statistics.median(ping_latencies):.1f} ms")
-    print(f"  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
+    print("  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
 
 
 def pings_during(address: str, request: object) -> list[float]:

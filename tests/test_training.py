@@ -17,7 +17,7 @@ from deepflash_core.training import pair_bank
 from deepflash_core.training.dataset import (
     AUGMENTATIONS, Augmentation, PortraitStore, SyntheticPairs, bilateral_image, crop_affine, transform_points,
 )
-from deepflash_core.training.landmarks import build_landmark_cache, entry_to_face
+from deepflash_core.training.landmarks import build_landmark_cache
 from deepflash_core.training.split import SPLIT_CSV, person_of, read_split, split_by_person
 from deepflash_core.training.train import (
     TrainConfig, load_checkpoint, make_model, read_log, save_checkpoint, train, train_step, training_loss,

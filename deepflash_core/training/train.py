@@ -36,7 +36,7 @@ from deepflash_core.errors import DeepFlashError, InvalidOptionError
 from deepflash_core.network import FlashUNet, ModelConfig
 from deepflash_core.training import pair_bank
 from deepflash_core.training.dataset import PortraitStore, SyntheticPairs
-from deepflash_core.training.evaluate import Evaluation, evaluate_batches
+from deepflash_core.training.evaluate import evaluate_batches
 from deepflash_core.training.landmarks import build_landmark_cache, load_landmark_cache
 from deepflash_core.training.split import SPLIT_CSV, files_in, read_split
 
