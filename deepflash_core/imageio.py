@@ -331,6 +331,8 @@ def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = 
             _write_16bit_gray(pixels, Path(temporary), fmt, meta)
         else:
             _write_with_pillow(pixels, Path(temporary), fmt, meta, quality)
+        # mkstemp creates the file private (0600); the photo gets the mode any new file would get.
+        os.chmod(temporary, _new_file_mode())
         os.replace(temporary, path)
     except ImageWriteError:
         _remove(temporary)
@@ -343,6 +345,13 @@ def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = 
         _remove(temporary)
         raise
     return warnings_out
+
+
+def _new_file_mode() -> int:
+    """0666 less the process umask (read without changing it for long: os.umask sets and returns)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _remove(path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import cv2
@@ -354,3 +355,12 @@ def test_luminance_matches_pillow_and_keeps_gray_exact() -> None:
     assert np.array_equal(imageio.luminance(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
     levels = np.arange(0, 65536, 257, dtype=np.uint16)
     assert np.array_equal(imageio.luminance(np.repeat(levels[None, :, None], 3, axis=2))[0], levels)
+
+
+def test_written_photo_gets_the_usual_file_mode_not_the_temporary_files(tmp_path: Path) -> None:
+    mask = os.umask(0o027)
+    try:
+        save_photo(Photo(pixels=portrait_rgb()), tmp_path / "out.png")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o640
