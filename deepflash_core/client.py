@@ -166,6 +166,29 @@ class _Client:
                             faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
                             warnings=list(fields.get("warnings", [])))
 
+    def process_array(self, pixels: Any, strength: float = 1.0, whole_image: bool = False) -> tuple[Any, ProcessReply]:
+        """:meth:`process` for a numpy array ``(H, W, 3|4)`` of uint8, uint16 or float32 (numpy imported here only).
+
+        Returns:
+            The corrected array, with the input's shape and dtype, and the server's reply.
+        """
+        import numpy as np
+
+        wire = {np.dtype(numpy_dtype): name for name, numpy_dtype in protocol.NUMPY_DTYPES.items()}
+        samples = np.ascontiguousarray(pixels, dtype=np.dtype(pixels.dtype).newbyteorder("<"))
+        if samples.ndim != 3 or samples.dtype not in wire:
+            raise InvalidOptionError(f"Unsupported pixel array: shape {samples.shape}, dtype {pixels.dtype}.")
+        height, width, channels = samples.shape
+        dtype = wire[samples.dtype]
+        reply = self.process(samples, width=width, height=height, channels=channels, dtype=dtype,
+                             strength=strength, whole_image=whole_image)
+        if (reply.width, reply.height, reply.channels, reply.dtype) != (width, height, channels, dtype):
+            raise ServerError(f"The server answered with a {reply.width}×{reply.height}×{reply.channels} {reply.dtype} "
+                              f"image for a {width}×{height}×{channels} {dtype} one (server log: {self._log()}).",
+                              protocol.E_INTERNAL)
+        corrected = np.frombuffer(reply.pixels, dtype=protocol.NUMPY_DTYPES[dtype]).reshape(samples.shape)
+        return corrected.astype(pixels.dtype, copy=False), reply
+
     def _check_limits(self, image: ImageSpec) -> None:
         # Large frames beyond the server's MAXMSGSIZE would be dropped unread, so ask for the limits first.
         if self._limits is None and image.frame_bytes > (1 << 20):

@@ -182,6 +182,9 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
     calls = []
 
     class EchoClient:
+        # The real array <-> wire conversion runs on top of this fake transport.
+        process_array = client_module.DeepFlashClient.process_array
+
         def __init__(self, address: str, **_: object) -> None:
             self.address = address
 

@@ -18,9 +18,6 @@ Box = tuple[int, int, int, int]
 ProgressCallback = Callable[[float, str], None]
 """``progress(fraction in [0, 1], what is happening)``."""
 
-# numpy dtype name <-> wire dtype of deepflash_core.protocol
-_WIRE_DTYPES: dict[str, str] = {"uint8": "u8", "uint16": "u16", "float32": "f32"}
-_NUMPY_DTYPES: dict[str, np.dtype] = {"u8": np.dtype("<u1"), "u16": np.dtype("<u2"), "f32": np.dtype("<f4")}
 # The pipeline's progress stages, as the page words them.
 _STAGES: dict[str, str] = {
     "detect": "Finding faces",
@@ -136,22 +133,9 @@ class ServerCorrector:
     def correct(
         self, pixels: np.ndarray, strength: float, whole_image: bool, progress: ProgressCallback | None = None
     ) -> Correction:
-        height, width, channels = pixels.shape
-        wire_dtype = _WIRE_DTYPES[pixels.dtype.name]
         if progress is not None:
             progress(0.1, "Sending the photo to the server")
-        samples = np.ascontiguousarray(pixels, dtype=_NUMPY_DTYPES[wire_dtype])
-        reply = self.client().process(
-            memoryview(samples).cast("B"),
-            width=width,
-            height=height,
-            channels=channels,
-            dtype=wire_dtype,
-            strength=strength,
-            whole_image=whole_image,
-        )
-        corrected = np.frombuffer(reply.pixels, dtype=_NUMPY_DTYPES[reply.dtype])
-        corrected = corrected.reshape(reply.height, reply.width, reply.channels).astype(pixels.dtype)
+        corrected, reply = self.client().process_array(pixels, strength=strength, whole_image=whole_image)
         return Correction(
             pixels=corrected,
             boxes=[_box(face["box"]) for face in reply.faces],

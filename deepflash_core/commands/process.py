@@ -104,17 +104,7 @@ class _Corrector:
 
             result = self.pipeline.process(pixels, Options(strength=strength, whole_image=whole_image))
             return result.pixels, result.warnings
-        import numpy as np
-
-        dtype = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}[pixels.dtype]
-        height, width, channels = pixels.shape
-        reply = self.client.process(
-            np.ascontiguousarray(pixels), width=width, height=height, channels=channels, dtype=dtype,
-            strength=strength, whole_image=whole_image,
-        )
-        if (reply.width, reply.height, reply.channels, reply.dtype) != (width, height, channels, dtype):
-            raise DeepFlashError(f"The server answered with a {reply.width}x{reply.height}x{reply.channels} {reply.dtype} image; expected the input's layout.")
-        corrected = np.frombuffer(reply.pixels, dtype=pixels.dtype).reshape(pixels.shape)
+        corrected, reply = self.client.process_array(pixels, strength=strength, whole_image=whole_image)
         return corrected, list(reply.warnings)
 
 
