@@ -156,7 +156,7 @@ def print_table(rows: list[dict[str, float]]) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=1800)
 
 

@@ -166,7 +166,7 @@ def main() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         weights = random_weights(Path(scratch), args.width)
         address = f"tcp://127.0.0.1:{free_port()}"
-        launch = ServerLaunch(command=[sys.executable, "-m", "server", "--device", "cpu"], weights=str(weights))
+        launch = ServerLaunch(command=[sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"], weights=str(weights))
         pid = ensure_server(address, launch)["pid"]
         try:
             client = DeepFlashClient(address, timeout_s=600, retries=0)

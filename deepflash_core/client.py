@@ -391,7 +391,7 @@ def connect(address: str = DEFAULT_ADDRESS, timeout_s: float = 120.0, retries: i
 
 def default_serve_command() -> list[str]:
     """The command that starts a server: ``DEEPFLASH_SERVE_COMMAND``, else ``deepflash serve`` beside this
-    Python or on PATH, else ``python -m server`` when the server package is importable here."""
+    Python or on PATH."""
     override = os.environ.get("DEEPFLASH_SERVE_COMMAND")
     if override:
         return shlex.split(override)
@@ -399,10 +399,6 @@ def default_serve_command() -> list[str]:
     executable = str(beside) if beside.is_file() else shutil.which("deepflash")
     if executable:
         return [executable, "serve"]
-    import importlib.util
-
-    if importlib.util.find_spec("server") is not None and importlib.util.find_spec("torch") is not None:
-        return [sys.executable, "-m", "server"]
     raise ServerUnavailableError("Cannot find the `deepflash` command to start a server; install DeepFlash "
                                  "or set DEEPFLASH_SERVE_COMMAND.")
 

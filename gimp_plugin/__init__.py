@@ -1,1 +1,1 @@
-"""The GIMP 3 plug-in (``deepflash/``) and the helpers both editor plug-ins share (``deepflash_common/``)."""
+"""The GIMP 3 plug-in (``deepflash/``); ``deepflash install gimp`` vendors ``deepflash_editor`` beside it."""

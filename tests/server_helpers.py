@@ -17,7 +17,7 @@ from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
 from server import lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
-PYTHON_SERVER = [sys.executable, "-m", "server", "--device", "cpu"]
+PYTHON_SERVER = [sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"]
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from deepflash_core import weights as weights_module
-from deepflash_core.cli import cli
+from deepflash_app.cli import cli
 from deepflash_core.network import FlashUNet, ModelConfig
 from deepflash_core.weights import ModelCard, save_model
 
@@ -220,7 +220,7 @@ def test_console_entry_point_prints_one_line_for_a_missing_file(tmp_path: Path) 
     """The real entry point in a fresh interpreter: exit code and stderr as a user sees them."""
     out = tmp_path / "x.jpg"
     completed = subprocess.run(
-        [sys.executable, "-c", "from deepflash_core.cli import main; main()", "process", str(tmp_path / "nope.jpg"), "-o", str(out), "--weights", str(tmp_path / "none.safetensors")],
+        [sys.executable, "-c", "from deepflash_app.cli import main; main()", "process", str(tmp_path / "nope.jpg"), "-o", str(out), "--weights", str(tmp_path / "none.safetensors")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -137,7 +137,7 @@ def test_ensure_server_does_not_start_servers_for_other_machines(state_dir):
 
 def test_ensure_server_reports_a_server_that_cannot_start(state_dir, tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
-    launch = ServerLaunch(command=[sys.executable, "-m", "server", "--device", "cpu"],
+    launch = ServerLaunch(command=[sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"],
                           weights=str(tmp_path / "missing.safetensors"), startup_timeout_s=120)
     with pytest.raises(ServerUnavailableError, match="missing.safetensors") as caught:
         ensure_server(address, launch)

@@ -16,14 +16,14 @@ from types import SimpleNamespace
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "gimp_plugin"), str(REPO / "gimp_plugin" / "deepflash")]
+sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 
 import gimp_filter  # noqa: E402
-from deepflash_common import messages  # noqa: E402
-from deepflash_common.connection import client_factory, server_starter  # noqa: E402
-from deepflash_common.job import Context, Job, call_with_heartbeat, run_job  # noqa: E402
-from deepflash_common.paths import plugin_log_path, user_config_dir  # noqa: E402
-from deepflash_common.settings import INSTALL_RECORD, Setting, Settings  # noqa: E402
+from deepflash_editor import messages  # noqa: E402
+from deepflash_editor.connection import client_factory, server_starter  # noqa: E402
+from deepflash_editor.job import Context, Job, call_with_heartbeat, run_job  # noqa: E402
+from deepflash_editor.paths import plugin_log_path, user_config_dir  # noqa: E402
+from deepflash_editor.settings import INSTALL_RECORD, Setting, Settings  # noqa: E402
 from deepflash_core.client import ProcessReply  # noqa: E402
 from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
 
@@ -258,7 +258,7 @@ def test_config_and_log_folders_per_platform():
 
 
 def test_log_file_is_created_and_named(tmp_path):
-    from deepflash_common.logfile import open_log
+    from deepflash_editor.logfile import open_log
 
     log, path = open_log("test-editor", tmp_path / "logs" / "x.log")
     log.info("hello")
@@ -510,7 +510,7 @@ def test_the_plug_in_file_compiles_and_is_executable(tmp_path):
 def test_a_closed_local_port_is_refused_at_once_and_a_listening_one_is_not():
     import socket
 
-    from deepflash_common.connection import refuse_if_nothing_listens
+    from deepflash_editor.connection import refuse_if_nothing_listens
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from deepflash_core.cli import cli
-from deepflash_core.commands import install as installer
+from deepflash_app.cli import cli
+from deepflash_app.commands import install as installer
 
 GIMP_ENTRY = ("deepflash", "deepflash.py")
 
@@ -42,7 +42,7 @@ def test_gimp_install_puts_an_executable_plug_in_in_a_folder_of_its_name(home):
     assert (plugin / "gimp_filter.py").is_file()
     for module in installer.CORE_MODULES:
         assert (plugin / "vendor" / "deepflash_core" / module).is_file()
-    assert (plugin / "vendor" / "deepflash_common" / "job.py").is_file()
+    assert (plugin / "vendor" / "deepflash_editor" / "job.py").is_file()
     record = json.loads((plugin / installer.RECORD_NAME).read_text())
     assert record["address"] == "tcp://127.0.0.1:6000" and record["python"] == sys.executable
     assert record["serve_command"][-1] == "serve"
@@ -145,12 +145,14 @@ def test_flatpak_folders_are_used_when_only_the_flatpak_editors_ran(tmp_path):
 def test_vendored_modules_import_without_torch_or_numpy(home):
     """What the editors' Python sees: only the plug-in's own folder, no DeepFlash environment."""
     invoke("krita")
-    vendor = home / ".local" / "share" / "krita" / "pykrita" / "deepflash" / "vendor"
+    pykrita = home / ".local" / "share" / "krita" / "pykrita"
     code = ("import sys; sys.path[:0] = [sys.argv[1]]; "
-            "import deepflash_core.client, deepflash_common.job, deepflash_common.connection, "
-            "deepflash_common.pixels, deepflash_common.settings; "
-            "assert deepflash_core.__file__.startswith(sys.argv[1]), deepflash_core.__file__; "
+            "import deepflash, deepflash.document, deepflash.settings, deepflash.pixels; "
+            "import deepflash_core.client, deepflash_editor.job, deepflash_editor.connection, deepflash_editor.settings; "
+            "outside = sorted(name for name, module in sys.modules.items() if name.startswith('deepflash') "
+            "and not str(getattr(module, '__file__', '') or sys.argv[1]).startswith(sys.argv[1])); "
+            "assert not outside, outside; "
             "heavy = {'torch', 'numpy', 'cv2'} & set(sys.modules); assert not heavy, heavy; print('ok')")
-    result = subprocess.run([sys.executable, "-I", "-c", code, str(vendor)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(pykrita)], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "ok", result.stderr

@@ -16,12 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "gimp_plugin"))
+from krita_plugin.deepflash import document, pixels
+from krita_plugin.deepflash.settings import krita_settings
 
-from deepflash_common import pixels  # noqa: E402
-from krita_plugin.deepflash import document  # noqa: E402
-from krita_plugin.deepflash.settings import krita_settings  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 # --- pixel layouts --------------------------------------------------------------------------------------

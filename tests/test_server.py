@@ -261,7 +261,7 @@ def test_hung_server_is_named_and_replaced_on_request(state_dir, tiny_weights):
 
 
 def test_status_reports_a_running_server_and_a_missing_one(server, state_dir):
-    status = [sys.executable, "-c", "from deepflash_core.cli import main; main()", "status"]
+    status = [sys.executable, "-c", "from deepflash_app.cli import main; main()", "status"]
     running = subprocess.run([*status, "--address", server], capture_output=True, text=True, timeout=60)
     assert running.returncode == 0
     assert "device  cpu" in running.stdout and "tiny-random-test-model" in running.stdout

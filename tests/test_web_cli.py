@@ -18,7 +18,7 @@ pytest.importorskip("gradio", reason="the web extra is not installed")
 
 def test_cli_serves_the_page(tiny_weights: Path) -> None:
     port = _free_port()
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()",
                "web", "--weights", str(tiny_weights), "--device", "cpu", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -35,7 +35,7 @@ def test_cli_serves_the_page(tiny_weights: Path) -> None:
 
 
 def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()",
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()",
                "web", "--weights", str(tmp_path / "none.safetensors"), "--port", str(_free_port())]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1
@@ -45,7 +45,7 @@ def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:
 
 def test_cli_reports_an_absent_server_in_one_line() -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()", "web", "--server", address]
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()", "web", "--server", address]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1
     assert finished.stderr.startswith("deepflash: ") and finished.stderr.count("\n") == 1

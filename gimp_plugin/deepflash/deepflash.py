@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Installed: the client modules are in vendor/ beside this file. In the source tree: gimp_plugin/
-# holds deepflash_common and the repository root holds deepflash_core.
+# Installed: the client modules are in vendor/ beside this file. In the source tree the repository
+# root holds deepflash_core and deepflash_editor.
 _VENDOR = HERE / "vendor"
-for _folder in [_VENDOR] if _VENDOR.is_dir() else [HERE.parent, HERE.parent.parent]:
+for _folder in [_VENDOR] if _VENDOR.is_dir() else [HERE.parent.parent]:
     if str(_folder) not in sys.path:
         sys.path.insert(1, str(_folder))
 
@@ -29,11 +29,11 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Gtk", "3.0")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
-from deepflash_common import messages  # noqa: E402
-from deepflash_common.connection import client_factory, server_starter  # noqa: E402
-from deepflash_common.job import Context, Outcome  # noqa: E402
-from deepflash_common.logfile import open_log  # noqa: E402
-from deepflash_common.settings import DEFAULT_ADDRESS, STRENGTH_RANGE, install_record  # noqa: E402
+from deepflash_editor import messages  # noqa: E402
+from deepflash_editor.connection import client_factory, server_starter  # noqa: E402
+from deepflash_editor.job import Context, Outcome  # noqa: E402
+from deepflash_editor.logfile import open_log  # noqa: E402
+from deepflash_editor.settings import DEFAULT_ADDRESS, STRENGTH_RANGE, install_record  # noqa: E402
 from gimp_filter import Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402
 
 PROCEDURE = "python-fu-deepflash"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from deepflash_common.job import Context, Job, Outcome, call_with_heartbeat, run_job
+from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
 
 LAYER_NAME = "Studio light (DeepFlash)"
 WHOLE_IMAGE_HINT = "choose “Whole image” in the DeepFlash dialog."
@@ -80,7 +80,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         gimp: the ``Gimp`` module; ``gegl`` the ``Gegl`` module.
         image: the ``Gimp.Image``; ``drawables`` the selected drawables.
         params: the procedure's arguments.
-        context: how to reach the server (see :class:`deepflash_common.job.Context`).
+        context: how to reach the server (see :class:`deepflash_editor.job.Context`).
 
     Returns:
         The job's outcome; on success the new layer is in the image.

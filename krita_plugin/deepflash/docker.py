@@ -7,11 +7,11 @@ from typing import Any
 
 from krita import DockWidget, Krita
 
-from deepflash_common import messages
-from deepflash_common.connection import client_factory, server_starter
-from deepflash_common.job import Context, Job, Outcome
-from deepflash_common.logfile import open_log
-from deepflash_common.settings import STRENGTH_RANGE, install_record
+from deepflash_editor import messages
+from deepflash_editor.connection import client_factory, server_starter
+from deepflash_editor.job import Context, Job, Outcome
+from deepflash_editor.logfile import open_log
+from deepflash_editor.settings import STRENGTH_RANGE, install_record
 
 from .document import DocumentError, LayerPixels, add_result_layer, read_active_layer
 from .qt import HORIZONTAL, SELECTABLE_TEXT, QTimer, QtWidgets

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deepflash_common.pixels import (KritaLayout, UnsupportedLayoutError, krita_layout, krita_to_protocol,
-                                     protocol_to_krita)
+from .pixels import KritaLayout, UnsupportedLayoutError, krita_layout, krita_to_protocol, protocol_to_krita
 
 LAYER_NAME = "Studio light (DeepFlash)"
 MASK_NAME = "Selection (DeepFlash)"

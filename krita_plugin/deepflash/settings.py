@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepflash_common.paths import user_config_dir
-from deepflash_common.settings import STRENGTH_RANGE, Setting, Settings
+from deepflash_editor.paths import user_config_dir
+from deepflash_editor.settings import STRENGTH_RANGE, Setting, Settings
 
 _ADDRESS_PREFIXES = ("tcp://", "ipc://")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepflash_common.job import Context, Job, run_job
+from deepflash_editor.job import Context, Job, run_job
 from deepflash_core.client import connect
 from deepflash_core.errors import DeepFlashError
 

@@ -45,7 +45,7 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT HUP  # a signal must also run the cleanup (unmount, stop what was started)
 
 deepflash() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$EDITORS_ROOT$TEST_HOME" \
-    "$PY" -c "from deepflash_core.cli import main; main()" "$@"; }
+    "$PY" -c "from deepflash_app.cli import main; main()" "$@"; }
 
 editors_build
 phase "chroot (build/reuse)"
@@ -54,7 +54,7 @@ rm -rf "$WORK" "$EDITORS_ROOT$TEST_HOME"  # a fresh user: no settings, logs or e
 mkdir -p "$WORK" "$EDITORS_ROOT$TEST_HOME"
 "$PY" "$here/host_side.py" prepare "$WORK"
 cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
-DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m server --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
+DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m deepflash_app serve --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
     --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
 server_pid=$!
 "$PY" - "$ADDRESS" "$server_pid" <<'PYEOF'

@@ -1,7 +1,7 @@
 """``deepflash install gimp|krita``: put the editor plug-ins where the editors look for them.
 
 The plug-ins stay thin: the client modules they need (``deepflash_core`` ``__init__``, ``errors``,
-``protocol``, ``client`` and the shared ``deepflash_common`` helpers) are copied ("vendored") next
+``protocol``, ``client`` and the shared editor package ``deepflash_editor``) are copied ("vendored") next
 to them, and a small JSON install record names the server address, this environment's Python
 (for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
 ``--uninstall`` removes exactly what an install created.
@@ -21,6 +21,9 @@ from pathlib import Path
 import click
 
 import deepflash_core
+import deepflash_editor
+import gimp_plugin
+import krita_plugin
 from deepflash_core import __version__
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
 from deepflash_core.protocol import DEFAULT_ADDRESS
@@ -28,10 +31,9 @@ from deepflash_core.protocol import DEFAULT_ADDRESS
 PLUGIN_NAME = "deepflash"
 RECORD_NAME = "deepflash_install.json"
 CORE_MODULES = ("__init__.py", "errors.py", "protocol.py", "client.py")
-REPO_ROOT = Path(deepflash_core.__file__).resolve().parent.parent
-GIMP_SOURCE = REPO_ROOT / "gimp_plugin" / PLUGIN_NAME
-COMMON_SOURCE = REPO_ROOT / "gimp_plugin" / "deepflash_common"
-KRITA_SOURCE = REPO_ROOT / "krita_plugin"
+GIMP_SOURCE = Path(gimp_plugin.__file__).resolve().parent / PLUGIN_NAME
+EDITOR_SOURCE = Path(deepflash_editor.__file__).resolve().parent
+KRITA_SOURCE = Path(krita_plugin.__file__).resolve().parent
 KRITARC_SECTION = "[python]"
 KRITARC_KEY = f"enable_{PLUGIN_NAME}"
 
@@ -93,7 +95,7 @@ def serve_command(python: str = sys.executable) -> list[str]:
     script = Path(python).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
     if script.is_file():
         return [str(script), "serve"]
-    return [python, "-c", "from deepflash_core.cli import main; main()", "serve"]
+    return [python, "-c", "-m", "deepflash_app", "serve"]
 
 
 def install_record(address: str, python: str = sys.executable) -> dict[str, object]:
@@ -124,7 +126,7 @@ def _vendor(plugin_dir: Path) -> None:
         if not source.is_file():
             raise InstallError(f"{source} is missing; this DeepFlash installation is incomplete.")
         shutil.copy2(source, core_target / name)
-    _copy_python_files(COMMON_SOURCE, plugin_dir / "vendor" / "deepflash_common")
+    _copy_python_files(EDITOR_SOURCE, plugin_dir / "vendor" / "deepflash_editor")
 
 
 def _write_record(plugin_dir: Path, address: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from deepflash_common import messages
+from deepflash_editor import messages
 from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailableError
 from deepflash_core.protocol import DTYPE_SIZES, E_NO_FACE
 

@@ -1,6 +1,6 @@
 """The ``deepflash`` command: a click group whose subcommands load lazily.
 
-Each subcommand lives beside the code it drives; listing them here by import
+Each subcommand lives in ``deepflash_app/commands/``; listing them here by import
 path keeps ``deepflash --help`` fast (no torch import) and keeps this file short.
 """
 
@@ -18,15 +18,15 @@ from deepflash_core.errors import DeepFlashError
 # name -> ("module:attribute" of a click.Command, one-line help shown by `deepflash --help`).
 # The help is written here so that listing the commands imports none of them (torch, gradio).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "process": ("deepflash_core.commands.process:process", "Correct the flash look in photos or folders."),
-    "info": ("deepflash_core.commands.process:info", "Show device, weights, model card and versions."),
-    "render": ("deepflash_core.commands.train:render", "Render synthetic flash/studio training pairs."),
-    "train": ("deepflash_core.commands.train:train", "Train a model on synthetic (or real) pairs."),
-    "eval": ("deepflash_core.commands.train:evaluate", "Evaluate a model against the identity baseline."),
-    "serve": ("server.cli:serve", "Run the local inference server that keeps the model warm."),
-    "status": ("server.cli:status", "Say whether a server answers, with its device, model and log."),
-    "install": ("deepflash_core.commands.install:install", "Install the GIMP or Krita plug-in."),
-    "web": ("web_demo.cli:web", "Open the correction in a browser page."),
+    "process": ("deepflash_app.commands.process:process", "Correct the flash look in photos or folders."),
+    "info": ("deepflash_app.commands.process:info", "Show device, weights, model card and versions."),
+    "render": ("deepflash_app.commands.train:render", "Render synthetic flash/studio training pairs."),
+    "train": ("deepflash_app.commands.train:train", "Train a model on synthetic (or real) pairs."),
+    "eval": ("deepflash_app.commands.train:evaluate", "Evaluate a model against the identity baseline."),
+    "serve": ("deepflash_app.commands.server:serve", "Run the local inference server that keeps the model warm."),
+    "status": ("deepflash_app.commands.server:status", "Say whether a server answers, with its device, model and log."),
+    "install": ("deepflash_app.commands.install:install", "Install the GIMP or Krita plug-in."),
+    "web": ("deepflash_app.commands.web:web", "Open the correction in a browser page."),
 }
 
 

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from deepflash_common.paths import plugin_log_path
+from deepflash_editor.paths import plugin_log_path
 
 
 def open_log(editor: str, path: Path | None = None) -> tuple[logging.Logger, Path]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from deepflash_core import client as deepflash_client
 from deepflash_core.errors import DeepFlashError, ServerUnavailableError
-from deepflash_common.job import ProcessingClient
+from deepflash_editor.job import ProcessingClient
 
 PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
 RETRIES = 1
