@@ -53,7 +53,8 @@ from deepflash_core.faces import detect_faces  # noqa: E402
 from deepflash_core.imageio import load_photo, save_photo  # noqa: E402
 from deepflash_core.network import FlashUNet, ModelConfig  # noqa: E402
 from deepflash_core import pipeline as pipeline_module  # noqa: E402
-from deepflash_core.pipeline import Options, Pipeline  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
+from deepflash_core.pipeline import Pipeline  # noqa: E402
 from deepflash_core.weights import ModelCard, read_card, save_model  # noqa: E402
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"

@@ -75,7 +75,8 @@ def free_port() -> int:
 
 
 def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: int) -> None:
-    from deepflash_core.pipeline import Options, Pipeline
+    from deepflash_core.options import Options
+    from deepflash_core.pipeline import Pipeline
 
     height, width = image.shape[:2]
     client = DeepFlashClient(address, timeout_s=600, retries=0)

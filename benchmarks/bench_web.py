@@ -24,10 +24,11 @@ import cv2
 import numpy as np
 import torch
 
+from deepflash_core.corrector import InProcessCorrector
 from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.options import Options
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, save_model
 from web_demo.app import build_app, launch_app
-from web_demo.backends import InProcessCorrector
 from web_demo.service import CorrectionService, PageResult
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -125,7 +126,7 @@ def main() -> None:
         try:
             print(f"photo: {photo.name} ({photo.stat().st_size / 1e6:.1f} MB JPEG), weights: {weights_note}")
             print(f"cpu: {platform.processor() or platform.machine()}, torch threads: {torch.get_num_threads()}")
-            service.run(photo, 1.0, False)  # warm-up: first detection loads dlib's models
+            service.run(photo, Options())  # warm-up: first detection loads dlib's models
             service.stages.clear()
 
             browser: list[float] = []

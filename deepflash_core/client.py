@@ -34,6 +34,7 @@ except ImportError:  # editor Pythons without pyzmq use StdioClient
 
 from deepflash_core import protocol
 from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from deepflash_core.options import Options
 from deepflash_core.protocol import DEFAULT_ADDRESS, ImageSpec
 
 __all__ = ["DEFAULT_ADDRESS", "CurveKeys", "DeepFlashClient", "ProcessReply", "ServerLaunch", "StdioClient", "connect",
@@ -45,7 +46,11 @@ LIVENESS_INTERVAL_S = 2.0
 
 @dataclass
 class ProcessReply:
-    """The result of a ``process`` request: pixels in the request's layout plus what the server found."""
+    """The result of a ``process`` request: pixels in the request's layout plus what the server found.
+
+    ``matte`` (``height × width`` bytes, 8-bit) is there only when the request asked for it and the
+    server could make one.
+    """
 
     pixels: bytes
     width: int
@@ -55,6 +60,7 @@ class ProcessReply:
     faces: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    matte: bytes | None = None
 
 
 @dataclass
@@ -131,15 +137,14 @@ class _Client:
         return info
 
     def process(self, pixels: bytes | memoryview, width: int, height: int, channels: int = 3, dtype: str = "u8",
-                strength: float = 1.0, whole_image: bool = False) -> ProcessReply:
+                options: Options | None = None) -> ProcessReply:
         """Turn a flash portrait into a studio-lit one on the server.
 
         Args:
             pixels: ``height × width × channels`` samples of ``dtype``, row-major, little-endian (any
                 C-contiguous buffer: bytes, memoryview, a numpy array); sent without a copy.
             dtype: "u8", "u16" or "f32" (float32 in [0, 1]).
-            strength: how much of the correction to apply, 0 to 1.
-            whole_image: correct the whole frame instead of detected faces.
+            options: what the correction should do; the defaults when None.
 
         Raises:
             ServerError: the server refused the request (``code`` says why, e.g. "no_face", "too_large").
@@ -156,7 +161,7 @@ class _Client:
             raise InvalidOptionError(f"{len(view)} bytes of pixels do not make a {width}×{height}×{channels} "
                                      f"{dtype} image ({image.frame_bytes} bytes).")
         self._check_limits(image)
-        header = protocol.encode_request(protocol.OP_PROCESS, _new_id(), image, strength, whole_image)
+        header = protocol.encode_request(protocol.OP_PROCESS, _new_id(), image, options)
         reply = self._checked(self._call([header, view], self.timeout_s))
         fields = reply.fields
         if reply.pixels is None:
@@ -164,9 +169,10 @@ class _Client:
         return ProcessReply(pixels=_to_bytes(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
                             channels=int(fields["channels"]), dtype=str(fields["dtype"]),
                             faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
-                            warnings=list(fields.get("warnings", [])))
+                            warnings=list(fields.get("warnings", [])),
+                            matte=_to_bytes(reply.matte) if reply.matte is not None else None)
 
-    def process_array(self, pixels: Any, strength: float = 1.0, whole_image: bool = False) -> tuple[Any, ProcessReply]:
+    def process_array(self, pixels: Any, options: Options | None = None) -> tuple[Any, ProcessReply]:
         """:meth:`process` for a numpy array ``(H, W, 3|4)`` of uint8, uint16 or float32 (numpy imported here only).
 
         Returns:
@@ -180,8 +186,7 @@ class _Client:
             raise InvalidOptionError(f"Unsupported pixel array: shape {samples.shape}, dtype {pixels.dtype}.")
         height, width, channels = samples.shape
         dtype = wire[samples.dtype]
-        reply = self.process(samples, width=width, height=height, channels=channels, dtype=dtype,
-                             strength=strength, whole_image=whole_image)
+        reply = self.process(samples, width=width, height=height, channels=channels, dtype=dtype, options=options)
         if (reply.width, reply.height, reply.channels, reply.dtype) != (width, height, channels, dtype):
             raise ServerError(f"The server answered with a {reply.width}×{reply.height}×{reply.channels} {reply.dtype} "
                               f"image for a {width}×{height}×{channels} {dtype} one (server log: {self._log()}).",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,10 +25,9 @@ from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError
 from deepflash_core.faces import Face, detect_faces, whole_image_face
 from deepflash_core.network import FlashUNet
+from deepflash_core.options import Options
+from deepflash_core.result import ProgressCallback, Result
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
-
-ProgressCallback = Callable[[str, float], None]
-"""Called with a stage name and the fraction of the work done, in [0, 1]."""
 
 SIGMA_R = 0.4
 # A face's blend weight is 1 within this fraction of the crop's half-side from its centre and falls
@@ -43,33 +42,6 @@ MAX_BATCH = 4
 # Stage timer; benchmarks swap in time.process_time to count CPU seconds on a busy machine.
 CLOCK: Callable[[], float] = time.perf_counter
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-
-
-@dataclass(frozen=True)
-class Options:
-    """What one call of :meth:`Pipeline.process` should do.
-
-    Attributes:
-        strength: ``s`` in ``x − s·D``: 0 leaves the photo as it is, 1 applies the full correction.
-        whole_image: treat the whole frame as one crop instead of detecting faces.
-    """
-
-    strength: float = 1.0
-    whole_image: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.strength, (int, float)) or not 0.0 <= float(self.strength) <= 1.0:
-            raise InvalidOptionError(f"Strength must be between 0 and 1, got {self.strength!r}.")
-
-
-@dataclass
-class Result:
-    """The corrected pixels (same shape and dtype as the input) and what was done."""
-
-    pixels: np.ndarray
-    faces: list[Face]
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 class Pipeline:
@@ -118,7 +90,7 @@ class Pipeline:
         Args:
             pixels: ``(H, W, 3)`` or ``(H, W, 4)`` uint8, uint16, or float32 in [0, 1]; a fourth
                 channel is alpha and is returned untouched.
-            options: strength and whole-image mode.
+            options: what to do (strength, whole-image mode, …); the defaults when None.
             progress: optional callback ``(stage, fraction)``.
 
         Returns:

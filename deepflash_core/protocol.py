@@ -8,9 +8,14 @@ A message is a ZeroMQ multipart message:
   (``copy=False``), so a 12 MP photo crosses the socket as one buffer.
 
 Requests carry ``v`` (protocol version), ``op`` and ``id``; ``process`` adds ``width``, ``height``,
-``channels``, ``dtype``, ``strength`` and ``whole_image``. Replies echo ``v``, ``op`` and ``id`` and carry
-``status`` ``"ok"`` (plus the op's fields) or ``"error"`` with ``code``, a one-line ``message`` and ``log``
-(the server's log file). Validation is strict: unknown keys, wrong types and out-of-range values are errors.
+``channels``, ``dtype`` and the fields of :class:`~deepflash_core.options.Options` (``strength``,
+``whole_image``, ``background``, ``red_eye``, ``with_matte``; each may be left out for its default).
+Replies echo ``v``, ``op`` and ``id`` and carry ``status`` ``"ok"`` (plus the op's fields) or ``"error"``
+with ``code``, a one-line ``message`` and ``log`` (the server's log file). A ``process`` reply asked for
+``with_matte`` may carry a third frame, the subject matte (``height × width`` bytes), announced by
+``"matte": true`` in its header. ``ping`` replies carry the server's limits too, so a client learns them
+in the round trip that tells it the server is there. Validation is strict: unknown keys, wrong types and
+out-of-range values are errors.
 
 Standard library only (pyzmq is not needed here): editor plug-ins vendor this module.
 """
@@ -18,13 +23,16 @@ Standard library only (pyzmq is not needed here): editor plug-ins vendor this mo
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Sequence
+
+from deepflash_core.errors import InvalidOptionError
+from deepflash_core.options import FIELDS as OPTION_FIELDS
+from deepflash_core.options import STRENGTH_RANGE, Options
 
 PROTOCOL_VERSION = 1
 DEFAULT_PORT = 5557
@@ -43,7 +51,6 @@ CHANNELS = (3, 4)
 MAX_HEADER_BYTES = 8192
 DEFAULT_MAX_PIXELS = 100_000_000
 DEFAULT_MAX_SIDE = 20_000
-MAX_STRENGTH = 1.0
 
 # Error codes a reply may carry.
 E_BAD_REQUEST = "bad_request"
@@ -60,7 +67,7 @@ E_INTERNAL = "internal"
 _REQUEST_KEYS = {
     OP_PING: {"v", "op", "id"},
     OP_INFO: {"v", "op", "id"},
-    OP_PROCESS: {"v", "op", "id", "width", "height", "channels", "dtype", "strength", "whole_image"},
+    OP_PROCESS: {"v", "op", "id", "width", "height", "channels", "dtype", *OPTION_FIELDS},
 }
 _REQUIRED_PROCESS_KEYS = {"width", "height", "channels", "dtype"}
 MAX_ID_LENGTH = 64
@@ -100,7 +107,7 @@ class Limits:
     def to_dict(self) -> dict[str, Any]:
         return {"max_pixels": self.max_pixels, "max_side": self.max_side,
                 "max_message_bytes": self.max_message_bytes, "dtypes": sorted(DTYPE_SIZES),
-                "channels": list(CHANNELS), "max_strength": MAX_STRENGTH}
+                "channels": list(CHANNELS), "max_strength": STRENGTH_RANGE[1]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Limits:
@@ -137,8 +144,7 @@ class Request:
     op: str
     request_id: str
     image: ImageSpec | None = None
-    strength: float = 1.0
-    whole_image: bool = False
+    options: Options = field(default_factory=Options)
 
 
 @dataclass
@@ -150,6 +156,7 @@ class Reply:
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
     pixels: Any = None
+    matte: Any = None
 
 
 # --- encoding -----------------------------------------------------------------------------------------
@@ -158,15 +165,14 @@ def _dump(header: dict[str, Any]) -> bytes:
     return json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def encode_request(op: str, request_id: str, image: ImageSpec | None = None, strength: float = 1.0,
-                   whole_image: bool = False) -> bytes:
+def encode_request(op: str, request_id: str, image: ImageSpec | None = None, options: Options | None = None) -> bytes:
     """The header frame of a request (the caller sends the pixel frame after it for ``process``)."""
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "op": op, "id": request_id}
     if op == OP_PROCESS:
         if image is None:
             raise ValueError("a process request needs an ImageSpec")
         header.update(width=image.width, height=image.height, channels=image.channels, dtype=image.dtype,
-                      strength=float(strength), whole_image=bool(whole_image))
+                      **(options or Options()).to_dict())
     return _dump(header)
 
 
@@ -272,18 +278,16 @@ def _parse_header(header: dict[str, Any], request_id: str, frames: Sequence[Any]
     dtype = header["dtype"]
     if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
         raise ProtocolError(f"'dtype' must be one of {', '.join(DTYPE_SIZES)}, not {str(dtype)[:16]!r}.")
-    strength = header.get("strength", 1.0)
-    if type(strength) not in (int, float) or not math.isfinite(strength) or not 0.0 <= strength <= MAX_STRENGTH:
-        raise ProtocolError(f"'strength' must be a number between 0 and {MAX_STRENGTH}.", E_INVALID_OPTION)
-    whole_image = header.get("whole_image", False)
-    if type(whole_image) is not bool:
-        raise ProtocolError("'whole_image' must be true or false.")
+    try:
+        options = Options.from_dict({key: header[key] for key in OPTION_FIELDS if key in header})
+    except InvalidOptionError as error:
+        raise ProtocolError(str(error), E_INVALID_OPTION) from None
     image = ImageSpec(width, height, channels, dtype)
     received = _frame_length(frames[1])
     if received != image.frame_bytes:
         raise ProtocolError(f"The pixel frame has {received} bytes; {width}×{height}×{channels} {dtype} needs "
                             f"{image.frame_bytes}.")
-    return Request(op=op, request_id=request_id, image=image, strength=float(strength), whole_image=whole_image)
+    return Request(op=op, request_id=request_id, image=image, options=options)
 
 
 def _frame_length(frame: Any) -> int:
@@ -303,7 +307,8 @@ def parse_reply(frames: Sequence[Any]) -> Reply:
     op = header.pop("op", None)
     request_id = header.pop("id", None)
     pixels = frames[1] if len(frames) > 1 else None
-    return Reply(op=op, request_id=request_id, status=status, fields=header, pixels=pixels)
+    matte = frames[2] if len(frames) > 2 else None
+    return Reply(op=op, request_id=request_id, status=status, fields=header, pixels=pixels, matte=matte)
 
 
 # --- files the server and clients agree on ------------------------------------------------------------

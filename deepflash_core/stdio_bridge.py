@@ -30,7 +30,7 @@ def forward(frames: Sequence[Any], client: DeepFlashClient) -> list[Any]:
     except ServerError as error:
         return [protocol.encode_error(error.code, str(error), None, request_id)]
     header = protocol.encode_reply(reply.op, reply.request_id, **{"status": reply.status, **reply.fields})
-    return [header] if reply.pixels is None else [header, reply.pixels]
+    return [header, *(frame for frame in (reply.pixels, reply.matte) if frame is not None)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from deepflash_editor import messages
 from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailableError
+from deepflash_core.options import Options
 from deepflash_core.protocol import DTYPE_SIZES, E_NO_FACE
 
 T = TypeVar("T")
@@ -25,8 +26,7 @@ T = TypeVar("T")
 class ProcessingClient(Protocol):
     """The part of ``deepflash_core.client.DeepFlashClient`` a job uses."""
 
-    def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str,
-                strength: float, whole_image: bool) -> Any: ...
+    def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str, options: Options) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ class Job:
     height: int
     channels: int
     dtype: str
-    strength: float = 1.0
-    whole_image: bool = False
+    options: Options = field(default_factory=Options)
 
     def check(self) -> None:
         """Raise ``ValueError`` when the buffer does not match the declared shape."""
@@ -51,7 +50,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened: ``pixels`` (same layout as the job's) only when ``ok``."""
+    """What happened: ``pixels`` (same layout as the job's) only when ``ok``; ``matte`` (one byte per pixel)
+    only when the job asked for it and the server made one."""
 
     ok: bool
     code: str  # "ok", "no_face", "server_down", "start_failed", "server_error", "unexpected"
@@ -60,6 +60,7 @@ class Outcome:
     faces: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    matte: bytes | None = None
 
 
 @dataclass
@@ -96,8 +97,8 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
     """
     log = context.log
     started = time.monotonic()
-    log.info("job %dx%dx%d %s strength=%.2f whole_image=%s address=%s", job.width, job.height, job.channels,
-             job.dtype, job.strength, job.whole_image, context.address)
+    log.info("job %dx%dx%d %s %s address=%s", job.width, job.height, job.channels, job.dtype, job.options,
+             context.address)
     try:
         job.check()
         try:
@@ -139,8 +140,8 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
     for warning in reply.warnings or []:
         log.warning("server: %s", warning)
     log.info("done: %d face(s) in %.2f s; server timings %s", faces, seconds, reply.timings)
-    return Outcome(True, "ok", messages.done(faces, job.whole_image, seconds, layer_name), bytes(reply.pixels),
-                   faces, seconds, list(reply.warnings or []))
+    return Outcome(True, "ok", messages.done(faces, job.options.whole_image, seconds, layer_name), bytes(reply.pixels),
+                   faces, seconds, list(reply.warnings or []), getattr(reply, "matte", None))
 
 
 def _send(job: Job, context: Context) -> Any:
@@ -148,7 +149,7 @@ def _send(job: Job, context: Context) -> Any:
     try:
         return context.wait(lambda: client.process(
             job.pixels, width=job.width, height=job.height, channels=job.channels, dtype=job.dtype,
-            strength=job.strength, whole_image=job.whole_image))
+            options=job.options))
     finally:
         close = getattr(client, "close", None)
         if close is not None:

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepflash_core.protocol import DEFAULT_ADDRESS, MAX_STRENGTH
+from deepflash_core.protocol import DEFAULT_ADDRESS
 
 INSTALL_RECORD_NAME = "deepflash_install.json"
-STRENGTH_RANGE = (0.0, MAX_STRENGTH)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class PipelineHolder:
     def __init__(self) -> None:
         self.ready = threading.Event()
         self.pipeline: Any = None
+        self.corrector: Any = None  # a deepflash_core.corrector.InProcessCorrector around the pipeline
         self.error: DeepFlashError | None = None
 
     def state(self) -> str:
@@ -153,8 +154,6 @@ class WorkerPool:
 
 
 def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> list[Any]:
-    from deepflash_core.pipeline import Options
-
     request, image = job.request, job.request.image
     if image is None:
         raise RuntimeError("a process job without an image spec")
@@ -171,7 +170,7 @@ def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> l
         raise holder.error
     with device_lock:
         locked = time.perf_counter()
-        result = holder.pipeline.process(pixels, Options(strength=request.strength, whole_image=request.whole_image))
+        result = holder.corrector.correct(pixels, request.options)
         inference_s = time.perf_counter() - locked
     waited_s = locked - waiting
     out = np.ascontiguousarray(result.pixels, dtype=pixels.dtype.newbyteorder("<"))
@@ -180,11 +179,22 @@ def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> l
     timings = {"queue": queued_s + waited_s, "decode": decoded_s, **_floats(result.timings),
                "pipeline": inference_s}
     timings["server_total"] = queued_s + time.perf_counter() - started
+    matte_frames = _matte_frames(result.matte, pixels.shape[:2]) if request.options.with_matte else []
+    matte_field = {"matte": True} if matte_frames else {}
     header = protocol.encode_reply(request.op, request.request_id, width=image.width, height=image.height,
                                    channels=image.channels, dtype=image.dtype,
                                    faces=[_face_dict(face) for face in result.faces], timings=timings,
-                                   warnings=[str(w) for w in result.warnings])
-    return [header, memoryview(out).cast("B")]
+                                   warnings=[str(w) for w in result.warnings], **matte_field)
+    return [header, memoryview(out).cast("B"), *matte_frames]
+
+
+def _matte_frames(matte: np.ndarray | None, shape: tuple[int, ...]) -> list[Any]:
+    """The matte as the reply's third frame (``height × width`` bytes), or nothing when there is none."""
+    if matte is None:
+        return []
+    if matte.shape != shape or matte.dtype != np.uint8:
+        raise RuntimeError(f"pipeline returned a {matte.dtype} matte of shape {matte.shape} for {shape}")
+    return [memoryview(np.ascontiguousarray(matte)).cast("B")]
 
 
 def _floats(timings: dict[str, Any]) -> dict[str, float]:

@@ -13,9 +13,10 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from deepflash_core import weights as weights_module
 from deepflash_app.cli import cli
+from deepflash_core import weights as weights_module
 from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.options import Options
 from deepflash_core.weights import ModelCard, save_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -134,8 +135,9 @@ def test_unknown_output_extension_fails_cleanly(tmp_path: Path, weights: Path) -
 
 @pytest.mark.parametrize(
     "args",
-    [["-o", "a.jpg", "--out-dir", "d"], [], ["-o", "a.jpg", "--strength", "1.5"], ["-o", "a.jpg", "--device", "tpu"]],
-    ids=["both-outputs", "no-output", "strength", "device"],
+    [["-o", "a.jpg", "--out-dir", "d"], [], ["-o", "a.jpg", "--strength", "1.5"], ["-o", "a.jpg", "--device", "tpu"],
+     ["-o", "a.jpg", "--background", "blur"]],
+    ids=["both-outputs", "no-output", "strength", "device", "background"],
 )
 def test_bad_options_fail_without_traceback(tmp_path: Path, weights: Path, args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["process", str(PORTRAIT), "--weights", str(weights), *[str(tmp_path / a) if a.endswith(".jpg") else a for a in args]])
@@ -188,16 +190,18 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
         def __init__(self, address: str, **_: object) -> None:
             self.address = address
 
-        def process(self, pixels, width, height, channels, dtype, strength, whole_image):
-            calls.append((self.address, width, height, channels, dtype, strength, whole_image))
+        def process(self, pixels, width, height, channels, dtype, options):
+            calls.append((self.address, width, height, channels, dtype, options))
             inverted = 255 - np.asarray(pixels)
             return client_module.ProcessReply(inverted.tobytes(), width, height, channels, dtype, [], {}, [])
 
     monkeypatch.setattr(client_module, "DeepFlashClient", EchoClient)
     out = tmp_path / "served.png"
-    result = run("process", PORTRAIT, "-o", out, "--server", "tcp://127.0.0.1:5999", "--strength", "0.5")
+    result = run("process", PORTRAIT, "-o", out, "--server", "tcp://127.0.0.1:5999", "--strength", "0.5",
+                 "--background", "lift", "--no-red-eye")
     assert result.exit_code == 0, result.output
-    assert calls == [("tcp://127.0.0.1:5999", 225, 275, 3, "u8", 0.5, False)]
+    expected = Options(strength=0.5, whole_image=False, background="lift", red_eye=False)
+    assert calls == [("tcp://127.0.0.1:5999", 225, 275, 3, "u8", expected)]
     original = np.asarray(Image.open(PORTRAIT).convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(out)), 255 - original)
 

@@ -15,6 +15,7 @@ import zmq
 from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient, ServerLaunch, StdioClient, ensure_server
 from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from deepflash_core.options import Options
 from server import lifecycle
 from server_helpers import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
 
@@ -85,6 +86,7 @@ def _kill_when_running(address: str, pid: int) -> threading.Thread:
 
 
 BIG = np.random.default_rng(1).integers(0, 256, (1200, 1200, 3), np.uint8)
+WHOLE = Options(whole_image=True)
 
 
 def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_dir, tiny_weights):
@@ -94,7 +96,7 @@ def test_server_killed_mid_request_gives_a_clear_error_within_the_timeout(state_
         killer = _kill_when_running(address, pid)
         started = time.monotonic()
         with pytest.raises(ServerUnavailableError) as caught:
-            client.process(BIG, 1200, 1200, whole_image=True)
+            client.process(BIG, 1200, 1200, options=WHOLE)
         elapsed = time.monotonic() - started
         killer.join()
     assert not lifecycle.process_alive(pid)
@@ -108,7 +110,7 @@ def test_server_killed_mid_request_is_restarted_by_an_auto_start_client(state_di
                                  ping_timeout_s=3)
         wait_until_ready(client)
         killer = _kill_when_running(address, pid)
-        reply = client.process(BIG, 1200, 1200, whole_image=True)
+        reply = client.process(BIG, 1200, 1200, options=WHOLE)
         killer.join()
         new_pid = client.ping()["pid"]
         try:
@@ -150,8 +152,8 @@ def test_stdio_client_gives_the_same_answers_as_the_zmq_client(state_dir, tiny_w
         direct = DeepFlashClient(address, timeout_s=60)
         helper = StdioClient(python=sys.executable, address=address, timeout_s=60, auto_start=False)
         assert helper.ping()["pid"] == direct.ping()["pid"]
-        through_helper = helper.process(image, 56, 40, whole_image=True)
-        assert through_helper.pixels == direct.process(image, 56, 40, whole_image=True).pixels
+        through_helper = helper.process(image, 56, 40, options=WHOLE)
+        assert through_helper.pixels == direct.process(image, 56, 40, options=WHOLE).pixels
         with pytest.raises(ServerError) as caught:
             helper.process(np.zeros((40, 56, 3), np.uint8), 56, 40)
         assert caught.value.code == "no_face"

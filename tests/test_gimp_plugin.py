@@ -26,6 +26,7 @@ from deepflash_editor.paths import plugin_log_path, user_config_dir  # noqa: E40
 from deepflash_editor.settings import INSTALL_RECORD, Setting, Settings  # noqa: E402
 from deepflash_core.client import ProcessReply  # noqa: E402
 from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
 
 LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
 
@@ -41,9 +42,9 @@ class FakeClient:
     faces: int = 1
     closed: int = 0
 
-    def process(self, pixels, *, width, height, channels, dtype, strength, whole_image):
-        self.calls.append(dict(width=width, height=height, channels=channels, dtype=dtype, strength=strength,
-                               whole_image=whole_image, size=len(pixels)))
+    def process(self, pixels, *, width, height, channels, dtype, options):
+        self.calls.append(dict(width=width, height=height, channels=channels, dtype=dtype, options=options,
+                               size=len(pixels)))
         if self.failures:
             raise self.failures.pop(0)
         return ProcessReply(bytes(255 - b for b in pixels), width, height, channels, dtype,
@@ -60,7 +61,7 @@ def make_context(client: FakeClient, *, start=None, may_start=lambda: True) -> C
 
 
 def small_job(**options) -> Job:
-    return Job(bytes(range(24)), width=2, height=3, channels=4, dtype="u8", **options)
+    return Job(bytes(range(24)), width=2, height=3, channels=4, dtype="u8", options=Options(**options))
 
 
 # --- the job: every outcome a user can meet ----------------------------------------------------------
@@ -70,7 +71,7 @@ def test_job_success_returns_the_servers_pixels_and_options():
     outcome = run_job(small_job(strength=0.5, whole_image=True), make_context(client), "New")
     assert outcome.ok and outcome.code == "ok"
     assert outcome.pixels == bytes(255 - b for b in range(24))
-    assert client.calls == [dict(width=2, height=3, channels=4, dtype="u8", strength=0.5, whole_image=True,
+    assert client.calls == [dict(width=2, height=3, channels=4, dtype="u8", options=Options(strength=0.5, whole_image=True),
                                  size=24)]
     assert "whole image" in outcome.message and "“New”" in outcome.message
     assert client.closed == 1

@@ -12,7 +12,8 @@ from PIL import Image
 
 from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.pipeline import Options, Pipeline, Result
+from deepflash_core.options import Options
+from deepflash_core.pipeline import Pipeline, Result
 from deepflash_core.weights import ModelCard, save_model
 
 FIXTURES = Path(__file__).parent / "fixtures"

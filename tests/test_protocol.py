@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from deepflash_core import protocol
+from deepflash_core.options import Options
 from deepflash_core.protocol import ImageSpec, Limits, ProtocolError
 
 LIMITS = Limits(max_pixels=1_000_000, max_side=2000)
@@ -26,11 +27,11 @@ def process_frames(**overrides):
 
 def test_encoded_process_request_parses_back():
     spec = ImageSpec(width=5, height=7, channels=4, dtype="u16")
-    header = protocol.encode_request("process", "id-1", spec, strength=0.5, whole_image=True)
+    header = protocol.encode_request("process", "id-1", spec, Options(strength=0.5, whole_image=True))
     request = protocol.parse_request([header, bytes(spec.frame_bytes)], LIMITS)
     assert request.op == "process" and request.request_id == "id-1"
     assert request.image == spec
-    assert request.strength == 0.5 and request.whole_image is True
+    assert request.options == Options(strength=0.5, whole_image=True)
 
 
 @pytest.mark.parametrize("op", ["ping", "info"])
@@ -53,7 +54,10 @@ def test_ping_and_info_take_one_frame(op):
     ({"dtype": "f64"}, "bad_request", "dtype"),
     ({"strength": 3.5}, "invalid_option", "strength"),
     ({"strength": "1"}, "invalid_option", "strength"),
-    ({"whole_image": 1}, "bad_request", "whole_image"),
+    ({"whole_image": 1}, "invalid_option", "whole_image"),
+    ({"background": "blur"}, "invalid_option", "background"),
+    ({"red_eye": "yes"}, "invalid_option", "red_eye"),
+    ({"with_matte": None}, "invalid_option", "with_matte"),
     ({"colour": "red"}, "bad_request", "Unknown header keys"),
     ({"dtype": ...}, "bad_request", "dtype"),
     ({"id": ...}, "bad_request", "'id'"),

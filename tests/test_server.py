@@ -23,6 +23,7 @@ from PIL import Image
 from deepflash_core import protocol
 from deepflash_core.client import CurveKeys, DeepFlashClient
 from deepflash_core.errors import ServerError, ServerUnavailableError
+from deepflash_core.options import Options
 from server import lifecycle
 
 from server_helpers import PYTHON_SERVER, free_port, running_server, server_environment, wait_until_ready
@@ -78,11 +79,10 @@ def _variant(rgb: np.ndarray, dtype: str, channels: int) -> np.ndarray:
                                                                 ("f32", 3, True)])
 def test_server_result_is_bit_identical_to_the_in_process_pipeline(client, pipeline, portrait_path, dtype,
                                                                    channels, whole_image):
-    from deepflash_core.pipeline import Options
 
     pixels = _variant(portrait(portrait_path), dtype, channels)
     height, width = pixels.shape[:2]
-    reply = client.process(pixels, width, height, channels, dtype, strength=0.8, whole_image=whole_image)
+    reply = client.process(pixels, width, height, channels, dtype, Options(strength=0.8, whole_image=whole_image))
     expected = pipeline.process(pixels, Options(strength=0.8, whole_image=whole_image))
     assert (reply.width, reply.height, reply.channels, reply.dtype) == (width, height, channels, dtype)
     assert reply.pixels == expected.pixels.tobytes()
@@ -111,7 +111,8 @@ def test_info_reports_device_model_limits_and_memory(client, state_dir):
 
 def test_ping_is_answered_while_images_are_processing(server, client):
     big = np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), np.uint8)
-    header = protocol.encode_request("process", "slow", protocol.ImageSpec(1000, 1000, 3, "u8"), whole_image=True)
+    header = protocol.encode_request("process", "slow", protocol.ImageSpec(1000, 1000, 3, "u8"),
+                                     Options(whole_image=True))
     dealer = zmq.Context.instance().socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.connect(server)
@@ -141,7 +142,6 @@ measured by benchmarks/bench_server.py."""
 
 
 def test_load_of_8_clients_times_100_requests_has_no_failures(server, client, pipeline):
-    from deepflash_core.pipeline import Options
 
     clients, per_client = 8, 100
     images = [np.random.default_rng(seed).integers(0, 256, (48, 64, 3), np.uint8) for seed in range(clients)]
@@ -154,7 +154,7 @@ def test_load_of_8_clients_times_100_requests_has_no_failures(server, client, pi
         with DeepFlashClient(server, timeout_s=60, retries=0) as own:
             for _ in range(per_client):
                 try:
-                    reply = own.process(images[index], 64, 48, strength=LOAD_STRENGTH, whole_image=True)
+                    reply = own.process(images[index], 64, 48, options=Options(strength=LOAD_STRENGTH, whole_image=True))
                 except Exception as error:  # every kind of failure counts, none may happen
                     failures.append(f"{type(error).__name__}: {error}")
                     continue

@@ -21,9 +21,10 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
+from deepflash_core.corrector import InProcessCorrector  # noqa: E402
 from deepflash_core.errors import ImageTooLargeError  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
-from web_demo.backends import InProcessCorrector  # noqa: E402
 from web_demo.previews import draw_faces  # noqa: E402
 from web_demo.service import CorrectionService  # noqa: E402
 
@@ -153,7 +154,7 @@ def test_pixel_limit_is_checked_before_decoding(corrector: InProcessCorrector, p
                                                 tmp_path: Path) -> None:
     service = CorrectionService(corrector, max_megapixels=0.05, output_root=tmp_path)
     with pytest.raises(ImageTooLargeError, match="225x275"):
-        service.run(portrait_path, strength=1.0, whole_image=False)
+        service.run(portrait_path, Options())
 
 
 def test_face_boxes_are_drawn_at_preview_scale() -> None:

@@ -19,10 +19,11 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from server_helpers import running_server, server_environment  # noqa: E402  (shared server helpers)
 
+from deepflash_core.corrector import ServerCorrector  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
-from deepflash_core.pipeline import Options, Pipeline  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
+from deepflash_core.pipeline import Pipeline  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
-from web_demo.backends import ServerCorrector  # noqa: E402
 from web_demo.service import CorrectionService  # noqa: E402
 
 # Gradio's queue calls pandas APIs that pandas 3 deprecates; not ours to fix.

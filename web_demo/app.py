@@ -16,14 +16,13 @@ from typing import Any
 import gradio as gr
 
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
+from deepflash_core.options import STRENGTH_RANGE, Options
 from web_demo.service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
 
 MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
 """Radio choices: (label on the page, value in the API)."""
-MAX_STRENGTH = 1.0
-"""The pipeline's range: 1 removes the whole predicted flash correction."""
 API_NAME = "correct"
 CONCURRENCY_ID = "deepflash"
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -64,8 +63,7 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
             upload, name = upload_path(photo)
             result = service.run(
                 upload,
-                strength=_strength(strength),
-                whole_image=_whole_image(mode),
+                _options(strength, mode),
                 name=name,
                 progress=lambda fraction, step: progress(fraction, desc=step),
             )
@@ -91,7 +89,7 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     elem_id="photo",
                 )
                 strength = gr.Slider(
-                    0.0, MAX_STRENGTH, value=1.0, step=0.05, label="Strength",
+                    *STRENGTH_RANGE, value=Options().strength, step=0.05, label="Strength",
                     info="1 removes the predicted flash look; less keeps some of it.",
                 )
                 mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
@@ -156,18 +154,13 @@ def launch_app(
     return url
 
 
-def _strength(value: Any) -> float:
-    try:
-        strength = float(value)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"strength must be a number, got {value!r}.") from None
-    if not 0.0 <= strength <= MAX_STRENGTH:
-        raise InvalidOptionError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength:g}.")
-    return strength
-
-
-def _whole_image(mode: Any) -> bool:
+def _options(strength: Any, mode: Any) -> Options:
+    """The page's form values as :class:`Options` (which checks the strength's range)."""
     values = [value for _, value in MODES]
     if mode not in values:
         raise InvalidOptionError(f"mode must be one of {', '.join(values)}, got {mode!r}.")
-    return mode == "whole"
+    try:
+        number = float(strength)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"strength must be a number, got {strength!r}.") from None
+    return Options(strength=number, whole_image=mode == "whole")

@@ -10,23 +10,42 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from deepflash_core import imageio
+from deepflash_core.corrector import Corrector
 from deepflash_core.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
-from web_demo.backends import Box, Correction, Corrector, ProgressCallback
+from deepflash_core.options import Options
+from deepflash_core.result import Result
 from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale, write_preview
 
 DEFAULT_MAX_MEGAPIXELS = 50.0
 """Largest upload the page corrects: every current phone camera fits (200 MP sensors bin to 50 MP)."""
 OUTPUT_LIFETIME_S = 3600.0
 """Full-resolution results are deleted this long after they were written."""
+
+Box = tuple[int, int, int, int]
+ProgressCallback = Callable[[float, str], None]
+"""``progress(fraction in [0, 1], what is happening)``, as the page shows it."""
+
+# The correctors' progress stages, as the page words them.
+_STAGES: dict[str, str] = {
+    "send": "Sending the photo to the server",
+    "detect": "Finding faces",
+    "filter": "Smoothing the face crops",
+    "network": "Predicting the flash correction",
+    "prepare": "Preparing the face crops",
+    "upsample": "Bringing the correction to full resolution",
+    "blend": "Blending the corrected faces in",
+    "done": "Corrected",
+}
 
 # Extension for a result whose upload had no usable one (a webcam snapshot, a file named "photo").
 _EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
@@ -77,8 +96,7 @@ class CorrectionService:
     def run(
         self,
         upload: Path,
-        strength: float,
-        whole_image: bool,
+        options: Options,
         name: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> PageResult:
@@ -86,8 +104,7 @@ class CorrectionService:
 
         Args:
             upload: the file as uploaded (EXIF orientation not yet applied).
-            strength: how much of the predicted flash correction to apply.
-            whole_image: correct the whole frame instead of detected faces.
+            options: what the correction should do.
             name: the file's name on the user's machine (names the download); defaults to ``upload``'s.
             progress: told the fraction done and the current step.
 
@@ -103,9 +120,10 @@ class CorrectionService:
             photo = imageio.load_photo(upload)
         report(0.1, "Finding faces")
         with clock("correct"):
-            correction = self._correct(photo.pixels, strength, whole_image, name,
-                                       lambda fraction, step: report(0.1 + 0.75 * fraction, step))
-        boxes = [] if whole_image else correction.boxes  # whole-image mode reports the frame as its one "face"
+            correction = self._correct(photo.pixels, options, name,
+                                       lambda stage, fraction: report(0.1 + 0.75 * fraction, _STAGES.get(stage, stage)))
+        # whole-image mode reports the frame as its one "face"
+        boxes = [] if options.whole_image else [_box(face.box) for face in correction.faces]
         report(0.85, "Writing the full-resolution file")
         with clock("write"):
             download = self._output_path(name, photo.format)
@@ -119,15 +137,15 @@ class CorrectionService:
             faces = write_preview(draw_faces(before_pixels, boxes, scale), download.parent / "faces")
         seconds = clock.total()
         stages = dict(clock.seconds) | {f"pipeline.{key}": value for key, value in correction.timings.items()}
-        summary = _summary(photo, boxes, whole_image, seconds, self.corrector.description,
+        summary = _summary(photo, boxes, options.whole_image, seconds, self.corrector.description,
                            photo.notes + correction.warnings + save_notes)
         return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages)
 
-    def _correct(self, pixels: np.ndarray, strength: float, whole_image: bool, name: str,
-                 progress: ProgressCallback) -> Correction:
+    def _correct(self, pixels: np.ndarray, options: Options, name: str,
+                 progress: Callable[[str, float], None]) -> Result:
         """The corrector's result; "no face" is reworded for the page (the core's words name a CLI flag)."""
         try:
-            return self.corrector.correct(pixels, strength, whole_image, progress=progress)
+            return self.corrector.correct(pixels, options, progress=progress)
         except (NoFaceError, ServerError) as error:
             if isinstance(error, ServerError) and error.code != "no_face":
                 raise
@@ -184,6 +202,11 @@ def upload_path(value: dict | str | Path | None) -> tuple[Path, str | None]:
             raise ImageReadError("The upload did not arrive; try again.")
         return Path(path), value.get("orig_name")
     return Path(value), None
+
+
+def _box(values: Any) -> Box:
+    left, top, right, bottom = (int(round(v)) for v in values)
+    return left, top, right, bottom
 
 
 class _StageClock:

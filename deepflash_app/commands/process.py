@@ -13,7 +13,9 @@ from typing import Any
 
 import click
 
+from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
 from deepflash_core.errors import DeepFlashError, ImageWriteError
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
 DEBUG = os.environ.get("DEEPFLASH_DEBUG", "") not in ("", "0")
@@ -84,36 +86,21 @@ def _without_name(message: str, path: Path) -> str:
     return message
 
 
-class _Corrector:
-    """Runs the pipeline in-process, or through a DeepFlash server when an address is given."""
-
-    def __init__(self, weights: Path | None, device: str, mixed_precision: bool, server: str | None) -> None:
-        self.server = server
-        if server:
-            from deepflash_core.client import DeepFlashClient
-
-            self.client = DeepFlashClient(address=server)
-        else:
-            from deepflash_core.pipeline import Pipeline
-
-            self.pipeline = Pipeline.load(weights=weights, device=device, mixed_precision=mixed_precision)
-
-    def correct(self, pixels: Any, strength: float, whole_image: bool) -> tuple[Any, list[str]]:
-        if not self.server:
-            from deepflash_core.pipeline import Options
-
-            result = self.pipeline.process(pixels, Options(strength=strength, whole_image=whole_image))
-            return result.pixels, result.warnings
-        corrected, reply = self.client.process_array(pixels, strength=strength, whole_image=whole_image)
-        return corrected, list(reply.warnings)
+def _corrector(weights: Path | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
+    """The pipeline in this process, or the DeepFlash server at ``server``."""
+    if server:
+        return ServerCorrector(server, timeout_s=120.0, retries=2)
+    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Output file (one input only); its extension picks the format.")
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs, named like the inputs.")
-@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
+@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
+@click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
+@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Repair red pupils.")
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
@@ -125,6 +112,8 @@ def process(
     out_dir: Path | None,
     strength: float,
     whole_image: bool,
+    background: str,
+    red_eye: bool,
     device: str,
     weights: Path | None,
     mixed_precision: bool,
@@ -153,8 +142,9 @@ def process(
         except OSError as error:
             raise ImageWriteError(f"Cannot create the output folder {out_dir} ({error.strerror or error}).") from None
 
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
     try:
-        corrector = _Corrector(weights, device, mixed_precision, server)
+        corrector = _corrector(weights, device, mixed_precision, server)
     except DeepFlashError as error:  # no weights, unknown device: nothing can be processed
         click.echo(f"deepflash: {error}", err=True)
         sys.exit(1)
@@ -166,7 +156,7 @@ def process(
         for job in bar:
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
-                notes = _process_one(job, corrector, strength, whole_image)
+                notes = _process_one(job, corrector, options)
             except DeepFlashError as error:
                 failed += 1
                 tqdm.write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
@@ -194,14 +184,14 @@ def process(
         sys.exit(1)
 
 
-def _process_one(job: Job, corrector: _Corrector, strength: float, whole_image: bool) -> list[str]:
+def _process_one(job: Job, corrector: Corrector, options: Options) -> list[str]:
     from deepflash_core.imageio import load_photo, output_format, save_photo
 
     output_format(job.target)  # an unknown extension fails before any work
     photo = load_photo(job.source)
-    pixels, warnings = corrector.correct(photo.pixels, strength, whole_image)
-    notes = save_photo(photo.with_pixels(pixels), job.target)
-    return [*warnings, *notes]
+    result = corrector.correct(photo.pixels, options)
+    notes = save_photo(photo.with_pixels(result.pixels), job.target)
+    return [*result.warnings, *notes]
 
 
 @click.command()

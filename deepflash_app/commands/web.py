@@ -29,7 +29,7 @@ import click
 def web(host: str, port: int | None, server_address: str | None, weights: Path | None, device: str,
         concurrency: int, queue_size: int, max_megapixels: float, max_upload_mb: int) -> None:
     """Serve the DeepFlash page: upload a flash portrait, compare before/after, download the result."""
-    from web_demo.backends import InProcessCorrector, ServerCorrector
+    from deepflash_core.corrector import InProcessCorrector, ServerCorrector
     from web_demo.service import CorrectionService
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")

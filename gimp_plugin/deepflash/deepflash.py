@@ -33,7 +33,8 @@ from deepflash_editor import messages  # noqa: E402
 from deepflash_editor.connection import client_factory, server_starter  # noqa: E402
 from deepflash_editor.job import Context, Outcome  # noqa: E402
 from deepflash_editor.logfile import open_log  # noqa: E402
-from deepflash_editor.settings import DEFAULT_ADDRESS, STRENGTH_RANGE, install_record  # noqa: E402
+from deepflash_core.options import STRENGTH_RANGE, Options  # noqa: E402
+from deepflash_editor.settings import DEFAULT_ADDRESS, install_record  # noqa: E402
 from gimp_filter import Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402
 
 PROCEDURE = "python-fu-deepflash"
@@ -74,8 +75,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
         if not accepted:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
-    params = Params(strength=config.get_property("strength"),
-                    whole_image=config.get_property("mode") == MODE_WHOLE,
+    params = Params(options=Options(strength=config.get_property("strength"),
+                                    whole_image=config.get_property("mode") == MODE_WHOLE),
                     address=config.get_property("address").strip() or record["address"],
                     start_server=config.get_property("start-server"))
     context = Context(
@@ -121,7 +122,7 @@ class DeepFlash(Gimp.PlugIn):
             name)
         procedure.set_attribution("DeepFlash", "MIT License", "2026")
         procedure.add_double_argument("strength", "_Strength", "How much of the flash correction to apply",
-                                      STRENGTH_RANGE[0], STRENGTH_RANGE[1], 1.0, GObject.ParamFlags.READWRITE)
+                                      *STRENGTH_RANGE, Options().strength, GObject.ParamFlags.READWRITE)
         mode = Gimp.Choice.new()
         mode.add(MODE_FACES, 0, "Faces only", "Correct the detected faces; the rest stays as it is")
         mode.add(MODE_WHOLE, 1, "Whole image", "Correct the whole layer, with or without a face")

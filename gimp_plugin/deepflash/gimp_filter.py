@@ -8,9 +8,10 @@ the result always goes to a new layer above it, inside one undo group.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from deepflash_core.options import Options
 from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
 
 LAYER_NAME = "Studio light (DeepFlash)"
@@ -21,8 +22,7 @@ WHOLE_IMAGE_HINT = "choose “Whole image” in the DeepFlash dialog."
 class Params:
     """The procedure's arguments."""
 
-    strength: float = 1.0
-    whole_image: bool = False
+    options: Options = field(default_factory=Options)
     address: str = ""
     start_server: bool = True
 
@@ -100,7 +100,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
     gimp.progress_init("Flash to Studio: waiting for the DeepFlash server…")
     context.wait = lambda call: call_with_heartbeat(call, gimp.progress_pulse)
     try:
-        job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.strength, params.whole_image)
+        job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options)
         outcome = run_job(job, context, LAYER_NAME)
         if outcome.ok:
             add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height)

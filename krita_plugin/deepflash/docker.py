@@ -11,7 +11,8 @@ from deepflash_editor import messages
 from deepflash_editor.connection import client_factory, server_starter
 from deepflash_editor.job import Context, Job, Outcome
 from deepflash_editor.logfile import open_log
-from deepflash_editor.settings import STRENGTH_RANGE, install_record
+from deepflash_core.options import STRENGTH_RANGE, Options
+from deepflash_editor.settings import install_record
 
 from .document import DocumentError, LayerPixels, add_result_layer, read_active_layer
 from .qt import HORIZONTAL, SELECTABLE_TEXT, QTimer, QtWidgets
@@ -151,7 +152,7 @@ class DeepFlashDocker(DockWidget):
         whole_image = not self.faces_only.isChecked()
         start = self.start_server.isChecked()
         job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.layout.protocol_dtype,
-                  self.strength_slider.value() / 100, whole_image)
+                  Options(strength=self.strength_slider.value() / 100, whole_image=whole_image))
         context = Context(address=self.address,
                           connect=client_factory(self.record["python"], auto_start_helper=start),
                           start_server=server_starter(self.record["serve_command"]),

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepflash_core.options import STRENGTH_RANGE, Options
 from deepflash_editor.paths import user_config_dir
-from deepflash_editor.settings import STRENGTH_RANGE, Setting, Settings
+from deepflash_editor.settings import Setting, Settings
 
 _ADDRESS_PREFIXES = ("tcp://", "ipc://")
 
 KRITA_SETTINGS = (
-    Setting("strength", float, 1.0, "How much of the flash correction to apply",
+    Setting("strength", float, Options().strength, "How much of the flash correction to apply",
             lambda value: STRENGTH_RANGE[0] <= value <= STRENGTH_RANGE[1]),
-    Setting("whole_image", bool, False, "Correct the whole image instead of only the faces"),
+    Setting("whole_image", bool, Options().whole_image, "Correct the whole image instead of only the faces"),
     Setting("start_server", bool, True, "Start the local server when none answers"),
     Setting("address", str, "", "Server address; empty uses the one recorded at install",
             lambda value: value == "" or (value.startswith(_ADDRESS_PREFIXES) and len(value) > 6)),

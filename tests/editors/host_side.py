@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from deepflash_core.client import DeepFlashClient  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
 
 PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
@@ -126,8 +127,7 @@ def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClie
     if not np.array_equal(before, after):
         problems.append("the original layer changed")
     reply = client.process(np.ascontiguousarray(before), width=meta["width"], height=meta["height"],
-                           channels=meta["channels"], dtype=meta["dtype"], strength=1.0,
-                           whole_image=case["mode"] == "whole")
+                           channels=meta["channels"], dtype=meta["dtype"], options=Options(whole_image=case["mode"] == "whole"))
     direct = np.frombuffer(reply.pixels, dtype=new.dtype).reshape(new.shape)
     tolerance = {"u8": 1, "u16": 1, "f32": 1e-5}[meta["dtype"]]
     difference = np.abs(direct.astype(np.float64) - new.astype(np.float64)).max()

@@ -1,0 +1,103 @@
+"""Where a correction runs: the pipeline in this process, or a DeepFlash server.
+
+Both take the same pixels and :class:`~deepflash_core.options.Options` and give back the same
+:class:`~deepflash_core.result.Result`, so the command line, the web page and the server's workers do
+not care which one they hold.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from deepflash_core.options import Options
+from deepflash_core.result import ProgressCallback, Result
+
+
+class Corrector(Protocol):
+    """Anything that corrects a photo; ``description`` says where it runs (for messages)."""
+
+    description: str
+
+    def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result: ...
+
+
+class InProcessCorrector:
+    """Runs :class:`deepflash_core.pipeline.Pipeline` in this process (the model stays loaded)."""
+
+    def __init__(self, pipeline: Any, description: str = "in this process") -> None:
+        self.pipeline = pipeline
+        self.description = description
+
+    @classmethod
+    def load(cls, weights: Path | None = None, device: str = "auto", mixed_precision: bool = False) -> InProcessCorrector:
+        """Load the pipeline once; raises ``WeightsError`` when the weights are missing or do not match."""
+        from deepflash_core.pipeline import Pipeline
+
+        pipeline = Pipeline.load(weights=weights, device=device, mixed_precision=mixed_precision)
+        return cls(pipeline, description=f"in this process ({pipeline.device})")
+
+    def warm_up(self) -> None:
+        """Load the face detector's models and run the network once, so the first photo does not wait."""
+        from deepflash_core.faces import detect_faces
+
+        grey = np.full((64, 64, 3), 128, np.uint8)
+        detect_faces(grey)
+        self.pipeline.process(grey, Options(whole_image=True))
+
+    def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
+        return self.pipeline.process(pixels, options, progress=progress)
+
+
+class ServerCorrector:
+    """Sends the pixels to a DeepFlash server through :class:`deepflash_core.client.DeepFlashClient`.
+
+    A ZeroMQ socket must not be shared between threads and a web page may serve several people at
+    once, so each thread gets its own client.
+    """
+
+    def __init__(self, address: str, timeout_s: float = 300.0, retries: int = 1) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.description = f"on the DeepFlash server at {address}"
+        self._local = threading.local()
+
+    def client(self) -> Any:
+        """This thread's client, created on first use."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from deepflash_core.client import DeepFlashClient
+
+            client = DeepFlashClient(address=self.address, timeout_s=self.timeout_s, retries=self.retries)
+            self._local.client = client
+        return client
+
+    def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        """Ask the server whether it is there (one try); raises ``ServerUnavailableError`` when nothing answers."""
+        from deepflash_core.client import DeepFlashClient
+
+        with DeepFlashClient(address=self.address, timeout_s=timeout_s, retries=0, ping_timeout_s=timeout_s) as client:
+            return dict(client.ping())
+
+    def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
+        from deepflash_core.faces import Face
+
+        if progress is not None:
+            progress("send", 0.1)
+        corrected, reply = self.client().process_array(pixels, options)
+        matte = None
+        if reply.matte is not None:
+            matte = np.frombuffer(reply.matte, np.uint8).reshape(pixels.shape[:2])
+        faces = [Face(box=_box(face["box"]), crop=_box(face.get("crop", face["box"]))) for face in reply.faces]
+        if progress is not None:
+            progress("done", 1.0)
+        return Result(corrected, faces, dict(reply.timings), list(reply.warnings), matte)
+
+
+def _box(values: Any) -> tuple[int, int, int, int]:
+    left, top, right, bottom = (int(round(v)) for v in values)
+    return left, top, right, bottom

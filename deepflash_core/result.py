@@ -1,0 +1,34 @@
+"""What one correction gives back, wherever it ran (this process or a DeepFlash server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from deepflash_core.faces import Face
+
+ProgressCallback = Callable[[str, float], None]
+"""Called with a stage name and the fraction of the work done, in [0, 1]."""
+
+
+@dataclass
+class Result:
+    """The corrected pixels (same shape and dtype as the input) and what was done.
+
+    Attributes:
+        pixels: the corrected photo.
+        faces: the corrected faces (:class:`deepflash_core.faces.Face`), one pseudo-face in whole-image mode.
+        timings: seconds per stage.
+        warnings: one-line notes worth showing to the user.
+        matte: the subject matte, ``(H, W)`` uint8, when it was asked for and could be made.
+    """
+
+    pixels: np.ndarray
+    faces: list[Face]
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    matte: np.ndarray | None = None
