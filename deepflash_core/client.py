@@ -3,6 +3,10 @@
 :class:`DeepFlashClient` speaks ZeroMQ (pyzmq). Each request polls with a timeout; when no reply comes it
 closes the socket and opens a new one before trying again (the Lazy Pirate pattern), and after ``retries``
 more attempts it raises :class:`~deepflash_core.errors.ServerUnavailableError` naming the server's log file.
+It is the one place that decides "is a server there, start it if allowed, retry once" (``auto_start``):
+the first ``process`` of a client is preceded by a ``ping``, which finds the server (a local port nobody
+listens on is reported at once), starts one when allowed, and brings back the server's limits, so a call
+on a warm server costs two round trips.
 While a long ``process`` runs, the client pings the server on a second socket every few seconds: a server
 that died mid-request is noticed within seconds, a busy one is waited for up to ``timeout_s``.
 
@@ -19,13 +23,14 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 try:
     import zmq
@@ -33,7 +38,7 @@ except ImportError:  # editor Pythons without pyzmq use StdioClient
     zmq = None  # type: ignore[assignment]
 
 from deepflash_core import protocol
-from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from deepflash_core.errors import InvalidOptionError, ServerError, ServerStartError, ServerUnavailableError
 from deepflash_core.options import Options
 from deepflash_core.protocol import DEFAULT_ADDRESS, ImageSpec
 
@@ -42,6 +47,8 @@ __all__ = ["DEFAULT_ADDRESS", "CurveKeys", "DeepFlashClient", "ProcessReply", "S
 
 LIVENESS_INTERVAL_S = 2.0
 """While waiting for a slow reply, how often to check with ``ping`` that the server still lives."""
+REFUSED_CHECK_S = 0.25
+"""A ``ping`` unanswered this long to a local TCP address checks whether anything listens on the port."""
 
 
 @dataclass
@@ -73,12 +80,15 @@ class ServerLaunch:
         weights: ``--weights`` for the new server, None for the installed default.
         device: ``--device`` for the new server.
         startup_timeout_s: how long to wait for the new server's first ``ping`` (it loads the model first).
+        allowed: asked once, when no server answers, whether to start one (a setting, or a question to the
+            user); the server is not started when it returns False.
     """
 
     command: Sequence[str] | None = None
     weights: str | None = None
     device: str | None = None
     startup_timeout_s: float = 120.0
+    allowed: Callable[[], bool] = lambda: True
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,8 @@ class _Client:
     ping_timeout_s: float = 10.0
     _limits: protocol.Limits | None = None
 
-    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+    def _call(self, frames: list[Any], timeout_s: float, fail_fast: bool = False) -> protocol.Reply:
+        """Send ``frames`` and return the reply; ``fail_fast``: a local port nobody listens on fails at once."""
         raise NotImplementedError
 
     def request(self, frames: Sequence[Any], timeout_s: float | None = None) -> protocol.Reply:
@@ -125,9 +136,16 @@ class _Client:
             timeout_s = self.timeout_s if len(frames) > 1 else min(self.timeout_s, self.ping_timeout_s)
         return self._call(list(frames), timeout_s)
 
-    def ping(self) -> dict[str, Any]:
-        """Ask the server whether it is alive; returns its pid, version and state."""
-        return self._simple(protocol.OP_PING)
+    def ping(self, fail_fast: bool = False) -> dict[str, Any]:
+        """Ask the server whether it is alive; returns its pid, version, state and limits.
+
+        ``fail_fast``: when nothing listens on a local port, say so at once instead of waiting for the
+        timeout (for a server that should be up, not one that is starting).
+        """
+        reply = self._simple(protocol.OP_PING, fail_fast)
+        if isinstance(reply.get("limits"), dict):
+            self._limits = protocol.Limits.from_dict(reply["limits"])
+        return reply
 
     def info(self) -> dict[str, Any]:
         """Device, model card, limits, log file and memory of the server."""
@@ -195,18 +213,19 @@ class _Client:
         return corrected.astype(pixels.dtype, copy=False), reply
 
     def _check_limits(self, image: ImageSpec) -> None:
-        # Large frames beyond the server's MAXMSGSIZE would be dropped unread, so ask for the limits first.
-        if self._limits is None and image.frame_bytes > (1 << 20):
-            self.info()
+        # Large frames beyond the server's MAXMSGSIZE would be dropped unread, so learn the limits first. The
+        # ping that brings them also finds (or starts) the server before any pixels are sent.
+        if self._limits is None:
+            self.ping(fail_fast=True)
         limits = self._limits or protocol.Limits()
         try:
             limits.check_image(image.width, image.height)
         except protocol.ProtocolError as error:
             raise ServerError(str(error), error.code) from None
 
-    def _simple(self, op: str) -> dict[str, Any]:
+    def _simple(self, op: str, fail_fast: bool = False) -> dict[str, Any]:
         header = protocol.encode_request(op, _new_id())
-        return self._checked(self._call([header], min(self.timeout_s, self.ping_timeout_s))).fields
+        return self._checked(self._call([header], min(self.timeout_s, self.ping_timeout_s), fail_fast)).fields
 
     def _checked(self, reply: protocol.Reply) -> protocol.Reply:
         if reply.status == "ok":
@@ -282,23 +301,24 @@ class DeepFlashClient(_Client):
 
     # -- Lazy Pirate ------------------------------------------------------------------------------------
 
-    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+    def _call(self, frames: list[Any], timeout_s: float, fail_fast: bool = False) -> protocol.Reply:
         try:
-            return self._attempts(frames, timeout_s)
+            return self._attempts(frames, timeout_s, fail_fast)
         except ServerUnavailableError:
-            if self.launch is None:
+            launch, self.launch = self.launch, None  # a server is started at most once per client
+            if launch is None or not launch.allowed():
                 raise
-        ensure_server(self.address, self.launch, curve=self.curve)
+        ensure_server(self.address, launch, curve=self.curve)
         return self._attempts(frames, timeout_s)
 
-    def _attempts(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+    def _attempts(self, frames: list[Any], timeout_s: float, fail_fast: bool = False) -> protocol.Reply:
         started = time.monotonic()
         reason = "no reply"
         for _ in range(self.retries + 1):
             if self._socket is None:
                 self._socket = self._open()
             self._socket.send_multipart(frames, copy=False)
-            reply_frames, reason = self._wait(timeout_s, watch=len(frames) > 1)
+            reply_frames, reason = self._wait(timeout_s, watch=len(frames) > 1, fail_fast=fail_fast)
             if reply_frames is not None:
                 try:
                     return protocol.parse_reply(reply_frames)
@@ -310,10 +330,14 @@ class DeepFlashClient(_Client):
             f"No DeepFlash server answered at {self.address} ({reason}; {self.retries + 1} attempts, {waited:.0f} s); "
             f"start one with `deepflash serve` or see the server log {self._log()}.")
 
-    def _wait(self, timeout_s: float, watch: bool) -> tuple[list[Any] | None, str]:
+    def _wait(self, timeout_s: float, watch: bool, fail_fast: bool = False) -> tuple[list[Any] | None, str]:
         """Poll for the reply; when ``watch`` is set, ping the server on the side to tell busy from dead."""
         deadline = time.monotonic() + timeout_s
         next_check = time.monotonic() + (LIVENESS_INTERVAL_S if watch else timeout_s)
+        if fail_fast and self._socket.poll(int(min(REFUSED_CHECK_S, timeout_s) * 1000), zmq.POLLIN):
+            return self._socket.recv_multipart(copy=False), ""
+        if fail_fast and _nothing_listens(self.address):
+            return None, _NOTHING_LISTENS
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -356,7 +380,7 @@ class StdioClient(_Client):
         self.retries = max(0, int(retries))
         self.auto_start = auto_start
 
-    def _call(self, frames: list[Any], timeout_s: float) -> protocol.Reply:
+    def _call(self, frames: list[Any], timeout_s: float, fail_fast: bool = False) -> protocol.Reply:
         command = [self.python, "-m", "deepflash_core.stdio_bridge", "--address", self.address,
                    "--timeout", str(timeout_s), "--retries", str(self.retries)]
         if self.auto_start:
@@ -422,7 +446,7 @@ def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = 
         return probe.ping()
     except ServerUnavailableError:
         pass
-    if not _is_local(address):
+    if not protocol.is_local(address):
         raise ServerUnavailableError(f"No DeepFlash server answers at {address}, and a server can only be "
                                      "started on this machine.")
     process = _spawn(address, launch)
@@ -440,8 +464,8 @@ def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = 
                 break
         time.sleep(0.2)
     log = protocol.log_path(address)
-    raise ServerUnavailableError(f"The DeepFlash server started for {address} did not answer "
-                                 f"({_last_line(log) or 'no log output'}); see {log}.")
+    raise ServerStartError(f"The DeepFlash server started for {address} did not answer "
+                           f"({_last_line(log) or 'no log output'}); see {log}.")
 
 
 def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
@@ -458,8 +482,8 @@ def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                                     close_fds=True, **_detached())
     except OSError as error:  # the command is gone (environment moved or deleted) or the log is not writable
-        raise ServerUnavailableError(f"Cannot start a DeepFlash server with {command[0]}: "
-                                     f"{error.strerror or error}.") from None
+        raise ServerStartError(f"Cannot start a DeepFlash server with {command[0]}: "
+                               f"{error.strerror or error}.") from None
 
 
 def _detached() -> dict[str, Any]:
@@ -475,11 +499,27 @@ def _hidden_window() -> dict[str, Any]:
     return {}
 
 
-def _is_local(address: str) -> bool:
-    if address.startswith(("ipc://", "inproc://")):
+_NOTHING_LISTENS = "nothing listens on the port"
+
+
+def _nothing_listens(address: str) -> bool:
+    """True when a local TCP port refuses connections (no server there); False when unsure.
+
+    ZeroMQ waits silently for a peer that is not there; a plain TCP connect tells a stopped server
+    (refused) from a busy one in milliseconds.
+    """
+    if not address.startswith("tcp://") or not protocol.is_local(address):
+        return False
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    if not port.isdigit():
+        return False
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+    except ConnectionRefusedError:
         return True
-    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
+    except OSError:
+        pass  # a timeout or an odd network: let the ZeroMQ timeout decide
+    return False
 
 
 def _last_line(path: Path) -> str:

@@ -57,3 +57,7 @@ class ServerError(DeepFlashError):
 
 class ServerUnavailableError(DeepFlashError):
     """No server answered at the address within the timeout."""
+
+
+class ServerStartError(ServerUnavailableError):
+    """No server answered, and starting one failed (the message says why and names its log)."""

@@ -22,6 +22,7 @@ Standard library only (pyzmq is not needed here): editor plug-ins vendor this mo
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import struct
@@ -317,6 +318,20 @@ def port_of(address: str) -> str:
     """A short, file-name-safe key for an address: the TCP port, or a sanitised ipc path."""
     tail = address.rsplit(":", 1)[-1] if address.startswith("tcp://") else address.split("://", 1)[-1]
     return "".join(ch if ch.isalnum() else "_" for ch in tail)[-60:] or "default"
+
+
+def is_local(address: str) -> bool:
+    """True when ``address`` can only be on this machine (ipc, inproc, localhost, a loopback IP)."""
+    transport, _, rest = address.partition("://")
+    if transport in ("ipc", "inproc"):
+        return True
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # '*', an interface or a host name: maybe another machine
+        return False
 
 
 def state_dir() -> Path:

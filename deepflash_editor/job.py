@@ -1,13 +1,14 @@
 """One request from an editor to the DeepFlash server, with every outcome turned into a message.
 
 The editors only read pixels, call :func:`run_job`, and either write ``Outcome.pixels`` as a new
-layer or show ``Outcome.message``. Starting the server, retrying once after it is up, checking the
-reply's shape and logging all happen here, the same way for GIMP and Krita.
+layer or show ``Outcome.message``. Turning every failure into a message, checking the reply's shape
+and logging happen here, the same way for GIMP and Krita; the client starts the server when allowed.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from deepflash_editor import messages
-from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailableError
+from deepflash_core.errors import DeepFlashError, ServerError, ServerStartError, ServerUnavailableError
 from deepflash_core.options import Options
 from deepflash_core.protocol import DTYPE_SIZES, E_NO_FACE
 
@@ -69,28 +70,27 @@ class Context:
 
     Attributes:
         address: the server's ZeroMQ address.
-        connect: makes a client for an address (``DeepFlashClient`` or the stdio helper client).
-        start_server: starts a server at the address and waits until it answers; raises
-            ``DeepFlashError`` on failure. ``None`` when no DeepFlash Python is known.
-        may_start: asked once the server is found down; returns whether to start it
-            (a setting in batch mode, a question to the user in a dialog).
+        connect: makes a client for an address (see ``deepflash_editor.connection.client_factory``), which
+            starts the server itself when it is allowed to.
+        can_start: whether this plug-in knows how to start a server (for the message when none answers).
         log: the plug-in's logger; ``log_path`` its file, named in every failure message.
         whole_image_hint: how to switch to whole-image mode in this editor, for the no-face message.
         wait: runs a blocking call; editors pass one that keeps their progress bar alive.
+        caller: runs dialogs asked for during ``wait`` in this (the UI) thread; see :class:`CallerThread`.
     """
 
     address: str
     connect: Callable[[str], ProcessingClient]
-    start_server: Callable[[str], None] | None
-    may_start: Callable[[], bool]
+    can_start: bool
     log: logging.Logger
     log_path: Path
     whole_image_hint: str
     wait: Callable[[Callable[[], Any]], Any] = lambda call: call()
+    caller: CallerThread | None = None
 
 
 def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
-    """Send ``job`` to the server, starting the server once if allowed, and explain any failure.
+    """Send ``job`` to the server and explain any failure.
 
     Never raises for a failure a user can meet; unforeseen exceptions are logged with their
     traceback and returned as an ``unexpected`` outcome.
@@ -101,29 +101,18 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
              context.address)
     try:
         job.check()
-        try:
-            reply = _send(job, context)
-        except ServerUnavailableError as error:
-            log.warning("server unavailable: %s", error)
-            can_start = context.start_server is not None
-            if not can_start or not context.may_start():
-                return Outcome(False, "server_down", messages.server_down(context.address, context.log_path, can_start))
-            try:
-                log.info("starting the server at %s", context.address)
-                context.wait(lambda: context.start_server(context.address))
-            except DeepFlashError as start_error:
-                log.error("server start failed: %s", start_error)
-                return Outcome(False, "start_failed",
-                               messages.server_start_failed(context.address, str(start_error), context.log_path))
-            reply = _send(job, context)
+        reply = _send(job, context)
+    except ServerStartError as error:
+        log.error("server start failed: %s", error)
+        return Outcome(False, "start_failed", messages.server_start_failed(context.address, str(error), context.log_path))
+    except ServerUnavailableError as error:
+        log.warning("server unavailable: %s", error)
+        return Outcome(False, "server_down", messages.server_down(context.address, context.log_path, context.can_start))
     except ServerError as error:
         log.warning("server error %s: %s", error.code, error)
         if error.code == E_NO_FACE:
             return Outcome(False, "no_face", messages.no_face(context.whole_image_hint))
         return Outcome(False, "server_error", messages.server_failed(str(error), context.log_path))
-    except ServerUnavailableError as error:
-        log.error("server unavailable after start: %s", error)
-        return Outcome(False, "server_down", messages.server_failed(str(error), context.log_path))
     except DeepFlashError as error:
         log.error("failed: %s", error)
         return Outcome(False, "server_error", messages.server_failed(str(error), context.log_path))
@@ -165,11 +154,54 @@ def _reply_mismatch(job: Job, reply: Any) -> str:
     return ""
 
 
-def call_with_heartbeat(call: Callable[[], T], beat: Callable[[], None], interval_s: float = 0.2) -> T:
+class CallerThread:
+    """Lets a worker thread run a function in the thread that made this object (the UI thread).
+
+    The client asks whether it may start a server from the thread that waits for the server; a dialog
+    must be shown from the UI thread, which serves the question while it waits (:func:`call_with_heartbeat`).
+    """
+
+    def __init__(self) -> None:
+        self.ident = threading.get_ident()
+        self.calls: queue.Queue[tuple[Callable[[], Any], dict[str, Any], threading.Event]] = queue.Queue()
+
+    def wrap(self, function: Callable[[], T]) -> Callable[[], T]:
+        """``function`` made callable from any thread; it always runs in the UI thread."""
+
+        def call() -> T:
+            if threading.get_ident() == self.ident:
+                return function()
+            box: dict[str, Any] = {}
+            done = threading.Event()
+            self.calls.put((function, box, done))
+            done.wait()
+            if "error" in box:
+                raise box["error"]
+            return box["value"]
+
+        return call
+
+    def serve(self) -> None:
+        """Run the calls waiting for this thread."""
+        while True:
+            try:
+                function, box, done = self.calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                box["value"] = function()
+            except BaseException as error:  # handed over to the waiting thread
+                box["error"] = error
+            finally:
+                done.set()
+
+
+def call_with_heartbeat(call: Callable[[], T], beat: Callable[[], None], interval_s: float = 0.2,
+                        caller: CallerThread | None = None) -> T:
     """Run a blocking ``call`` in a worker thread, calling ``beat`` in this thread meanwhile.
 
     GIMP's progress bar only moves when the plug-in's main thread talks to GIMP, so the
-    request waits in a thread while the main thread pulses the bar.
+    request waits in a thread while the main thread pulses the bar (and answers ``caller``'s calls).
     """
     box: dict[str, Any] = {}
 
@@ -183,6 +215,8 @@ def call_with_heartbeat(call: Callable[[], T], beat: Callable[[], None], interva
     worker.start()
     while worker.is_alive():
         worker.join(interval_s)
+        if caller is not None:
+            caller.serve()
         if worker.is_alive():
             beat()
     if "error" in box:

@@ -109,7 +109,8 @@ class Broker:
 
     def ping_fields(self) -> dict[str, Any]:
         return {"server": "deepflash", "version": __version__, "protocol": protocol.PROTOCOL_VERSION,
-                "pid": os.getpid(), "state": self.holder.state(), "address": self.config.address}
+                "pid": os.getpid(), "state": self.holder.state(), "address": self.config.address,
+                "limits": self.config.limits.to_dict()}
 
     def info_fields(self) -> dict[str, Any]:
         pipeline = self.holder.pipeline
@@ -118,7 +119,6 @@ class Broker:
             **self.ping_fields(),
             "device": str(getattr(pipeline, "device", self.config.device)),
             "model": card.to_dict() if hasattr(card, "to_dict") else None,
-            "limits": self.config.limits.to_dict(),
             "log": self.log_file,
             "uptime_s": round(time.time() - self.started, 1),
             "workers": self.config.workers,

@@ -14,7 +14,6 @@ whose public key sits in ``authorized_clients`` are accepted.
 
 from __future__ import annotations
 
-import ipaddress
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from deepflash_core import protocol
 from deepflash_core.errors import InvalidOptionError
 
 AUTHORIZED_DIR = "authorized_clients"
@@ -40,13 +40,8 @@ def bind_host(address: str) -> str | None:
 
 def is_loopback(address: str) -> bool:
     """True when only this machine can reach ``address``."""
-    host = bind_host(address)
-    if host is None or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # '*', an interface name or a host name: reachable from outside
-        return False
+    bind_host(address)  # refuses what is not a bindable address
+    return protocol.is_local(address)
 
 
 def check_bind(address: str, curve_dir: Path | None) -> None:

@@ -64,6 +64,57 @@ def test_a_lost_reply_is_retried_on_a_fresh_socket(state_dir):
     assert len(peers) == 2 and peers[0] != peers[1]  # the second attempt came from a new socket
 
 
+def _responder(address: str, replies: int, ops: list[str]) -> threading.Thread:
+    """A ROUTER that answers ``replies`` requests like a warm server (ping with limits, process echoing pixels)."""
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(address)
+
+    def respond() -> None:
+        try:
+            for _ in range(replies):
+                identity, empty, *frames = router.recv_multipart()
+                request = protocol.parse_request(frames, protocol.Limits())
+                ops.append(request.op)
+                fields = {"limits": protocol.Limits().to_dict()} if request.op == "ping" else {}
+                if request.op == "process":
+                    image = request.image
+                    fields = dict(width=image.width, height=image.height, channels=image.channels, dtype=image.dtype)
+                router.send_multipart([identity, empty, protocol.encode_reply(request.op, request.request_id, **fields),
+                                       *frames[1:]])
+        finally:
+            router.close(linger=1000)
+
+    thread = threading.Thread(target=respond)
+    thread.start()
+    return thread
+
+
+def test_a_call_on_a_warm_server_takes_two_round_trips_and_the_next_one(state_dir):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    ops: list[str] = []
+    responder = _responder(address, 3, ops)
+    try:
+        with DeepFlashClient(address, timeout_s=10, retries=0) as client:
+            first = client.process(BIG, 1200, 1200)
+            client.process(BIG, 1200, 1200)
+    finally:
+        responder.join(10)
+    assert ops == ["ping", "process", "process"]  # the ping finds the server and brings its limits
+    assert first.pixels == BIG.tobytes()
+
+
+def test_a_stopped_local_server_is_reported_at_once_and_not_started_without_permission(state_dir, tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    asked = []
+    launch = ServerLaunch(command=[str(tmp_path / "never-run")], allowed=lambda: asked.append(1) or False)
+    client = DeepFlashClient(address, timeout_s=30, retries=0, auto_start=launch)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailableError, match="nothing listens"):
+        client.process(BIG, 1200, 1200)
+    assert time.monotonic() - started < 10  # not the 30 s timeout
+    assert asked == [1] and not protocol.log_path(address).exists()
+
+
 def test_wrong_buffer_length_is_refused_before_sending(state_dir):
     client = DeepFlashClient(f"tcp://127.0.0.1:{free_port()}", timeout_s=0.2, retries=0)
     with pytest.raises(InvalidOptionError, match="bytes of pixels"):

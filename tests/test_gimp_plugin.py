@@ -20,12 +20,12 @@ sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 
 import gimp_filter  # noqa: E402
 from deepflash_editor import messages  # noqa: E402
-from deepflash_editor.connection import client_factory, server_starter  # noqa: E402
-from deepflash_editor.job import Context, Job, call_with_heartbeat, run_job  # noqa: E402
+from deepflash_editor.connection import client_factory  # noqa: E402
+from deepflash_editor.job import CallerThread, Context, Job, call_with_heartbeat, run_job  # noqa: E402
 from deepflash_editor.paths import plugin_log_path, user_config_dir  # noqa: E402
 from deepflash_editor.settings import INSTALL_RECORD, Setting, Settings  # noqa: E402
 from deepflash_core.client import ProcessReply  # noqa: E402
-from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
+from deepflash_core.errors import ServerError, ServerStartError, ServerUnavailableError  # noqa: E402
 from deepflash_core.options import Options  # noqa: E402
 
 LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
@@ -54,9 +54,9 @@ class FakeClient:
         self.closed += 1
 
 
-def make_context(client: FakeClient, *, start=None, may_start=lambda: True) -> Context:
-    return Context(address="tcp://127.0.0.1:5557", connect=lambda address: client, start_server=start,
-                   may_start=may_start, log=logging.getLogger("deepflash.test"), log_path=LOG_PATH,
+def make_context(client: FakeClient, *, can_start=True) -> Context:
+    return Context(address="tcp://127.0.0.1:5557", connect=lambda address: client, can_start=can_start,
+                   log=logging.getLogger("deepflash.test"), log_path=LOG_PATH,
                    whole_image_hint="choose “Whole image”.")
 
 
@@ -79,31 +79,20 @@ def test_job_success_returns_the_servers_pixels_and_options():
 
 def test_server_down_without_permission_names_address_and_log():
     client = FakeClient(failures=[ServerUnavailableError("nothing at the address")])
-    outcome = run_job(small_job(), make_context(client, start=lambda address: None, may_start=lambda: False))
+    outcome = run_job(small_job(), make_context(client))
     assert not outcome.ok and outcome.code == "server_down" and outcome.pixels is None
     assert "No DeepFlash server answers at tcp://127.0.0.1:5557" in outcome.message
-    assert str(LOG_PATH) in outcome.message
-
-
-def test_server_down_is_started_once_then_the_request_is_retried():
-    started = []
-    client = FakeClient(failures=[ServerUnavailableError("down")])
-    outcome = run_job(small_job(), make_context(client, start=started.append))
-    assert outcome.ok
-    assert started == ["tcp://127.0.0.1:5557"]
-    assert len(client.calls) == 2
+    assert "Allow the plug-in to start it" in outcome.message and str(LOG_PATH) in outcome.message
 
 
 def test_failed_server_start_is_reported_with_its_reason():
-    def start(address):
-        raise ServerUnavailableError("the port is taken")
-
-    outcome = run_job(small_job(), make_context(FakeClient(failures=[ServerUnavailableError("down")]), start=start))
+    client = FakeClient(failures=[ServerStartError("the port is taken")])
+    outcome = run_job(small_job(), make_context(client))
     assert outcome.code == "start_failed" and "the port is taken" in outcome.message
 
 
 def test_no_known_way_to_start_says_how_to_start_by_hand():
-    outcome = run_job(small_job(), make_context(FakeClient(failures=[ServerUnavailableError("down")]), start=None))
+    outcome = run_job(small_job(), make_context(FakeClient(failures=[ServerUnavailableError("down")]), can_start=False))
     assert outcome.code == "server_down" and "deepflash serve" in outcome.message
 
 
@@ -169,20 +158,40 @@ def test_a_stopped_server_is_reported_within_seconds_by_the_real_client():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    context = make_context(FakeClient(), start=None)
-    context.connect = client_factory(python="", auto_start_helper=False)
+    context = make_context(FakeClient(), can_start=False)
+    context.connect = client_factory(python="", serve_command=[], may_start=lambda: True, auto_start_helper=False)
     context.address = f"tcp://127.0.0.1:{port}"
     outcome = run_job(small_job(), context)
     assert outcome.code == "server_down" and f"127.0.0.1:{port}" in outcome.message
 
 
-def test_server_starter_reports_a_missing_command_as_a_deepflash_error(tmp_path):
+def test_a_recorded_serve_command_that_is_gone_is_reported_as_a_failed_start(tmp_path, monkeypatch):
+    """The real client, allowed to start a server with a command that no longer exists."""
+    import socket
+
+    monkeypatch.setenv("DEEPFLASH_STATE_DIR", str(tmp_path / "state"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     missing = tmp_path / "gone" / "deepflash"
-    start = server_starter([str(missing), "serve"])
-    assert start is not None
-    with pytest.raises(ServerUnavailableError, match=str(missing)):
-        start("tcp://127.0.0.1:1")
-    assert server_starter([]) is None
+    asked = []
+    context = make_context(FakeClient())
+    context.address = f"tcp://127.0.0.1:{port}"
+    context.connect = client_factory(python="", serve_command=[str(missing), "serve"],
+                                     may_start=lambda: asked.append(1) or True, auto_start_helper=False)
+    outcome = run_job(small_job(), context)
+    assert outcome.code == "start_failed" and str(missing) in outcome.message
+    assert asked == [1]
+
+
+def test_a_question_asked_from_the_request_thread_is_answered_in_the_waiting_thread():
+    import threading
+
+    caller = CallerThread()
+    asked_in = []
+    ask = caller.wrap(lambda: asked_in.append(threading.get_ident()) or True)
+    assert call_with_heartbeat(ask, lambda: None, interval_s=0.01, caller=caller) is True
+    assert asked_in == [threading.get_ident()]
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -508,22 +517,6 @@ def test_the_plug_in_file_compiles_and_is_executable(tmp_path):
     assert plug_in.read_text().splitlines()[-1] == "Gimp.main(DeepFlash.__gtype__, sys.argv)"
 
 
-def test_a_closed_local_port_is_refused_at_once_and_a_listening_one_is_not():
-    import socket
-
-    from deepflash_editor.connection import refuse_if_nothing_listens
-
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")  # something listens: no error
-    with pytest.raises(ServerUnavailableError, match=f"127.0.0.1:{port}"):
-        refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")
-    refuse_if_nothing_listens("tcp://192.0.2.1:5557")  # not local: left to the ping
-    refuse_if_nothing_listens("ipc:///tmp/deepflash.sock")
-
-
 def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypatch):
     """An editor Python without pyzmq: the request goes through ``python -m deepflash_core.stdio_bridge``."""
     import socket
@@ -531,19 +524,19 @@ def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypat
     from deepflash_core import client as deepflash_client
 
     monkeypatch.setattr(deepflash_client, "zmq", None)
-    assert server_starter(["deepflash", "serve"]) is None  # only the helper can start a server then
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    connect = client_factory(python=sys.executable, auto_start_helper=False, timeout_s=2.0)
+    connect = client_factory(python=sys.executable, serve_command=["deepflash", "serve"], may_start=lambda: True,
+                             auto_start_helper=False, timeout_s=2.0)
     helper = connect(f"tcp://127.0.0.1:{port}")
     assert isinstance(helper, deepflash_client.StdioClient) and helper.python == sys.executable
-    context = make_context(FakeClient(), start=None)
+    context = make_context(FakeClient(), can_start=False)
     context.connect, context.address = connect, f"tcp://127.0.0.1:{port}"
     monkeypatch.chdir(REPO)  # the helper imports deepflash_core from the source tree
     outcome = run_job(small_job(), context)
     assert outcome.code == "server_down", outcome.message
 
-    context.connect = client_factory(python="", auto_start_helper=False)
+    context.connect = client_factory(python="", serve_command=[], may_start=lambda: True, auto_start_helper=False)
     outcome = run_job(small_job(), context)
     assert outcome.code == "server_error" and "no pyzmq" in outcome.message

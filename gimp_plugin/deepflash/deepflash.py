@@ -30,8 +30,8 @@ gi.require_version("Gtk", "3.0")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from deepflash_editor import messages  # noqa: E402
-from deepflash_editor.connection import client_factory, server_starter  # noqa: E402
-from deepflash_editor.job import Context, Outcome  # noqa: E402
+from deepflash_editor.connection import can_start, client_factory  # noqa: E402
+from deepflash_editor.job import CallerThread, Context, Outcome  # noqa: E402
 from deepflash_editor.logfile import open_log  # noqa: E402
 from deepflash_core.options import STRENGTH_RANGE, Options  # noqa: E402
 from deepflash_editor.settings import DEFAULT_ADDRESS, install_record  # noqa: E402
@@ -79,12 +79,13 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
                                     whole_image=config.get_property("mode") == MODE_WHOLE),
                     address=config.get_property("address").strip() or record["address"],
                     start_server=config.get_property("start-server"))
+    caller = CallerThread()  # the start question is asked while the request waits in a worker thread
+    may_start = caller.wrap(may_start_server(interactive, params, lambda: _ask_start_server(params.address)))
     context = Context(
         address=params.address,
-        connect=client_factory(record["python"], auto_start_helper=params.start_server),
-        start_server=server_starter(record["serve_command"]),
-        may_start=may_start_server(interactive, params, lambda: _ask_start_server(params.address)),
-        log=log, log_path=log_path, whole_image_hint=WHOLE_IMAGE_HINT)
+        connect=client_factory(record["python"], record["serve_command"], may_start, params.start_server),
+        can_start=can_start(record["python"], record["serve_command"]),
+        log=log, log_path=log_path, whole_image_hint=WHOLE_IMAGE_HINT, caller=caller)
     try:
         outcome = apply_flash(Gimp, Gegl, image, drawables, params, context)
     except Exception as error:  # GIMP must get a message and an error status, never a silent crash

@@ -98,7 +98,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
     pixels = bytes(source.get(rect, 1.0, fmt.babl, gegl.AbyssPolicy.CLAMP))
 
     gimp.progress_init("Flash to Studio: waiting for the DeepFlash server…")
-    context.wait = lambda call: call_with_heartbeat(call, gimp.progress_pulse)
+    context.wait = lambda call: call_with_heartbeat(call, gimp.progress_pulse, caller=context.caller)
     try:
         job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options)
         outcome = run_job(job, context, LAYER_NAME)

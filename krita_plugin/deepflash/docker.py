@@ -8,7 +8,7 @@ from typing import Any
 from krita import DockWidget, Krita
 
 from deepflash_editor import messages
-from deepflash_editor.connection import client_factory, server_starter
+from deepflash_editor.connection import can_start, client_factory
 from deepflash_editor.job import Context, Job, Outcome
 from deepflash_editor.logfile import open_log
 from deepflash_core.options import STRENGTH_RANGE, Options
@@ -154,9 +154,9 @@ class DeepFlashDocker(DockWidget):
         job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.layout.protocol_dtype,
                   Options(strength=self.strength_slider.value() / 100, whole_image=whole_image))
         context = Context(address=self.address,
-                          connect=client_factory(self.record["python"], auto_start_helper=start),
-                          start_server=server_starter(self.record["serve_command"]),
-                          may_start=lambda: start,
+                          connect=client_factory(self.record["python"], self.record["serve_command"],
+                                                 lambda: start, start),
+                          can_start=can_start(self.record["python"], self.record["serve_command"]),
                           log=self.log, log_path=self.log_path, whole_image_hint=WHOLE_IMAGE_HINT)
         self.job_thread = JobThread(job, context, self)
         self.job_thread.finished_job.connect(self.finish)
