@@ -10,6 +10,7 @@ with a message of its own. :mod:`deepflash_core.imageio` reads the uploaded file
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,6 @@ MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole"
 """Radio choices: (label on the page, value in the API)."""
 API_NAME = "correct"
 CONCURRENCY_ID = "deepflash"
-REPOSITORY = Path(__file__).resolve().parent.parent
-EXAMPLE_FOLDERS = (Path(__file__).resolve().parent / "examples", REPOSITORY / "tests" / "fixtures")
-EXAMPLE_PATTERNS = ("flash_portrait*.jpg", "congress_*.jpg")
 MAX_EXAMPLES = 4
 
 INTRO = """# DeepFlash
@@ -38,22 +36,16 @@ format, size, bit depth and transparency."""
 CSS = "#summary p { margin: 0.2em 0; }"
 
 
-def example_photos() -> list[Path]:
-    """Bundled public-domain portraits offered as examples (the flash portrait first)."""
-    found: list[Path] = []
-    for pattern in EXAMPLE_PATTERNS:
-        for folder in EXAMPLE_FOLDERS:
-            found += sorted(folder.glob(pattern))
-    return list(dict.fromkeys(found))[:MAX_EXAMPLES]
-
-
-def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int = 16) -> gr.Blocks:
+def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int = 16,
+              examples: Sequence[Path] = ()) -> gr.Blocks:
     """The page, with its queue set up.
 
     Args:
         service: does the work for every request.
         concurrency: how many photos are corrected at the same time (the rest wait in the queue).
         queue_size: how many requests may wait before new ones are turned away.
+        examples: photos offered as examples (the first :data:`MAX_EXAMPLES`); :func:`launch_app` must be
+            allowed to serve their folders.
     """
 
     def correct(
@@ -95,9 +87,9 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
                                 info="Whole image also works when no face is found.")
                 button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
-                examples = example_photos()
                 if examples:
-                    gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Public-domain portraits")
+                    gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
+                                label="Public-domain portraits")
             with gr.Column(scale=3):
                 # Previews offer no download button of their own: the only download is the full-resolution file.
                 before_after = gr.ImageSlider(
@@ -130,6 +122,7 @@ def launch_app(
     max_upload_mb: int = 100,
     block: bool = True,
     quiet: bool = False,
+    allowed_paths: Sequence[Path] = (),
 ) -> str:
     """Serve the page; returns its local URL (at once when ``block`` is False).
 
@@ -137,6 +130,7 @@ def launch_app(
         port: None picks the first free port from 7860.
         max_upload_mb: larger uploads are refused by Gradio before they reach DeepFlash.
         block: keep serving until interrupted.
+        allowed_paths: folders the page may serve files from (those of the example photos).
     """
     _, url, _ = demo.launch(
         server_name=host,
@@ -148,7 +142,7 @@ def launch_app(
         footer_links=["api"],
         ssr_mode=False,
         mcp_server=False,
-        allowed_paths=[str(folder) for folder in EXAMPLE_FOLDERS if folder.is_dir()],
+        allowed_paths=[str(folder) for folder in allowed_paths],
         css=CSS,
     )
     return url

@@ -42,6 +42,8 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
     service = CorrectionService(corrector, max_megapixels=max_megapixels)
     from web_demo.app import build_app, launch_app  # Gradio takes seconds to import: only once the model is ready
 
-    demo = build_app(service, concurrency=concurrency, queue_size=queue_size)
+    from deepflash_app import examples
+
+    demo = build_app(service, concurrency=concurrency, queue_size=queue_size, examples=examples.photos())
     click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")
-    launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True)
+    launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True, allowed_paths=[examples.FOLDER])
