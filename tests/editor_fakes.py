@@ -1,0 +1,46 @@
+"""A scriptable server client and a job context, shared by the editor-side test files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepflash_core.client import ProcessReply
+from deepflash_core.options import Options
+from deepflash_editor.job import Context, Job
+
+LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
+
+
+# --- a scriptable server client ----------------------------------------------------------------------
+
+@dataclass
+class FakeClient:
+    """Answers ``process`` by inverting 8-bit samples (any change the test can see), or raises."""
+
+    failures: list[Exception] = field(default_factory=list)
+    calls: list[dict] = field(default_factory=list)
+    faces: int = 1
+    closed: int = 0
+
+    def process(self, pixels, *, width, height, channels, dtype, options):
+        self.calls.append(dict(width=width, height=height, channels=channels, dtype=dtype, options=options,
+                               size=len(pixels)))
+        if self.failures:
+            raise self.failures.pop(0)
+        return ProcessReply(bytes(255 - b for b in pixels), width, height, channels, dtype,
+                            faces=[{"box": [0, 0, 1, 1]}] * self.faces, timings={"total": 0.01})
+
+    def close(self):
+        self.closed += 1
+
+
+def make_context(client: FakeClient, *, can_start=True) -> Context:
+    return Context(address="tcp://127.0.0.1:5557", connect=lambda address: client, can_start=can_start,
+                   log=logging.getLogger("deepflash.test"), log_path=LOG_PATH,
+                   whole_image_hint="choose “Whole image”.")
+
+
+def small_job(**options) -> Job:
+    return Job(bytes(range(24)), width=2, height=3, channels=4, dtype="u8", options=Options(**options))
