@@ -156,3 +156,17 @@ def test_vendored_modules_import_without_torch_or_numpy(home):
     result = subprocess.run([sys.executable, "-I", "-c", code, str(pykrita)], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_installed_gimp_plug_in_imports_only_from_its_own_folder(home):
+    invoke("gimp")
+    plugin = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "deepflash"
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/vendor']; "
+            "import gimp_filter, deepflash_editor.connection, deepflash_editor.job, deepflash_core.client; "
+            "mine = [m for n, m in sys.modules.items() if n.startswith('deepflash') or n == 'gimp_filter']; "
+            "outside = [m.__name__ for m in mine if not str(getattr(m, '__file__', '') or sys.argv[1]).startswith(sys.argv[1])]; "
+            "assert not outside, outside; "
+            "heavy = {'torch', 'numpy', 'cv2'} & set(sys.modules); assert not heavy, heavy; print('ok')")
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(plugin)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
