@@ -1,0 +1,133 @@
+"""Starting a DeepFlash server on this machine: the command, the detached process, the wait for its model.
+
+:class:`~deepflash_core.client.DeepFlashClient` decides when (nothing answers and starting is allowed) and
+calls :func:`ensure_server`. Standard library only: editor plug-ins vendor this module with ``client.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deepflash_core import protocol
+from deepflash_core.errors import ServerStartError, ServerUnavailableError
+from deepflash_core.protocol import DEFAULT_ADDRESS
+
+if TYPE_CHECKING:
+    from deepflash_core.client import CurveKeys
+
+
+@dataclass
+class ServerLaunch:
+    """How :func:`ensure_server` starts a server when none answers.
+
+    Attributes:
+        command: the ``deepflash serve`` command line (without ``--bind``); found by
+            :func:`default_serve_command` when None.
+        weights: ``--weights`` for the new server, None for the installed default.
+        device: ``--device`` for the new server.
+        startup_timeout_s: how long to wait for the new server's first ``ping`` (it loads the model first).
+        allowed: asked once, when no server answers, whether to start one (a setting, or a question to the
+            user); the server is not started when it returns False.
+    """
+
+    command: Sequence[str] | None = None
+    weights: str | None = None
+    device: str | None = None
+    startup_timeout_s: float = 120.0
+    allowed: Callable[[], bool] = lambda: True
+
+
+def default_serve_command() -> list[str]:
+    """The command that starts a server: ``DEEPFLASH_SERVE_COMMAND``, else ``deepflash serve`` beside this
+    Python or on PATH."""
+    override = os.environ.get("DEEPFLASH_SERVE_COMMAND")
+    if override:
+        return shlex.split(override)
+    beside = Path(sys.executable).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
+    executable = str(beside) if beside.is_file() else shutil.which("deepflash")
+    if executable:
+        return [executable, "serve"]
+    raise ServerUnavailableError("Cannot find the `deepflash` command to start a server; install DeepFlash "
+                                 "or set DEEPFLASH_SERVE_COMMAND.")
+
+
+def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = None, *,
+                  curve: CurveKeys | None = None) -> dict[str, Any]:
+    """Return the ``ping`` reply of the server at ``address``, starting a detached one when none answers.
+
+    Raises:
+        ServerUnavailableError: the address is not on this machine, or the new server did not answer in
+            ``launch.startup_timeout_s`` (the message quotes the last line of its log).
+    """
+    from deepflash_core.client import DeepFlashClient  # the client imports this module
+
+    launch = launch or ServerLaunch()
+    probe = DeepFlashClient(address, timeout_s=2.0, retries=0, curve=curve)
+    try:
+        return probe.ping()
+    except ServerUnavailableError:
+        pass
+    if not protocol.is_local(address):
+        raise ServerUnavailableError(f"No DeepFlash server answers at {address}, and a server can only be "
+                                     "started on this machine.")
+    process = _spawn(address, launch)
+    deadline = time.monotonic() + launch.startup_timeout_s
+    while time.monotonic() < deadline:
+        try:
+            reply = probe.ping()
+        except ServerUnavailableError:
+            if process.poll() not in (None, 0):
+                break
+        else:  # a new server answers while it loads the model; wait until it is ready or has failed
+            if reply.get("state") == "ready" or reply.get("pid") != process.pid:
+                return reply
+            if reply.get("state") == "failed":
+                break
+        time.sleep(0.2)
+    log = protocol.log_path(address)
+    raise ServerStartError(f"The DeepFlash server started for {address} did not answer "
+                           f"({_last_line(log) or 'no log output'}); see {log}.")
+
+
+def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
+    command = list(launch.command or default_serve_command()) + ["--bind", address]
+    if launch.weights:
+        command += ["--weights", str(launch.weights)]
+    if launch.device:
+        command += ["--device", launch.device]
+    log = protocol.log_path(address)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The server writes its own log; its stderr goes there too so a crash before logging starts is kept.
+    try:
+        with open(log, "ab") as stderr:
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                    close_fds=True, **_detached())
+    except OSError as error:  # the command is gone (environment moved or deleted) or the log is not writable
+        raise ServerStartError(f"Cannot start a DeepFlash server with {command[0]}: "
+                               f"{error.strerror or error}.") from None
+
+
+def _detached() -> dict[str, Any]:
+    if os.name == "nt":
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
