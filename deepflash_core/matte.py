@@ -142,7 +142,7 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
     matte -= np.float32(LOW)
     matte *= np.float32(1.0 / (HIGH - LOW))
     np.clip(matte, 0.0, 1.0, out=matte)
-    return matte
+    return _snap(matte)
 
 
 def subject_matte(pixels: np.ndarray) -> np.ndarray:
@@ -177,14 +177,19 @@ def head_mask(landmarks: np.ndarray, region: tuple[int, int, int, int]) -> np.nd
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1.0, lineType=cv2.LINE_AA)
     sigma = max(1.0, HEAD_FEATHER * height * factor)
     mask = cv2.GaussianBlur(mask, (0, 0), sigma)
-    mask = cv2.resize(mask, (columns, rows), interpolation=cv2.INTER_LINEAR)
-    mask[mask < 1.0 / 255.0] = 0.0  # the Gaussian's far tail: exactly nothing
-    return mask
+    return _snap(cv2.resize(mask, (columns, rows), interpolation=cv2.INTER_LINEAR))
 
 
 def to_uint8(matte: np.ndarray) -> np.ndarray:
     """A float matte in [0, 1] as 0-255 uint8 (what front ends show or use as a layer mask)."""
     return np.round(np.clip(matte, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _snap(values: np.ndarray) -> np.ndarray:
+    """Exact 0 and 1 wherever :func:`to_uint8` gives 0 and 255: the matte a front end shows is the one used."""
+    values[values <= np.float32(0.5 / 255.0)] = 0.0
+    values[values >= np.float32(254.5 / 255.0)] = 1.0
+    return values
 
 
 def _check(pixels: np.ndarray) -> None:

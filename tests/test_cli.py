@@ -134,14 +134,32 @@ def test_unknown_output_extension_fails_cleanly(tmp_path: Path, weights: Path) -
 
 @pytest.mark.parametrize(
     "args",
-    [["-o", "a.jpg", "--out-dir", "d"], [], ["-o", "a.jpg", "--strength", "1.5"], ["-o", "a.jpg", "--device", "tpu"]],
-    ids=["both-outputs", "no-output", "strength", "device"],
+    [["-o", "a.jpg", "--out-dir", "d"], [], ["-o", "a.jpg", "--strength", "1.5"], ["-o", "a.jpg", "--device", "tpu"],
+     ["-o", "a.jpg", "--background", "blur"], ["-o", "a.jpg", "--background", "lift", "--server", "tcp://127.0.0.1:9"]],
+    ids=["both-outputs", "no-output", "strength", "device", "background", "lift-through-server"],
 )
 def test_bad_options_fail_without_traceback(tmp_path: Path, weights: Path, args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["process", str(PORTRAIT), "--weights", str(weights), *[str(tmp_path / a) if a.endswith(".jpg") else a for a in args]])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_background_keep_leaves_the_backdrop_bit_identical_and_lift_brightens_it(tmp_path: Path, weights: Path) -> None:
+    source = tmp_path / "portrait.png"
+    Image.open(PORTRAIT).convert("RGB").save(source)
+    before = np.asarray(Image.open(source)).astype(int)
+    corner = (slice(0, 20), slice(0, 20))  # the studio backdrop, top left
+    for background in ("keep", "lift"):
+        out = tmp_path / f"{background}.png"
+        result = run("process", source, "-o", out, "--weights", weights, "--background", background)
+        assert result.exit_code == 0, result.output
+        after = np.asarray(Image.open(out)).astype(int)
+        assert not np.array_equal(after, before), "the person is corrected"
+        if background == "keep":
+            assert np.array_equal(after[corner], before[corner])
+        else:
+            assert (after[corner] >= before[corner]).all() and (after[corner] - before[corner]).mean() > 5
 
 
 def test_one_output_file_for_several_inputs_is_a_usage_error(tmp_path: Path, weights: Path) -> None:
