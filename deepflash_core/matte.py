@@ -26,11 +26,11 @@ import torch
 from deepflash_core import upsample
 from deepflash_core.errors import InvalidOptionError
 
-# Longer side of the copy the segmentation model is given (its graph resizes it to 256 x 256).
+# The copy the segmentation model is given has a longer side of at least this (its graph resizes it to 256 x 256).
 SEGMENT_SIDE = 512
 # Longer side of the grid on which the coarse matte is fitted to the photo's colours before the fit is
-# applied at full resolution: finer follows smaller structures, coarser bridges more of the model's blur.
-REFINE_SIDE = 384
+# applied at full resolution: the model's own resolution. The fit's cost grows with the grid's area.
+REFINE_SIDE = 256
 REFINE_RADIUS = 2
 REFINE_EPS = 1e-3
 CONTRAST = 4.0
@@ -54,14 +54,16 @@ class CoarseMatte:
     """The segmentation model's matte over the whole frame, at the resolution it was computed.
 
     Attributes:
-        values: ``(h, w)`` float32 in [0, 1] covering the whole ``height x width`` frame.
+        values: ``(h, w)`` float32 in [0, 1] covering the ``height x width`` frame from its top left corner.
         height, width: the full frame's size in pixels.
+        step: full-resolution pixels per matte pixel (``width / w`` unless given).
     """
 
-    def __init__(self, values: np.ndarray, height: int, width: int) -> None:
+    def __init__(self, values: np.ndarray, height: int, width: int, step: float | None = None) -> None:
         self.values = values
         self.height = height
         self.width = width
+        self.step = float(step) if step is not None else width / values.shape[1]
 
     @property
     def found(self) -> bool:
@@ -70,17 +72,15 @@ class CoarseMatte:
 
     def coverage(self, points: np.ndarray) -> float:
         """Mean coarse matte at full-resolution ``(x, y)`` points (e.g. a face's landmarks)."""
-        sx, sy = self.values.shape[1] / self.width, self.values.shape[0] / self.height
-        columns = np.clip(((points[:, 0] + 0.5) * sx).astype(int), 0, self.values.shape[1] - 1)
-        rows = np.clip(((points[:, 1] + 0.5) * sy).astype(int), 0, self.values.shape[0] - 1)
+        columns = np.clip(((points[:, 0] + 0.5) / self.step).astype(int), 0, self.values.shape[1] - 1)
+        rows = np.clip(((points[:, 1] + 0.5) / self.step).astype(int), 0, self.values.shape[0] - 1)
         return float(self.values[rows, columns].mean()) if len(points) else 0.0
 
     def sample(self, region: tuple[int, int, int, int], grid_width: int, grid_height: int) -> np.ndarray:
         """The coarse matte resampled bilinearly at the centres of a grid laid over ``region`` (full pixels)."""
         x0, y0, x1, y1 = region
-        h, w = self.values.shape
-        xs = (x0 + (np.arange(grid_width, dtype=np.float32) + 0.5) * ((x1 - x0) / grid_width)) * (w / self.width) - 0.5
-        ys = (y0 + (np.arange(grid_height, dtype=np.float32) + 0.5) * ((y1 - y0) / grid_height)) * (h / self.height) - 0.5
+        xs = (x0 + (np.arange(grid_width, dtype=np.float32) + 0.5) * ((x1 - x0) / grid_width)) / self.step - 0.5
+        ys = (y0 + (np.arange(grid_height, dtype=np.float32) + 0.5) * ((y1 - y0) / grid_height)) / self.step - 0.5
         map_x = np.broadcast_to(xs[None, :], (grid_height, grid_width)).astype(np.float32)
         map_y = np.broadcast_to(ys[:, None], (grid_height, grid_width)).astype(np.float32)
         return cv2.remap(self.values, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -90,19 +90,23 @@ def segment(pixels: np.ndarray) -> CoarseMatte:
     """Run the segmentation model on a downscaled copy of ``pixels`` (H x W x 3|4, uint8/uint16/float32)."""
     _check(pixels)
     height, width = pixels.shape[:2]
-    factor = min(1.0, SEGMENT_SIDE / max(height, width))
-    small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    colour = pixels[..., :3]
+    # Shrink by a whole factor (OpenCV's fast path for area averaging, and an exact map back); the model
+    # resizes what it gets to its own input, so anything from SEGMENT_SIDE to twice that will do.
+    step = max(1, max(height, width) // SEGMENT_SIDE)
+    colour = pixels[: height - height % step, : width - width % step, :3]
     if colour.dtype == np.float32:
         colour = np.clip(np.nan_to_num(colour), 0.0, 1.0)
-    small = cv2.resize(colour, small_size, interpolation=cv2.INTER_AREA) if factor < 1 else np.ascontiguousarray(colour)
+    if colour.strides[1] != 3 * colour.itemsize or colour.strides[2] != colour.itemsize:
+        colour = np.ascontiguousarray(colour)  # RGBA: OpenCV needs packed pixels (any row stride will do)
+    small = cv2.resize(colour, (colour.shape[1] // step, colour.shape[0] // step),
+                       interpolation=cv2.INTER_AREA) if step > 1 else np.ascontiguousarray(colour)
     if small.dtype != np.uint8:
         small = np.round(np.clip(small.astype(np.float32) * (255.0 / _SCALE[pixels.dtype]), 0, 255)).astype(np.uint8)
     model = _segmentation_model()
     with _model_lock:  # the graph keeps a timestamp: one frame at a time
         mask = model.process(np.ascontiguousarray(small)).segmentation_mask
     values = np.zeros(small.shape[:2], np.float32) if mask is None else np.clip(mask.astype(np.float32), 0.0, 1.0)
-    return CoarseMatte(values, height, width)
+    return CoarseMatte(values, height, width, step)
 
 
 def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
