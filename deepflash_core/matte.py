@@ -125,6 +125,9 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
     low = coarse.sample((x0, y0, x1, y1), grid_width, grid_height)
     # Steepen the model's soft band first: the fit keeps local means, so a soft band in gives a soft band out.
     low = np.clip((low - np.float32(0.5)) * np.float32(CONTRAST) + np.float32(0.5), 0.0, 1.0)
+    # The fit is linear in what it fits, so stretching the tails ((m - LOW) / (HIGH - LOW)) before it costs
+    # nothing at full resolution: only the clip to [0, 1] is left for after.
+    low = (low - np.float32(LOW)) * np.float32(1.0 / (HIGH - LOW))
     scale = _SCALE[pixels.dtype]
     guide_low = cv2.resize(colour, (grid_width, grid_height), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(scale)
     if colour.dtype == np.float32:
@@ -142,11 +145,7 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
         REFINE_EPS,
         out=torch.from_numpy(matte)[None, None],
     )
-    # Stretch the tails to exact 0 and 1, in place: (m - LOW) / (HIGH - LOW), clipped.
-    matte -= np.float32(LOW)
-    matte *= np.float32(1.0 / (HIGH - LOW))
-    np.clip(matte, 0.0, 1.0, out=matte)
-    return _snap(matte)
+    return np.clip(matte, 0.0, 1.0, out=matte)
 
 
 def subject_matte(pixels: np.ndarray) -> np.ndarray:
@@ -181,19 +180,20 @@ def head_mask(landmarks: np.ndarray, region: tuple[int, int, int, int]) -> np.nd
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1.0, lineType=cv2.LINE_AA)
     sigma = max(1.0, HEAD_FEATHER * height * factor)
     mask = cv2.GaussianBlur(mask, (0, 0), sigma)
-    return _snap(cv2.resize(mask, (columns, rows), interpolation=cv2.INTER_LINEAR))
+    mask = cv2.resize(mask, (columns, rows), interpolation=cv2.INTER_LINEAR)
+    mask[mask < 1e-3] = 0.0  # the Gaussian's far tail: exactly nothing
+    return mask
 
 
 def to_uint8(matte: np.ndarray) -> np.ndarray:
-    """A float matte in [0, 1] as 0-255 uint8 (what front ends show or use as a layer mask)."""
-    return np.round(np.clip(matte, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """A float matte in [0, 1] as 0-255 uint8 (what front ends show or use as a layer mask).
 
-
-def _snap(values: np.ndarray) -> np.ndarray:
-    """Exact 0 and 1 wherever :func:`to_uint8` gives 0 and 255: the matte a front end shows is the one used."""
-    values[values <= np.float32(0.5 / 255.0)] = 0.0
-    values[values >= np.float32(254.5 / 255.0)] = 1.0
-    return values
+    0 and 255 mean exactly 0 and exactly 1: a pixel the correction touches never shows as 0.
+    """
+    levels = np.clip(np.round(matte * np.float32(255.0)), 1, 254).astype(np.uint8)
+    levels[matte <= 0.0] = 0
+    levels[matte >= 1.0] = 255
+    return levels
 
 
 def _check(pixels: np.ndarray) -> None:

@@ -159,7 +159,7 @@ class Pipeline:
         report("matte", 0.03)
         with _timed(timings, "matte"):
             subject = _find_subject(pixels, faces, options, warnings)
-        person = matte.to_uint8(subject.values) if options.with_matte else None
+        person = matte.to_uint8(subject) if options.with_matte else None
         if options.strength == 0:
             report("done", 1.0)
             return Result(output, faces, timings, [*warnings, "strength 0: the photo is returned unchanged"], person)
@@ -190,7 +190,7 @@ class Pipeline:
             report("backdrop", 0.95)
             with _timed(timings, "backdrop"):
                 centre = tuple(np.mean([((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces], axis=0))
-                backdrop.lift_backdrop(pixels, output, subject.values, centre, strength, scale)
+                backdrop.lift_backdrop(pixels, output, subject, centre, strength, scale)
         report("done", 1.0)
         return Result(output, faces, timings, warnings, person)
 
@@ -274,7 +274,7 @@ def _correct_group(
     pixels: np.ndarray,
     output: np.ndarray,
     members: list[tuple[_CropPlan, torch.Tensor]],
-    subject: _Subject,
+    subject: np.ndarray,
     strength: float,
     scale: float,
     device: torch.device,
@@ -421,33 +421,24 @@ def _overlapping_groups(boxes: list[tuple[int, int, int, int]]) -> list[list[int
     return list(groups.values())
 
 
-@dataclass
-class _Subject:
-    """The person's weights over ``area`` ``(x0, y0, x1, y1)`` of the photo, ``(h, w)`` float32 in [0, 1]."""
-
-    values: np.ndarray
-    area: tuple[int, int, int, int]
-
-    def over(self, box: tuple[int, int, int, int]) -> np.ndarray:
-        """The weights over ``box``, which lies inside ``area`` (a view)."""
-        x0, y0, x1, y1 = box
-        return self.values[y0 - self.area[1] : y1 - self.area[1], x0 - self.area[0] : x1 - self.area[0]]
+def _over(subject: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of a full-frame ``(H, W)`` array over ``box`` (a view)."""
+    x0, y0, x1, y1 = box
+    return subject[y0:y1, x0:x1]
 
 
-def _find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warnings: list[str]) -> _Subject:
-    """The subject matte over the whole frame (when it is returned, lifts the backdrop or is the whole
-    crop) or over the face crops only, with a landmark head mask for every face the model missed."""
+def _find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warnings: list[str]) -> np.ndarray:
+    """The subject matte over the whole frame, with a landmark head mask for every face the model missed.
+
+    Always the whole frame, whatever the options: the matte is a function of the photo alone, so the one a
+    front end shows is exactly the one that kept the backdrop untouched.
+    """
     height, width = pixels.shape[:2]
     coarse = matte.segment(pixels)
-    whole_frame = options.with_matte or options.background == "lift" or options.whole_image
-    area = (0, 0, width, height) if whole_frame else _union([_clip(face.crop, height, width) for face in faces])
-    if coarse.found:
-        subject = _Subject(matte.refine(coarse, pixels, area), area)
-    else:
-        subject = _Subject(np.zeros((area[3] - area[1], area[2] - area[0]), np.float32), area)
+    subject = matte.refine(coarse, pixels) if coarse.found else np.zeros((height, width), np.float32)
     if options.whole_image:
         if not coarse.found:
-            subject.values[...] = 1.0
+            subject[...] = 1.0
             warnings.append("No person found by the subject matte: the whole frame was corrected.")
         return subject
     missed = 0
@@ -457,21 +448,21 @@ def _find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warni
             continue
         missed += 1
         box = _clip(face.crop, height, width)
-        np.maximum(subject.over(box), matte.head_mask(points, box), out=subject.over(box))
+        np.maximum(_over(subject, box), matte.head_mask(points, box), out=_over(subject, box))
     if missed:
         what = "any face" if missed == len(faces) else f"{missed} of {len(faces)} faces"
         warnings.append(f"No person found by the subject matte around {what}: corrected the head area around the face landmarks.")
     return subject
 
 
-def _blend_weight(plan: _CropPlan, subject: _Subject, height: int, width: int, gain: float = 1.0) -> np.ndarray:
+def _blend_weight(plan: _CropPlan, subject: np.ndarray, height: int, width: int, gain: float = 1.0) -> np.ndarray:
     """Blend weight (times ``gain``) over the in-photo part of a crop, ``(h, w)`` float32.
 
     The subject matte, so the backdrop gets exactly nothing. A face crop's weight also falls smoothly to 0
     toward every crop edge that lies inside the photo (a neck, hair beyond the crop), so the crop leaves no
     outline on the person; a whole-image crop holds the entire frame and needs no such fade.
     """
-    weight = subject.over(plan.inside) * np.float32(gain)
+    weight = _over(subject, plan.inside) * np.float32(gain)
     if plan.whole_image:
         return weight
     x0, y0, x1, y1 = plan.face.crop
