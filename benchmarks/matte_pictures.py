@@ -6,7 +6,8 @@ prints the largest absolute difference between output and input outside the matt
 and inside it. With ``--picture`` it also writes a side-by-side JPEG: input | keep | lift | matte.
 
     python benchmarks/matte_pictures.py tests/fixtures/flash_portrait.jpg --picture docs/matte_example.jpg
-    python benchmarks/matte_pictures.py --make-12mp /tmp/portrait_12mp.png --picture docs/matte_12mp.jpg
+    python benchmarks/matte_pictures.py --make-12mp /tmp/portrait_12mp.png --picture docs/matte_12mp.jpg \
+        --detail docs/matte_12mp_detail.jpg
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from deepflash_core.imageio import load_photo  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "flash_portrait.jpg"
 PICTURE_HEIGHT = 360
+DETAIL = 480  # side of the full-resolution detail, in pixels
 
 
 def make_12mp(target: Path) -> Path:
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("photo", type=Path, nargs="?", default=EXAMPLE)
     parser.add_argument("--make-12mp", type=Path, metavar="PNG", help="write the 12 MP test portrait here and use it")
     parser.add_argument("--picture", type=Path, help="write input | keep | lift | matte as one JPEG here")
+    parser.add_argument("--detail", type=Path, help="write input | matte at full resolution around the top of the head")
     args = parser.parse_args()
     source = make_12mp(args.make_12mp) if args.make_12mp else args.photo
     before = load_photo(source).pixels
@@ -78,6 +81,16 @@ def main() -> None:
         panels = [before, outputs["keep"], outputs["lift"], np.dstack([subject] * 3)]
         Image.fromarray(np.hstack([small(panel[..., :3]) for panel in panels])).save(args.picture, quality=85)
         print(f"  wrote {args.picture} ({args.picture.stat().st_size // 1024} KB): input | keep | lift | matte")
+    if args.detail:
+        rows = np.nonzero((subject > 0).any(axis=1))[0]
+        top = int(rows[0]) if len(rows) else 0  # the crown: where the matte starts
+        columns = np.nonzero(subject[top + DETAIL // 4] > 0)[0]
+        left = int(columns[0]) if len(columns) else 0  # the head's left outline a little below the crown
+        y0, x0 = max(0, top - DETAIL // 8), max(0, left - DETAIL // 4)
+        window = (slice(y0, y0 + DETAIL), slice(x0, x0 + DETAIL))
+        panels = [before[window][..., :3], np.dstack([subject[window]] * 3)]
+        Image.fromarray(np.hstack(panels)).save(args.detail, quality=85)
+        print(f"  wrote {args.detail} ({args.detail.stat().st_size // 1024} KB): input | matte, 1:1 at ({x0}, {y0})")
 
 
 if __name__ == "__main__":
