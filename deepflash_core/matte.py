@@ -57,13 +57,17 @@ class CoarseMatte:
         values: ``(h, w)`` float32 in [0, 1] covering the ``height x width`` frame from its top left corner.
         height, width: the full frame's size in pixels.
         step: full-resolution pixels per matte pixel (``width / w`` unless given).
+        photo: the ``(h, w, 3)`` uint8 copy of the photo the model saw, if kept (it makes the refinement's
+            low-resolution guide for the whole frame without another pass over the full-resolution pixels).
     """
 
-    def __init__(self, values: np.ndarray, height: int, width: int, step: float | None = None) -> None:
+    def __init__(self, values: np.ndarray, height: int, width: int, step: float | None = None,
+                 photo: np.ndarray | None = None) -> None:
         self.values = values
         self.height = height
         self.width = width
         self.step = float(step) if step is not None else width / values.shape[1]
+        self.photo = photo
 
     @property
     def found(self) -> bool:
@@ -106,7 +110,7 @@ def segment(pixels: np.ndarray) -> CoarseMatte:
     with _model_lock:  # the graph keeps a timestamp: one frame at a time
         mask = model.process(np.ascontiguousarray(small)).segmentation_mask
     values = np.zeros(small.shape[:2], np.float32) if mask is None else np.clip(mask.astype(np.float32), 0.0, 1.0)
-    return CoarseMatte(values, height, width, step)
+    return CoarseMatte(values, height, width, step, small)
 
 
 def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -128,8 +132,11 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
     # The fit is linear in what it fits, so stretching the tails ((m - LOW) / (HIGH - LOW)) before it costs
     # nothing at full resolution: only the clip to [0, 1] is left for after.
     low = (low - np.float32(LOW)) * np.float32(1.0 / (HIGH - LOW))
-    scale = _SCALE[pixels.dtype]
-    guide_low = cv2.resize(colour, (grid_width, grid_height), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(scale)
+    if region is None and coarse.photo is not None:
+        scale, source = 255.0, coarse.photo
+    else:
+        scale, source = _SCALE[pixels.dtype], colour
+    guide_low = cv2.resize(source, (grid_width, grid_height), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(scale)
     if colour.dtype == np.float32:
         colour = np.clip(np.nan_to_num(colour), 0.0, 1.0)
         guide_low = np.clip(np.nan_to_num(guide_low), 0.0, 1.0)
