@@ -462,15 +462,14 @@ def _blend_weight(plan: _CropPlan, subject: np.ndarray, height: int, width: int,
     toward every crop edge that lies inside the photo (a neck, hair beyond the crop), so the crop leaves no
     outline on the person; a whole-image crop holds the entire frame and needs no such fade.
     """
-    weight = _over(subject, plan.inside) * np.float32(gain)
     if plan.whole_image:
-        return weight
+        return _over(subject, plan.inside) * np.float32(gain)
     x0, y0, x1, y1 = plan.face.crop
     cx0, cy0, cx1, cy1 = plan.inside
     band = FEATHER * (x1 - x0)
     columns = _edge_fade(np.arange(cx0, cx1) + 0.5, x0, x1, band, x0 > 0, x1 < width)
-    rows = _edge_fade(np.arange(cy0, cy1) + 0.5, y0, y1, band, y0 > 0, y1 < height)
-    weight *= rows[:, None]
+    rows = _edge_fade(np.arange(cy0, cy1) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
+    weight = np.multiply(_over(subject, plan.inside), rows[:, None])
     weight *= columns[None, :]
     return weight
 
