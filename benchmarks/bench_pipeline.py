@@ -59,7 +59,7 @@ from deepflash_core.weights import ModelCard, read_card, save_model  # noqa: E40
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
 CLOCK = time.perf_counter
-STAGES = ("decode", "detect", "prepare", "filter", "network", "upsample", "blend", "encode")
+STAGES = ("decode", "detect", "matte", "prepare", "filter", "network", "upsample", "blend", "encode")
 
 
 def landscape_photo(megapixels: float, seed: int = 0) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Per face crop: resize to the network's input size, bilateral-filter, infer ``y``, turn it into the
 low-frequency correction ``D = 2y − 1``, bring ``D`` back to the crop's native resolution with
-edge-aware upsampling guided by the photo itself, apply ``x − s·D`` and blend into the crop region
-with a feathered mask. Only crop regions are converted to float; every pixel outside all crops is
-copied untouched, so it stays bit-identical.
+edge-aware upsampling guided by the photo itself, and apply ``x − s·D`` through the subject matte
+(:mod:`deepflash_core.matte`): the person is corrected, the backdrop is not. Where the matte is
+exactly 0 the correction is exactly 0, so those pixels stay bit-identical; the optional backdrop
+lift (:mod:`deepflash_core.backdrop`) is a smooth parametric brightening, never the network's output.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepflash_core import bilateral, encoding, upsample
+from deepflash_core import backdrop, bilateral, encoding, matte, upsample
 from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError
 from deepflash_core.faces import Face, detect_faces, whole_image_face
@@ -30,12 +31,10 @@ from deepflash_core.result import ProgressCallback, Result
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
 
 SIGMA_R = 0.4
-# A face's blend weight is 1 within this fraction of the crop's half-side from its centre and falls
-# smoothly to 0 at the crop's inscribed circle: a rectangular feather left the crop's outline visible
-# wherever the correction of the background was large.
-FULL_WEIGHT_RADIUS = 0.72
-# The radial weight is computed on a grid of at most this many samples a side, then resized (it is smooth).
-MASK_SAMPLES = 512
+# Where a face crop ends inside the photo (on the neck, in the hair), its weight falls smoothly from 1 to
+# 0 over this fraction of the crop's side; the face itself (the middle half, the chin 13 % from the
+# bottom edge) keeps the full weight.
+FEATHER = 0.1
 MIN_SIDE = 8
 # Faces per network call: a group photo must not need 30 crops' activations in memory at once.
 MAX_BATCH = 4
@@ -116,10 +115,14 @@ class Pipeline:
         if not faces:
             raise NoFaceError("No face found in this photo; use the whole-image mode (--whole-image) to correct the whole frame.")
         with _timed(timings, "blend"):
-            output = pixels.copy()  # every pixel outside the crops comes from this exact copy
+            output = pixels.copy()  # every pixel outside the person comes from this exact copy
+        report("matte", 0.03)
+        with _timed(timings, "matte"):
+            subject = _find_subject(pixels, faces, options, warnings)
+        person = matte.to_uint8(subject) if options.with_matte else None
         if options.strength == 0:
             report("done", 1.0)
-            return Result(output, faces, timings, ["strength 0: the photo is returned unchanged"])
+            return Result(output, faces, timings, [*warnings, "strength 0: the photo is returned unchanged"], person)
 
         scale = _SCALE[pixels.dtype]
         strength = float(options.strength)
@@ -142,9 +145,14 @@ class Pipeline:
         for done, group in enumerate(groups):
             report("upsample", 0.5 + 0.4 * done / len(groups))
             members = [(plans[index], corrections_low[index : index + 1]) for index in group]
-            _correct_group(pixels, output, members, strength, scale, self.device, timings)
+            _correct_group(pixels, output, members, subject, strength, scale, self.device, timings)
+        if options.background == "lift":
+            report("backdrop", 0.95)
+            with _timed(timings, "backdrop"):
+                centre = tuple(np.mean([((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces], axis=0))
+                backdrop.lift_backdrop(pixels, output, subject, centre, strength, scale)
         report("done", 1.0)
-        return Result(output, faces, timings, warnings)
+        return Result(output, faces, timings, warnings, person)
 
     def _infer(self, filtered: torch.Tensor) -> torch.Tensor:
         """Network output ``y`` for a batch of filtered crops, float32."""
@@ -226,6 +234,7 @@ def _correct_group(
     pixels: np.ndarray,
     output: np.ndarray,
     members: list[tuple[_CropPlan, torch.Tensor]],
+    subject: np.ndarray,
     strength: float,
     scale: float,
     device: torch.device,
@@ -247,7 +256,7 @@ def _correct_group(
             # An RGB photo's delta overwrites its own guide, strip by strip after reading it (no new
             # 100 MB page-ins); the blend weight is applied while each strip is in cache.
             delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
-            weight = torch.from_numpy(_blend_weight(plan, height, width, gain))
+            weight = torch.from_numpy(_blend_weight(plan, subject, height, width, gain))
         with _timed(timings, "upsample"):
             _upsample(plan, correction_low, device, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
     else:
@@ -262,7 +271,7 @@ def _correct_group(
             with _timed(timings, "blend"):
                 cx0, cy0, cx1, cy1 = plan.inside
                 window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
-                weight = torch.from_numpy(_blend_weight(plan, height, width))
+                weight = torch.from_numpy(_blend_weight(plan, subject, height, width))
                 weighted_sum[(slice(None), *window)] += correction * weight
                 weight_sum[window] += weight
                 torch.maximum(blend[window], weight, out=blend[window])
@@ -372,24 +381,64 @@ def _overlapping_groups(boxes: list[tuple[int, int, int, int]]) -> list[list[int
     return list(groups.values())
 
 
-def _blend_weight(plan: _CropPlan, height: int, width: int, gain: float = 1.0) -> np.ndarray:
+def _over(subject: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of a full-frame ``(H, W)`` array over ``box`` (a view)."""
+    x0, y0, x1, y1 = box
+    return subject[y0:y1, x0:x1]
+
+
+def _find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warnings: list[str]) -> np.ndarray:
+    """The subject matte over the whole frame, with a landmark head mask for every face the model missed.
+
+    Always the whole frame, whatever the options: the matte is a function of the photo alone, so the one a
+    front end shows is exactly the one that kept the backdrop untouched.
+    """
+    height, width = pixels.shape[:2]
+    coarse = matte.segment(pixels)
+    subject = matte.refine(coarse, pixels) if coarse.found else np.zeros((height, width), np.float32)
+    if options.whole_image:
+        if not coarse.found:
+            subject[...] = 1.0
+            warnings.append("No person found by the subject matte: the whole frame was corrected.")
+        return subject
+    missed = 0
+    for face in faces:
+        points = np.array([p for group in face.landmarks.values() for p in group], np.float32)
+        if coarse.found and coarse.coverage(points) >= 0.5:
+            continue
+        missed += 1
+        box = _clip(face.crop, height, width)
+        np.maximum(_over(subject, box), matte.head_mask(points, box), out=_over(subject, box))
+    if missed:
+        what = "any face" if missed == len(faces) else f"{missed} of {len(faces)} faces"
+        warnings.append(f"No person found by the subject matte around {what}: corrected the head area around the face landmarks.")
+    return subject
+
+
+def _blend_weight(plan: _CropPlan, subject: np.ndarray, height: int, width: int, gain: float = 1.0) -> np.ndarray:
     """Blend weight (times ``gain``) over the in-photo part of a crop, ``(h, w)`` float32.
 
-    A whole-image crop holds the entire frame and is applied everywhere. A face crop's weight is
-    radial around the crop centre (the head), 1 over the face and hair and 0 on the crop's outline,
-    so the crop leaves no visible edge, whether or not the crop runs past the photo's border.
+    The subject matte, so the backdrop gets exactly nothing. A face crop's weight also falls smoothly to 0
+    toward every crop edge that lies inside the photo (a neck, hair beyond the crop), so the crop leaves no
+    outline on the person; a whole-image crop holds the entire frame and needs no such fade.
     """
-    cx0, cy0, cx1, cy1 = plan.inside
     if plan.whole_image:
-        return np.full((cy1 - cy0, cx1 - cx0), np.float32(gain))
-    x0, y0, x1, _ = plan.face.crop
-    half = (x1 - x0) / 2.0
-    step = max(1, int(np.ceil(max(cx1 - cx0, cy1 - cy0) / MASK_SAMPLES)))
-    xs = (np.arange(cx0, cx1, step, dtype=np.float32) + 0.5 - (x0 + half)) / half
-    ys = (np.arange(cy0, cy1, step, dtype=np.float32) + 0.5 - (y0 + half)) / half
-    radius = np.sqrt(np.add.outer(ys * ys, xs * xs))
-    t = np.clip((1.0 - radius) / (1.0 - FULL_WEIGHT_RADIUS), 0.0, 1.0)
-    weight = (t * t * (3.0 - 2.0 * t) * np.float32(gain)).astype(np.float32)
-    if step > 1:
-        weight = cv2.resize(weight, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
+        return _over(subject, plan.inside) * np.float32(gain)
+    x0, y0, x1, y1 = plan.face.crop
+    cx0, cy0, cx1, cy1 = plan.inside
+    band = FEATHER * (x1 - x0)
+    columns = _edge_fade(np.arange(cx0, cx1) + 0.5, x0, x1, band, x0 > 0, x1 < width)
+    rows = _edge_fade(np.arange(cy0, cy1) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
+    weight = np.multiply(_over(subject, plan.inside), rows[:, None])
+    weight *= columns[None, :]
     return weight
+
+
+def _edge_fade(centres: np.ndarray, start: int, end: int, band: float, fade_start: bool, fade_end: bool) -> np.ndarray:
+    """1 in the middle of ``[start, end)``, smoothstep to 0 over ``band`` at each end that is faded."""
+    fade = np.ones(len(centres), np.float32)
+    for fading, distance in ((fade_start, centres - start), (fade_end, end - centres)):
+        if fading:
+            t = np.clip(distance / band, 0.0, 1.0)
+            fade *= (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    return fade

@@ -146,6 +146,23 @@ def test_bad_options_fail_without_traceback(tmp_path: Path, weights: Path, args:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_background_keep_leaves_the_backdrop_bit_identical_and_lift_brightens_it(tmp_path: Path, weights: Path) -> None:
+    source = tmp_path / "portrait.png"
+    Image.open(PORTRAIT).convert("RGB").save(source)
+    before = np.asarray(Image.open(source)).astype(int)
+    corner = (slice(0, 20), slice(0, 20))  # the studio backdrop, top left
+    for background in ("keep", "lift"):
+        out = tmp_path / f"{background}.png"
+        result = run("process", source, "-o", out, "--weights", weights, "--background", background)
+        assert result.exit_code == 0, result.output
+        after = np.asarray(Image.open(out)).astype(int)
+        assert not np.array_equal(after, before), "the person is corrected"
+        if background == "keep":
+            assert np.array_equal(after[corner], before[corner])
+        else:
+            assert (after[corner] >= before[corner]).all() and (after[corner] - before[corner]).mean() > 5
+
+
 def test_one_output_file_for_several_inputs_is_a_usage_error(tmp_path: Path, weights: Path) -> None:
     result = run("process", PORTRAIT, FIXTURES / "congress_A000022.jpg", "-o", tmp_path / "x.jpg", "--weights", weights)
     assert result.exit_code == 2 and "--out-dir" in result.output
