@@ -8,7 +8,7 @@ test:
 
 # GIMP 3.0 and Krita 5.2 (Debian trixie, in a cached chroot under /var/cache/deepflash-editors): installs
 # the plug-ins with `deepflash install`, runs them headless against a local server, checks the layers.
-# Needs root and network on the first run (about 2 min to build the root, then ~3 min per run).
+# Needs root, and network on the first run (how long it takes: README).
 test-editors:
 	DEEPFLASH_PYTHON=$(abspath $(PYTHON)) bash tests/editors/run_editor_tests.sh gimp krita
 

@@ -46,10 +46,15 @@ def unexpected(error: BaseException, log_path: Path) -> str:
     return f"DeepFlash hit an unexpected error ({type(error).__name__}: {error}). {_see_log(log_path)}"
 
 
+def corrected(faces: int, whole_image: bool, seconds: float) -> str:
+    """Success in a few words, short enough for GIMP's status bar."""
+    what = "the whole image" if whole_image else f"{faces} face{'s' if faces != 1 else ''}"
+    return f"Corrected {what} in {seconds:.1f} s"
+
+
 def done(faces: int, whole_image: bool, seconds: float, layer_name: str) -> str:
     """Success, said in the status line."""
-    what = "the whole image" if whole_image else f"{faces} face{'s' if faces != 1 else ''}"
-    return f"Corrected {what} in {seconds:.1f} s; the result is the new layer “{layer_name}”."
+    return f"{corrected(faces, whole_image, seconds)}; the result is the new layer “{layer_name}”."
 
 
 def server_status(info: dict | None, address: str, error: str = "") -> str:

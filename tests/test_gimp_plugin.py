@@ -6,6 +6,7 @@ The real GIMP runs the same code in tests/editors (``make test-editors``).
 from __future__ import annotations
 
 import py_compile
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,6 +126,7 @@ def fake_gimp(events: list) -> SimpleNamespace:
         context_push=lambda: events.append("push"),
         context_pop=lambda: events.append("pop"),
         displays_flush=lambda: events.append("flush"),
+        message=lambda text: events.append(("message", text)),
     )
 
 
@@ -132,9 +134,10 @@ FAKE_GEGL = SimpleNamespace(AbyssPolicy=SimpleNamespace(CLAMP="clamp"),
                             Rectangle=SimpleNamespace(new=lambda x, y, w, h: Rect(x=x, y=y, width=w, height=h)))
 
 
-def run_filter(image, drawables, client, params=gimp_filter.Params(), events=None):
+def run_filter(image, drawables, client, params=gimp_filter.Params(), events=None, interactive=False):
     events = [] if events is None else events
-    return gimp_filter.apply_flash(fake_gimp(events), FAKE_GEGL, image, drawables, params, make_context(client)), events
+    return gimp_filter.apply_flash(fake_gimp(events), FAKE_GEGL, image, drawables, params, make_context(client),
+                                   interactive), events
 
 
 def test_filter_adds_the_result_above_the_original_and_leaves_it_untouched():
@@ -242,6 +245,37 @@ def test_server_start_policy_follows_the_run_mode():
     assert gimp_filter.may_start_server(False, gimp_filter.Params(start_server=False), ask)() is False
     assert gimp_filter.may_start_server(True, gimp_filter.Params(start_server=False), ask)() is True
     assert asked == [1]
+
+
+def test_an_interactive_success_is_said_while_the_progress_is_on_the_image_window():
+    layer = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)})
+    outcome, events = run_filter(FakeImage([layer]), [layer], FakeClient(), interactive=True)
+    said = [event for event in events if event[0] == "message"]
+    assert said == [("message", f"Corrected 1 face in {outcome.seconds:.1f} s")]
+    assert events.index(said[0]) < events.index("progress_end")
+    _, quiet = run_filter(FakeImage([layer]), [layer], FakeClient())
+    assert not [event for event in quiet if event[0] == "message"]
+
+
+@pytest.mark.parametrize("interactive", [True, False])
+def test_success_is_one_short_status_line_for_interactive_runs(interactive):
+    shown = []
+    outcome = Outcome(True, "ok", "long text", b"", faces=1, seconds=0.61, warnings=["w"])
+    gimp_filter.report(SimpleNamespace(message=shown.append), outcome, False, interactive)
+    status = ["Corrected 1 face in 0.6 s"] if interactive else []
+    assert shown == status + ["DeepFlash: w"]
+    assert all(len(text) < 40 and "\n" not in text for text in status)  # GIMP's status bar takes one short line
+
+
+def test_dialog_labels_have_distinct_mnemonics_unlike_the_dialog_buttons():
+    source = (REPO / "gimp_plugin" / "deepflash" / "deepflash.py").read_text()
+    labels = re.findall(r'add_\w+_argument\(\s*"[\w-]+",\s*"([^"]*)"', source)
+    assert len(labels) == 4
+    keys = [label[label.index("_") + 1].lower() for label in labels if "_" in label]
+    assert len(keys) == len(labels), f"a label without a mnemonic: {labels}"
+    # GimpProcedureDialog's buttons: _Help, _Reset, _Cancel, _OK, _Load and _Save defaults.
+    assert len(set(keys)) == len(keys) and not set(keys) & set("hrcols"), labels
+    assert 'get_widget("mode", Gtk.ComboBox)' in source  # a radio frame's title has no mnemonic for GIMP
 
 
 def test_the_plug_in_file_compiles_and_is_executable(tmp_path):

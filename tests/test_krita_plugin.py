@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krita_plugin.deepflash import document, pixels
+from krita_plugin.deepflash import document, pixels, transfer
 from krita_plugin.deepflash.settings import krita_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,24 +74,53 @@ def test_other_colour_models_get_a_clear_message(model, depth):
 
 # --- a fake Krita document --------------------------------------------------------------------------------
 
+class FakeRect:
+    def __init__(self, x, y, w, h):
+        self.rect = (x, y, w, h)
+
+    def x(self):
+        return self.rect[0]
+
+    def y(self):
+        return self.rect[1]
+
+    def width(self):
+        return self.rect[2]
+
+    def height(self):
+        return self.rect[3]
+
+
 class FakeNode:
-    def __init__(self, name, kind="paintlayer", data=b"", projection=None, document=None):
+    """A layer whose pixels cover ``rect`` (x, y, width, height; None: the document's canvas)."""
+
+    def __init__(self, name, kind="paintlayer", data=b"", projection=None, document=None, rect=None):
         self.name, self.kind, self.data, self.projection = name, kind, data, projection
         self.parent, self.children, self.document, self.selection = None, [], document, None
+        self.rect = rect
 
     def type(self):
         return self.kind
 
+    def bounds(self):
+        return FakeRect(*(self.rect or (0, 0, self.document.w, self.document.h)))
+
+    def _read(self, data, rect):
+        # Like Krita, any rectangle can be read; the fake only holds its own bounds.
+        assert rect == self.bounds().rect, f"read {rect}, the layer covers {self.bounds().rect}"
+        return data
+
     def pixelData(self, x, y, w, h):  # noqa: N802 (Krita's names)
-        return self.data
+        return self._read(self.data, (x, y, w, h))
 
     def projectionPixelData(self, x, y, w, h):  # noqa: N802
-        return self.projection
+        return self._read(self.projection, (x, y, w, h))
 
     def setPixelData(self, data, x, y, w, h):  # noqa: N802
         if self.document is not None and self.document.events is not None:
             self.document.events.append(("pixels", self.name, self.parent is not None))
         self.data = bytes(data)
+        self.rect = (x, y, w, h)
 
     def parentNode(self):  # noqa: N802
         return self.parent
@@ -108,13 +137,19 @@ class FakeNode:
         self.selection = selection
 
 
+# Krita's defaults: integer RGB documents are sRGB, float ones linear.
+SRGB_PROFILE, LINEAR_PROFILE = "sRGB-elle-V2-srgbtrc.icc", "sRGB-elle-V2-g10.icc"
+
+
 class FakeDocument:
-    def __init__(self, depth, data, width=2, height=1, model="RGBA", selection=None, active="photo"):
+    def __init__(self, depth, data, width=2, height=1, model="RGBA", selection=None, active="photo", profile=None,
+                 rect=None):
         self.depth, self.model, self.w, self.h, self._selection = depth, model, width, height, selection
+        self.profile = profile or (LINEAR_PROFILE if depth.startswith("F") else SRGB_PROFILE)
         self.events: list = []
         self.root = FakeNode("root", "grouplayer", document=self)
-        self.photo = FakeNode("photo", data=data, document=self)
-        self.root.addChildNode(FakeNode("background", data=data), None)
+        self.photo = FakeNode("photo", data=data, document=self, rect=rect)
+        self.root.addChildNode(FakeNode("background", data=data, document=self, rect=rect), None)
         self.root.addChildNode(self.photo, None)
         self.events.clear()
         self.active = self.photo if active == "photo" else active
@@ -131,6 +166,9 @@ class FakeDocument:
 
     def colorDepth(self):  # noqa: N802
         return self.depth
+
+    def colorProfile(self):  # noqa: N802
+        return self.profile
 
     def width(self):
         return self.w
@@ -192,20 +230,91 @@ def test_u16_document_round_trips_through_the_protocol_layout():
     assert layer.data == bgra
 
 
-def test_f16_document_is_sent_as_f32_and_written_back_as_f16():
+def test_srgb_f16_document_is_sent_as_f32_and_written_back_as_f16():
     rgba = np.array([0.25, 0.5, 0.75, 1.0, 0.1, 0.2, 0.3, 0.4], dtype=np.float16)
-    doc = FakeDocument("F16", rgba.tobytes())
+    doc = FakeDocument("F16", rgba.tobytes(), profile=SRGB_PROFILE)
     source = document.read_active_layer(doc)
-    assert source.layout.protocol_dtype == "f32"
+    assert source.layout.protocol_dtype == "f32" and not source.linear
     assert np.array_equal(np.frombuffer(source.pixels, np.float32), rgba.astype(np.float32))
     layer = document.add_result_layer(source, source.pixels)
     assert layer.data == rgba.tobytes()
 
 
-def test_f32_document_is_passed_through():
+def test_srgb_f32_document_is_passed_through():
     rgba = np.linspace(0, 1, 8, dtype=np.float32)
-    doc = FakeDocument("F32", rgba.tobytes())
+    doc = FakeDocument("F32", rgba.tobytes(), profile="sRGB built-in")
     assert document.read_active_layer(doc).pixels == rgba.tobytes()
+
+
+# Reference points: sRGB 0.5 is linear 0.214041, 18 % grey encodes to 0.461356, the knee is at 0.04045.
+LINEAR = [0.21404114, 0.0031308, 1.0, 0.3, 0.0, 0.5, 0.18, 1.0]
+ENCODED = [0.5, 0.04045, 1.0, 0.3, 0.0, 0.7353569, 0.4613561, 1.0]
+
+
+@pytest.mark.parametrize("with_numpy", [True, False])
+def test_linear_f32_document_is_encoded_to_srgb_and_decoded_back(monkeypatch, with_numpy):
+    if not with_numpy:
+        monkeypatch.setitem(sys.modules, "numpy", None)  # an editor Python without numpy
+    linear = array.array("f", LINEAR).tobytes()
+    doc = FakeDocument("F32", linear, profile=LINEAR_PROFILE)
+    source = document.read_active_layer(doc)
+    assert source.linear
+    sent = array.array("f", source.pixels).tolist()
+    assert sent == pytest.approx(ENCODED, abs=2e-6)
+    assert sent[3] == pytest.approx(0.3) and sent[7] == 1.0  # alpha is not a colour: unchanged
+    layer = document.add_result_layer(source, source.pixels)
+    assert array.array("f", layer.data).tolist() == pytest.approx(LINEAR, abs=2e-6)
+
+
+def test_linear_f16_document_round_trips_to_the_same_half_floats():
+    rgba = np.random.default_rng(1).uniform(0, 1, (64, 4)).astype(np.float16)
+    doc = FakeDocument("F16", rgba.tobytes(), width=64)  # Krita's default float profile is linear
+    source = document.read_active_layer(doc)
+    encoded = np.frombuffer(source.pixels, np.float32).reshape(-1, 4)
+    assert np.all(encoded[:, :3] >= rgba[:, :3].astype(np.float32) - 1e-6)  # encoding brightens
+    assert np.array_equal(encoded[:, 3], rgba[:, 3].astype(np.float32))
+    layer = document.add_result_layer(source, source.pixels)
+    assert layer.data == rgba.tobytes()
+
+
+def test_float_values_outside_zero_to_one_keep_their_sign_and_extend_the_curve():
+    values = array.array("f", [-0.21404114, 2.0, 0.0, 1.0]).tobytes()
+    encoded = array.array("f", transfer.linear_to_srgb(values)).tolist()
+    assert encoded[0] == pytest.approx(-0.5, abs=1e-6) and encoded[1] > 1.0
+    assert array.array("f", transfer.srgb_to_linear(transfer.linear_to_srgb(values))).tolist() == \
+        pytest.approx(array.array("f", values).tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize("name, linear", [
+    ("sRGB-elle-V2-g10.icc", True), ("Rec2020-elle-V4-g10.icc", True), ("scRGB (linear)", True),
+    ("sRGB-elle-V2-srgbtrc.icc", False), ("sRGB built-in", False), ("", False),
+])
+def test_linear_profiles_are_told_apart_by_name(name, linear):
+    assert transfer.is_linear_profile(name) is linear
+
+
+def test_integer_documents_are_sent_as_they_are_whatever_the_profile():
+    bgra = bytes([10, 20, 30, 255, 40, 50, 60, 128])
+    source = document.read_active_layer(FakeDocument("U8", bgra, profile=LINEAR_PROFILE))
+    assert not source.linear and source.pixels == pixels.swap_red_blue(bgra, 1)
+
+
+def test_a_moved_layer_is_read_and_written_at_its_own_bounds():
+    # Moved right and up so that it extends past the 2×1 canvas: nothing is clipped or padded.
+    rect = (1, -2, 3, 2)
+    bgra = bytes(range(24))
+    doc = FakeDocument("U8", bgra, rect=rect)
+    source = document.read_active_layer(doc)
+    assert (source.x, source.y, source.width, source.height) == rect
+    assert source.pixels == pixels.swap_red_blue(bgra, 1)
+    layer = document.add_result_layer(source, source.pixels)
+    assert layer.rect == rect and layer.data == bgra
+
+
+def test_an_empty_layer_is_refused():
+    doc = FakeDocument("U8", b"", rect=(0, 0, 0, 0))
+    with pytest.raises(document.DocumentError, match="The layer is empty"):
+        document.read_active_layer(doc)
 
 
 def test_a_selection_becomes_a_transparency_mask_on_the_new_layer():
@@ -217,7 +326,7 @@ def test_a_selection_becomes_a_transparency_mask_on_the_new_layer():
 
 def test_group_layers_are_read_from_their_projection():
     doc = FakeDocument("U8", bytes(8))
-    group = FakeNode("group", "grouplayer", data=b"", projection=bytes(range(8)))
+    group = FakeNode("group", "grouplayer", data=b"", projection=bytes(range(8)), document=doc)
     doc.root.addChildNode(group, None)
     doc.active = group
     assert document.read_active_layer(doc).pixels == pixels.swap_red_blue(bytes(range(8)), 1)

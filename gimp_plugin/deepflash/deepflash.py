@@ -68,7 +68,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
     if interactive:
         GimpUi.init(PROCEDURE)
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Flash to Studio (DeepFlash)")
-        dialog.get_widget("mode", GimpUi.IntRadioFrame)
+        # A labelled combo: GIMP's radio frame for a choice has no mnemonic it can find.
+        dialog.get_widget("mode", Gtk.ComboBox)
         dialog.fill(None)
         accepted = dialog.run()
         dialog.destroy()
@@ -87,15 +88,14 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
         can_start=can_start(record["python"], record["serve_command"]),
         log=log, log_path=log_path, whole_image_hint=WHOLE_IMAGE_HINT, caller=caller)
     try:
-        outcome = apply_flash(Gimp, Gegl, image, drawables, params, context)
+        outcome = apply_flash(Gimp, Gegl, image, drawables, params, context,
+                              interactive=run_mode != Gimp.RunMode.NONINTERACTIVE)
     except Exception as error:  # GIMP must get a message and an error status, never a silent crash
         log.exception("unexpected error in the GIMP plug-in")
         outcome = Outcome(False, "unexpected", messages.unexpected(error, log_path))
     if not outcome.ok:
         log.warning("%s: %s", outcome.code, outcome.message)
         return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(outcome.message))
-    for warning in outcome.warnings:
-        Gimp.message(f"DeepFlash: {warning}")
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 
 
@@ -122,16 +122,16 @@ class DeepFlash(Gimp.PlugIn):
             "precision. The server address and whether to start the server are remembered.",
             name)
         procedure.set_attribution("DeepFlash", "MIT License", "2026")
-        procedure.add_double_argument("strength", "_Strength", "How much of the flash correction to apply",
+        procedure.add_double_argument("strength", "S_trength", "How much of the flash correction to apply",
                                       *STRENGTH_RANGE, Options().strength, GObject.ParamFlags.READWRITE)
         mode = Gimp.Choice.new()
         mode.add(MODE_FACES, 0, "Faces only", "Correct the detected faces; the rest stays as it is")
         mode.add(MODE_WHOLE, 1, "Whole image", "Correct the whole layer, with or without a face")
-        procedure.add_choice_argument("mode", "_Correct", "Faces only or the whole image", mode, MODE_FACES,
+        procedure.add_choice_argument("mode", "_What to correct", "Faces only or the whole image", mode, MODE_FACES,
                                       GObject.ParamFlags.READWRITE)
         procedure.add_string_argument("address", "Server _address", "ZeroMQ address of the DeepFlash server",
                                       record["address"] or DEFAULT_ADDRESS, GObject.ParamFlags.READWRITE)
-        procedure.add_boolean_argument("start-server", "Start the _server if it is not running",
+        procedure.add_boolean_argument("start-server", "Start the server when _needed",
                                        "Start a local DeepFlash server when none answers", True,
                                        GObject.ParamFlags.READWRITE)
         return procedure

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deepflash_core.options import Options
+from deepflash_editor import messages
 from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
 
 LAYER_NAME = "Studio light (DeepFlash)"
@@ -73,7 +74,7 @@ def check_input(gimp: Any, image: Any, drawables: list[Any]) -> Any:
 
 
 def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: Params,
-                context: Context) -> Outcome:
+                context: Context, interactive: bool = False) -> Outcome:
     """Process the selected layer and add the result as a new layer above it.
 
     Args:
@@ -81,6 +82,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         image: the ``Gimp.Image``; ``drawables`` the selected drawables.
         params: the procedure's arguments.
         context: how to reach the server (see :class:`deepflash_editor.job.Context`).
+        interactive: a user started it (menu, dialog, repeat): success is also said in the status bar.
 
     Returns:
         The job's outcome; on success the new layer is in the image.
@@ -105,6 +107,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         if outcome.ok:
             add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height)
             gimp.progress_update(1.0)
+            report(gimp, outcome, params.whole_image, interactive)  # while the progress still has its window
         return outcome
     finally:
         gimp.progress_end()
@@ -137,6 +140,20 @@ def add_result_layer(gimp: Any, gegl: Any, image: Any, drawable: Any, fmt: WireF
         gimp.context_pop()
         image.undo_group_end()
         gimp.displays_flush()
+
+
+def report(gimp: Any, outcome: Outcome, whole_image: bool, interactive: bool) -> None:
+    """Tell the user about a success: a short line and the server's warnings.
+
+    ``gimp.message`` from a plug-in with a progress on an image window lands in that window's status
+    bar when the text is one short line (a longer one, or one without a progress, opens a dialog),
+    like Krita's docker line. Batch callers get no success line: the new layer and the return
+    status say it.
+    """
+    if interactive:
+        gimp.message(messages.corrected(outcome.faces, whole_image, outcome.seconds))
+    for warning in outcome.warnings:
+        gimp.message(f"DeepFlash: {warning}")
 
 
 def may_start_server(interactive: bool, params: Params, ask: Callable[[], bool]) -> Callable[[], bool]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from .pixels import KritaLayout, UnsupportedLayoutError, krita_layout, krita_to_protocol, protocol_to_krita
 
+from .transfer import is_linear_profile, linear_to_srgb, srgb_to_linear
+
 LAYER_NAME = "Studio light (DeepFlash)"
 MASK_NAME = "Selection (DeepFlash)"
 _IMAGE_LAYERS = {"paintlayer", "grouplayer", "filelayer", "clonelayer", "vectorlayer", "filllayer", "filterlayer"}
@@ -22,21 +24,27 @@ class DocumentError(Exception):
 
 @dataclass
 class LayerPixels:
-    """The active layer's pixels, already in the protocol's R,G,B,A layout."""
+    """The active layer's pixels inside its own bounds, already in the protocol's sRGB-encoded R,G,B,A."""
 
     document: Any
     node: Any
     layout: KritaLayout
+    x: int
+    y: int
     width: int
     height: int
     pixels: bytes
+    linear: bool = False  # a float document with a linear profile: encoded for the model, decoded back
 
 
 def read_active_layer(document: Any) -> LayerPixels:
-    """The active layer of ``document`` over the whole canvas.
+    """The active layer of ``document`` within the layer's own bounds.
+
+    A moved layer is read where it is, also where it extends past the canvas, and without the
+    transparent canvas around it (which would change the result).
 
     Raises:
-        DocumentError: no document, no layer, a mask is active, or the colour model is not RGBA.
+        DocumentError: no document, no layer, a mask is active, an empty layer, or the colour model is not RGBA.
     """
     if document is None:
         raise DocumentError("Open an image first.")
@@ -51,17 +59,25 @@ def read_active_layer(document: Any) -> LayerPixels:
         layout = krita_layout(document.colorModel(), document.colorDepth())
     except UnsupportedLayoutError as error:
         raise DocumentError(str(error)) from None
-    width, height = document.width(), document.height()
+    bounds = node.bounds()
+    x, y, width, height = bounds.x(), bounds.y(), bounds.width(), bounds.height()
+    if width <= 0 or height <= 0:
+        raise DocumentError("The layer is empty.")
     # A paint layer's own pixels; other layers (groups, vectors, files) only have a rendered projection.
     read = node.pixelData if node.type() == "paintlayer" else node.projectionPixelData
-    data = bytes(read(0, 0, width, height))
+    data = bytes(read(x, y, width, height))
     if len(data) != width * height * layout.pixel_bytes:
         raise DocumentError(f"Krita returned {len(data)} bytes for a {width}×{height} {layout.depth} layer.")
-    return LayerPixels(document, node, layout, width, height, krita_to_protocol(data, layout))
+    pixels = krita_to_protocol(data, layout)
+    # Integer documents hold sRGB-encoded values; float ones follow their profile.
+    linear = layout.protocol_dtype == "f32" and is_linear_profile(document.colorProfile())
+    if linear:
+        pixels = linear_to_srgb(pixels)
+    return LayerPixels(document, node, layout, x, y, width, height, pixels, linear)
 
 
 def add_result_layer(source: LayerPixels, pixels: bytes) -> Any:
-    """Add ``pixels`` (protocol layout) as a new paint layer right above the source layer.
+    """Add ``pixels`` (protocol layout) as a new paint layer right above the source layer, at its bounds.
 
     The pixels are written before the layer joins the document, so adding it is the one undo
     step. A selection becomes a transparency mask on the new layer: the user sees and can edit
@@ -69,7 +85,10 @@ def add_result_layer(source: LayerPixels, pixels: bytes) -> Any:
     """
     document = source.document
     layer = document.createNode(LAYER_NAME, "paintlayer")
-    if layer.setPixelData(protocol_to_krita(pixels, source.layout), 0, 0, source.width, source.height) is False:
+    if source.linear:
+        pixels = srgb_to_linear(pixels)
+    data = protocol_to_krita(pixels, source.layout)
+    if layer.setPixelData(data, source.x, source.y, source.width, source.height) is False:
         raise DocumentError("Krita refused the new layer's pixels.")
     parent = source.node.parentNode() or document.rootNode()
     above = source.node if source.node.parentNode() is not None else None

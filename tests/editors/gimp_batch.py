@@ -7,6 +7,7 @@ image, and write result.json. The host (host_side.py check) does the asserting.
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,12 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
+sys.path.insert(0, str(WORK))
+from editor_side import case_address  # noqa: E402  (copied beside this file)
+
+# Float cases: the 8-bit portrait converted to the precision, keeping its look.
+PRECISIONS = {("f16", "linear"): Gimp.Precision.HALF_LINEAR, ("f16", "srgb"): Gimp.Precision.HALF_NON_LINEAR,
+              ("f32", "linear"): Gimp.Precision.FLOAT_LINEAR, ("f32", "srgb"): Gimp.Precision.FLOAT_NON_LINEAR}
 
 
 def _format(image, drawable):
@@ -31,6 +38,11 @@ def _dump(drawable, fmt, path):
     path.write_bytes(bytes(buffer.get(buffer.get_extent(), 1.0, fmt, Gegl.AbyssPolicy.CLAMP)))
 
 
+def _bounds(layer):
+    _, x, y = layer.get_offsets()
+    return [x, y, layer.get_width(), layer.get_height()]
+
+
 def _names(image):
     return [layer.get_name() for layer in image.get_layers()]
 
@@ -39,9 +51,11 @@ def run_case(case):
     out = WORK / "out" / "gimp" / case["name"]
     out.mkdir(parents=True, exist_ok=True)
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(str(WORK / case["image"])))
-    if case.get("precision") == "f32":
-        image.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
+    if case.get("transfer"):
+        image.convert_precision(PRECISIONS[case["precision"], case["transfer"]])
     original = image.get_layers()[0]
+    if case.get("move_to"):
+        original.set_offsets(*case["move_to"])
     fmt, dtype, channels = _format(image, original)
     _dump(original, fmt, out / "original_before.raw")
     if case.get("select"):
@@ -55,22 +69,25 @@ def run_case(case):
     config.set_core_object_array("drawables", [original])
     config.set_property("strength", 1.0)
     config.set_property("mode", case["mode"])
-    config.set_property("address", case["address"])
     config.set_property("start-server", False)
-    started = time.monotonic()
-    values = procedure.run(config)
-    seconds = time.monotonic() - started
+    with case_address(case) as address:
+        config.set_property("address", address)
+        started = time.monotonic()
+        values = procedure.run(config)
+        seconds = time.monotonic() - started
     status = values.index(0)
     message = values.index(1) if values.length() > 1 else ""
     layers = image.get_layers()
     after = [layer.get_name() for layer in layers]
     result = {"status": status.value_name, "message": str(message or ""), "seconds": seconds,
               "layers_before": before, "layers_after": after, "precision": image.get_precision().value_name,
+              "bounds_original": _bounds(original),
               "pixels": {"width": original.get_width(), "height": original.get_height(), "channels": channels,
                          "dtype": dtype}}
     if status == Gimp.PDBStatusType.SUCCESS:
         result["outcome"] = "ok"
         new = layers[0]
+        result["bounds_new"] = _bounds(new)
         # GIMP lists layers top first.
         result["new_layer_above_original"] = image.get_item_position(new) == image.get_item_position(original) - 1
         _dump(new, fmt, out / "new_layer.raw")

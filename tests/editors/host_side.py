@@ -3,7 +3,8 @@
 Runs with the DeepFlash environment's Python; the editors run in the trixie root and only
 exchange files with this script (under the root's /tmp/deepflash-editors).
 
-    python tests/editors/host_side.py prepare WORK_DIR        # portraits, 16-bit copy, no-face image, model
+    python tests/editors/host_side.py prepare WORK_DIR          # portraits, 16-bit copy, no-face image, model
+    python tests/editors/host_side.py cases WORK_DIR ADDRESS    # the case list, for a server at ADDRESS
     python tests/editors/host_side.py check WORK_DIR gimp krita  # assert on the editors' dumps
 """
 
@@ -24,29 +25,34 @@ from deepflash_core.options import Options  # noqa: E402
 
 PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
-SERVER_PORT = 5591
-DOWN_PORT = 5599  # nothing listens there
+MOVED_TO = (60, 40)  # the "moved" case's layer offset: the layer then extends past the canvas
+FACE_LEVELS = 2.0  # a float document's face may differ from the 8-bit document's by this mean (of 255)
 
 
-def cases(address: str, down_address: str) -> list[dict]:
-    """The runs each editor performs; the same list drives the editors and the checks."""
+def cases(address: str) -> list[dict]:
+    """The runs each editor performs; the same list drives the editors and the checks.
+
+    Float cases convert the 8-bit portrait to the precision and transfer ("linear" or "srgb") in the
+    editor, as a user would, so their result must look like the 8-bit document's. The server-down
+    case has no address: the editor side picks a port that nothing listens on at that moment.
+    """
+    portrait = {"image": "portrait8.png", "mode": "faces", "address": address, "expect": "ok"}
     return [
-        {"name": "rgba8", "image": "portrait8.png", "mode": "faces", "address": address, "expect": "ok"},
-        {"name": "rgb16", "image": "portrait16.png", "precision": "u16", "mode": "faces", "address": address,
-         "expect": "ok"},
-        {"name": "f32", "image": "portrait8.png", "precision": "f32", "mode": "faces", "address": address,
-         "expect": "ok"},
-        {"name": "selection", "image": "portrait8.png", "mode": "faces", "address": address, "expect": "ok",
-         "select": list(SELECTION)},
+        {"name": "rgba8", **portrait},
+        {"name": "rgb16", **portrait, "image": "portrait16.png", "precision": "u16"},
+        {"name": "f16_linear", **portrait, "precision": "f16", "transfer": "linear"},
+        {"name": "f32_linear", **portrait, "precision": "f32", "transfer": "linear"},
+        {"name": "f32_srgb", **portrait, "precision": "f32", "transfer": "srgb"},
+        {"name": "selection", **portrait, "select": list(SELECTION)},
+        {"name": "moved", **portrait, "move_to": list(MOVED_TO)},
         {"name": "noface", "image": "noface.png", "mode": "faces", "address": address, "expect": "no_face"},
         {"name": "noface_whole", "image": "noface.png", "mode": "whole", "address": address, "expect": "ok"},
-        {"name": "server_down", "image": "portrait8.png", "mode": "faces", "address": down_address,
-         "expect": "server_down"},
+        {"name": "server_down", **portrait, "address": "", "expect": "server_down"},
     ]
 
 
 def prepare(work: Path) -> None:
-    """Write the test images, the tiny random model and the case list into ``work``."""
+    """Write the test images and the tiny random model into ``work``."""
     import torch
 
     from deepflash_core import network, weights
@@ -63,22 +69,18 @@ def prepare(work: Path) -> None:
     # raw pixelData instead (integer depths B,G,R,A; float R,G,B,A).
     deep_bgra = np.concatenate([deep, np.full(deep.shape[:2] + (1,), 65535, np.uint16)], axis=2)
     deep_bgra.astype("<u2").tofile(work / "krita_u16.raw")
-    rgba = cv2.cvtColor(np.concatenate([bgr, alpha], axis=2), cv2.COLOR_BGRA2RGBA)
-    (rgba.astype(np.float32) / 255).astype("<f4").tofile(work / "krita_f32.raw")
     ramp = np.linspace(40, 220, 160, dtype=np.float32)
     flat = np.stack([np.tile(ramp, (120, 1))] * 3, axis=2).astype(np.uint8)
     cv2.imwrite(str(work / "noface.png"), flat)
     torch.manual_seed(0)
     model = network.FlashUNet(network.ModelConfig(width=0.125, input_size=64))
     weights.save_model(model, weights.ModelCard.for_model(model, name="editor-test-random"), work / "tiny.safetensors")
-    address = f"tcp://127.0.0.1:{SERVER_PORT}"
-    (work / "cases.json").write_text(json.dumps(cases(address, f"tcp://127.0.0.1:{DOWN_PORT}"), indent=1))
     print(f"prepared {work}")
 
 
 def _load_raw(path: Path, meta: dict) -> np.ndarray:
     """A dump as R,G,B(,A) samples (Krita's integer depths are stored B,G,R,A)."""
-    dtype = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}[meta["dtype"]]
+    dtype = {"u8": np.uint8, "u16": np.uint16, "f16": np.float16, "f32": np.float32}[meta["dtype"]]
     pixels = np.fromfile(path, dtype=dtype).reshape(meta["height"], meta["width"], meta["channels"])
     return pixels[..., [2, 1, 0, 3]] if meta.get("order") == "bgra" else pixels
 
@@ -86,8 +88,10 @@ def _load_raw(path: Path, meta: dict) -> np.ndarray:
 def check(work: Path, editor: str) -> list[str]:
     """Check one editor's results; returns failure lines (empty when all passed) and prints a table."""
     failures = []
-    client = DeepFlashClient(json.loads((work / "cases.json").read_text())[0]["address"], timeout_s=120)
-    for case in json.loads((work / "cases.json").read_text()):
+    all_cases = json.loads((work / "cases.json").read_text())
+    client = DeepFlashClient(all_cases[0]["address"], timeout_s=120)
+    reference = {}  # the 8-bit document's new layer, what float documents must look like
+    for case in all_cases:
         folder = work / "out" / editor / case["name"]
         result_file = folder / "result.json"
         if not result_file.is_file():
@@ -95,11 +99,9 @@ def check(work: Path, editor: str) -> list[str]:
             continue
         result = json.loads(result_file.read_text())
         line = f"{editor:5} {case['name']:12} expect={case['expect']:11} got={result['outcome']:11}"
-        problems = []
+        problems, notes = [], []
         if result["outcome"] != case["expect"]:
             problems.append(f"outcome {result['outcome']} ({result.get('message')})")
-        if result["outcome"] != case["expect"]:
-            pass
         elif case["expect"] != "ok":
             if result["layers_after"] != result["layers_before"]:
                 problems.append(f"layers changed on failure: {result['layers_after']}")
@@ -107,41 +109,108 @@ def check(work: Path, editor: str) -> list[str]:
             if needle not in (result.get("message") or ""):
                 problems.append(f"message lacks {needle!r}: {result.get('message')!r}")
         else:
-            problems += _check_success(folder, result, case, client)
+            problems += _check_success(folder, result, case, client, reference, notes)
         status = "PASS" if not problems else "FAIL"
         print(f"{line} {status}  {result.get('seconds', 0):.1f}s  {(result.get('message') or '')[:90]}")
+        for note in notes:
+            print(f"      {note}")
         failures += [f"{editor}/{case['name']}: {problem}" for problem in problems]
     return failures
 
 
-def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClient) -> list[str]:
+def _encode(linear: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function, mirrored below zero (float documents may hold negative values)."""
+    magnitude = np.abs(linear)
+    curve = np.where(magnitude <= 0.0031308, magnitude * 12.92, 1.055 * magnitude ** (1 / 2.4) - 0.055)
+    return np.copysign(curve, linear)
+
+
+def _decode(encoded: np.ndarray) -> np.ndarray:
+    magnitude = np.abs(encoded)
+    curve = np.where(magnitude <= 0.04045, magnitude / 12.92, ((magnitude + 0.055) / 1.055) ** 2.4)
+    return np.copysign(curve, encoded)
+
+
+def _with_rgb(pixels: np.ndarray, transform) -> np.ndarray:
+    out = pixels.astype(np.float64)
+    out[..., :3] = transform(out[..., :3])
+    return out
+
+
+def _levels(pixels: np.ndarray, linear: bool) -> np.ndarray:
+    """sRGB-encoded values in levels of 255, whatever the dump's type and transfer."""
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float64)
+    if pixels.dtype == np.uint16:
+        return pixels / 257.0
+    return (_with_rgb(pixels, _encode) if linear else pixels.astype(np.float64)) * 255
+
+
+def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClient, reference: dict,
+                   notes: list[str]) -> list[str]:
     problems = []
     if len(result["layers_after"]) != len(result["layers_before"]) + 1:
         problems.append(f"expected one new layer: {result['layers_before']} -> {result['layers_after']}")
     if not result.get("new_layer_above_original"):
         problems.append(f"the new layer is not right above the original: {result['layers_after']}")
+    if result["bounds_new"] != result["bounds_original"]:
+        problems.append(f"the new layer covers {result['bounds_new']}, the original {result['bounds_original']}")
+        return problems  # the pixels cannot be compared
+    if case.get("move_to") and result["bounds_original"][:2] != case["move_to"]:
+        problems.append(f"the original was not moved to {case['move_to']}: {result['bounds_original']}")
     meta = result["pixels"]
     before = _load_raw(folder / "original_before.raw", meta)
     after = _load_raw(folder / "original_after.raw", meta)
     new = _load_raw(folder / "new_layer.raw", meta)
     if not np.array_equal(before, after):
         problems.append("the original layer changed")
-    reply = client.process(np.ascontiguousarray(before), width=meta["width"], height=meta["height"],
-                           channels=meta["channels"], dtype=meta["dtype"], options=Options(whole_image=case["mode"] == "whole"))
-    direct = np.frombuffer(reply.pixels, dtype=new.dtype).reshape(new.shape)
-    tolerance = {"u8": 1, "u16": 1, "f32": 1e-5}[meta["dtype"]]
-    difference = np.abs(direct.astype(np.float64) - new.astype(np.float64)).max()
+    # Krita's dumps are the document's own values (with its profile named); GIMP's are read as R'G'B'.
+    linear = case.get("transfer") == "linear" and "profile" in result
+    if linear and "g10" not in result["profile"]:
+        problems.append(f"a linear case got the profile {result['profile']!r}")
+    sent, wire_dtype = _with_rgb(before, _encode) if linear else before, meta["dtype"]
+    if wire_dtype in ("f16", "f32"):
+        sent, wire_dtype = sent.astype(np.float32), "f32"
+    reply = client.process(np.ascontiguousarray(sent), width=meta["width"], height=meta["height"],
+                           channels=meta["channels"], dtype=wire_dtype,
+                           options=Options(whole_image=case["mode"] == "whole"))
+    direct = np.frombuffer(reply.pixels, dtype=sent.dtype).reshape(new.shape)
+    expected = _with_rgb(direct, _decode) if linear else direct.astype(np.float64)
+    # A half-float document (GIMP's read as f32) keeps what it is written to half precision.
+    half = meta["dtype"] == "f16" or case.get("precision") == "f16"
+    tolerance = 1e-3 if half else {"u8": 1, "u16": 1, "f32": 1e-5}[meta["dtype"]]
+    difference = np.abs(expected - new.astype(np.float64)).max()
     if difference > tolerance:
         problems.append(f"new layer differs from the server's direct output by {difference}")
-    if np.array_equal(direct, before):
+    if np.array_equal(direct, sent):
         problems.append("the server's output equals the input: the test would not notice a copy")
+    if case["name"] == "rgba8":
+        reference.update(before=_levels(before, False), new=_levels(new, False))
+    elif case.get("transfer") and reference:
+        problems += _compare_with_8bit(_levels(before, linear), _levels(new, linear), reference, notes)
     if case.get("select"):
         x, y, w, h = case["select"]
         mask = np.fromfile(folder / "mask.raw", dtype=np.uint8).reshape(meta["height"], meta["width"])
-        expected = np.zeros_like(mask)
-        expected[y:y + h, x:x + w] = 255
-        if not np.array_equal(mask, expected):
-            problems.append(f"mask differs from the selection in {(mask != expected).sum()} pixels")
+        expected_mask = np.zeros_like(mask)
+        expected_mask[y:y + h, x:x + w] = 255
+        if not np.array_equal(mask, expected_mask):
+            problems.append(f"mask differs from the selection in {(mask != expected_mask).sum()} pixels")
+    return problems
+
+
+def _compare_with_8bit(before: np.ndarray, new: np.ndarray, reference: dict, notes: list[str]) -> list[str]:
+    """A float document of the same picture must get the 8-bit document's result (face region, RGB)."""
+    x, y, w, h = SELECTION
+    face = (slice(y, y + h), slice(x, x + w), slice(0, 3))
+    source = np.abs(before[face] - reference["before"][face]).mean()
+    difference = np.abs(new[face] - reference["new"][face])
+    notes.append(f"face vs the 8-bit result: mean {difference.mean():.2f}, max {difference.max():.1f} levels "
+                 f"(input mean {source:.2f})")
+    problems = []
+    if source > 0.5:
+        problems.append(f"the float document does not hold the 8-bit picture (face mean {source:.2f} levels)")
+    if difference.mean() > FACE_LEVELS:
+        problems.append(f"face differs from the 8-bit result by {difference.mean():.2f} levels on average")
     return problems
 
 
@@ -149,6 +218,9 @@ def main() -> int:
     command, work = sys.argv[1], Path(sys.argv[2])
     if command == "prepare":
         prepare(work)
+        return 0
+    if command == "cases":
+        (work / "cases.json").write_text(json.dumps(cases(sys.argv[3]), indent=1))
         return 0
     failures = []
     for editor in sys.argv[3:]:

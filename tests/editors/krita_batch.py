@@ -2,7 +2,8 @@
 
 The docker widget itself is created and its Apply is driven (its worker thread, signals and
 layer code all run for real); the harness only waits for the worker's result. Dumps are raw
-``pixelData`` bytes (B,G,R,A for integer depths); the host converts and asserts.
+``pixelData`` bytes of each layer's bounds (B,G,R,A for integer depths; float ones R,G,B,A in the
+document's profile, linear by default); the host converts and asserts.
 """
 
 import json
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from editor_side import case_address  # copied beside this file
 from krita import Krita, Selection
 
 WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
@@ -22,15 +24,39 @@ def _names(document):
     return [node.name() for node in document.topLevelNodes() if node.type() in _LAYERS]
 
 
-def _raw_document(depth):
-    """A document of ``depth`` filled from the host's raw dump (Krita asks questions when importing 16-bit PNGs)."""
-    raw = (WORK / f"krita_{depth.lower()}.raw").read_bytes()
-    probe = Krita.instance().openDocument(str(WORK / "portrait8.png"))  # same size as the raw dumps
-    width, height = probe.width(), probe.height()
-    probe.close()
-    document = Krita.instance().createDocument(width, height, f"portrait-{depth}", "RGBA", depth, "", 72.0)
-    document.topLevelNodes()[0].setPixelData(raw, 0, 0, width, height)
+# Krita's own profiles; "" picks the colour space's default, linear for float RGB.
+_PROFILES = {"linear": "", "srgb": "sRGB-elle-V2-srgbtrc.icc"}
+
+
+def _open(case):
+    """The case's document: 16-bit from the host's raw dump (Krita asks questions when importing 16-bit
+    PNGs), float converted from the 8-bit portrait as Image → Convert Image Color Space would."""
+    precision = case.get("precision")
+    if precision == "u16":
+        raw = (WORK / "krita_u16.raw").read_bytes()
+        probe = Krita.instance().openDocument(str(WORK / "portrait8.png"))  # same size as the raw dump
+        width, height = probe.width(), probe.height()
+        probe.close()
+        document = Krita.instance().createDocument(width, height, "portrait-U16", "RGBA", "U16", "", 72.0)
+        document.topLevelNodes()[0].setPixelData(raw, 0, 0, width, height)
+        return document
+    document = Krita.instance().openDocument(str(WORK / case["image"]))
+    if precision:
+        document.setColorSpace("RGBA", precision.upper(), _PROFILES[case["transfer"]])
+        document.waitForDone()
+    if case.get("move_to"):
+        document.topLevelNodes()[0].move(*case["move_to"])
+        document.waitForDone()
     return document
+
+
+def _bounds(node):
+    rect = node.bounds()
+    return [rect.x(), rect.y(), rect.width(), rect.height()]
+
+
+def _dump(node, path):
+    path.write_bytes(bytes(node.pixelData(*_bounds(node))))
 
 
 def _wait(docker, timeout_s=180):
@@ -46,34 +72,32 @@ def _wait(docker, timeout_s=180):
 def run_case(docker, case):
     out = WORK / "out" / "krita" / case["name"]
     out.mkdir(parents=True, exist_ok=True)
-    precision = case.get("precision")
-    if precision:
-        document = _raw_document(precision.upper())
-    else:
-        document = Krita.instance().openDocument(str(WORK / case["image"]))
+    document = _open(case)
     document.setBatchmode(True)
-    width, height = document.width(), document.height()
     original = document.topLevelNodes()[0]
     depth = document.colorDepth()
-    (out / "original_before.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
+    _, _, width, height = bounds = _bounds(original)
+    _dump(original, out / "original_before.raw")
     if case.get("select"):
         x, y, w, h = case["select"]
         selection = Selection()
         selection.select(x, y, w, h, 255)
         document.setSelection(selection)
     before = _names(document)
-    docker.settings.set("address", case["address"])
     docker.faces_only.setChecked(case["mode"] == "faces")
     docker.start_server.setChecked(False)
     docker.strength_slider.setValue(100)
-    started = time.monotonic()
-    docker.apply(document)
-    _wait(docker)
-    seconds = time.monotonic() - started
+    with case_address(case) as address:
+        docker.settings.set("address", address)
+        started = time.monotonic()
+        docker.apply(document)
+        _wait(docker)
+        seconds = time.monotonic() - started
     message = docker.message_label.text()
     after = _names(document)
     result = {"message": message, "seconds": seconds, "layers_before": before, "layers_after": after,
-              "depth": depth, "model": document.colorModel(),
+              "depth": depth, "model": document.colorModel(), "profile": document.colorProfile(),
+              "bounds_original": bounds,
               "pixels": {"width": width, "height": height, "channels": 4,
                          "dtype": {"U8": "u8", "U16": "u16", "F32": "f32", "F16": "f16"}[depth],
                          "order": "bgra" if depth in ("U8", "U16") else "rgba"}}
@@ -82,12 +106,13 @@ def run_case(docker, case):
         result["outcome"] = "ok"
         nodes = [node.name() for node in original.parentNode().childNodes()]  # Krita lists bottom first
         result["new_layer_above_original"] = nodes.index(new[0].name()) == nodes.index(original.name()) + 1
-        (out / "new_layer.raw").write_bytes(bytes(new[0].pixelData(0, 0, width, height)))
-        (out / "original_after.raw").write_bytes(bytes(original.pixelData(0, 0, width, height)))
+        result["bounds_new"] = _bounds(new[0])
+        _dump(new[0], out / "new_layer.raw")
+        _dump(original, out / "original_after.raw")
         masks = [child for child in new[0].childNodes() if child.type() == "transparencymask"]
         result["has_mask"] = bool(masks)
         if masks:
-            (out / "mask.raw").write_bytes(bytes(masks[0].pixelData(0, 0, width, height)))
+            (out / "mask.raw").write_bytes(bytes(masks[0].pixelData(*bounds)))
         document.refreshProjection()
         document.exportImage(str(out / "export.png"), __import__("krita").InfoObject())
     else:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Real-editor tests: GIMP 3.0 and Krita 5.2 from Debian trixie, run headless in a chroot (needs root).
 #   tests/editors/run_editor_tests.sh [gimp] [krita] [screenshots]     (default: gimp krita)
+# DEEPFLASH_EDITOR_WEIGHTS=FILE serves that model instead of the tiny random one (e.g. the shipped model,
+# to see real-sized differences between documents of different depths).
 # "screenshots" runs the GUI editors under Xvfb and refreshes docs/gimp_dialog.png and docs/krita_docker.png.
 # Builds or reuses the cached root (tests/editors/chroot.sh), installs the plug-ins into the root's
 # HOME with `deepflash install` as a user would, starts a DeepFlash server with a tiny random model on
-# the host loopback (the chroot shares the host's network), runs each editor over the cases of
-# host_side.py, and checks the results on the host. Timings of every phase are printed at the end.
+# a free port of the host loopback (the chroot shares the host's network; other servers may run there),
+# runs each editor over the cases of host_side.py, and checks the results on the host. Timings of every
+# phase are printed at the end.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -20,7 +23,7 @@ editors=("$@")
 WORK_IN=/tmp/deepflash-editors
 WORK="$EDITORS_ROOT$WORK_IN"
 TEST_HOME=/home/deepflash-test  # the user's HOME inside the root
-ADDRESS=tcp://127.0.0.1:5591
+ADDRESS=""  # the test server's, on a port picked when it starts
 EDITOR_TIMEOUT=600  # a hung editor (a modal dialog in headless mode) must not hang CI
 server_pid=""
 background=()  # GUI processes of the screenshot run
@@ -53,34 +56,56 @@ editors_mount
 rm -rf "$WORK" "$EDITORS_ROOT$TEST_HOME"  # a fresh user: no settings, logs or editor state from earlier runs
 mkdir -p "$WORK" "$EDITORS_ROOT$TEST_HOME"
 "$PY" "$here/host_side.py" prepare "$WORK"
-cp "$here/gimp_batch.py" "$here/krita_batch.py" "$WORK/"
-DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m deepflash_app serve --bind "$ADDRESS" --weights "$WORK/tiny.safetensors" \
-    --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
-server_pid=$!
-"$PY" - "$ADDRESS" "$server_pid" <<'PYEOF'
+cp "$here/gimp_batch.py" "$here/krita_batch.py" "$here/editor_side.py" "$WORK/"
+
+# Start the test server on a port the system reports free. Another process may take the port between
+# the pick and the bind; then the server exits (or someone else answers) and a new port is tried.
+start_server() {
+    local port
+    port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    ADDRESS="tcp://127.0.0.1:$port"
+    DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m deepflash_app serve --bind "$ADDRESS" --weights "${DEEPFLASH_EDITOR_WEIGHTS:-$WORK/tiny.safetensors}" \
+        --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
+    server_pid=$!
+    "$PY" - "$ADDRESS" "$server_pid" "$WORK/server.out" <<'PYEOF'
 import os, sys, time
 sys.path.insert(0, ".")
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import ServerUnavailableError
+address, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.monotonic() + 180
 while True:
     try:
-        state = DeepFlashClient(sys.argv[1], timeout_s=2, retries=0).ping()["state"]
-        if state == "failed":
+        reply = DeepFlashClient(address, timeout_s=2, retries=0).ping()
+        if reply.get("pid") != pid:
+            print(f"{address} is answered by another process (pid {reply.get('pid')})")
+            sys.exit(3)
+        if reply["state"] == "failed":
             sys.exit("the test server could not load its model; see server.out")
-        if state == "ready":  # the model is loaded: the first case is not slower than the rest
-            print("server ready")
+        if reply["state"] == "ready":  # the model is loaded: the first case is not slower than the rest
+            print(f"server ready at {address}")
             break
     except ServerUnavailableError:
         pass
     if time.monotonic() > deadline:
         sys.exit("the test server did not start; see server.out")
     try:
-        os.kill(int(sys.argv[2]), 0)
+        os.kill(pid, 0)
     except OSError:
-        sys.exit("the test server exited; see server.out")
+        with open(sys.argv[3]) as log:
+            print(f"the test server exited (port taken?): {log.read()[-300:]}")
+        sys.exit(3)
     time.sleep(0.5)
 PYEOF
+}
+for attempt in 1 2 3; do
+    server_status=0
+    start_server || server_status=$?
+    [ $server_status = 3 ] || break
+    kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""
+done
+[ $server_status = 0 ] || exit 1
+"$PY" "$here/host_side.py" cases "$WORK" "$ADDRESS"
 phase "fixtures + server"
 
 for editor in gimp krita; do deepflash install "$editor" --address "$ADDRESS"; done
