@@ -4,7 +4,8 @@ Per face crop: resize to the network's input size, bilateral-filter, infer ``y``
 low-frequency correction ``D = 2y − 1``, bring ``D`` back to the crop's native resolution with
 edge-aware upsampling guided by the photo itself, apply ``x − s·D`` and blend into the crop region
 with a feathered mask. Only crop regions are converted to float; every pixel outside all crops is
-copied untouched, so it stays bit-identical.
+copied untouched, so it stays bit-identical. Then, unless turned off, red pupils and small flash
+glare on glasses are corrected inside each face (:mod:`deepflash_core.eyes`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ import torch.nn.functional as F
 from deepflash_core import bilateral, encoding, upsample
 from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError
+from deepflash_core.eyes import EyeReport, fix_face_eyes, wears_glasses
+from deepflash_core.face_mesh import find_eyes
 from deepflash_core.faces import Face, detect_faces, whole_image_face
 from deepflash_core.network import FlashUNet
+from deepflash_core.pixels import PIXEL_SCALE
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
 
 ProgressCallback = Callable[[str, float], None]
@@ -42,7 +46,6 @@ MIN_SIDE = 8
 MAX_BATCH = 4
 # Stage timer; benchmarks swap in time.process_time to count CPU seconds on a busy machine.
 CLOCK: Callable[[], float] = time.perf_counter
-_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,13 @@ class Options:
     Attributes:
         strength: ``s`` in ``x − s·D``: 0 leaves the photo as it is, 1 applies the full correction.
         whole_image: treat the whole frame as one crop instead of detecting faces.
+        red_eye: after the correction, replace red pupils by dark ones and fill in small flash
+            glare on glasses (:mod:`deepflash_core.eyes`).
     """
 
     strength: float = 1.0
     whole_image: bool = False
+    red_eye: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.strength, (int, float)) or not 0.0 <= float(self.strength) <= 1.0:
@@ -118,7 +124,7 @@ class Pipeline:
         Args:
             pixels: ``(H, W, 3)`` or ``(H, W, 4)`` uint8, uint16, or float32 in [0, 1]; a fourth
                 channel is alpha and is returned untouched.
-            options: strength and whole-image mode.
+            options: strength, whole-image mode and the red-eye/glare stage.
             progress: optional callback ``(stage, fraction)``.
 
         Returns:
@@ -149,7 +155,7 @@ class Pipeline:
             report("done", 1.0)
             return Result(output, faces, timings, ["strength 0: the photo is returned unchanged"])
 
-        scale = _SCALE[pixels.dtype]
+        scale = PIXEL_SCALE[pixels.dtype]
         strength = float(options.strength)
         report("prepare", 0.05)
         with _timed(timings, "prepare"):
@@ -171,6 +177,14 @@ class Pipeline:
             report("upsample", 0.5 + 0.4 * done / len(groups))
             members = [(plans[index], corrections_low[index : index + 1]) for index in group]
             _correct_group(pixels, output, members, strength, scale, self.device, timings)
+        if options.red_eye:
+            report("eyes", 0.9)
+            with _timed(timings, "eyes"):
+                eyes = EyeReport()
+                for face in faces:
+                    # Located on the photo as it came, corrected on the output (same geometry).
+                    eyes.add(fix_face_eyes(output, find_eyes(pixels, face), wears_glasses(pixels, face)))
+            warnings += eyes.warnings
         report("done", 1.0)
         return Result(output, faces, timings, warnings)
 
@@ -355,7 +369,7 @@ def _check_pixels(pixels: np.ndarray) -> None:
         raise InvalidOptionError(f"Pixels must be a numpy array, got {type(pixels).__name__}.")
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
         raise InvalidOptionError(f"Pixels must be (height, width, 3 or 4), got shape {pixels.shape}.")
-    if pixels.dtype not in _SCALE:
+    if pixels.dtype not in PIXEL_SCALE:
         raise InvalidOptionError(f"Pixels must be uint8, uint16 or float32, got {pixels.dtype}.")
     if min(pixels.shape[:2]) < MIN_SIDE:
         raise InvalidOptionError(f"The image is {pixels.shape[1]}x{pixels.shape[0]}; too small to hold a face.")

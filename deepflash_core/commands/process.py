@@ -98,11 +98,11 @@ class _Corrector:
 
             self.pipeline = Pipeline.load(weights=weights, device=device, mixed_precision=mixed_precision)
 
-    def correct(self, pixels: Any, strength: float, whole_image: bool) -> tuple[Any, list[str]]:
+    def correct(self, pixels: Any, strength: float, whole_image: bool, red_eye: bool = True) -> tuple[Any, list[str]]:
         if not self.server:
             from deepflash_core.pipeline import Options
 
-            result = self.pipeline.process(pixels, Options(strength=strength, whole_image=whole_image))
+            result = self.pipeline.process(pixels, Options(strength=strength, whole_image=whole_image, red_eye=red_eye))
             return result.pixels, result.warnings
         corrected, reply = self.client.process_array(pixels, strength=strength, whole_image=whole_image)
         return corrected, list(reply.warnings)
@@ -114,6 +114,7 @@ class _Corrector:
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs, named like the inputs.")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
+@click.option("--red-eye/--no-red-eye", default=True, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
@@ -125,6 +126,7 @@ def process(
     out_dir: Path | None,
     strength: float,
     whole_image: bool,
+    red_eye: bool,
     device: str,
     weights: Path | None,
     mixed_precision: bool,
@@ -138,6 +140,8 @@ def process(
     """
     if (output is None) == (out_dir is None):
         raise click.UsageError("Give exactly one of -o/--output FILE or --out-dir FOLDER.")
+    if server and not red_eye:
+        raise click.UsageError("--no-red-eye works in-process only; a server always corrects red eyes.")
     photos, failures = expand_inputs(inputs)
     if output is not None and len(photos) > 1:
         raise click.UsageError(f"-o/--output takes one photo, but {len(photos)} were given; use --out-dir.")
@@ -166,7 +170,7 @@ def process(
         for job in bar:
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
-                notes = _process_one(job, corrector, strength, whole_image)
+                notes = _process_one(job, corrector, strength, whole_image, red_eye)
             except DeepFlashError as error:
                 failed += 1
                 tqdm.write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
@@ -194,12 +198,12 @@ def process(
         sys.exit(1)
 
 
-def _process_one(job: Job, corrector: _Corrector, strength: float, whole_image: bool) -> list[str]:
+def _process_one(job: Job, corrector: _Corrector, strength: float, whole_image: bool, red_eye: bool) -> list[str]:
     from deepflash_core.imageio import load_photo, output_format, save_photo
 
     output_format(job.target)  # an unknown extension fails before any work
     photo = load_photo(job.source)
-    pixels, warnings = corrector.correct(photo.pixels, strength, whole_image)
+    pixels, warnings = corrector.correct(photo.pixels, strength, whole_image, red_eye)
     notes = save_photo(photo.with_pixels(pixels), job.target)
     return [*warnings, *notes]
 
