@@ -3,11 +3,13 @@
 The lens area is an ellipse around each eye from its landmarks (a lens reaches above the eye
 and out past its corners). A glare pixel is near white: its smallest channel at least
 ``GLARE_LEVEL`` and its channels within ``GLARE_CHROMA`` of each other. Connected glare pixels form
-spots, which must stand ``GLARE_CONTRAST`` above the ring of pixels around them; one within the iris no larger than half its radius is the cornea's own catchlight and is
-kept. The flash mirrors once in a lens, so only the largest remaining spot per lens counts. It is
-inpainted from the lens around it (Telea's method) when no larger than a disc of ``MAX_SPOT`` eye
-widths and clear of the eye opening; otherwise it is left as it is, with a note, because filling
-it would invent the eye or the face behind it.
+spots, which must stand ``GLARE_CONTRAST`` above the ring of pixels around them and be compact
+(a glint along a frame's rim is a streak). Spots touching the eye opening are not counted: there
+the white of the eye and the catchlight look the same as glare. The flash mirrors once in a lens,
+so only the largest remaining spot per lens counts. It is inpainted from the lens around it
+(Telea's method) when no larger than a disc of ``MAX_SPOT`` eye widths and a few pixels clear of
+the eye; otherwise it is left as it is, with a note, because filling it would invent the eye or
+the face behind it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ LENS_AXES = (0.7, 0.6)
 LENS_SHIFT_UP = 0.15
 # Smallest spot worth a look, in pixels (single clipped pixels are noise or skin texture).
 MIN_SPOT_PIXELS = 4
+# A spot is at most this many times longer than wide.
+MAX_ASPECT = 3.5
 # The spot's anti-aliased halo is inpainted with it.
 HALO_PX = 2
 
@@ -68,18 +72,33 @@ def glare_spot(rgb: np.ndarray, eye: Eye, window: tuple[int, int, int, int]) -> 
     lightness = rgb.min(axis=-1)
     bright = (lightness >= GLARE_LEVEL) & (np.ptp(rgb, axis=-1) <= GLARE_CHROMA) & (lens > 0)
     count, labels = cv2.connectedComponents(bright.astype(np.uint8), connectivity=8)
-    iris = _distance(window, eye.centre) <= eye.radius + 1
-    catchlight = np.pi * (0.5 * eye.radius) ** 2
+    opening = _opening(window, eye, grow=1)
     best, best_size = None, MIN_SPOT_PIXELS - 1
     for label in range(1, count):
         spot = labels == label
         size = int(spot.sum())
-        if size <= best_size or (size <= catchlight and iris[spot].all()):
+        if size <= best_size or (spot & opening).any() or not _compact(spot):
             continue
         ring = cv2.dilate(spot.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~spot
         if lightness[spot].mean() - np.median(lightness[ring]) >= GLARE_CONTRAST:
             best, best_size = spot, size
     return best
+
+
+def _compact(spot: np.ndarray) -> bool:
+    """A spot, not a streak: a glint along a frame's rim or a lid's edge is long and thin."""
+    points = np.argwhere(spot).astype(np.float32)
+    (_, _), (a, b), _ = cv2.minAreaRect(points)
+    long, short = max(a, b) + 1.0, min(a, b) + 1.0
+    return long <= MAX_ASPECT * short and spot.sum() >= 0.5 * long * short
+
+
+def _opening(window: tuple[int, int, int, int], eye: Eye, grow: int) -> np.ndarray:
+    """The eye opening over the window, grown by ``grow`` pixels, as a bool mask."""
+    x0, y0, x1, y1 = window
+    opening = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(opening, [np.round(eye.opening - (x0, y0)).astype(np.int32)], 1)
+    return cv2.dilate(opening, np.ones((2 * grow + 1,) * 2, np.uint8)).astype(bool)
 
 
 def reduce_glare(image: np.ndarray, eye: Eye) -> GlareOutcome:
@@ -96,10 +115,8 @@ def reduce_glare(image: np.ndarray, eye: Eye) -> GlareOutcome:
     spot = glare_spot(rgb, eye, window)
     if spot is None:
         return GlareOutcome(0, 0)
-    opening = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(opening, [np.round(eye.opening - (x0, y0)).astype(np.int32)], 1)
-    opening = cv2.dilate(opening, np.ones((2 * HALO_PX + 3,) * 2, np.uint8)).astype(bool)
-    if spot.sum() > np.pi * (MAX_SPOT * eye.width) ** 2 or (spot & opening).any():
+    near_eye = _opening(window, eye, grow=HALO_PX + 1)
+    if spot.sum() > np.pi * (MAX_SPOT * eye.width) ** 2 or (spot & near_eye).any():
         return GlareOutcome(0, 1)
     holes = cv2.dilate(spot.astype(np.uint8), np.ones((2 * HALO_PX + 1,) * 2, np.uint8))
     radius = max(3.0, MAX_SPOT * eye.width)
@@ -110,12 +127,6 @@ def reduce_glare(image: np.ndarray, eye: Eye) -> GlareOutcome:
     mask = holes.astype(bool)
     region[mask] = filled[mask]
     return GlareOutcome(1, 0)
-
-
-def _distance(window: tuple[int, int, int, int], centre: tuple[float, float]) -> np.ndarray:
-    x0, y0, x1, y1 = window
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    return np.hypot(xs - centre[0], ys - centre[1])
 
 
 def _lens_centre(eye: Eye) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 Per eye (from :mod:`deepflash_core.face_mesh`): the *pupil disc* is the iris circle, the largest a
 pupil can open, cut to the eye opening between the lids. The eye's redness score is the mean
-per-pixel redness ``(R − max(G, B)) / (R + G + B + 0.1)`` over a pupil-sized disc
+redness ``(R − max(G, B)) / (R + G + B + 1.5)`` over a pupil-sized disc
 (``SCORE_RADIUS`` × the iris radius, placed where it is reddest within ``SEARCH`` iris radii of the
 landmarks' centre, which then centres the pupil disc) minus the median redness of the eye opening
 outside the iris (sclera and corners), so a pink-lit eye or reddish lids do not read as red pupils. An eye
@@ -26,11 +26,16 @@ import numpy as np
 from deepflash_core.face_mesh import Eye
 from deepflash_core.pixels import from_float, to_float
 
-RED_EYE_THRESHOLD = 0.12
-# The score is taken over this fraction of the iris radius: the pupil, whatever its size.
-SCORE_RADIUS = 0.6
-# The scored disc may sit this far (in iris radii) from the given iris centre.
-SEARCH = 0.5
+RED_EYE_THRESHOLD = 0.056
+# The score is taken over a disc of this fraction of the iris radius: a pupil, whatever its size.
+SCORE_RADIUS = 0.4
+# The scored disc may sit this far (in iris radii) from the given iris centre: the mesh's irises
+# are close, the centre of a 68-point eye contour only roughly where the iris is.
+SEARCH = {"mesh": 0.3, "landmarks": 0.8}
+# Redness floors: the score's makes a dark red-brown iris under a warm cast score low, the
+# per-pixel weight's only keeps noise in a black pupil from counting as red.
+SCORE_FLOOR = 1.5
+PIXEL_FLOOR = 0.1
 # Below this the pixel's own redness gives it no correction, above the second it gets the full one.
 PIXEL_REDNESS = (0.04, 0.14)
 # A pupil's dark level relative to the red pupil's green/blue.
@@ -39,7 +44,6 @@ DARKEN = 0.6
 CATCHLIGHT = (0.45, 0.7)
 # The correction fades to 0 over this fraction of the disc's radius (at least one pixel).
 RIM = 0.2
-_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,36 +55,38 @@ class EyeOutcome:
     corrected: bool
 
 
-def redness(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel redness of float RGB in [0, 1]: ``max(0, R − max(G, B)) / (R + G + B + 0.1)``.
+def redness(rgb: np.ndarray, floor: float = PIXEL_FLOOR) -> np.ndarray:
+    """Per-pixel redness of float RGB in [0, 1]: ``max(0, R − max(G, B)) / (R + G + B + floor)``.
 
-    The 0.1 keeps dark noise in a black pupil from reading as red. ``(…, 3)`` in, ``(…)`` out.
+    The floor keeps dark pixels from reading as red: 0.1 only damps noise in a black pupil;
+    ``SCORE_FLOOR`` makes the measure grow with how bright the red is. ``(…, 3)`` in, ``(…)`` out.
     """
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    return np.maximum(r - np.maximum(g, b), 0.0) / (r + g + b + _FLOOR)
+    return np.maximum(r - np.maximum(g, b), 0.0) / (r + g + b + np.float32(floor))
 
 
 def locate_pupil(pixels: np.ndarray, eye: Eye) -> tuple[Eye, float]:
     """The eye re-centred on its reddest pupil-sized disc near the iris centre, and its redness score.
 
     Landmarks place the iris a pixel or two off (the 68-point fallback more), so the score is the
-    best over disc positions within ``SEARCH`` × the iris radius of the given centre.
+    best over disc positions within ``SEARCH[eye.source]`` × the iris radius of the given centre.
 
     Returns:
         ``(eye, score)``; the eye unchanged and score 0 when too little of the pupil is open.
     """
-    reach = eye.radius * (1.0 + SEARCH)
+    search = SEARCH[eye.source]
+    reach = eye.radius * (1.0 + search)
     window = _window(pixels.shape, eye, reach)
     if window is None:
         return eye, 0.0
     x0, y0, x1, y1 = window
     distance, opening = _geometry(window, eye)
-    red = redness(to_float(pixels[y0:y1, x0:x1, :3])) * opening
+    red = redness(to_float(pixels[y0:y1, x0:x1, :3]), SCORE_FLOOR) * opening
     k = max(SCORE_RADIUS * eye.radius, 1.0)
     kernel = (np.hypot(*np.mgrid[-int(k) : int(k) + 1, -int(k) : int(k) + 1]) <= k).astype(np.float32)
     area = cv2.filter2D(opening.astype(np.float32), -1, kernel, borderType=cv2.BORDER_CONSTANT)
     total = cv2.filter2D(red.astype(np.float32), -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    mean = np.where((area >= 3) & (distance <= SEARCH * eye.radius), total / np.maximum(area, 1.0), -1.0)
+    mean = np.where((area >= 3) & (distance <= search * eye.radius), total / np.maximum(area, 1.0), -1.0)
     best = np.unravel_index(int(np.argmax(mean)), mean.shape)
     if mean[best] < 0:
         return eye, 0.0
@@ -184,7 +190,7 @@ def _surroundings(pixels: np.ndarray, eye: Eye) -> np.ndarray:
     window = (x0, y0, x1, y1)
     distance, _ = _geometry(window, eye)
     mask = _opening_mask(window, eye.opening, grow=0) & (distance > 1.2 * eye.radius)
-    return redness(to_float(pixels[y0:y1, x0:x1, :3]))[mask]
+    return redness(to_float(pixels[y0:y1, x0:x1, :3]), SCORE_FLOOR)[mask]
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
