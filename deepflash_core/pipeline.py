@@ -6,6 +6,8 @@ edge-aware upsampling guided by the photo itself, and apply ``x − s·D`` throu
 (:mod:`deepflash_core.matte`): the person is corrected, the backdrop is not. Where the matte is
 exactly 0 the correction is exactly 0, so those pixels stay bit-identical; the optional backdrop
 lift (:mod:`deepflash_core.backdrop`) is a smooth parametric brightening, never the network's output.
+Then, unless turned off, red pupils and small flash glare on glasses are corrected inside each face
+(:mod:`deepflash_core.eyes`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import torch.nn.functional as F
 from deepflash_core import backdrop, bilateral, encoding, matte, upsample
 from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError
+from deepflash_core.eyes import EyeReport, fix_face_eyes, wears_glasses
+from deepflash_core.face_mesh import find_eyes
 from deepflash_core.faces import Face, detect_faces, whole_image_face
 from deepflash_core.network import FlashUNet
 from deepflash_core.options import Options
+from deepflash_core.pixels import PIXEL_SCALE
 from deepflash_core.result import ProgressCallback, Result
 from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
 
@@ -40,7 +45,6 @@ MIN_SIDE = 8
 MAX_BATCH = 4
 # Stage timer; benchmarks swap in time.process_time to count CPU seconds on a busy machine.
 CLOCK: Callable[[], float] = time.perf_counter
-_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
 class Pipeline:
@@ -124,7 +128,7 @@ class Pipeline:
             report("done", 1.0)
             return Result(output, faces, timings, [*warnings, "strength 0: the photo is returned unchanged"], person)
 
-        scale = _SCALE[pixels.dtype]
+        scale = PIXEL_SCALE[pixels.dtype]
         strength = float(options.strength)
         report("prepare", 0.05)
         with _timed(timings, "prepare"):
@@ -147,10 +151,18 @@ class Pipeline:
             members = [(plans[index], corrections_low[index : index + 1]) for index in group]
             _correct_group(pixels, output, members, subject, strength, scale, self.device, timings)
         if options.background == "lift":
-            report("backdrop", 0.95)
+            report("backdrop", 0.9)
             with _timed(timings, "backdrop"):
                 centre = tuple(np.mean([((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces], axis=0))
                 backdrop.lift_backdrop(pixels, output, subject, centre, strength, scale)
+        if options.red_eye:
+            report("eyes", 0.95)
+            with _timed(timings, "eyes"):
+                eyes = EyeReport()
+                for face in faces:
+                    # Located on the photo as it came, corrected on the output (same geometry).
+                    eyes.add(fix_face_eyes(output, find_eyes(pixels, face), wears_glasses(pixels, face)))
+            warnings += eyes.warnings
         report("done", 1.0)
         return Result(output, faces, timings, warnings, person)
 
@@ -336,7 +348,7 @@ def _check_pixels(pixels: np.ndarray) -> None:
         raise InvalidOptionError(f"Pixels must be a numpy array, got {type(pixels).__name__}.")
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
         raise InvalidOptionError(f"Pixels must be (height, width, 3 or 4), got shape {pixels.shape}.")
-    if pixels.dtype not in _SCALE:
+    if pixels.dtype not in PIXEL_SCALE:
         raise InvalidOptionError(f"Pixels must be uint8, uint16 or float32, got {pixels.dtype}.")
     if min(pixels.shape[:2]) < MIN_SIDE:
         raise InvalidOptionError(f"The image is {pixels.shape[1]}x{pixels.shape[0]}; too small to hold a face.")

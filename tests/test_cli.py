@@ -250,3 +250,24 @@ def test_console_entry_point_prints_one_line_for_a_missing_file(tmp_path: Path) 
     assert "Traceback" not in completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_no_red_eye_keeps_the_red_pupils_that_the_default_removes(tmp_path: Path, weights: Path) -> None:
+    source = FIXTURES / "red_eye_portrait.jpg"
+    outputs = {}
+    for flag in ("--red-eye", "--no-red-eye"):
+        out = tmp_path / f"{flag.strip('-')}.png"
+        result = run("process", source, "-o", out, "--weights", weights, flag)
+        assert result.exit_code == 0, result.output
+        outputs[flag] = np.asarray(Image.open(out)).astype(np.int32)
+    differs = np.any(outputs["--red-eye"] != outputs["--no-red-eye"], axis=-1)
+    assert 50 < differs.sum() < 0.01 * differs.size
+    red = outputs["--no-red-eye"][differs]
+    fixed = outputs["--red-eye"][differs]
+    assert (red[:, 0] - red[:, 1:].max(axis=1)).mean() > 3 * (fixed[:, 0] - fixed[:, 1:].max(axis=1)).mean()
+
+
+def test_no_red_eye_through_a_server_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("process", PORTRAIT, "-o", tmp_path / "x.jpg", "--server", "tcp://127.0.0.1:1", "--no-red-eye")
+    assert result.exit_code == 2 and "--no-red-eye" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -287,3 +287,18 @@ def test_faces_in_several_network_batches_give_the_same_result(random_pipe: Pipe
     monkeypatch.setattr(pipeline_module, "MAX_BATCH", 1)
     one_by_one = random_pipe.process(group)
     assert np.abs(together.pixels.astype(int) - one_by_one.pixels.astype(int)).max() <= 1
+
+
+def test_red_eye_stage_changes_only_the_pupils_and_is_timed(random_pipe: Pipeline) -> None:
+    pixels = np.asarray(Image.open(FIXTURES / "red_eye_portrait.jpg").convert("RGB"))
+    with_stage = random_pipe.process(pixels)
+    without = random_pipe.process(pixels, Options(red_eye=False))
+    assert "eyes" in with_stage.timings and "eyes" not in without.timings
+    differs = np.any(with_stage.pixels != without.pixels, axis=-1)
+    face = with_stage.faces[0]
+    eyes = [np.mean(face.landmarks[group], axis=0) for group in ("left_eye", "right_eye")]
+    width = max(np.ptp(np.asarray(face.landmarks[group])[:, 0]) for group in ("left_eye", "right_eye"))
+    ys, xs = np.nonzero(differs)
+    assert len(ys) > 50
+    near = np.min([np.hypot(xs - x, ys - y) for x, y in eyes], axis=0)
+    assert (near < 0.5 * width).all()

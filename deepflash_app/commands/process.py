@@ -100,7 +100,7 @@ def _corrector(weights: Path | None, device: str, mixed_precision: bool, server:
 @click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
 @click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
-@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Repair red pupils.")
+@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
@@ -127,6 +127,8 @@ def process(
     """
     if (output is None) == (out_dir is None):
         raise click.UsageError("Give exactly one of -o/--output FILE or --out-dir FOLDER.")
+    if server and not red_eye:
+        raise click.UsageError("--no-red-eye works in-process only; a server always corrects red eyes.")
     photos, failures = expand_inputs(inputs)
     if output is not None and len(photos) > 1:
         raise click.UsageError(f"-o/--output takes one photo, but {len(photos)} were given; use --out-dir.")

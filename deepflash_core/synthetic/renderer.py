@@ -25,6 +25,8 @@ from deepflash_core.synthetic.shading import decompose, luminance, srgb_to_linea
 
 # Red of a flash-lit retina seen through the pupil (linear RGB albedo).
 _RED_EYE = np.array([0.55, 0.03, 0.04], np.float32)
+# Radius of the reddened pupil disc, in eye widths, centred on the eye contour's centre.
+RED_EYE_DISC = 0.2
 
 
 class RenderInputError(DeepFlashError):
@@ -193,7 +195,7 @@ class FlashRenderer:
         if p.red_eye > 0:
             albedo = albedo.copy()
             for mask, width, centre in ctx.eyes:
-                skin.stamp_disc(albedo, centre, 0.2 * width, mask * np.float32(p.red_eye), _RED_EYE, mix=True)
+                skin.stamp_disc(albedo, centre, RED_EYE_DISC * width, mask * np.float32(p.red_eye), _RED_EYE, mix=True)
         radiance = albedo * irradiance
 
         # Shine: oily skin zones, a faint sheen elsewhere on the person, broken up by pores.
@@ -220,13 +222,20 @@ class FlashRenderer:
 
     @staticmethod
     def _glare(radiance: np.ndarray, frame: FaceFrame, p: FlashParams) -> None:
-        """The flash mirrored in each eyeglass lens: one bright, slightly elongated spot.
+        """The flash mirrored in each eyeglass lens: one bright, slightly elongated spot."""
+        white = np.full(3, 4.0 * p.glare, np.float32)
+        for spot, radii, angle in FlashRenderer.glare_spots(frame, p):
+            skin.stamp_ellipse(radiance, spot, radii, angle, white)
+
+    @staticmethod
+    def glare_spots(frame: FaceFrame, p: FlashParams) -> list[tuple[np.ndarray, tuple[float, float], float]]:
+        """Where the flash glares in the lenses: ``(centre_xy, (long, short) radii, angle_rad)`` per lens.
 
         The lenses' curvature puts the reflection at mirror-image places on the two
         lenses (both toward the nose, or both away), at the same height.
         """
         nose_x = float(frame.landmarks["nose_bridge"][0][0])
-        white = np.full(3, 4.0 * p.glare, np.float32)
+        spots = []
         for side in ("left_eye", "right_eye"):
             pts = frame.landmarks[side]
             width = float(np.linalg.norm(pts[3] - pts[0]))
@@ -234,8 +243,8 @@ class FlashRenderer:
             inward = 1.0 if nose_x > centre[0] else -1.0
             spot = centre + (inward * p.glare_dx * width) * frame.right + (p.glare_dy * width) * frame.down
             angle = math.atan2(float(frame.right[1]), float(frame.right[0]))
-            radii = (p.glare_size * width, 0.5 * p.glare_size * width)
-            skin.stamp_ellipse(radiance, spot, radii, angle, white)
+            spots.append((spot, (p.glare_size * width, 0.5 * p.glare_size * width), angle))
+        return spots
 
     def render(
         self, studio: np.ndarray, face: HasLandmarks, rng: np.random.Generator
