@@ -265,9 +265,3 @@ def test_no_red_eye_keeps_the_red_pupils_that_the_default_removes(tmp_path: Path
     red = outputs["--no-red-eye"][differs]
     fixed = outputs["--red-eye"][differs]
     assert (red[:, 0] - red[:, 1:].max(axis=1)).mean() > 3 * (fixed[:, 0] - fixed[:, 1:].max(axis=1)).mean()
-
-
-def test_no_red_eye_through_a_server_is_a_usage_error(tmp_path: Path) -> None:
-    result = run("process", PORTRAIT, "-o", tmp_path / "x.jpg", "--server", "tcp://127.0.0.1:1", "--no-red-eye")
-    assert result.exit_code == 2 and "--no-red-eye" in result.output
-    assert list(tmp_path.iterdir()) == []

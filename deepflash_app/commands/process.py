@@ -127,8 +127,6 @@ def process(
     """
     if (output is None) == (out_dir is None):
         raise click.UsageError("Give exactly one of -o/--output FILE or --out-dir FOLDER.")
-    if server and not red_eye:
-        raise click.UsageError("--no-red-eye works in-process only; a server always corrects red eyes.")
     photos, failures = expand_inputs(inputs)
     if output is not None and len(photos) > 1:
         raise click.UsageError(f"-o/--output takes one photo, but {len(photos)} were given; use --out-dir.")
