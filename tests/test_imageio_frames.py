@@ -61,3 +61,11 @@ def test_float32_tiff_gets_the_precise_message(tmp_path: Path, shape: tuple[int,
                      photometric="rgb" if len(shape) == 3 else "minisblack")
     with pytest.raises(ImageReadError, match=r"^float\.tif: 32-bit floating-point images are not supported"):
         load_photo(path)
+
+
+def test_a_phone_mpo_is_read_as_its_first_picture(tmp_path: Path) -> None:
+    frames = _frames(2)
+    path = tmp_path / "phone.jpg"
+    frames[0].save(path, "MPO", save_all=True, append_images=frames[1:])
+    photo = load_photo(path)
+    assert photo.format == "MPO" and photo.pixels.shape[:2] == (frames[0].height, frames[0].width)
