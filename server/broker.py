@@ -144,8 +144,11 @@ class Broker:
         self.results.close(linger=0)
 
     def _refuse_unread(self, code: str, reason: str) -> None:
-        """Answer the requests ZeroMQ received but the loop had not read yet, so no sender waits in vain."""
-        while True:
+        """Answer the requests ZeroMQ received but the loop had not read yet, so no sender waits in vain.
+
+        Bounded, so a peer that keeps sending cannot hold the shutdown.
+        """
+        for _ in range(MAX_BATCH):
             try:
                 frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
