@@ -5,13 +5,17 @@ stored; alpha is carried untouched; the ICC profile, EXIF (orientation reset to 
 and resolution go back into the output. Pillow decodes and encodes everything it
 can; colour images with 16 bits per channel, which Pillow would cut to 8 bits, go
 through OpenCV (PNG, TIFF reading, PNG writing) and tifffile (TIFF writing).
+Animations and multi-page files are refused rather than cut to one frame. A JPEG
+written from a JPEG keeps the source's quantization tables and subsampling.
 Every file that cannot be read or written raises a typed error with one line.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import shutil
 import struct
 import tempfile
 import warnings
@@ -59,6 +63,7 @@ class Photo:
         format: the Pillow format name of the source ("JPEG", "PNG", ...).
         source_mode: the source's Pillow mode, plus ";16" for 16-bit colour.
         jpeg_subsampling: the source JPEG's chroma subsampling (0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0).
+        jpeg_quantization: the source JPEG's quantization tables, so a JPEG output keeps its quality.
         dpi: resolution, written back when the format holds one.
         notes: what was converted on load (e.g. "CMYK converted to RGB").
     """
@@ -69,6 +74,7 @@ class Photo:
     format: str | None = None
     source_mode: str = "RGB"
     jpeg_subsampling: int | None = None
+    jpeg_quantization: dict[int, list[int]] | None = None
     dpi: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -126,12 +132,15 @@ def load_photo(path: str | os.PathLike[str]) -> Photo:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 _check_size(name, image.size)
+                _check_single_picture(name, image)
                 return _decode(path, image)
     except (ImageReadError, ImageTooLargeError):
         raise
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"{name}: too many pixels to be a photo (decompression bomb?).") from None
     except UnidentifiedImageError:
+        if _is_float_tiff(path):
+            raise ImageReadError(_float_refusal(name)) from None
         if path.suffix.lower() in (".heic", ".heif") and not _heif_support():
             raise ImageReadError(f"{name}: reading HEIC photos needs the pillow-heif package (pip install pillow-heif).") from None
         raise ImageReadError(f"{name}: not an image file DeepFlash can read.") from None
@@ -167,6 +176,51 @@ def _check_size(name: str, size: tuple[int, int]) -> None:
         raise ImageReadError(f"{name}: {width}x{height} is too small to hold a face (at least {MIN_SIDE} px a side).")
 
 
+def _check_single_picture(name: str, image: Image.Image) -> None:
+    """Refuse animations and multi-page files, whose other frames the single output photo would drop.
+
+    Refusing loses nothing and says what to do; correcting one frame of several would quietly hand back a
+    file with the rest missing. Two kinds of extra frames are no pictures of their own and pass: an MPO's
+    (a phone's preview and depth images after the photo) and a TIFF's reduced-resolution previews.
+    """
+    frames = getattr(image, "n_frames", 1)
+    if frames <= 1 or image.format == "MPO":
+        return
+    if image.format == "TIFF":
+        previews = []
+        for page in range(1, frames):
+            image.seek(page)
+            previews.append(int(image.tag_v2.get(_TIFF_SUBFILE_TYPE, 0)) & 1)
+        image.seek(0)
+        if all(previews):
+            return
+        raise ImageReadError(f"{name}: a TIFF of {frames} pages; DeepFlash corrects one photo at a time, so save "
+                             "the page you want as its own file.")
+    raise ImageReadError(f"{name}: an animation of {frames} frames; DeepFlash corrects still photos, so save the "
+                         "frame you want as its own image.")
+
+
+_TIFF_SUBFILE_TYPE = 254  # NewSubfileType; bit 0 marks a reduced-resolution version of another page
+
+
+def _float_refusal(name: str) -> str:
+    return f"{name}: 32-bit floating-point images are not supported; save the photo as 16-bit PNG or TIFF."
+
+
+def _is_float_tiff(path: Path) -> bool:
+    """True for a TIFF of floating-point samples (Pillow cannot open those in colour)."""
+    try:
+        with path.open("rb") as file:
+            if file.read(4) not in (b"II*\x00", b"MM\x00*"):
+                return False
+        import tifffile
+
+        with tifffile.TiffFile(path) as tiff:
+            return tiff.pages[0].dtype is not None and tiff.pages[0].dtype.kind == "f"
+    except Exception:  # any damage: the caller's generic message stands
+        return False
+
+
 def _decode(path: Path, image: Image.Image) -> Photo:
     """Pixels and metadata of an opened image (first frame of an animation or a multi-page file)."""
     notes: list[str] = []
@@ -181,7 +235,7 @@ def _decode(path: Path, image: Image.Image) -> Photo:
         mode += ";16"
     else:
         image.load()
-        pixels, icc = _to_rgb_array(image, icc, notes)
+        pixels, icc = _to_rgb_array(path.name, image, icc, notes)
     if orientation in _ORIENT:
         pixels = _ORIENT[orientation](pixels)
         notes.append(f"EXIF orientation {orientation} applied")
@@ -198,6 +252,7 @@ def _decode(path: Path, image: Image.Image) -> Photo:
         format=image.format,
         source_mode=mode,
         jpeg_subsampling=_jpeg_subsampling(image),
+        jpeg_quantization=_jpeg_quantization(image),
         dpi=(float(dpi[0]), float(dpi[1])) if dpi else None,
         notes=notes,
     )
@@ -227,13 +282,14 @@ def _decode_16bit_colour(path: Path) -> np.ndarray:
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
-def _to_rgb_array(image: Image.Image, icc: bytes | None, notes: list[str]) -> tuple[np.ndarray, bytes | None]:
+def _to_rgb_array(name: str, image: Image.Image, icc: bytes | None,
+                  notes: list[str]) -> tuple[np.ndarray, bytes | None]:
     """RGB(A) uint8/uint16 pixels of a loaded Pillow image, and the profile that still applies."""
     mode = image.mode
     if mode in ("RGB", "RGBA"):
         return np.asarray(image), icc
     if mode == "F":
-        raise ImageReadError("32-bit floating-point images are not supported; save the photo as 16-bit PNG or TIFF.")
+        raise ImageReadError(_float_refusal(name))
     rgb_icc = icc if _icc_colour_space(icc) == b"RGB " else None
     if icc and rgb_icc is None:
         notes.append("non-RGB colour profile converted to sRGB")
@@ -284,6 +340,11 @@ def _jpeg_subsampling(image: Image.Image) -> int | None:
     return sampling if sampling in (0, 1, 2) else None
 
 
+def _jpeg_quantization(image: Image.Image) -> dict[int, list[int]] | None:
+    tables = getattr(image, "quantization", None) if image.format in ("JPEG", "MPO") else None
+    return {int(index): list(table) for index, table in tables.items()} if tables else None
+
+
 def output_format(path: str | os.PathLike[str]) -> str:
     """The Pillow format name for ``path``'s extension.
 
@@ -297,14 +358,19 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = None, quality: int = JPEG_QUALITY) -> list[str]:
+def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = None,
+               quality: int | None = None) -> list[str]:
     """Write ``photo`` to ``path`` in the format its extension names, atomically.
+
+    Lossless formats (PNG, TIFF) hold the pixels exactly. A JPEG source written as JPEG keeps its
+    quantization tables and chroma subsampling (its quality); re-encoding still moves unchanged pixels by a
+    few levels, so a photo with nothing corrected is better copied with :func:`copy_unchanged`.
 
     Args:
         photo: pixels to write (uint8, uint16, or float32 in [0, 1]) and metadata.
         path: output file; its extension picks the format.
-        like: take ICC profile, EXIF, DPI and JPEG subsampling from this photo instead.
-        quality: JPEG/WebP quality.
+        like: take ICC profile, EXIF, DPI and the JPEG tables and subsampling from this photo instead.
+        quality: JPEG/WebP quality; None keeps a JPEG source's own quality, else :data:`JPEG_QUALITY`.
 
     Returns:
         What had to be given up for the format (e.g. "alpha dropped: JPEG has no alpha").
@@ -317,14 +383,11 @@ def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = 
     meta = like or photo
     fmt = output_format(path)
     pixels, warnings_out = _pixels_for_format(photo.pixels, fmt)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ImageWriteError(f"{path}: the folder {folder} does not exist.")
-    handle, temporary = tempfile.mkstemp(prefix=".deepflash-", suffix=path.suffix, dir=folder)
-    os.close(handle)
     if meta.source_mode in _GRAY_MODES:
         pixels = _back_to_gray(pixels, fmt, warnings_out)
+    temporary = ""
     try:
+        temporary = _temporary_beside(path)
         if pixels.dtype == np.uint16 and pixels.shape[2] in (3, 4):
             _write_16bit_colour(pixels, Path(temporary), fmt, meta, warnings_out)
         elif pixels.dtype == np.uint16:
@@ -347,6 +410,80 @@ def save_photo(photo: Photo, path: str | os.PathLike[str], like: Photo | None = 
     return warnings_out
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Make sure a photo can be written to ``path``, so a front end can ask before any work is done.
+
+    Creates and removes a temporary file beside ``path``: permissions, read-only filesystems and folders
+    that take no files (``/proc``) all show up, where ``os.access`` would miss some.
+
+    Raises:
+        ImageWriteError: the extension names no image format, or the folder is missing or not writable.
+    """
+    path = Path(path)
+    output_format(path)
+    _remove(_temporary_beside(path))
+
+
+def copy_unchanged(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Copy ``source`` to ``path`` byte for byte (atomically) when both are the same image format.
+
+    For a photo with nothing to correct: a copy keeps every pixel and byte, where re-encoding a JPEG would
+    not. Returns False, writing nothing, when ``path`` asks for another format than ``source`` holds.
+
+    Raises:
+        ImageReadError: ``source`` cannot be opened as an image.
+        ImageWriteError: the output cannot be written; no partial file is left behind.
+    """
+    source, path = Path(source), Path(path)
+    try:
+        with Image.open(source) as image:
+            source_format = image.format
+    except (OSError, UnidentifiedImageError) as error:
+        raise ImageReadError(f"{source.name}: cannot be read ({getattr(error, 'strerror', None) or error}).") from None
+    if source_format != output_format(path) and not (source_format == "MPO" and output_format(path) == "JPEG"):
+        return False
+    temporary = ""
+    try:
+        temporary = _temporary_beside(path)
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, _new_file_mode())
+        os.replace(temporary, path)
+    except OSError as error:
+        _remove(temporary)
+        raise ImageWriteError(f"{path.name}: cannot write the image ({error.strerror or error}).") from None
+    except BaseException:
+        _remove(temporary)
+        raise
+    return True
+
+
+def _temporary_beside(path: Path) -> str:
+    """Create an empty temporary file in ``path``'s folder and return its name.
+
+    Raises:
+        ImageWriteError: one line naming the folder and why it takes no files.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageWriteError(f"{path}: the folder {folder} does not exist.")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".deepflash-", suffix=path.suffix, dir=folder)
+    except OSError as error:
+        reason = _WRITE_REFUSALS.get(error.errno, error.strerror or type(error).__name__)
+        raise ImageWriteError(f"{path}: cannot write into {folder} ({reason}).") from None
+    os.close(handle)
+    return temporary
+
+
+_WRITE_REFUSALS = {
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOSPC: "the disk is full",
+    errno.ENOENT: "the folder does not take new files",
+}
+
+
 def _new_file_mode() -> int:
     """0666 less the process umask (read without changing it for long: os.umask sets and returns)."""
     mask = os.umask(0o022)
@@ -355,6 +492,8 @@ def _new_file_mode() -> int:
 
 
 def _remove(path: str) -> None:
+    if not path:
+        return
     try:
         os.unlink(path)
     except OSError:
@@ -416,7 +555,7 @@ def _write_16bit_gray(pixels: np.ndarray, path: Path, fmt: str, meta: Photo) -> 
     path.write_bytes(_png_with_metadata(data, None, meta.exif) if fmt == "PNG" else data)
 
 
-def _write_with_pillow(pixels: np.ndarray, path: Path, fmt: str, meta: Photo, quality: int) -> None:
+def _write_with_pillow(pixels: np.ndarray, path: Path, fmt: str, meta: Photo, quality: int | None) -> None:
     channels = pixels.shape[2]
     image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, _PILLOW_MODES[channels])
     options: dict[str, Any] = {}
@@ -427,12 +566,16 @@ def _write_with_pillow(pixels: np.ndarray, path: Path, fmt: str, meta: Photo, qu
     if meta.dpi and fmt in ("JPEG", "PNG", "TIFF"):
         options["dpi"] = meta.dpi
     if fmt == "JPEG":
-        options.update(quality=quality, subsampling=meta.jpeg_subsampling if meta.jpeg_subsampling is not None else 0)
+        options.update(subsampling=meta.jpeg_subsampling if meta.jpeg_subsampling is not None else 0)
+        if quality is None and meta.jpeg_quantization and len(meta.jpeg_quantization) >= min(channels, 2):
+            options.update(qtables=meta.jpeg_quantization)
+        else:
+            options.update(quality=quality or JPEG_QUALITY)
     elif fmt == "PNG":
         # Level 3 writes a 12 MP photo twice as fast as Pillow's default 6 (1.6 s vs 3.3 s CPU), ~15 % larger.
         options.update(compress_level=3)
     elif fmt == "WEBP":
-        options.update(quality=quality)
+        options.update(quality=quality or JPEG_QUALITY)
     elif fmt == "TIFF":
         options.update(compression="tiff_deflate")
     image.save(path, fmt, **options)

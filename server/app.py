@@ -13,7 +13,7 @@ import zmq
 from deepflash_core import __version__, protocol
 from deepflash_core.errors import DeepFlashError
 from server import lifecycle, security
-from server.broker import SHUTDOWN_GRACE_S, Broker
+from server.broker import REPLY_FLUSH_S, SHUTDOWN_GRACE_S, Broker
 from server.config import ServerConfig
 from server.worker import PipelineHolder
 
@@ -60,7 +60,7 @@ def run(config: ServerConfig, announce: Any = print) -> int:
         log.error("%s", error)
         raise ServerStartError(f"{error} (server log: {config.log_file})") from None
     finally:
-        router.close(linger=0)
+        router.close(linger=int(REPLY_FLUSH_S * 1000))  # replies already sent still leave
         if authenticator is not None:
             authenticator.stop()
         context.term()

@@ -28,6 +28,9 @@ POLL_MS = 100
 MAX_BATCH = 256
 """Messages handled per poll round before results get their turn (keeps replies flowing under a flood)."""
 SHUTDOWN_GRACE_S = 30.0
+REPLY_FLUSH_S = 30.0
+"""At shutdown, how long replies already handed to the ROUTER may take to reach their peers (a reply of
+tens of MB is still being written when the server is done; closing at once would drop it)."""
 
 
 class Broker:
@@ -130,14 +133,30 @@ class Broker:
         }
 
     def _shutdown(self) -> None:
+        reason = self.holder.error or DeepFlashError("The server is shutting down.")
+        code = protocol.E_INTERNAL if self.holder.error else protocol.E_SHUTTING_DOWN
         for job in self.pool.drain():
-            reason = self.holder.error or DeepFlashError("The server is shutting down.")
-            code = protocol.E_INTERNAL if self.holder.error else protocol.E_SHUTTING_DOWN
             self.router.send_multipart(job.envelope + [protocol.encode_error(
                 code, str(reason), job.request.op, job.request.request_id, self.log_file)], copy=False)
+        self._refuse_unread(code, str(reason))
         self.pool.stop(SHUTDOWN_GRACE_S)
         self._forward_results()
         self.results.close(linger=0)
+
+    def _refuse_unread(self, code: str, reason: str) -> None:
+        """Answer the requests ZeroMQ received but the loop had not read yet, so no sender waits in vain.
+
+        Bounded, so a peer that keeps sending cannot hold the shutdown.
+        """
+        for _ in range(MAX_BATCH):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            envelope, body = split_envelope(frames)
+            request_id = protocol.request_id_of(body[0]) if body else None
+            self.router.send_multipart(envelope + [protocol.encode_error(
+                code, reason, None, request_id, self.log_file)], copy=False)
 
 
 def split_envelope(frames: list[Any]) -> tuple[list[Any], list[Any]]:

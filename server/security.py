@@ -10,11 +10,16 @@ refused unless a CURVE key directory is given. Make one with ``deepflash serve -
 
 Then ``deepflash serve --bind tcp://0.0.0.0:5557 --curve-dir DIR``. Traffic is encrypted and only clients
 whose public key sits in ``authorized_clients`` are accepted.
+
+Secret keys are written 0600 in a 0700 directory, and, as ssh does, a secret key that other users can read or
+write is refused.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +64,31 @@ def check_bind(address: str, curve_dir: Path | None) -> None:
 
 def generate_keys(directory: Path) -> Path:
     """Create a server key pair and one authorised client key pair in ``directory``; return the directory."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Private before any secret lands in it, so no other user can open a key in between.
+    os.chmod(directory, 0o700)
     authorized = directory / AUTHORIZED_DIR
     authorized.mkdir(exist_ok=True)
-    zmq.auth.create_certificates(str(directory), "server")
-    client_public, _ = zmq.auth.create_certificates(str(directory), "client")
+    _, server_secret = zmq.auth.create_certificates(str(directory), "server")
+    client_public, client_secret = zmq.auth.create_certificates(str(directory), "client")
+    for secret in (server_secret, client_secret):
+        os.chmod(secret, 0o600)
     shutil.copy(client_public, authorized / "client.key")
     return directory
+
+
+def check_private(secret_file: Path) -> None:
+    """Refuse a secret key that users other than its owner may read or write (no-op on Windows).
+
+    Raises:
+        InvalidOptionError: naming the file, its mode and the chmod that fixes it.
+    """
+    if os.name == "nt":
+        return
+    mode = stat.S_IMODE(secret_file.stat().st_mode)
+    if mode & 0o077:
+        raise InvalidOptionError(f"Refusing to use the secret key {secret_file}: other users can access it "
+                                 f"(mode {mode:04o}); run `chmod 600 {secret_file}`.")
 
 
 def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> ThreadAuthenticator:
@@ -75,6 +98,7 @@ def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> T
     if not secret_file.is_file() or not authorized.is_dir():
         raise InvalidOptionError(f"{curve_dir} has no server.key_secret and {AUTHORIZED_DIR}/; create it with "
                                  "`deepflash serve --generate-keys DIR`.")
+    check_private(secret_file)
     try:
         public, secret = zmq.auth.load_certificate(str(secret_file))
     except (OSError, ValueError) as error:

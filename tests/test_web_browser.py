@@ -50,6 +50,15 @@ BOTH_IMAGES_SHOWN = """() => {
     return images.length === 2 && images.every(image => image.complete && image.naturalWidth > 0);
 }"""
 
+# The webcam stream is playing and has drawn a frame: only then does "capture photo" take a snapshot.
+WEBCAM_PLAYING = """() => {
+    const video = document.querySelector('#photo video[data-testid="webcam-video"]');
+    return video !== null && !video.paused && video.readyState >= 2 && video.videoWidth > 0 && video.currentTime > 0;
+}"""
+NO_RESULT_SHOWN = """() => document.querySelectorAll('#before-after img[data-testid="imageslider-image"]').length === 0
+    && document.querySelector('#download a[data-testid="download-link"]') === null
+    && document.querySelector('#summary').innerText.trim() === ''"""
+
 
 @pytest.fixture(scope="module")
 def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
@@ -109,6 +118,9 @@ def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page, fix
     sources = page.eval_on_selector_all('#before-after img[data-testid="imageslider-image"]',
                                         "images => images.map(image => image.src)")
     assert len(sources) == 2 and sources[0] != sources[1]
+    halves = page.eval_on_selector("#before-after .slider-wrap", """wrap => [
+        getComputedStyle(wrap, '::before').content, getComputedStyle(wrap, '::after').content]""")
+    assert halves == ['"Before"', '"After"']
     link = page.wait_for_selector('#download a[data-testid="download-link"]', state="visible")
     assert link.get_attribute("download") == f"{portrait.stem}-deepflash.jpg"
     download = page.request.get(link.get_attribute("href"))  # what the browser would save
@@ -128,7 +140,7 @@ def test_webcam_snapshot_is_corrected_as_a_whole_image(page_url: str, webcam_pag
     page.goto(page_url)
     page.click('#photo button[aria-label="Capture from camera"]')
     page.click('#photo [title="grant webcam access"] button')
-    page.wait_for_selector('#photo video[data-testid="webcam-video"]', state="visible")
+    page.wait_for_function(WEBCAM_PLAYING, timeout=TIMEOUT_MS)  # a busy machine starts the stream late
     page.click('#photo button[aria-label="capture photo"]')
     page.wait_for_selector("#photo img", state="visible")  # the snapshot was uploaded
     page.check('#mode input[value="whole"]')
@@ -140,3 +152,29 @@ def test_webcam_snapshot_is_corrected_as_a_whole_image(page_url: str, webcam_pag
     with Image.open(io.BytesIO(download.body())) as result:
         assert result.format == "PNG" and result.width >= 320 and result.height >= 240
     assert "whole image" in page.inner_text("#summary")
+
+
+def test_a_new_photo_clears_the_previous_result(page_url: str, browser_page, fixtures_dir: Path) -> None:
+    page = browser_page
+    page.goto(page_url)
+    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000022.jpg"))
+    page.wait_for_selector("#photo img", state="visible")
+    page.click("#correct")
+    page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)
+    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000055.jpg"))
+    page.wait_for_function(NO_RESULT_SHOWN, timeout=TIMEOUT_MS)
+
+
+def test_an_error_is_headed_by_its_reason_and_examples_are_labelled(page_url: str, browser_page,
+                                                                     tmp_path: Path) -> None:
+    page = browser_page
+    page.goto(page_url)
+    page.wait_for_selector("text=The same man, studio original")  # the examples say what they are
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    page.set_input_files("#photo input[type=file]", str(blank))
+    page.wait_for_selector("#photo img", state="visible")
+    page.click("#correct")
+    title = page.wait_for_selector('[data-testid="toast-body"].error .toast-title:has-text("no face found")',
+                                   timeout=TIMEOUT_MS)
+    assert title.inner_text().startswith("blank.png: no face found")

@@ -27,13 +27,46 @@ MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole"
 API_NAME = "correct"
 CONCURRENCY_ID = "deepflash"
 MAX_EXAMPLES = 4
+EXAMPLE_LABELS = {
+    "flash_portrait.jpg": "Phone-flash look (rendered from the next photo)",
+    "congress_A000014.jpg": "The same man, studio original",
+}
+"""Captions under the examples; any other bundled portrait is a "Studio portrait"."""
 
 INTRO = """# DeepFlash
 Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam),
 press **Correct the flash**, then drag the slider to compare. The download keeps the upload's
 format, size, bit depth and transparency."""
 
-CSS = "#summary p { margin: 0.2em 0; }"
+CSS = """
+#summary p { margin: 0.2em 0; }
+#before-after .slider-wrap { position: relative; }
+#before-after .slider-wrap:has(img)::before, #before-after .slider-wrap:has(img)::after {
+    position: absolute; top: 0.5em; z-index: 10; padding: 0.1em 0.6em; border-radius: 0.4em;
+    background: rgba(0, 0, 0, 0.6); color: #fff; font-size: 0.9em; pointer-events: none;
+}
+#before-after .slider-wrap:has(img)::before { content: "Before"; left: 0.5em; }
+#before-after .slider-wrap:has(img)::after { content: "After"; right: 0.5em; }
+"""
+"""Page styles; the slider's halves are labelled here because gr.ImageSlider has no labels of its own."""
+
+HEAD = """<script>
+// Gradio's toast heads every error with the word "Error"; make its one-line reason the heading instead.
+new MutationObserver(() => {
+    for (const toast of document.querySelectorAll('[data-testid="toast-body"].error:not(.reason-titled)')) {
+        const title = toast.querySelector('.toast-title');
+        const reason = toast.querySelector('[data-testid="toast-text"]');
+        if (!title || !reason || !reason.textContent.trim()) continue;
+        title.textContent = reason.textContent.trim();
+        toast.classList.add('reason-titled');
+        toast.querySelector('.toast-messages')?.style.setProperty('display', 'none');
+    }
+}).observe(document.documentElement, {childList: true, subtree: true});
+</script>"""
+
+
+def example_label(path: Path) -> str:
+    return EXAMPLE_LABELS.get(path.name, "Studio portrait")
 
 
 def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int = 16,
@@ -89,7 +122,8 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
                 if examples:
                     gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
-                                label="Public-domain portraits")
+                                label="Public-domain portraits",
+                                example_labels=[example_label(path) for path in examples[:MAX_EXAMPLES]])
             with gr.Column(scale=3):
                 # Previews offer no download button of their own: the only download is the full-resolution file.
                 before_after = gr.ImageSlider(
@@ -102,10 +136,14 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     with gr.Column():
                         download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
                         summary = gr.Markdown(label="Summary", elem_id="summary")
+        results = [before_after, faces, download, summary]
+        # A new photo clears the last result, so nobody downloads the previous person's correction.
+        photo.change(lambda: (None, None, None, ""), inputs=None, outputs=results, queue=False,
+                     show_progress="hidden", api_visibility="private")
         button.click(
             correct,
             inputs=[photo, strength, mode],
-            outputs=[before_after, faces, download, summary],
+            outputs=results,
             api_name=API_NAME,
             preprocess=False,
             concurrency_limit=concurrency,
@@ -144,6 +182,7 @@ def launch_app(
         mcp_server=False,
         allowed_paths=[str(folder) for folder in allowed_paths],
         css=CSS,
+        head=HEAD,
     )
     return url
 

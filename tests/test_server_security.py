@@ -1,0 +1,52 @@
+"""CURVE key files: private on creation, refused when others can read them."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+import zmq
+
+from deepflash_core.errors import InvalidOptionError
+from server import security
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_generated_secret_keys_are_private_in_a_private_folder(tmp_path):
+    old_mask = os.umask(0o022)  # the usual umask, under which files come out 0644
+    try:
+        keys = security.generate_keys(tmp_path / "keys")
+    finally:
+        os.umask(old_mask)
+    assert _mode(keys) == 0o700
+    assert _mode(keys / "server.key_secret") == 0o600
+    assert _mode(keys / "client.key_secret") == 0o600
+
+
+def test_a_secret_key_others_can_read_is_refused_with_the_fix(tmp_path):
+    keys = security.generate_keys(tmp_path / "keys")
+    secret = keys / "server.key_secret"
+    os.chmod(secret, 0o644)
+    context = zmq.Context()
+    socket = context.socket(zmq.ROUTER)
+    try:
+        with pytest.raises(InvalidOptionError) as refused:
+            security.enable_curve(context, socket, keys).stop()
+    finally:
+        socket.close(linger=0)
+        context.term()
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "0644" in message and f"chmod 600 {secret}" in message
+
+
+def test_a_private_secret_key_is_accepted(tmp_path):
+    keys = security.generate_keys(tmp_path / "keys")
+    security.check_private(keys / "server.key_secret")
