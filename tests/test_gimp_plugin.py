@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 
 import gimp_filter  # noqa: E402
 from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
+from deepflash_editor.job import Outcome  # noqa: E402
 
 
 # --- the GIMP filter with fake GIMP objects ------------------------------------------------------------

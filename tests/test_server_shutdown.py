@@ -12,6 +12,7 @@ import zmq
 
 from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient
+from deepflash_core.options import Options
 from server_helpers import PYTHON_SERVER, free_port, server_environment, wait_until_ready
 
 # A reply this large is still being written to the socket when the server closes it (87 MB, as a
@@ -65,8 +66,8 @@ def test_sigterm_after_the_first_reply_still_answers_every_request(one_worker_se
     socket.connect(address)
     try:
         for index in range(REQUESTS):
-            header = protocol.encode_request(protocol.OP_PROCESS, f"r{index}", image, strength=0.0,
-                                             whole_image=True)
+            header = protocol.encode_request(protocol.OP_PROCESS, f"r{index}", image,
+                                             Options(strength=0.0, whole_image=True))
             socket.send_multipart([b"", header, pixels], copy=False)
         first = _receive(socket, 300)
         assert first is not None and first.status == "ok"

@@ -22,6 +22,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="run tests/in
 
 from deepflash_core.corrector import InProcessCorrector  # noqa: E402
 from deepflash_core.weights import DEFAULT_WEIGHTS  # noqa: E402
+from deepflash_app import examples  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
 from web_demo.service import CorrectionService  # noqa: E402
 
@@ -66,8 +67,9 @@ def page_url(tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory):
     weights = Path(os.environ.get("DEEPFLASH_WEB_TEST_WEIGHTS") or bundled_or_tiny)
     corrector = InProcessCorrector.load(weights=weights, device="cpu")
     corrector.warm_up()  # as `deepflash web` does: the screenshot shows a warm page's time
-    demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")))
-    url = launch_app(demo, port=None, block=False, quiet=True)
+    demo = build_app(CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results")),
+                     examples=examples.photos())
+    url = launch_app(demo, port=None, block=False, quiet=True, allowed_paths=[examples.FOLDER])
     try:
         yield url
     finally:

@@ -107,7 +107,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         if outcome.ok:
             add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height)
             gimp.progress_update(1.0)
-            report(gimp, outcome, params.whole_image, interactive)  # while the progress still has its window
+            report(gimp, outcome, params.options.whole_image, interactive)  # while the progress still has its window
         return outcome
     finally:
         gimp.progress_end()
