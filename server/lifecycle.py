@@ -59,13 +59,18 @@ class PidRecord:
         return describe_origin(self.started_by, self.idle_exit_s)
 
 
-def describe_origin(started_by: str | None, idle_exit_s: float | None) -> str:
-    """``started by …``, and the idle exit when there is one."""
+def started_by_text(started_by: str | None) -> str:
+    """``started by …`` in words."""
     who = ("a client (editor plug-in) when none answered" if started_by == protocol.STARTED_BY_CLIENT
            else "`deepflash serve`")
+    return f"started by {who}"
+
+
+def describe_origin(started_by: str | None, idle_exit_s: float | None) -> str:
+    """``started by …``, and the idle exit when there is one."""
     when = (f"exits after {idle_exit_s / 60:g} min without a request" if idle_exit_s
             else "stays until stopped (`deepflash stop`)")
-    return f"started by {who}; {when}"
+    return f"{started_by_text(started_by)}; {when}"
 
 
 def read_pid_file(path: Path) -> PidRecord | None:
@@ -214,9 +219,9 @@ def stop_server(address: str, timeout_s: float = 60.0) -> StopOutcome:
             pid_file.unlink(missing_ok=True)  # the server is gone; its file is stale
     if pid is None:
         return StopOutcome(None, False, f"No DeepFlash server runs at {address}.")
-    origin = f"; it was {record.describe()}" if record is not None and record.pid == pid else ""
+    origin = f", {started_by_text(record.started_by)}" if record is not None and record.pid == pid else ""
     if stop_process(pid, grace_s=timeout_s, kill=False):
-        return StopOutcome(pid, True, f"Stopped the DeepFlash server (pid {pid}) at {address}{origin}.")
+        return StopOutcome(pid, True, f"Stopped the DeepFlash server (pid {pid}{origin}) at {address}.")
     return StopOutcome(pid, False, f"The DeepFlash server (pid {pid}) at {address} is still running after "
                                    f"{timeout_s:g} s; wait for it, or end it with `kill -9 {pid}`.")
 

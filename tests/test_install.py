@@ -214,7 +214,7 @@ def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_se
         invoke("gimp", "--address", address)
         result = invoke("gimp", "--uninstall", "--purge")
         assert result.exit_code == 0, result.output
-        assert f"Stopped the DeepFlash server (pid {pid})" in result.output
+        assert f"Stopped the DeepFlash server (pid {pid}, started by a client" in result.output
         assert not lifecycle.process_alive(pid)
         assert not config.exists() and not state.exists()
     finally:

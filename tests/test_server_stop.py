@@ -78,7 +78,8 @@ def test_stop_stops_a_server_the_user_started_and_says_when_none_runs(state_dir,
         assert "started by `deepflash serve`; stays until stopped" in status.stdout
         stopped = deepflash("stop", "--address", address)
         assert stopped.returncode == 0, stopped.stderr
-        assert f"Stopped the DeepFlash server (pid {process.pid}) at {address}" in stopped.stdout
+        assert f"Stopped the DeepFlash server (pid {process.pid}, started by `deepflash serve`) at {address}." \
+            in stopped.stdout
         assert process.wait(timeout=EXIT_BOUND_S) == 0  # a clean exit, as on Ctrl-C
     finally:
         if process.poll() is None:
