@@ -48,6 +48,11 @@ def test_gimp_install_puts_an_executable_plug_in_in_a_folder_of_its_name(home):
     assert record["serve_command"][-1] == "serve"
 
 
+def test_the_serve_command_runs_the_module_when_no_deepflash_script_is_beside_python(tmp_path):
+    python = str(tmp_path / "bin" / "python3")
+    assert installer.serve_command(python) == [python, "-m", "deepflash_app", "serve"]
+
+
 def test_gimp_uninstall_removes_exactly_the_plug_in(home):
     plugins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
     (plugins / "other").mkdir(parents=True)

@@ -96,7 +96,7 @@ def serve_command(python: str = sys.executable) -> list[str]:
     script = Path(python).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
     if script.is_file():
         return [str(script), "serve"]
-    return [python, "-c", "-m", "deepflash_app", "serve"]
+    return [python, "-m", "deepflash_app", "serve"]
 
 
 def install_record(address: str, python: str = sys.executable) -> dict[str, object]:

@@ -124,8 +124,8 @@ class DeepFlash(Gimp.PlugIn):
         procedure.set_documentation(
             "Turn a phone-flash portrait into a studio-lit one",
             "Sends the selected layer to the local DeepFlash server and adds the corrected image as a new "
-            "layer above it (masked by the selection, if any). Works on RGB and grayscale images of any "
-            "precision. The server address and whether to start the server are remembered.",
+            "layer above it (masked by the selection and, when asked, the person's matte). Works on RGB and "
+            "grayscale images of any precision. The options are remembered.",
             name)
         procedure.set_attribution("DeepFlash", "MIT License", "2026")
         procedure.add_double_argument("strength", "S_trength", "How much of the flash correction to apply",
