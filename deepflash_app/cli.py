@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("deepflash_app.commands.train:evaluate", "Evaluate a model against the identity baseline."),
     "serve": ("deepflash_app.commands.server:serve", "Run the local inference server that keeps the model warm."),
     "status": ("deepflash_app.commands.server:status", "Say whether a server answers, with its device, model and log."),
+    "stop": ("deepflash_app.commands.server:stop", "Stop the local server (one a plug-in started, too)."),
     "install": ("deepflash_app.commands.install:install", "Install the GIMP or Krita plug-in."),
     "web": ("deepflash_app.commands.web:web", "Open the correction in a browser page."),
 }

@@ -6,6 +6,7 @@ calls :func:`ensure_server`. Standard library only: editor plug-ins vendor this 
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -25,6 +26,21 @@ if TYPE_CHECKING:
     from deepflash_core.client import CurveKeys
 
 
+AUTO_START_IDLE_EXIT_MIN = 30.0
+"""How long a server started by a client stays without an image to correct; ``DEEPFLASH_IDLE_EXIT_MINUTES``
+overrides it (0: stay until stopped)."""
+
+
+def auto_start_idle_exit_min() -> float:
+    """The idle exit of an auto-started server, in minutes (0: none)."""
+    value = os.environ.get("DEEPFLASH_IDLE_EXIT_MINUTES", "").strip()
+    try:
+        minutes = float(value) if value else AUTO_START_IDLE_EXIT_MIN
+    except ValueError:
+        return AUTO_START_IDLE_EXIT_MIN
+    return minutes if math.isfinite(minutes) and minutes >= 0 else AUTO_START_IDLE_EXIT_MIN
+
+
 @dataclass
 class ServerLaunch:
     """How :func:`ensure_server` starts a server when none answers.
@@ -37,6 +53,8 @@ class ServerLaunch:
         startup_timeout_s: how long to wait for the new server's first ``ping`` (it loads the model first).
         allowed: asked once, when no server answers, whether to start one (a setting, or a question to the
             user); the server is not started when it returns False.
+        idle_exit_min: the new server exits after this many minutes without an image to correct (0: it
+            stays); None reads :func:`auto_start_idle_exit_min`.
     """
 
     command: Sequence[str] | None = None
@@ -44,6 +62,7 @@ class ServerLaunch:
     device: str | None = None
     startup_timeout_s: float = 120.0
     allowed: Callable[[], bool] = lambda: True
+    idle_exit_min: float | None = None
 
 
 def default_serve_command() -> list[str]:
@@ -104,6 +123,10 @@ def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
         command += ["--weights", str(launch.weights)]
     if launch.device:
         command += ["--device", launch.device]
+    idle_exit = auto_start_idle_exit_min() if launch.idle_exit_min is None else launch.idle_exit_min
+    command += ["--started-by", protocol.STARTED_BY_CLIENT]
+    if idle_exit > 0:
+        command += ["--idle-exit", f"{idle_exit:g}"]
     log = protocol.log_path(address)
     log.parent.mkdir(parents=True, exist_ok=True)
     # The server writes its own log; its stderr goes there too so a crash before logging starts is kept.

@@ -352,8 +352,15 @@ def log_path(address: str) -> Path:
     return state_dir() / f"server-{port_of(address)}.log"
 
 
+STARTED_BY_USER = "user"
+"""A pid file's ``started_by`` for a server started with ``deepflash serve``."""
+STARTED_BY_CLIENT = "client"
+"""A pid file's ``started_by`` for a server a client (an editor plug-in) started when none answered."""
+
+
 def pid_path(address: str) -> Path:
-    """The pid file of the server at ``address``: JSON with pid, address and start time."""
+    """The pid file of the server at ``address``: JSON with pid, address, start time, who started it
+    (``started_by``) and its idle exit (``idle_exit_s``, null when it stays)."""
     return state_dir() / f"server-{port_of(address)}.pid"
 
 

@@ -151,6 +151,9 @@ def _reply_mismatch(job: Job, reply: Any) -> str:
         return f"the reply is {shape}, the request was {(job.width, job.height, job.channels, job.dtype)}"
     if len(reply.pixels) != len(job.pixels):
         return f"the reply has {len(reply.pixels)} bytes of pixels, expected {len(job.pixels)}"
+    matte = getattr(reply, "matte", None)
+    if matte is not None and len(matte) != job.width * job.height:
+        return f"the reply's matte has {len(matte)} bytes, expected {job.width * job.height}"
     return ""
 
 

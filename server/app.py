@@ -67,12 +67,13 @@ def run(config: ServerConfig, announce: Any = print) -> int:
 
 
 def _serve(config: ServerConfig, context: zmq.Context, router: zmq.Socket) -> int:
-    lifecycle.write_pid_file(config.pid_file, config.address)
+    lifecycle.write_pid_file(config.pid_file, config.address, config.started_by, config.idle_exit_s)
     holder = PipelineHolder()
     broker = Broker(config, context, router, holder)
     lifecycle.on_termination(broker.stop_requested.set)
-    log.info("deepflash %s serving %s (protocol %d, pid %d, %d workers, limits %s)", __version__, config.address,
-             protocol.PROTOCOL_VERSION, os.getpid(), config.workers, config.limits.to_dict())
+    log.info("deepflash %s serving %s (protocol %d, pid %d, %d workers, limits %s; %s)", __version__,
+             config.address, protocol.PROTOCOL_VERSION, os.getpid(), config.workers, config.limits.to_dict(),
+             lifecycle.describe_origin(config.started_by, config.idle_exit_s))
     loader = threading.Thread(target=_load, args=(config, holder), name="deepflash-loader", daemon=True)
     loader.start()
     try:

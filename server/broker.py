@@ -48,6 +48,7 @@ class Broker:
         self.pool = WorkerPool(context, holder, config.workers, config.max_queue, self.log_file)
         self.stop_requested = threading.Event()
         self.started = time.time()
+        self.last_request = time.monotonic()  # of a ``process`` request: ping and info do not keep it up
         self.counts = {"requests": 0, "errors": 0}
 
     def run(self) -> None:
@@ -65,8 +66,21 @@ class Broker:
                     self._serve_requests()
                 if self.holder.error is not None and not self.pool.busy and self.pool.jobs.empty():
                     break
+                if self.idle_expired():
+                    log.info("no request for %.0f s; exiting (idle exit)", self.config.idle_exit_s)
+                    break
         finally:
             self._shutdown()
+
+    def idle_expired(self) -> bool:
+        """Whether the idle exit is due: no ``process`` request queued, running or received for ``idle_exit_s``
+        since the model loaded."""
+        if not self.config.idle_exit_s:
+            return False
+        if self.pool.busy or not self.pool.jobs.empty() or not self.holder.ready.is_set():
+            self.last_request = time.monotonic()  # working, or still loading the model: not idle
+            return False
+        return time.monotonic() - self.last_request >= self.config.idle_exit_s
 
     def _forward_results(self) -> None:
         for _ in range(MAX_BATCH):
@@ -100,6 +114,7 @@ class Broker:
             return [protocol.encode_reply(request.op, request.request_id, **self.ping_fields())]
         if request.op == protocol.OP_INFO:
             return [protocol.encode_reply(request.op, request.request_id, **self.info_fields())]
+        self.last_request = time.monotonic()
         if self.holder.error is not None:
             return [protocol.encode_error(protocol.E_INTERNAL, str(self.holder.error), request.op,
                                           request.request_id, self.log_file)]
@@ -130,6 +145,8 @@ class Broker:
             "requests": dict(self.counts),
             "memory": lifecycle.memory_usage(),
             "curve": self.config.curve_dir is not None,
+            "started_by": self.config.started_by,
+            "idle_exit_s": self.config.idle_exit_s,
         }
 
     def _shutdown(self) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepflash_core import protocol
+from deepflash_core.protocol import STARTED_BY_USER
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class ServerConfig:
         limits: largest image accepted.
         curve_dir: CURVE key directory, needed to bind beyond loopback.
         replace: stop a DeepFlash server that holds the port without answering.
+        idle_exit_s: exit after this many seconds without a ``process`` request (None: stay until stopped).
+        started_by: who started it, ``protocol.STARTED_BY_USER`` or ``protocol.STARTED_BY_CLIENT`` (shown by
+            ``deepflash status``, kept in the pid file).
     """
 
     address: str = protocol.DEFAULT_ADDRESS
@@ -32,6 +36,8 @@ class ServerConfig:
     limits: protocol.Limits = field(default_factory=protocol.Limits)
     curve_dir: Path | None = None
     replace: bool = False
+    idle_exit_s: float | None = None
+    started_by: str = STARTED_BY_USER
 
     @property
     def log_file(self) -> Path:

@@ -48,24 +48,48 @@ class PidRecord:
     pid: int
     address: str
     started: float
+    started_by: str = protocol.STARTED_BY_USER
+    idle_exit_s: float | None = None
 
     def alive(self) -> bool:
         return process_alive(self.pid)
+
+    def describe(self) -> str:
+        """Who started the server and when it stops, in a few words for ``deepflash status``."""
+        return describe_origin(self.started_by, self.idle_exit_s)
+
+
+def started_by_text(started_by: str | None) -> str:
+    """``started by …`` in words."""
+    who = ("a client (editor plug-in) when none answered" if started_by == protocol.STARTED_BY_CLIENT
+           else "`deepflash serve`")
+    return f"started by {who}"
+
+
+def describe_origin(started_by: str | None, idle_exit_s: float | None) -> str:
+    """``started by …``, and the idle exit when there is one."""
+    when = (f"exits after {idle_exit_s / 60:g} min without a request" if idle_exit_s
+            else "stays until stopped (`deepflash stop`)")
+    return f"{started_by_text(started_by)}; {when}"
 
 
 def read_pid_file(path: Path) -> PidRecord | None:
     """The record in ``path``, or None when it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
-        return PidRecord(int(data["pid"]), str(data["address"]), float(data["started"]))
+        idle = data.get("idle_exit_s")
+        return PidRecord(int(data["pid"]), str(data["address"]), float(data["started"]),
+                         str(data.get("started_by", protocol.STARTED_BY_USER)), None if idle is None else float(idle))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def write_pid_file(path: Path, address: str) -> None:
+def write_pid_file(path: Path, address: str, started_by: str = protocol.STARTED_BY_USER,
+                   idle_exit_s: float | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + f".{os.getpid()}")
-    temporary.write_text(json.dumps({"pid": os.getpid(), "address": address, "started": time.time()}))
+    temporary.write_text(json.dumps({"pid": os.getpid(), "address": address, "started": time.time(),
+                                     "started_by": started_by, "idle_exit_s": idle_exit_s}))
     temporary.replace(path)
 
 
@@ -139,24 +163,67 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
                              f"port with --bind tcp://127.0.0.1:PORT.")
     if not replace:
         raise PortInUseError(f"Port {port} is held by a DeepFlash server (pid {record.pid}) that does not answer; "
-                             f"stop it with `kill {record.pid}` or run `deepflash serve --replace`.")
+                             f"stop it with `deepflash stop --address {address}` or run `deepflash serve --replace`.")
+    log.warning("replacing the unresponsive server pid %d", record.pid)
     stop_process(record.pid)
     router.bind(address)
     return None
 
 
-def stop_process(pid: int, grace_s: float = 10.0) -> None:
-    """SIGTERM ``pid``, then SIGKILL if it is still there after ``grace_s``."""
-    log.warning("stopping unresponsive server pid %d", pid)
+def stop_process(pid: int, grace_s: float = 10.0, kill: bool = True) -> bool:
+    """SIGTERM ``pid``, then (with ``kill``) SIGKILL if it is still there after ``grace_s``.
+
+    Returns whether the process is gone.
+    """
+    log.info("stopping server pid %d", pid)
     os.kill(pid, signal.SIGTERM)
     if hasattr(signal, "SIGCONT"):
         os.kill(pid, signal.SIGCONT)  # a stopped (^Z) process only handles SIGTERM once it runs again
     deadline = time.monotonic() + grace_s
     while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if process_alive(pid) and os.name != "nt":
+    if kill and process_alive(pid) and os.name != "nt":
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
+    return not process_alive(pid)
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    """What :func:`stop_server` did: the server's pid (None when none ran), whether it is gone, in words."""
+
+    pid: int | None
+    stopped: bool
+    message: str
+
+
+def stop_server(address: str, timeout_s: float = 60.0) -> StopOutcome:
+    """Stop the DeepFlash server at ``address`` on this machine with SIGTERM, as Ctrl-C would.
+
+    The server answers the images it holds and exits; one that still runs after ``timeout_s`` is left
+    alone (the message says how to end it). A hung server named by the pid file is stopped the same way.
+
+    Raises:
+        DeepFlashError: ``address`` is not on this machine.
+    """
+    if not protocol.is_local(address):
+        raise DeepFlashError(f"{address} is not on this machine; stop that server where it runs.")
+    pid_file = protocol.pid_path(address)
+    record = read_pid_file(pid_file)
+    running = answering_server(address)
+    pid = int(running["pid"]) if running is not None else None
+    if pid is None and record is not None:
+        if record.alive():
+            pid = record.pid
+        else:
+            pid_file.unlink(missing_ok=True)  # the server is gone; its file is stale
+    if pid is None:
+        return StopOutcome(None, False, f"No DeepFlash server runs at {address}.")
+    origin = f", {started_by_text(record.started_by)}" if record is not None and record.pid == pid else ""
+    if stop_process(pid, grace_s=timeout_s, kill=False):
+        return StopOutcome(pid, True, f"Stopped the DeepFlash server (pid {pid}{origin}) at {address}.")
+    return StopOutcome(pid, False, f"The DeepFlash server (pid {pid}) at {address} is still running after "
+                                   f"{timeout_s:g} s; wait for it, or end it with `kill -9 {pid}`.")
 
 
 def on_termination(callback: Callable[[], None]) -> None:

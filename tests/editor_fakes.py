@@ -17,7 +17,8 @@ LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
 
 @dataclass
 class FakeClient:
-    """Answers ``process`` by inverting 8-bit samples (any change the test can see), or raises."""
+    """Answers ``process`` by inverting 8-bit samples (any change the test can see), or raises; sends a
+    matte (a ramp from 10, one byte per pixel) when the options ask for one."""
 
     failures: list[Exception] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)
@@ -29,8 +30,9 @@ class FakeClient:
                                size=len(pixels)))
         if self.failures:
             raise self.failures.pop(0)
+        matte = bytes((10 + index) % 256 for index in range(width * height)) if options.with_matte else None
         return ProcessReply(bytes(255 - b for b in pixels), width, height, channels, dtype,
-                            faces=[{"box": [0, 0, 1, 1]}] * self.faces, timings={"total": 0.01})
+                            faces=[{"box": [0, 0, 1, 1]}] * self.faces, timings={"total": 0.01}, matte=matte)
 
     def close(self):
         self.closed += 1

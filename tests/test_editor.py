@@ -87,6 +87,25 @@ def test_a_reply_of_the_wrong_shape_is_refused():
     assert not outcome.ok and "the reply is" in outcome.message
 
 
+def test_the_matte_asked_for_comes_back_with_the_outcome():
+    client = FakeClient()
+    outcome = run_job(small_job(with_matte=True, background="lift", red_eye=False), make_context(client))
+    assert outcome.ok and outcome.matte == bytes(range(10, 16))
+    assert client.calls[0]["options"] == Options(with_matte=True, background="lift", red_eye=False)
+    assert run_job(small_job(), make_context(FakeClient())).matte is None
+
+
+def test_a_matte_of_the_wrong_size_is_refused():
+    class ShortMatte(FakeClient):
+        def process(self, pixels, **options):
+            reply = super().process(pixels, **options)
+            reply.matte = reply.matte[:-1]
+            return reply
+
+    outcome = run_job(small_job(with_matte=True), make_context(ShortMatte()))
+    assert not outcome.ok and outcome.matte is None and "matte has 5 bytes, expected 6" in outcome.message
+
+
 def test_a_buffer_that_does_not_match_its_shape_never_reaches_the_server():
     client = FakeClient()
     outcome = run_job(Job(b"123", 2, 2, 3, "u8"), make_context(client))

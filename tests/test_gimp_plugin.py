@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 
 import gimp_filter  # noqa: E402
 from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
+from deepflash_core.options import Options  # noqa: E402
 from deepflash_editor.job import Outcome  # noqa: E402
 
 
@@ -75,6 +76,8 @@ class FakeLayer:
         self.offsets = (x, y)
 
     def create_mask(self, kind):
+        if kind == "white":
+            return FakeMask(self.buffer.width, self.buffer.height)
         return ("mask", kind)
 
     def add_mask(self, mask):
@@ -82,6 +85,20 @@ class FakeLayer:
 
     def update(self, *area):
         self.updates.append(area)
+
+
+class FakeMask:
+    """A white layer mask: its buffer, and the channels combined into it."""
+
+    def __init__(self, width, height):
+        self.buffer = FakeBuffer(width, height)
+        self.combined = []
+
+    def get_buffer(self):
+        return self.buffer
+
+    def combine_masks(self, channel, operation, offset_x, offset_y):
+        self.combined.append((channel, operation, offset_x, offset_y))
 
 
 class FakeImage:
@@ -95,6 +112,9 @@ class FakeImage:
 
     def get_precision(self):
         return self.precision
+
+    def get_selection(self):
+        return "selection-channel"
 
     def get_item_position(self, item):
         return self.layers.index(item)
@@ -117,7 +137,8 @@ def fake_gimp(events: list) -> SimpleNamespace:
         ImageBaseType=SimpleNamespace(RGB="RGB", GRAY="GRAY", INDEXED="INDEXED"),
         ImageType=SimpleNamespace(RGB_IMAGE="RGB", RGBA_IMAGE="RGBA", GRAY_IMAGE="GRAY", GRAYA_IMAGE="GRAYA"),
         LayerMode=SimpleNamespace(NORMAL="normal"),
-        AddMaskType=SimpleNamespace(SELECTION="selection"),
+        AddMaskType=SimpleNamespace(SELECTION="selection", WHITE="white"),
+        ChannelOps=SimpleNamespace(INTERSECT="intersect"),
         Layer=SimpleNamespace(new=new_layer),
         Selection=SimpleNamespace(is_empty=lambda image: not image.selection),
         progress_init=lambda text: events.append("progress_init"),
@@ -189,6 +210,29 @@ def test_a_selection_becomes_the_new_layers_mask():
     image = FakeImage([original], selection=True)
     outcome, _ = run_filter(image, [original], FakeClient())
     assert outcome.ok and image.layers[0].mask == ("mask", "selection")
+
+
+@pytest.mark.parametrize("selection", [False, True])
+def test_the_matte_becomes_the_new_layers_mask_intersected_with_a_selection(selection):
+    original = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)}, offsets=(5, 7))
+    image = FakeImage([original], selection=selection)
+    client = FakeClient()
+    params = gimp_filter.Params(options=Options(with_matte=True, background="lift", red_eye=False))
+    outcome, _ = run_filter(image, [original], client, params)
+    assert outcome.ok and client.calls[0]["options"] == params.options
+    mask = image.layers[0].mask
+    assert isinstance(mask, FakeMask) and mask.buffer.flushed == 1
+    assert mask.buffer.data == {gimp_filter.MATTE_FORMAT: bytes(range(10, 16))}
+    assert mask.combined == ([("selection-channel", "intersect", -5, -7)] if selection else [])
+
+
+def test_without_the_matte_option_no_matte_is_asked_for_and_no_mask_is_added():
+    original = FakeLayer("photo", 1, 1, "RGBA", {"R'G'B'A u8": bytes(4)})
+    image = FakeImage([original])
+    client = FakeClient()
+    outcome, _ = run_filter(image, [original], client)
+    assert outcome.ok and outcome.matte is None and client.calls[0]["options"].with_matte is False
+    assert image.layers[0].mask is None
 
 
 @pytest.mark.parametrize("failure, code", [
@@ -271,12 +315,24 @@ def test_success_is_one_short_status_line_for_interactive_runs(interactive):
 def test_dialog_labels_have_distinct_mnemonics_unlike_the_dialog_buttons():
     source = (REPO / "gimp_plugin" / "deepflash" / "deepflash.py").read_text()
     labels = re.findall(r'add_\w+_argument\(\s*"[\w-]+",\s*"([^"]*)"', source)
-    assert len(labels) == 4
+    assert len(labels) == 7
     keys = [label[label.index("_") + 1].lower() for label in labels if "_" in label]
     assert len(keys) == len(labels), f"a label without a mnemonic: {labels}"
     # GimpProcedureDialog's buttons: _Help, _Reset, _Cancel, _OK, _Load and _Save defaults.
     assert len(set(keys)) == len(keys) and not set(keys) & set("hrcols"), labels
-    assert 'get_widget("mode", Gtk.ComboBox)' in source  # a radio frame's title has no mnemonic for GIMP
+    # A radio frame's title has no mnemonic for GIMP: each choice is shown as a combo.
+    choices = re.findall(r'add_choice_argument\(\s*"([\w-]+)"', source)
+    declared = "CHOICES = (" + ", ".join(f'"{name}"' for name in choices) + ")"
+    assert choices and declared in source and "dialog.get_widget(choice, Gtk.ComboBox)" in source
+
+
+def test_the_dialog_declares_the_options_with_the_request_types_defaults():
+    source = (REPO / "gimp_plugin" / "deepflash" / "deepflash.py").read_text()
+    for argument, default in [("background", "Options().background"), ("red-eye", "Options().red_eye"),
+                              ("matte-mask", "Options().with_matte")]:
+        declaration = source[source.index(f'_argument("{argument}"'):]
+        assert default in declaration[:declaration.index("GObject.ParamFlags")], argument
+        assert f'config.get_property("{argument}")' in source
 
 
 def test_the_plug_in_file_compiles_and_is_executable(tmp_path):

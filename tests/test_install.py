@@ -48,6 +48,11 @@ def test_gimp_install_puts_an_executable_plug_in_in_a_folder_of_its_name(home):
     assert record["serve_command"][-1] == "serve"
 
 
+def test_the_serve_command_runs_the_module_when_no_deepflash_script_is_beside_python(tmp_path):
+    python = str(tmp_path / "bin" / "python3")
+    assert installer.serve_command(python) == [python, "-m", "deepflash_app", "serve"]
+
+
 def test_gimp_uninstall_removes_exactly_the_plug_in(home):
     plugins = home / ".config" / "GIMP" / "3.0" / "plug-ins"
     (plugins / "other").mkdir(parents=True)
@@ -170,3 +175,85 @@ def test_the_installed_gimp_plug_in_imports_only_from_its_own_folder(home):
     result = subprocess.run([sys.executable, "-I", "-c", code, str(plugin)], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+# --- what an uninstall leaves, and --purge ------------------------------------------------------------
+
+@pytest.fixture
+def user_home(home, monkeypatch):
+    """``home`` where the servers' state folder also derives from HOME, as on a user's machine."""
+    for name in ("DEEPFLASH_STATE_DIR", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    return home
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_server(user_home, tiny_weights):
+    from deepflash_core import protocol
+    from deepflash_core.client import ServerLaunch, ensure_server
+    from server import lifecycle
+    from server_helpers import PYTHON_SERVER, free_port, stop_server
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    config = user_home / ".config" / "deepflash"
+    state = user_home / ".local" / "state" / "deepflash"
+    (config / "logs").mkdir(parents=True)
+    (config / "logs" / "gimp-plugin.log").write_text("a line\n")
+    invoke("gimp", "--address", address)
+    pid = ensure_server(address, ServerLaunch(command=PYTHON_SERVER, weights=str(tiny_weights),
+                                              startup_timeout_s=180))["pid"]
+    try:
+        assert protocol.pid_path(address).parent == state
+        result = invoke("gimp", "--uninstall")
+        assert result.exit_code == 0, result.output
+        assert f"{config}: the plug-ins' logs and settings" in result.output
+        assert f"{state}: the server's logs" in result.output
+        assert f"pid {pid}, started by a client (editor plug-in)" in result.output
+        assert f"deepflash stop --address {address}" in result.output
+        assert "deepflash install gimp --uninstall --purge" in result.output
+        assert config.is_dir() and state.is_dir() and lifecycle.process_alive(pid)  # only said
+
+        invoke("gimp", "--address", address)
+        result = invoke("gimp", "--uninstall", "--purge")
+        assert result.exit_code == 0, result.output
+        assert f"Stopped the DeepFlash server (pid {pid}, started by a client" in result.output
+        assert not lifecycle.process_alive(pid)
+        assert not config.exists() and not state.exists()
+    finally:
+        stop_server(pid)
+
+
+def test_purge_leaves_a_server_the_user_started_running_with_its_files(user_home, tiny_weights):
+    import subprocess
+
+    from deepflash_core import protocol
+    from deepflash_core.client import DeepFlashClient
+    from server_helpers import PYTHON_SERVER, free_port, wait_until_ready
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    stale_log = user_home / ".local" / "state" / "deepflash" / "server-1.log"
+    stale_log.parent.mkdir(parents=True)
+    stale_log.write_text("an old server\n")
+    invoke("krita", "--address", address)
+    process = subprocess.Popen([*PYTHON_SERVER, "--bind", address, "--weights", str(tiny_weights)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with DeepFlashClient(address, timeout_s=60, retries=0) as probe:
+            wait_until_ready(probe)
+        result = invoke("krita", "--uninstall", "--purge")
+        assert result.exit_code == 0, result.output
+        assert f"Left running the DeepFlash server at {address} (pid {process.pid}" in result.output
+        assert process.poll() is None
+        assert protocol.pid_path(address).is_file() and protocol.log_path(address).is_file()
+        assert not stale_log.exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_purge_without_uninstall_is_refused(home):
+    result = CliRunner().invoke(cli, ["install", "gimp", "--purge"])
+    assert result.exit_code != 0 and "--purge goes with --uninstall" in str(result.exception)

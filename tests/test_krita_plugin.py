@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krita_plugin.deepflash import document, pixels, transfer
-from krita_plugin.deepflash.settings import krita_settings
+from deepflash_core.options import Options
+from krita_plugin.deepflash.settings import krita_settings, options_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -324,6 +325,33 @@ def test_a_selection_becomes_a_transparency_mask_on_the_new_layer():
     assert [(child.kind, child.selection) for child in layer.children] == [("transparencymask", selection)]
 
 
+class FakeSelection:
+    """A Krita selection: the bytes set on it, and the selections intersected into it."""
+
+    def __init__(self):
+        self.data, self.intersected = None, []
+
+    def setPixelData(self, data, x, y, w, h):  # noqa: N802
+        self.data = (bytes(data), x, y, w, h)
+
+    def intersect(self, other):
+        self.intersected.append(other)
+
+
+@pytest.mark.parametrize("with_selection", [False, True])
+def test_the_matte_becomes_the_mask_at_the_layers_bounds_intersected_with_a_selection(monkeypatch, with_selection):
+    monkeypatch.setattr(document, "new_selection", FakeSelection)
+    selection = object() if with_selection else None
+    rect = (1, -2, 3, 2)
+    doc = FakeDocument("U8", bytes(24), selection=selection, rect=rect)
+    matte = bytes(range(6))
+    layer = document.add_result_layer(document.read_active_layer(doc), bytes(24), matte)
+    [mask] = layer.children
+    assert (mask.kind, mask.name) == ("transparencymask", document.MATTE_MASK_NAME)
+    assert mask.selection.data == (matte, *rect)
+    assert mask.selection.intersected == ([selection] if with_selection else [])
+
+
 def test_group_layers_are_read_from_their_projection():
     doc = FakeDocument("U8", bytes(8))
     group = FakeNode("group", "grouplayer", data=b"", projection=bytes(range(8)), document=doc)
@@ -361,6 +389,22 @@ def test_docker_settings_defaults_and_validation(tmp_path):
     assert docker_settings["whole_image"] is True
     assert docker_settings["strength"] == 1.0 and docker_settings["address"] == ""
     assert len(problems) == 2
+
+
+def test_docker_options_default_to_the_request_types_and_travel_as_options(tmp_path):
+    settings_file = tmp_path / "krita-docker.json"
+    docker_settings = krita_settings(settings_file)
+    assert options_of(docker_settings) == Options()
+    assert docker_settings["red_eye"] is True and docker_settings["with_matte"] is False
+    for name, value in [("background", "lift"), ("red_eye", False), ("with_matte", True), ("strength", 0.5)]:
+        docker_settings.set(name, value)
+    docker_settings.save()
+    remembered = krita_settings(settings_file)
+    assert remembered.load() == []
+    assert options_of(remembered) == Options(strength=0.5, background="lift", red_eye=False, with_matte=True)
+    settings_file.write_text('{"background": "paint", "red_eye": "yes"}')
+    problems = remembered.load()
+    assert len(problems) == 2 and options_of(remembered).background == "lift"  # bad values keep the last good
 
 
 def test_desktop_file_names_the_package():

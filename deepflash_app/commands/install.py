@@ -4,7 +4,7 @@ The plug-ins stay thin: the client modules they need (``deepflash_core`` ``__ini
 ``options``, ``protocol``, ``client``, ``launch`` and the shared editor package ``deepflash_editor``) are copied ("vendored") next
 to them, and a small JSON install record names the server address, this environment's Python
 (for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
-``--uninstall`` removes exactly what an install created.
+``--uninstall`` removes exactly what an install created and says what stays; ``--purge`` removes that too.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import krita_plugin
 from deepflash_core import __version__
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
 from deepflash_core.protocol import DEFAULT_ADDRESS
+from deepflash_app.commands import leftovers
 
 PLUGIN_NAME = "deepflash"
 RECORD_NAME = "deepflash_install.json"
@@ -95,7 +96,7 @@ def serve_command(python: str = sys.executable) -> list[str]:
     script = Path(python).with_name("deepflash.exe" if os.name == "nt" else "deepflash")
     if script.is_file():
         return [str(script), "serve"]
-    return [python, "-c", "-m", "deepflash_app", "serve"]
+    return [python, "-m", "deepflash_app", "serve"]
 
 
 def install_record(address: str, python: str = sys.executable) -> dict[str, object]:
@@ -242,6 +243,20 @@ def set_krita_enabled(kritarc: Path, enabled: bool) -> bool:
     return True
 
 
+# --- after an uninstall ---------------------------------------------------------------------------
+
+def _check_purge(remove: bool, purge: bool) -> None:
+    if purge and not remove:
+        raise InvalidOptionError("--purge goes with --uninstall.")
+
+
+def _after_uninstall(address: str, purge: bool, purge_command: str) -> None:
+    """Say what stays (logs, settings, a running server), or remove it with ``purge``."""
+    left = leftovers.find(address)
+    for line in leftovers.purge(left) if purge else leftovers.describe(left, purge_command):
+        click.echo(line)
+
+
 # --- the commands ------------------------------------------------------------------------------------
 
 @click.group()
@@ -253,13 +268,18 @@ def install() -> None:
 @click.option("--target", type=click.Path(file_okay=False, path_type=Path),
               help="GIMP's plug-ins folder (default: the per-user GIMP 3.0 one).")
 @click.option("--address", default=DEFAULT_ADDRESS, show_default=True, help="Server address the plug-in uses.")
-@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead.")
-def gimp(target: Path | None, address: str, remove: bool) -> None:
+@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead (and say what stays).")
+@click.option("--purge", is_flag=True, help="With --uninstall: also remove the logs and settings, and stop a "
+              "server a plug-in started.")
+def gimp(target: Path | None, address: str, remove: bool, purge: bool) -> None:
     """GIMP 3: Filters → Enhance → Flash to Studio (DeepFlash)…"""
     target = target or gimp_plugins_dir()
+    _check_purge(remove, purge)
     if remove:
+        server_address = leftovers.recorded_address(target / PLUGIN_NAME)
         removed = uninstall([target / PLUGIN_NAME])
         click.echo(f"Removed {removed[0]}." if removed else f"Nothing to remove in {target}.")
+        _after_uninstall(server_address, purge, "deepflash install gimp --uninstall --purge")
         return
     _check_address(address)
     plugin_dir = install_gimp(target, address)
@@ -276,10 +296,14 @@ def gimp(target: Path | None, address: str, remove: bool) -> None:
 @click.option("--address", default=DEFAULT_ADDRESS, show_default=True, help="Server address the plug-in uses.")
 @click.option("--zip", "zip_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a zip for Krita's Tools → Scripts → Import Python Plugin from File… instead.")
-@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead.")
-def krita(target: Path | None, kritarc: Path | None, address: str, zip_path: Path | None, remove: bool) -> None:
+@click.option("--uninstall", "remove", is_flag=True, help="Remove the plug-in instead (and say what stays).")
+@click.option("--purge", is_flag=True, help="With --uninstall: also remove the logs and settings, and stop a "
+              "server a plug-in started.")
+def krita(target: Path | None, kritarc: Path | None, address: str, zip_path: Path | None, remove: bool,
+          purge: bool) -> None:
     """Krita 5.2: a DeepFlash docker (Settings → Dockers → DeepFlash)."""
     _check_address(address)
+    _check_purge(remove, purge)
     if zip_path is not None:
         if remove:
             raise InvalidOptionError("--zip and --uninstall do not go together.")
@@ -289,6 +313,7 @@ def krita(target: Path | None, kritarc: Path | None, address: str, zip_path: Pat
     target = target or krita_pykrita_dir()
     kritarc = kritarc or kritarc_path()
     if remove:
+        server_address = leftovers.recorded_address(target / PLUGIN_NAME)
         removed = uninstall([target / PLUGIN_NAME, target / f"{PLUGIN_NAME}.desktop"])
         for path in removed:
             click.echo(f"Removed {path}")
@@ -296,6 +321,7 @@ def krita(target: Path | None, kritarc: Path | None, address: str, zip_path: Pat
             click.echo(f"Removed {KRITARC_KEY} from {kritarc}")
         if not removed:
             click.echo(f"Nothing to remove in {target}.")
+        _after_uninstall(server_address, purge, "deepflash install krita --uninstall --purge")
         return
     for path in install_krita(target, address):
         click.echo(f"Installed {path}")

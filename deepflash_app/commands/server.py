@@ -1,4 +1,4 @@
-"""``deepflash serve`` and ``deepflash status``."""
+"""``deepflash serve``, ``deepflash status`` and ``deepflash stop``."""
 
 from __future__ import annotations
 
@@ -31,11 +31,16 @@ from deepflash_core.errors import ServerUnavailableError
 @click.option("--generate-keys", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Create server and client CURVE keys in this directory and exit.")
 @click.option("--replace", is_flag=True, help="Stop a DeepFlash server that holds the port but does not answer.")
+@click.option("--idle-exit", "idle_exit_min", type=click.FloatRange(0, min_open=True), default=None, metavar="MINUTES",
+              help="Exit after this many minutes without an image to correct (default: stay until stopped).")
+@click.option("--started-by", type=click.Choice([protocol.STARTED_BY_USER, protocol.STARTED_BY_CLIENT]),
+              default=protocol.STARTED_BY_USER, hidden=True, help="Who started the server (set by auto-start).")
 def serve(address: str, device: str, weights: Path | None, workers: int, max_queue: int, max_pixels: int,
-          max_side: int, curve_dir: Path | None, generate_keys: Path | None, replace: bool) -> None:
+          max_side: int, curve_dir: Path | None, generate_keys: Path | None, replace: bool,
+          idle_exit_min: float | None, started_by: str) -> None:
     """Serve DeepFlash on a ZeroMQ socket, keeping the model loaded.
 
-    Stops cleanly on Ctrl-C or SIGTERM. The log file is named in every error message.
+    Stops cleanly on Ctrl-C, SIGTERM or `deepflash stop`. The log file is named in every error message.
     """
     from server import app, security
     from server.config import ServerConfig
@@ -47,7 +52,8 @@ def serve(address: str, device: str, weights: Path | None, workers: int, max_que
         return
     config = ServerConfig(address=address, device=device, weights=weights, workers=workers, max_queue=max_queue,
                           limits=protocol.Limits(max_pixels=max_pixels, max_side=max_side), curve_dir=curve_dir,
-                          replace=replace)
+                          replace=replace, idle_exit_s=None if idle_exit_min is None else idle_exit_min * 60,
+                          started_by=started_by)
     sys.exit(app.run(config, announce=click.echo))
 
 
@@ -68,8 +74,9 @@ def status(address: str, timeout: float) -> None:
     except ServerUnavailableError:
         record = lifecycle.read_pid_file(protocol.pid_path(address))
         if record is not None and record.alive():
-            click.echo(f"A DeepFlash server process (pid {record.pid}) exists but does not answer at {address}; "
-                       f"stop it with `kill {record.pid}` or `deepflash serve --replace`. Log: {log_file}")
+            click.echo(f"A DeepFlash server process (pid {record.pid}, {record.describe()}) exists but does not "
+                       f"answer at {address}; stop it with `deepflash stop` or `deepflash serve --replace`. "
+                       f"Log: {log_file}")
         else:
             if record is not None:
                 protocol.pid_path(address).unlink(missing_ok=True)
@@ -81,9 +88,26 @@ def status(address: str, timeout: float) -> None:
     rss = memory.get("rss_bytes")
     click.echo(f"DeepFlash server at {address}: {info.get('state')}, version {info.get('version')}, "
                f"pid {info.get('pid')}")
+    click.echo(f"  origin  {lifecycle.describe_origin(info.get('started_by'), info.get('idle_exit_s'))}")
     click.echo(f"  device  {info.get('device')}")
     click.echo(f"  model   {model.get('name', '(loading)')} {model.get('sha256', '')[:12]}")
     click.echo(f"  uptime  {info.get('uptime_s')} s, {info.get('requests', {}).get('requests', 0)} requests, "
                f"{info.get('queued')} queued")
     click.echo(f"  memory  {rss / 2**20:.0f} MiB RSS" if rss else "  memory  unknown")
     click.echo(f"  log     {info.get('log')}")
+
+
+@click.command()
+@click.option("--address", default=protocol.DEFAULT_ADDRESS, show_default=True)
+@click.option("--timeout", type=click.FloatRange(1), default=60.0, show_default=True,
+              help="Seconds to wait for the server to finish the images it holds and exit.")
+def stop(address: str, timeout: float) -> None:
+    """Stop the DeepFlash server on this machine at ADDRESS, letting it answer what it holds.
+
+    Exit code 0 when it stopped or none runs, 1 when it is still there after --timeout.
+    """
+    from server import lifecycle
+
+    outcome = lifecycle.stop_server(address, timeout)
+    click.echo(outcome.message)
+    sys.exit(0 if outcome.stopped or outcome.pid is None else 1)

@@ -33,12 +33,15 @@ from deepflash_editor import messages  # noqa: E402
 from deepflash_editor.connection import can_start, client_factory  # noqa: E402
 from deepflash_editor.job import CallerThread, Context, Outcome  # noqa: E402
 from deepflash_editor.logfile import open_log  # noqa: E402
-from deepflash_core.options import STRENGTH_RANGE, Options  # noqa: E402
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options  # noqa: E402
 from deepflash_editor.settings import DEFAULT_ADDRESS, install_record  # noqa: E402
 from gimp_filter import Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402
 
 PROCEDURE = "python-fu-deepflash"
 MODE_FACES, MODE_WHOLE = "faces", "whole"
+CHOICES = ("mode", "background")  # shown as labelled combos: GIMP's radio frame has no mnemonic it can find
+BACKGROUND_LABELS = {"keep": ("Keep", "Leave everything outside the person as it is"),
+                     "lift": ("Lift", "Brighten the backdrop smoothly, as a studio light would")}
 
 
 def _record() -> tuple[dict, list[str]]:
@@ -68,8 +71,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
     if interactive:
         GimpUi.init(PROCEDURE)
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Flash to Studio (DeepFlash)")
-        # A labelled combo: GIMP's radio frame for a choice has no mnemonic it can find.
-        dialog.get_widget("mode", Gtk.ComboBox)
+        for choice in CHOICES:
+            dialog.get_widget(choice, Gtk.ComboBox)
         dialog.fill(None)
         accepted = dialog.run()
         dialog.destroy()
@@ -77,7 +80,10 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
 
     params = Params(options=Options(strength=config.get_property("strength"),
-                                    whole_image=config.get_property("mode") == MODE_WHOLE),
+                                    whole_image=config.get_property("mode") == MODE_WHOLE,
+                                    background=config.get_property("background"),
+                                    red_eye=config.get_property("red-eye"),
+                                    with_matte=config.get_property("matte-mask")),
                     address=config.get_property("address").strip() or record["address"],
                     start_server=config.get_property("start-server"))
     caller = CallerThread()  # the start question is asked while the request waits in a worker thread
@@ -118,8 +124,8 @@ class DeepFlash(Gimp.PlugIn):
         procedure.set_documentation(
             "Turn a phone-flash portrait into a studio-lit one",
             "Sends the selected layer to the local DeepFlash server and adds the corrected image as a new "
-            "layer above it (masked by the selection, if any). Works on RGB and grayscale images of any "
-            "precision. The server address and whether to start the server are remembered.",
+            "layer above it (masked by the selection and, when asked, the person's matte). Works on RGB and "
+            "grayscale images of any precision. The options are remembered.",
             name)
         procedure.set_attribution("DeepFlash", "MIT License", "2026")
         procedure.add_double_argument("strength", "S_trength", "How much of the flash correction to apply",
@@ -129,6 +135,16 @@ class DeepFlash(Gimp.PlugIn):
         mode.add(MODE_WHOLE, 1, "Whole image", "Correct the whole layer, with or without a face")
         procedure.add_choice_argument("mode", "_What to correct", "Faces only or the whole image", mode, MODE_FACES,
                                       GObject.ParamFlags.READWRITE)
+        background = Gimp.Choice.new()
+        for index, name in enumerate(BACKGROUNDS):
+            background.add(name, index, *BACKGROUND_LABELS[name])
+        procedure.add_choice_argument("background", "_Background", "Keep or lift the backdrop behind the person",
+                                      background, Options().background, GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument("red-eye", "Fix red _eyes", "Repair red pupils", Options().red_eye,
+                                       GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument("matte-mask", "Add the subject matte as the layer _mask",
+                                       "Mask the new layer with the person's matte (and the selection, if any)",
+                                       Options().with_matte, GObject.ParamFlags.READWRITE)
         procedure.add_string_argument("address", "Server _address", "ZeroMQ address of the DeepFlash server",
                                       record["address"] or DEFAULT_ADDRESS, GObject.ParamFlags.READWRITE)
         procedure.add_boolean_argument("start-server", "Start the server when _needed",

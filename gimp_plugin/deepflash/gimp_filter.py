@@ -17,6 +17,8 @@ from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run
 
 LAYER_NAME = "Studio light (DeepFlash)"
 WHOLE_IMAGE_HINT = "choose “Whole image” in the DeepFlash dialog."
+MATTE_FORMAT = "Y u8"
+"""The matte's values are opacities: written as linear grey, GIMP keeps them whatever the mask's storage."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options)
         outcome = run_job(job, context, LAYER_NAME)
         if outcome.ok:
-            add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height)
+            add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height, outcome.matte)
             gimp.progress_update(1.0)
             report(gimp, outcome, params.options.whole_image, interactive)  # while the progress still has its window
         return outcome
@@ -114,8 +116,12 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
 
 
 def add_result_layer(gimp: Any, gegl: Any, image: Any, drawable: Any, fmt: WireFormat, pixels: bytes,
-                     width: int, height: int) -> Any:
-    """A new layer above ``drawable`` holding ``pixels``, masked by the selection if there is one (one undo step)."""
+                     width: int, height: int, matte: bytes | None = None) -> Any:
+    """A new layer above ``drawable`` holding ``pixels`` (one undo step).
+
+    Its mask is the subject ``matte`` (one byte per pixel) when there is one, and the selection if there is
+    one; with both, where both are (GIMP's intersection: the lesser value).
+    """
     image.undo_group_start()
     gimp.context_push()
     try:
@@ -131,8 +137,17 @@ def add_result_layer(gimp: Any, gegl: Any, image: Any, drawable: Any, fmt: WireF
         target = layer.get_buffer()
         target.set(gegl.Rectangle.new(0, 0, width, height), fmt.babl, pixels)
         target.flush()
-        if not gimp.Selection.is_empty(image):
-            # A mask instead of blending pixels: the user sees and can edit what the selection kept.
+        selected = not gimp.Selection.is_empty(image)
+        # A mask instead of blending pixels: the user sees and can edit what the selection kept.
+        if matte is not None:
+            mask = layer.create_mask(gimp.AddMaskType.WHITE)
+            layer.add_mask(mask)
+            mask_buffer = mask.get_buffer()
+            mask_buffer.set(gegl.Rectangle.new(0, 0, width, height), MATTE_FORMAT, matte)
+            mask_buffer.flush()
+            if selected:  # the selection is in image coordinates, the mask at the layer's offsets
+                mask.combine_masks(image.get_selection(), gimp.ChannelOps.INTERSECT, -offset_x, -offset_y)
+        elif selected:
             layer.add_mask(layer.create_mask(gimp.AddMaskType.SELECTION))
         layer.update(0, 0, width, height)
         return layer

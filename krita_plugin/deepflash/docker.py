@@ -1,4 +1,4 @@
-"""The DeepFlash docker: server status, strength, faces-only, Apply, progress and the last message."""
+"""The DeepFlash docker: server status, the options, Apply, progress and the last message."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from deepflash_editor import messages
 from deepflash_editor.connection import can_start, client_factory
 from deepflash_editor.job import Context, Job, Outcome
 from deepflash_editor.logfile import open_log
-from deepflash_core.options import STRENGTH_RANGE, Options
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor.settings import install_record
 
 from .document import DocumentError, LayerPixels, add_result_layer, read_active_layer
 from .qt import HORIZONTAL, SELECTABLE_TEXT, QTimer, QtWidgets
-from .settings import krita_settings
+from .settings import krita_settings, options_of
 from .worker import JobThread, StatusThread
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 STATUS_INTERVAL_MS = 15_000
 WHOLE_IMAGE_HINT = "untick “Faces only” in the DeepFlash docker."
+BACKGROUND_LABELS = {"keep": "Keep", "lift": "Lift"}
 
 
 class DeepFlashDocker(DockWidget):
@@ -73,6 +74,22 @@ class DeepFlashDocker(DockWidget):
         self.faces_only.setChecked(not self.settings["whole_image"])
         self.faces_only.setToolTip("Untick to correct the whole layer, also without a detected face.")
         layout.addWidget(self.faces_only)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Background", body))
+        self.background = QtWidgets.QComboBox(body)
+        for name in BACKGROUNDS:
+            self.background.addItem(BACKGROUND_LABELS[name], name)
+        self.background.setCurrentIndex(BACKGROUNDS.index(self.settings["background"]))
+        self.background.setToolTip("Keep everything outside the person as it is, or lift the backdrop smoothly.")
+        row.addWidget(self.background, 1)
+        layout.addLayout(row)
+        self.red_eye = QtWidgets.QCheckBox("Fix red eyes", body)
+        self.red_eye.setChecked(self.settings["red_eye"])
+        layout.addWidget(self.red_eye)
+        self.matte_mask = QtWidgets.QCheckBox("Add the subject matte as the layer mask", body)
+        self.matte_mask.setChecked(self.settings["with_matte"])
+        self.matte_mask.setToolTip("Mask the new layer with the person's matte (and the selection, if any).")
+        layout.addWidget(self.matte_mask)
         self.start_server = QtWidgets.QCheckBox("Start the server when needed", body)
         self.start_server.setChecked(self.settings["start_server"])
         layout.addWidget(self.start_server)
@@ -94,6 +111,9 @@ class DeepFlashDocker(DockWidget):
 
         self.strength_slider.valueChanged.connect(self._strength_changed)
         self.faces_only.toggled.connect(lambda checked: self._save("whole_image", not checked))
+        self.background.currentIndexChanged.connect(lambda index: self._save("background", BACKGROUNDS[index]))
+        self.red_eye.toggled.connect(lambda checked: self._save("red_eye", checked))
+        self.matte_mask.toggled.connect(lambda checked: self._save("with_matte", checked))
         self.start_server.toggled.connect(lambda checked: self._save("start_server", checked))
         self.apply_button.clicked.connect(self.apply)
         self._strength_changed(self.strength_slider.value())
@@ -149,10 +169,9 @@ class DeepFlashDocker(DockWidget):
         except DocumentError as error:
             self.show_message(str(error))
             return
-        whole_image = not self.faces_only.isChecked()
-        start = self.start_server.isChecked()
+        start = self.settings["start_server"]
         job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.layout.protocol_dtype,
-                  Options(strength=self.strength_slider.value() / 100, whole_image=whole_image))
+                  options_of(self.settings))
         context = Context(address=self.address,
                           connect=client_factory(self.record["python"], self.record["serve_command"],
                                                  lambda: start, start),
@@ -176,7 +195,7 @@ class DeepFlashDocker(DockWidget):
         source, self.source = self.source, None
         if outcome.ok and source is not None:
             try:
-                add_result_layer(source, outcome.pixels)
+                add_result_layer(source, outcome.pixels, outcome.matte)
             except Exception as error:  # the document may have closed meanwhile
                 self.log.exception("adding the layer failed")
                 outcome = Outcome(False, "unexpected", messages.unexpected(error, self.log_path))

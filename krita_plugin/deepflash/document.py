@@ -15,6 +15,7 @@ from .transfer import is_linear_profile, linear_to_srgb, srgb_to_linear
 
 LAYER_NAME = "Studio light (DeepFlash)"
 MASK_NAME = "Selection (DeepFlash)"
+MATTE_MASK_NAME = "Subject matte (DeepFlash)"
 _IMAGE_LAYERS = {"paintlayer", "grouplayer", "filelayer", "clonelayer", "vectorlayer", "filllayer", "filterlayer"}
 
 
@@ -76,12 +77,21 @@ def read_active_layer(document: Any) -> LayerPixels:
     return LayerPixels(document, node, layout, x, y, width, height, pixels, linear)
 
 
-def add_result_layer(source: LayerPixels, pixels: bytes) -> Any:
+def new_selection() -> Any:
+    """An empty Krita selection (a function, so tests can give their own)."""
+    from krita import Selection
+
+    return Selection()
+
+
+def add_result_layer(source: LayerPixels, pixels: bytes, matte: bytes | None = None) -> Any:
     """Add ``pixels`` (protocol layout) as a new paint layer right above the source layer, at its bounds.
 
     The pixels are written before the layer joins the document, so adding it is the one undo
     step. A selection becomes a transparency mask on the new layer: the user sees and can edit
-    what it kept, and the layer itself holds the server's result unchanged.
+    what it kept, and the layer itself holds the server's result unchanged. The subject ``matte``
+    (one byte per pixel of the layer's bounds), when given, is that mask instead, intersected with
+    the selection if there is one (Krita's intersection: the lesser value).
     """
     document = source.document
     layer = document.createNode(LAYER_NAME, "paintlayer")
@@ -94,8 +104,16 @@ def add_result_layer(source: LayerPixels, pixels: bytes) -> Any:
     above = source.node if source.node.parentNode() is not None else None
     parent.addChildNode(layer, above)
     selection = document.selection()
+    if matte is not None:
+        matte_selection = new_selection()
+        matte_selection.setPixelData(matte, source.x, source.y, source.width, source.height)
+        if selection is not None:
+            matte_selection.intersect(selection)
+        selection, name = matte_selection, MATTE_MASK_NAME
+    else:
+        name = MASK_NAME
     if selection is not None:
-        mask = document.createTransparencyMask(MASK_NAME)
+        mask = document.createTransparencyMask(name)
         mask.setSelection(selection)
         layer.addChildNode(mask, None)
     document.refreshProjection()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepflash_core.options import STRENGTH_RANGE, Options
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
 from deepflash_editor.paths import user_config_dir
 from deepflash_editor.settings import Setting, Settings
 
@@ -14,10 +14,21 @@ KRITA_SETTINGS = (
     Setting("strength", float, Options().strength, "How much of the flash correction to apply",
             lambda value: STRENGTH_RANGE[0] <= value <= STRENGTH_RANGE[1]),
     Setting("whole_image", bool, Options().whole_image, "Correct the whole image instead of only the faces"),
+    Setting("background", str, Options().background, "Keep or lift the backdrop behind the person",
+            lambda value: value in BACKGROUNDS),
+    Setting("red_eye", bool, Options().red_eye, "Repair red pupils"),
+    Setting("with_matte", bool, Options().with_matte, "Mask the new layer with the person's matte"),
     Setting("start_server", bool, True, "Start the local server when none answers"),
     Setting("address", str, "", "Server address; empty uses the one recorded at install",
             lambda value: value == "" or (value.startswith(_ADDRESS_PREFIXES) and len(value) > 6)),
 )
+
+
+def options_of(settings: Settings) -> Options:
+    """The request the docker's settings describe."""
+    return Options(strength=settings["strength"], whole_image=settings["whole_image"],
+                   background=settings["background"], red_eye=settings["red_eye"],
+                   with_matte=settings["with_matte"])
 
 
 def krita_settings(path: Path | None = None) -> Settings:

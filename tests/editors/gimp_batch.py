@@ -69,6 +69,9 @@ def run_case(case):
     config.set_core_object_array("drawables", [original])
     config.set_property("strength", 1.0)
     config.set_property("mode", case["mode"])
+    config.set_property("background", "keep")
+    config.set_property("red-eye", True)
+    config.set_property("matte-mask", case.get("matte", False))
     config.set_property("start-server", False)
     with case_address(case) as address:
         config.set_property("address", address)

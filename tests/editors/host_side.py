@@ -27,6 +27,7 @@ PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
 MOVED_TO = (60, 40)  # the "moved" case's layer offset: the layer then extends past the canvas
 FACE_LEVELS = 2.0  # a float document's face may differ from the 8-bit document's by this mean (of 255)
+MASK_LEVELS = 2  # a mask may differ from the matte by this (GIMP stores an 8-bit image's mask perceptually)
 
 
 def cases(address: str) -> list[dict]:
@@ -45,6 +46,8 @@ def cases(address: str) -> list[dict]:
         {"name": "f32_srgb", **portrait, "precision": "f32", "transfer": "srgb"},
         {"name": "selection", **portrait, "select": list(SELECTION)},
         {"name": "moved", **portrait, "move_to": list(MOVED_TO)},
+        {"name": "matte_mask", **portrait, "matte": True},
+        {"name": "matte_selection", **portrait, "matte": True, "select": list(SELECTION)},
         {"name": "noface", "image": "noface.png", "mode": "faces", "address": address, "expect": "no_face"},
         {"name": "noface_whole", "image": "noface.png", "mode": "whole", "address": address, "expect": "ok"},
         {"name": "server_down", **portrait, "address": "", "expect": "server_down"},
@@ -173,7 +176,7 @@ def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClie
         sent, wire_dtype = sent.astype(np.float32), "f32"
     reply = client.process(np.ascontiguousarray(sent), width=meta["width"], height=meta["height"],
                            channels=meta["channels"], dtype=wire_dtype,
-                           options=Options(whole_image=case["mode"] == "whole"))
+                           options=Options(whole_image=case["mode"] == "whole", with_matte=case.get("matte", False)))
     direct = np.frombuffer(reply.pixels, dtype=sent.dtype).reshape(new.shape)
     expected = _with_rgb(direct, _decode) if linear else direct.astype(np.float64)
     # A half-float document (GIMP's read as f32) keeps what it is written to half precision.
@@ -188,14 +191,37 @@ def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClie
         reference.update(before=_levels(before, False), new=_levels(new, False))
     elif case.get("transfer") and reference:
         problems += _compare_with_8bit(_levels(before, linear), _levels(new, linear), reference, notes)
+    if case.get("select") or case.get("matte"):
+        problems += _check_mask(folder, result, case, meta, reply.matte, notes)
+    elif result.get("has_mask"):
+        problems.append("the new layer has a mask without a selection or a matte")
+    return problems
+
+
+def _check_mask(folder: Path, result: dict, case: dict, meta: dict, matte: bytes | None,
+                notes: list[str]) -> list[str]:
+    """The new layer's mask: the selection, the matte, or where both are (the lesser value)."""
+    if not result.get("has_mask"):
+        return ["the new layer has no mask"]
+    mask = np.fromfile(folder / "mask.raw", dtype=np.uint8).reshape(meta["height"], meta["width"])
+    expected = np.full_like(mask, 255)
     if case.get("select"):
         x, y, w, h = case["select"]
-        mask = np.fromfile(folder / "mask.raw", dtype=np.uint8).reshape(meta["height"], meta["width"])
-        expected_mask = np.zeros_like(mask)
-        expected_mask[y:y + h, x:x + w] = 255
-        if not np.array_equal(mask, expected_mask):
-            problems.append(f"mask differs from the selection in {(mask != expected_mask).sum()} pixels")
-    return problems
+        expected[:] = 0
+        expected[y:y + h, x:x + w] = 255
+    if case.get("matte"):
+        if matte is None:
+            return ["the server sent no matte"]
+        subject = np.frombuffer(matte, dtype=np.uint8).reshape(mask.shape)
+        if subject.min() == subject.max():
+            return ["the matte is flat: the test would not notice a wrong mask"]
+        expected = np.minimum(expected, subject)
+    difference = np.abs(mask.astype(int) - expected.astype(int))
+    notes.append(f"mask vs expected: max {difference.max()} levels, {(difference > 0).sum()} pixels differ")
+    if difference.max() > (MASK_LEVELS if case.get("matte") else 0):
+        return [f"mask differs from the expected one by up to {difference.max()} levels "
+                f"in {(difference > 0).sum()} pixels"]
+    return []
 
 
 def _compare_with_8bit(before: np.ndarray, new: np.ndarray, reference: dict, notes: list[str]) -> list[str]:

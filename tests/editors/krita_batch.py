@@ -85,6 +85,7 @@ def run_case(docker, case):
         document.setSelection(selection)
     before = _names(document)
     docker.faces_only.setChecked(case["mode"] == "faces")
+    docker.matte_mask.setChecked(case.get("matte", False))
     docker.start_server.setChecked(False)
     docker.strength_slider.setValue(100)
     with case_address(case) as address:

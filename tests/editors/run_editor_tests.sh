@@ -3,7 +3,9 @@
 #   tests/editors/run_editor_tests.sh [gimp] [krita] [screenshots]     (default: gimp krita)
 # DEEPFLASH_EDITOR_WEIGHTS=FILE serves that model instead of the tiny random one (e.g. the shipped model,
 # to see real-sized differences between documents of different depths).
-# "screenshots" runs the GUI editors under Xvfb and refreshes docs/gimp_dialog.png and docs/krita_docker.png.
+# "screenshots" runs the GUI editors under Xvfb and refreshes docs/gimp_dialog.png and docs/krita_docker.png
+# (the whole windows after a correction): the server then listens on the default address, which the
+# screenshots show, so nothing else may answer there.
 # Builds or reuses the cached root (tests/editors/chroot.sh), installs the plug-ins into the root's
 # HOME with `deepflash install` as a user would, starts a DeepFlash server with a tiny random model on
 # a free port of the host loopback (the chroot shares the host's network; other servers may run there),
@@ -26,6 +28,8 @@ TEST_HOME=/home/deepflash-test  # the user's HOME inside the root
 ADDRESS=""  # the test server's, on a port picked when it starts
 EDITOR_TIMEOUT=600  # a hung editor (a modal dialog in headless mode) must not hang CI
 server_pid=""
+screenshots=0
+for editor in "${editors[@]}"; do if [ "$editor" = screenshots ]; then screenshots=1; fi; done
 background=()  # GUI processes of the screenshot run
 timings=()
 phase_start=$SECONDS
@@ -62,7 +66,11 @@ cp "$here/gimp_batch.py" "$here/krita_batch.py" "$here/editor_side.py" "$WORK/"
 # the pick and the bind; then the server exits (or someone else answers) and a new port is tried.
 start_server() {
     local port
-    port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if [ $screenshots = 1 ]; then
+        port=$("$PY" -c 'from deepflash_core.protocol import DEFAULT_PORT; print(DEFAULT_PORT)')
+    else
+        port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    fi
     ADDRESS="tcp://127.0.0.1:$port"
     DEEPFLASH_STATE_DIR="$WORK/state" "$PY" -m deepflash_app serve --bind "$ADDRESS" --weights "${DEEPFLASH_EDITOR_WEIGHTS:-$WORK/tiny.safetensors}" \
         --device cpu --workers 1 >"$WORK/server.out" 2>&1 &
@@ -101,7 +109,7 @@ PYEOF
 for attempt in 1 2 3; do
     server_status=0
     start_server || server_status=$?
-    [ $server_status = 3 ] || break
+    [ $server_status = 3 ] && [ $screenshots = 0 ] || break
     kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""
 done
 [ $server_status = 0 ] || exit 1
@@ -125,22 +133,40 @@ take_screenshots() {
         fi
         rm -f "$lock" "$EDITORS_ROOT/tmp/.X11-unix/X77"  # left by an Xvfb that was killed
     fi
-    chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" Xvfb :77 -screen 0 1400x900x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+    chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" Xvfb :77 -screen 0 1400x900x24 -nolisten tcp -noreset >"$WORK/xvfb.log" 2>&1 &
     background+=($!)
     sleep 2
     cp "$here/gimp_dialog.py" "$WORK/"
+    rm -f "$WORK/gimp_first_run.json"
     chroot "$EDITORS_ROOT" "${ROOT_ENV[@]}" gimp-3.0 --no-splash --batch-interpreter=python-fu-eval \
         -b "exec(open('$WORK_IN/gimp_dialog.py').read())" >"$WORK/gimp-gui.log" 2>&1 &
     background+=($!)
-    local window="" tries
+    local window="" main="" tries
+    # The image window, as wide as the screen so the status bar's message fits (no window manager here).
     for tries in $(seq 120); do
-        window=$(in_root xdotool search --onlyvisible --name "Flash to Studio" 2>/dev/null | head -1) && [ -n "$window" ] && break
+        main=$(in_root xdotool search --onlyvisible --name " GIMP$" 2>/dev/null | head -1) && [ -n "$main" ] && break
         sleep 1
     done
+    [ -n "$main" ] || { echo "the GIMP image window did not appear; see $WORK/gimp-gui.log" >&2; return 1; }
+    in_root xdotool windowmove "$main" 0 0 windowsize "$main" 1400 900
+    for tries in $(seq 240); do [ -f "$WORK/gimp_first_run.json" ] && break; sleep 0.5; done
+    echo "GIMP's first run: $(cat "$WORK/gimp_first_run.json" 2>/dev/null)"
+    for tries in $(seq 120); do
+        window=$(in_root xdotool search --onlyvisible --name "Flash to Studio" 2>/dev/null | head -1) && [ -n "$window" ] && break
+        sleep 0.5
+    done
     [ -n "$window" ] || { echo "the GIMP dialog did not appear; see $WORK/gimp-gui.log" >&2; return 1; }
-    sleep 3  # let GTK finish drawing
-    in_root sh -c "xwd -silent -id $window | xwdtopnm 2>/dev/null | pnmtopng" >"$repo/docs/gimp_dialog.png"
+    # Beside the photo, leaving the menus, the tools and the layers panel in view.
+    in_root xdotool windowmove "$window" 740 470
+    sleep 2  # let GTK finish drawing (GIMP's status bar message stays a few seconds)
+    in_root sh -c "xwd -silent -root | xwdtopnm 2>/dev/null | pnmtopng -compression 9" >"$repo/docs/gimp_dialog.png"
     echo "wrote docs/gimp_dialog.png"
+    "$PY" - "$WORK/gimp_first_run.json" <<'PYEOF' || return 1
+import json, sys
+run = json.load(open(sys.argv[1]))
+assert run["status"] == "GIMP_PDB_SUCCESS" and run["layers"][0] == "Studio light (DeepFlash)", run
+print("gimp GUI: the filter added the layer: PASS")
+PYEOF
     stop "${background[-1]}"
     # Krita: a helper extension shows the docker, presses Apply and grabs it (tests/editors/krita_screenshot).
     cp -r "$here/krita_screenshot/." "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/"
@@ -154,7 +180,7 @@ take_screenshots() {
         echo "Krita did not take its screenshot; see $WORK/krita-gui.log and krita_failure.png" >&2
         return 1
     fi
-    cp "$WORK/krita_docker.png" "$repo/docs/krita_docker.png"
+    cp "$WORK/krita_window.png" "$repo/docs/krita_docker.png"
     echo "wrote docs/krita_docker.png; the docker's run: $(cat "$WORK/screenshots.done")"
     "$PY" - "$WORK/screenshots.done" <<'PYEOF' || return 1
 import json, sys

@@ -1,7 +1,8 @@
-"""Test helper for the docs: in a real Krita under Xvfb, show the DeepFlash docker, press Apply, grab it.
+"""Test helper for the docs: in a real Krita under Xvfb, show the DeepFlash docker, press Apply, grab the window.
 
-Installed only into the test root (never shipped). Writes krita_docker.png and krita_window.png
-into $DEEPFLASH_EDITOR_WORK, then a ``screenshots.done`` file the harness waits for.
+Installed only into the test root (never shipped). Writes krita_window.png (the whole window: canvas, layers
+panel with the new layer, the docker) into $DEEPFLASH_EDITOR_WORK, then a ``screenshots.done`` file the
+harness waits for.
 """
 
 import json
@@ -13,6 +14,7 @@ from krita import Extension, Krita
 from deepflash.qt import QTimer
 
 WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
+SCREEN = (1400, 900)  # the harness's Xvfb screen
 
 
 class Screenshot(Extension):
@@ -26,6 +28,7 @@ class Screenshot(Extension):
         app = Krita.instance()
         self.document = app.openDocument(str(WORK / "portrait8.png"))
         self.window = app.activeWindow()
+        self.window.qwindow().setGeometry(0, 0, SCREEN[0], SCREEN[1])  # no window manager maximises it
         self.window.addView(self.document)
         from deepflash.docker import DeepFlashDocker
 
@@ -47,7 +50,6 @@ class Screenshot(Extension):
             QTimer.singleShot(1500, self.grab)
 
     def grab(self):
-        self.docker.grab().save(str(WORK / "krita_docker.png"))
         self.window.qwindow().grab().save(str(WORK / "krita_window.png"))
         report = {"message": self.docker.message_label.text(), "layers": self._layers()}
         # One Ctrl+Z must remove the whole result (the layer with its pixels).
