@@ -141,6 +141,10 @@ class CorrectionService:
                            photo.notes + correction.warnings + save_notes)
         return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages)
 
+    def close(self) -> None:
+        """Delete every result this service wrote (the page is going away, and its links with it)."""
+        shutil.rmtree(self.output_root, ignore_errors=True)
+
     def _correct(self, pixels: np.ndarray, options: Options, name: str,
                  progress: Callable[[str, float], None]) -> Result:
         """The corrector's result; "no face" is reworded for the page (the core's words name a CLI flag)."""
