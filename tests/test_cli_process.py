@@ -120,7 +120,7 @@ def test_a_changed_photo_is_written_not_copied(tmp_path: Path, monkeypatch) -> N
 
 def test_help_says_what_stays_exact_and_how_a_jpeg_is_written() -> None:
     text = " ".join(run("process", "--help").output.split())
-    assert "exactly as they were in lossless formats (PNG, TIFF)" in text
+    assert "(with --background keep), pixels stay exactly as they were in lossless formats (PNG, TIFF)" in text
     assert "JPEG output is written at the source's quality and chroma subsampling" in text
     assert "copied byte for byte" in text
     assert "pixels away from the faces are left exactly as they were" not in text

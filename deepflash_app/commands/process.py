@@ -102,22 +102,26 @@ def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -
 
 def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
     """The jobs whose output can be written, and one line per refusal (a refusing folder is named once)."""
-    from deepflash_core.imageio import check_writable
+    from deepflash_core.imageio import check_writable, output_format
 
     kept: list[Job] = []
     failures: list[str] = []
-    refused: dict[Path, int] = {}
+    refused: dict[Path, int] = {}  # folder -> photos not named again
     for job in jobs:
         folder = job.target.parent
         if folder in refused:
             refused[folder] += 1
             continue
         try:
-            check_writable(job.target)
+            output_format(job.target)  # the extension's fault: this photo only
         except ImageWriteError as error:
             failures.append(str(error))
-            if "folder" in str(error) or "cannot write into" in str(error):
-                refused[folder] = 0
+            continue
+        try:
+            check_writable(job.target)
+        except ImageWriteError as error:  # the folder's fault: every photo going there
+            failures.append(str(error))
+            refused[folder] = 0
             continue
         kept.append(job)
     failures += [f"{folder}: {count} more photo{'s' if count > 1 else ''} not written there for the same reason."
@@ -128,10 +132,10 @@ def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
 HELP = """Turn flash portraits into studio-lit ones.
 
 INPUTS are photos or folders of photos. Every output keeps its input's size, bit depth, alpha,
-orientation, colour profile and EXIF. Outside the person, pixels stay exactly as they were in lossless
-formats (PNG, TIFF); a JPEG output is written at the source's quality and chroma
-subsampling, so re-encoding moves those pixels by a few levels. A photo with nothing changed (strength 0)
-is copied byte for byte when its output has the source's format.
+orientation, colour profile and EXIF. Outside the person (with --background keep), pixels stay exactly as
+they were in lossless formats (PNG, TIFF); a JPEG output is written at the source's quality and chroma
+subsampling (a JPEG source's own), so re-encoding moves those pixels by a few levels. A photo with nothing
+changed (strength 0) is copied byte for byte when its output has the source's format.
 """
 
 
