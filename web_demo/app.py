@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
 """Radio choices: (label on the page, value in the API)."""
+DEFAULTS = Options()
 BACKGROUND_CHOICES: list[tuple[str, str]] = [(value.capitalize(), value) for value in BACKGROUNDS]
 """The :data:`~deepflash_core.options.BACKGROUNDS`, as the page labels them."""
 API_NAME = "correct"
@@ -97,8 +98,8 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
     """
 
     def correct(
-        photo: dict[str, Any] | None, strength: float, mode: str, background: str = "keep", red_eye: bool = True,
-        show_matte: bool = False, progress: gr.Progress = gr.Progress()
+        photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
+        red_eye: bool = DEFAULTS.red_eye, show_matte: bool = DEFAULTS.with_matte, progress: gr.Progress = gr.Progress()
     ) -> tuple[tuple[str, str], str, str, str, str | None]:
         try:
             upload, name = upload_path(photo)
@@ -131,17 +132,17 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     elem_id="photo",
                 )
                 strength = gr.Slider(
-                    *STRENGTH_RANGE, value=Options().strength, step=0.05, label="Strength",
+                    *STRENGTH_RANGE, value=DEFAULTS.strength, step=0.05, label="Strength",
                     info="1 removes the predicted flash look; less keeps some of it.",
                 )
                 mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
                                 info="Whole image also works when no face is found.")
-                background = gr.Radio(BACKGROUND_CHOICES, value=Options().background, label="Background",
+                background = gr.Radio(BACKGROUND_CHOICES, value=DEFAULTS.background, label="Background",
                                       elem_id="background",
                                       info="Keep leaves everything outside the person untouched; lift brightens a dark backdrop.")
                 with gr.Row():
-                    red_eye = gr.Checkbox(value=Options().red_eye, label="Fix red eyes", elem_id="red-eye")
-                    show_matte = gr.Checkbox(value=Options().with_matte, label="Show the matte", elem_id="show-matte")
+                    red_eye = gr.Checkbox(value=DEFAULTS.red_eye, label="Fix red eyes", elem_id="red-eye")
+                    show_matte = gr.Checkbox(value=DEFAULTS.with_matte, label="Show the matte", elem_id="show-matte")
                 button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
                 if examples:
                     gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
@@ -218,7 +219,8 @@ def launch_app(
     return url
 
 
-def _options(strength: Any, mode: Any, background: Any = "keep", red_eye: Any = True, show_matte: Any = False) -> Options:
+def _options(strength: Any, mode: Any, background: Any = DEFAULTS.background, red_eye: Any = DEFAULTS.red_eye,
+             show_matte: Any = DEFAULTS.with_matte) -> Options:
     """The page's form values as :class:`Options` (which checks every value: range, NaN, type)."""
     values = [value for _, value in MODES]
     if mode not in values:
