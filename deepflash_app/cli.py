@@ -19,7 +19,7 @@ from deepflash_core.errors import DeepFlashError
 # The help is written here so that listing the commands imports none of them (torch, gradio).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "process": ("deepflash_app.commands.process:process", "Correct the flash look in photos or folders."),
-    "info": ("deepflash_app.commands.process:info", "Show device, weights, model card and versions."),
+    "info": ("deepflash_app.commands.info:info", "Show device, weights, model card and versions."),
     "render": ("deepflash_app.commands.train:render", "Render synthetic flash/studio training pairs."),
     "train": ("deepflash_app.commands.train:train", "Train a model on synthetic (or real) pairs."),
     "eval": ("deepflash_app.commands.train:evaluate", "Evaluate a model against the identity baseline."),

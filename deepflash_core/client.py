@@ -8,7 +8,8 @@ the first ``process`` of a client is preceded by a ``ping``, which finds the ser
 listens on is reported at once), starts one when allowed, and brings back the server's limits, so a call
 on a warm server costs two round trips.
 While a long ``process`` runs, the client pings the server on a second socket every few seconds: a server
-that died mid-request is noticed within seconds, a busy one is waited for up to ``timeout_s``.
+that died mid-request is noticed within seconds (a local port that refuses connections at once), and the
+request is not resent to it; a busy one is waited for up to ``timeout_s``.
 
 :class:`StdioClient` has the same methods for editor Pythons without pyzmq: each call runs
 ``python -m deepflash_core.stdio_bridge`` from the DeepFlash environment, writes the request on its stdin
@@ -302,9 +303,17 @@ class DeepFlashClient(_Client):
                 except protocol.ProtocolError as error:
                     raise ServerError(f"{error} (server log: {self._log()})", error.code) from None
             self.close()  # a REQ socket without its reply is stuck: drop it and open a fresh one
+            if reason in (_NOTHING_LISTENS, _STOPPED):
+                break  # a resend cannot reach a server that is not there
         waited = time.monotonic() - started
+        if reason == _STOPPED:
+            raise ServerUnavailableError(
+                f"The DeepFlash server at {self.address} stopped answering during the request (noticed after "
+                f"{waited:.0f} s); see its log {self._log()}.")
+        tries = self.retries + 1
+        attempts = "" if reason == _NOTHING_LISTENS else f"; {tries} attempt{'s' if tries > 1 else ''}, {waited:.0f} s"
         raise ServerUnavailableError(
-            f"No DeepFlash server answered at {self.address} ({reason}; {self.retries + 1} attempts, {waited:.0f} s); "
+            f"No DeepFlash server answers at {self.address} ({reason}{attempts}); "
             f"start one with `deepflash serve` or see the server log {self._log()}.")
 
     def _wait(self, timeout_s: float, watch: bool, fail_fast: bool = False) -> tuple[list[Any] | None, str]:
@@ -324,10 +333,12 @@ class DeepFlashClient(_Client):
                 return self._socket.recv_multipart(copy=False), ""
             if time.monotonic() >= next_check and deadline - time.monotonic() > 0:
                 if not self._alive(min(self.ping_timeout_s, deadline - time.monotonic())):
-                    return None, "the server stopped answering during the request"
+                    return None, _STOPPED
                 next_check = time.monotonic() + LIVENESS_INTERVAL_S
 
     def _alive(self, timeout_s: float) -> bool:
+        if _nothing_listens(self.address):  # a killed local server: its port refuses at once
+            return False
         probe = self._open()
         try:
             probe.send(protocol.encode_request(protocol.OP_PING, _new_id()))
@@ -400,6 +411,7 @@ def _hidden_window() -> dict[str, Any]:
 
 
 _NOTHING_LISTENS = "nothing listens on the port"
+_STOPPED = "the server stopped answering during the request"
 
 
 def _nothing_listens(address: str) -> bool:

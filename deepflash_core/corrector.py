@@ -81,7 +81,7 @@ class ServerCorrector:
         from deepflash_core.client import DeepFlashClient
 
         with DeepFlashClient(address=self.address, timeout_s=timeout_s, retries=0, ping_timeout_s=timeout_s) as client:
-            return dict(client.ping())
+            return dict(client.ping(fail_fast=True))
 
     def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
         from deepflash_core.faces import Face

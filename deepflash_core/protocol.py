@@ -198,6 +198,8 @@ def _load_header(raw: Any) -> dict[str, Any]:
     data = bytes(getattr(raw, "buffer", raw))
     try:
         header = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except _NonFinite as error:
+        raise ProtocolError(f"The header holds {error}, which is not a number (JSON has no NaN or infinity).") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"The header is not valid UTF-8 JSON ({type(error).__name__}).") from None
     if not isinstance(header, dict):
@@ -205,8 +207,12 @@ def _load_header(raw: Any) -> dict[str, Any]:
     return header
 
 
+class _NonFinite(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a header (Python's JSON reader accepts them)."""
+
+
 def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
+    raise _NonFinite(name)
 
 
 def _int_field(header: dict[str, Any], key: str, low: int, high: int) -> int:

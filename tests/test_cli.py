@@ -207,6 +207,16 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
         def __init__(self, address: str, **_: object) -> None:
             self.address = address
 
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            pass
+
+        def ping(self, fail_fast: bool = False) -> dict:
+            calls.append(("ping", self.address))
+            return {"state": "ready"}
+
         def process(self, pixels, width, height, channels, dtype, options):
             calls.append((self.address, width, height, channels, dtype, options))
             inverted = 255 - np.asarray(pixels)
@@ -218,7 +228,7 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
                  "--background", "lift", "--no-red-eye")
     assert result.exit_code == 0, result.output
     expected = Options(strength=0.5, whole_image=False, background="lift", red_eye=False)
-    assert calls == [("tcp://127.0.0.1:5999", 225, 275, 3, "u8", expected)]
+    assert calls == [("ping", "tcp://127.0.0.1:5999"), ("tcp://127.0.0.1:5999", 225, 275, 3, "u8", expected)]
     original = np.asarray(Image.open(PORTRAIT).convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(out)), 255 - original)
 

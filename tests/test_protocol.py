@@ -97,6 +97,16 @@ def test_unreadable_headers_are_bad_requests(raw):
     assert caught.value.code == "bad_request"
 
 
+@pytest.mark.parametrize(("value", "written"), [(float("nan"), "NaN"), (float("inf"), "Infinity"),
+                                                (float("-inf"), "-Infinity")])
+def test_a_non_finite_strength_in_a_real_header_is_refused_by_name(value, written):
+    frames = process_frames(strength=value)
+    assert f'"strength": {written}'.encode() in frames[0]  # what a careless JSON writer sends
+    with pytest.raises(ProtocolError, match=f"holds {written}, which is not a number") as caught:
+        protocol.parse_request(frames, LIMITS)
+    assert caught.value.code == "bad_request"
+
+
 def test_nan_strength_is_refused_even_when_written_as_a_big_number():
     with pytest.raises(ProtocolError, match="strength"):
         protocol.parse_request([process_frames()[0].replace(b'"strength": 1.0', b'"strength": 1e999'),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -44,10 +46,10 @@ def corrector(tiny_weights: Path) -> InProcessCorrector:
     return InProcessCorrector.load(weights=tiny_weights, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def client(corrector: InProcessCorrector, tmp_path_factory: pytest.TempPathFactory):
-    service = CorrectionService(corrector, output_root=tmp_path_factory.mktemp("web-results"))
-    demo = build_app(service)
+@contextmanager
+def page_client(corrector, output_root: Path) -> Iterator[Client]:
+    """A launched page correcting with ``corrector``, and a gradio_client of it; closed afterwards."""
+    demo = build_app(CorrectionService(corrector, output_root=output_root))
     url = launch_app(demo, port=None, block=False, quiet=True)
     try:
         yield Client(url, verbose=False)
@@ -55,8 +57,15 @@ def client(corrector: InProcessCorrector, tmp_path_factory: pytest.TempPathFacto
         demo.close()
 
 
-def correct(client: Client, path: Path, strength: float = 1.0, mode: str = "faces") -> tuple:
-    return client.predict(handle_file(str(path)), strength, mode, api_name="/correct")
+@pytest.fixture(scope="module")
+def client(corrector: InProcessCorrector, tmp_path_factory: pytest.TempPathFactory):
+    with page_client(corrector, tmp_path_factory.mktemp("web-results")) as page:
+        yield page
+
+
+def correct(client: Client, path: Path, strength: float = 1.0, mode: str = "faces", background: str = "keep",
+            red_eye: bool = True, show_matte: bool = False) -> tuple:
+    return client.predict(handle_file(str(path)), strength, mode, background, red_eye, show_matte, api_name="/correct")
 
 
 def error_of(client: Client, path: Path, **options) -> str:
@@ -68,7 +77,8 @@ def error_of(client: Client, path: Path, **options) -> str:
 
 
 def test_portrait_comes_back_in_its_format_and_size(client: Client, portrait_path: Path) -> None:
-    (before, after), faces, download, summary = correct(client, portrait_path)
+    (before, after), faces, download, summary, matte = correct(client, portrait_path)
+    assert matte is None  # not asked for
     with Image.open(portrait_path) as original, Image.open(download) as result:
         assert result.format == "JPEG" and result.size == original.size and result.mode == original.mode
     assert Path(download).name == "congress_A000014-deepflash.jpg"
@@ -85,7 +95,7 @@ def test_png_alpha_survives_untouched(client: Client, portrait_path: Path, tmp_p
     upload = tmp_path / "cut-out.png"
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(upload)
 
-    (_, after), _, download, _ = correct(client, upload)
+    (_, after), _, download, _, _ = correct(client, upload)
     result = np.asarray(Image.open(download))
     assert Path(download).suffix == ".png" and result.shape == (275, 225, 4)
     assert np.array_equal(result[..., 3], alpha)
@@ -97,7 +107,7 @@ def test_sixteen_bit_png_stays_sixteen_bit(client: Client, portrait_path: Path, 
     bgr = cv2.imread(str(portrait_path)).astype(np.uint16) * 257
     upload = tmp_path / "deep.png"
     cv2.imwrite(str(upload), bgr)
-    _, _, download, summary = correct(client, upload, mode="whole")
+    _, _, download, summary, _ = correct(client, upload, mode="whole")
     result = cv2.imread(download, cv2.IMREAD_UNCHANGED)
     assert result.dtype == np.uint16 and result.shape == bgr.shape
     assert "16-bit" in summary
@@ -111,7 +121,7 @@ def test_exif_rotated_phone_photo_is_corrected_upright(client: Client, portrait_
     upload = tmp_path / "sideways.jpg"
     stored.save(upload, quality=95, exif=exif)
 
-    _, _, download, summary = correct(client, upload)  # faces mode: only finds the face if rotated first
+    _, _, download, summary, _ = correct(client, upload)  # faces mode: only finds the face if rotated first
     with Image.open(download) as result:
         assert result.size == upright.size
         assert result.getexif().get(0x0112, 1) == 1
@@ -129,7 +139,7 @@ def test_photo_without_a_face_asks_for_whole_image_mode(client: Client, tmp_path
     wall = tmp_path / "wall.png"
     Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(wall)
     assert "face" in error_of(client, wall).lower()
-    _, _, download, summary = correct(client, wall, mode="whole")
+    _, _, download, summary, _ = correct(client, wall, mode="whole")
     assert Image.open(download).size == (160, 120) and "whole image" in summary
 
 

@@ -20,6 +20,7 @@ from PIL import Image
 pytest.importorskip("gradio", reason="the web extra is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="run tests/install-test-tools.sh (playwright)")
 
+from deepflash_app import examples  # noqa: E402
 from deepflash_core.corrector import InProcessCorrector  # noqa: E402
 from deepflash_core.weights import DEFAULT_WEIGHTS  # noqa: E402
 from deepflash_app import examples  # noqa: E402
@@ -107,13 +108,16 @@ def _chromium_page(tmp_path: Path, flags: list[str]):
             context.close()
 
 
-def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page, fixtures_dir: Path) -> None:
-    portrait = next(path for path in (fixtures_dir / "flash_portrait.jpg", fixtures_dir / "congress_A000014.jpg")
-                    if path.exists())
+def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page) -> None:
+    portrait = examples.photos()[0]  # the example a new user sees first
     page = browser_page
     page.goto(page_url)
     page.set_input_files("#photo input[type=file]", str(portrait))
     page.wait_for_selector("#photo img", state="visible")  # the upload has arrived and is shown
+    assert page.is_checked('#background input[value="keep"]') and page.is_checked("#red-eye input")
+    assert not page.is_visible("#matte")
+    page.check("#show-matte input")
+    page.wait_for_selector("#matte", state="visible")
     page.click("#correct")
 
     page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)
@@ -131,6 +135,8 @@ def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page, fix
         assert result.format == "JPEG" and result.size == original.size
     assert "face" in page.inner_text("#summary")
     assert page.eval_on_selector("#faces img", "image => image.naturalWidth") > 0
+    matte = page.wait_for_selector("#matte img", state="visible")
+    assert matte.evaluate("image => image.complete && image.naturalWidth") > 0
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -172,6 +178,7 @@ def test_an_error_is_headed_by_its_reason_and_examples_are_labelled(page_url: st
     page = browser_page
     page.goto(page_url)
     page.wait_for_selector("text=The same man, studio original")  # the examples say what they are
+    assert "doi:10.6084/m9.figshare.5047666.v5" in page.inner_text("#credits")  # CC BY: credited beside it
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
     page.set_input_files("#photo input[type=file]", str(blank))
@@ -180,3 +187,7 @@ def test_an_error_is_headed_by_its_reason_and_examples_are_labelled(page_url: st
     title = page.wait_for_selector('[data-testid="toast-body"].error .toast-title:has-text("no face found")',
                                    timeout=TIMEOUT_MS)
     assert title.inner_text().startswith("blank.png: no face found")
+    # The toast says it; the output panes carry no "Error" badge of their own.
+    badge = page.wait_for_selector('#before-after [data-testid="status-tracker"] span.error', state="attached")
+    assert not badge.is_visible()
+    assert not [b for b in page.query_selector_all('[data-testid="status-tracker"] span.error') if b.is_visible()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -32,6 +33,32 @@ def test_cli_serves_the_page(tiny_weights: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_results_are_removed_when_the_page_stops(tiny_weights: Path, portrait_path: Path, tmp_path: Path,
+                                                 stop: signal.Signals) -> None:
+    from gradio_client import Client, handle_file
+
+    port = _free_port()
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()",
+               "web", "--weights", str(tiny_weights), "--device", "cpu", "--port", str(port)]
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}  # where the page keeps its results
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
+    try:
+        _wait_for_page(f"http://127.0.0.1:{port}/config", process, timeout_s=120.0)
+        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            handle_file(str(portrait_path)), 1.0, "whole", api_name="/correct")
+        assert Path(result[2]).is_file()
+        written = [path for path in tmp_path.glob("deepflash-web-*/*/*") if path.is_file()]
+        assert any(path.name == "congress_A000014-deepflash.jpg" for path in written)
+        process.send_signal(stop)
+        assert process.wait(timeout=60) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not list(tmp_path.glob("deepflash-web-*")), process.stdout.read()
 
 
 def test_cli_reports_missing_weights_in_one_line(tmp_path: Path) -> None:

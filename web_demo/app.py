@@ -17,21 +17,32 @@ from typing import Any
 import gradio as gr
 
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from deepflash_core.options import STRENGTH_RANGE, Options
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
 from web_demo.service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
 
 MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
 """Radio choices: (label on the page, value in the API)."""
+DEFAULTS = Options()
+BACKGROUND_CHOICES: list[tuple[str, str]] = [(value.capitalize(), value) for value in BACKGROUNDS]
+"""The :data:`~deepflash_core.options.BACKGROUNDS`, as the page labels them."""
 API_NAME = "correct"
 CONCURRENCY_ID = "deepflash"
 MAX_EXAMPLES = 4
 EXAMPLE_LABELS = {
-    "flash_portrait.jpg": "Phone-flash look (rendered from the next photo)",
+    "flash_portrait_frl_012.jpg": "Phone-flash look, 1350×1350 (FRL London Set, CC BY 4.0)",
+    "flash_portrait.jpg": "Phone-flash look (public domain, rendered from the next photo)",
     "congress_A000014.jpg": "The same man, studio original",
 }
 """Captions under the examples; any other bundled portrait is a "Studio portrait"."""
+EXAMPLE_CREDITS = {
+    "flash_portrait_frl_012.jpg": "The 1350×1350 example is a portrait from DeBruine, L., & Jones, B. (2017), *Face "
+                                  "Research Lab London Set* (Version 5), figshare, doi:10.6084/m9.figshare.5047666.v5, "
+                                  "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/), re-lit as a flash photo "
+                                  "by DeepFlash.",
+}
+"""Attribution shown under the examples for those whose licence asks for it."""
 
 INTRO = """# DeepFlash
 Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam),
@@ -39,16 +50,21 @@ press **Correct the flash**, then drag the slider to compare. The download keeps
 format, size, bit depth and transparency."""
 
 CSS = """
-#summary p { margin: 0.2em 0; }
+#summary p, #credits p { margin: 0.2em 0; }
+#credits { font-size: 0.8em; opacity: 0.8; }
 #before-after .slider-wrap { position: relative; }
 #before-after .slider-wrap:has(img)::before, #before-after .slider-wrap:has(img)::after {
-    position: absolute; top: 0.5em; z-index: 10; padding: 0.1em 0.6em; border-radius: 0.4em;
+    position: absolute; top: 2.6em; z-index: 10; padding: 0.1em 0.6em; border-radius: 0.4em;
     background: rgba(0, 0, 0, 0.6); color: #fff; font-size: 0.9em; pointer-events: none;
 }
 #before-after .slider-wrap:has(img)::before { content: "Before"; left: 0.5em; }
 #before-after .slider-wrap:has(img)::after { content: "After"; right: 0.5em; }
+:is(#before-after, #faces, #download, #summary, #matte) [data-testid="status-tracker"]:has(span.error) {
+    display: none !important;
+}
 """
-"""Page styles; the slider's halves are labelled here because gr.ImageSlider has no labels of its own."""
+"""Page styles: the slider's halves are labelled here because gr.ImageSlider has no labels of its own, and
+a failed correction marks no output pane (Gradio would put an "Error" badge on each; the toast says why)."""
 
 HEAD = """<script>
 // Gradio's toast heads every error with the word "Error"; make its one-line reason the heading instead.
@@ -82,13 +98,14 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
     """
 
     def correct(
-        photo: dict[str, Any] | None, strength: float, mode: str, progress: gr.Progress = gr.Progress()
-    ) -> tuple[tuple[str, str], str, str, str]:
+        photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
+        red_eye: bool = DEFAULTS.red_eye, show_matte: bool = DEFAULTS.with_matte, progress: gr.Progress = gr.Progress()
+    ) -> tuple[tuple[str, str], str, str, str, str | None]:
         try:
             upload, name = upload_path(photo)
             result = service.run(
                 upload,
-                _options(strength, mode),
+                _options(strength, mode, background, red_eye, show_matte),
                 name=name,
                 progress=lambda fraction, step: progress(fraction, desc=step),
             )
@@ -100,7 +117,8 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 f"Something went wrong inside DeepFlash ({type(error).__name__}); the details are in the server log.",
                 print_exception=False,
             ) from None
-        return (str(result.before), str(result.after)), str(result.faces), str(result.download), result.summary
+        matte = str(result.matte) if result.matte is not None else None
+        return (str(result.before), str(result.after)), str(result.faces), str(result.download), result.summary, matte
 
     with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -114,16 +132,25 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     elem_id="photo",
                 )
                 strength = gr.Slider(
-                    *STRENGTH_RANGE, value=Options().strength, step=0.05, label="Strength",
+                    *STRENGTH_RANGE, value=DEFAULTS.strength, step=0.05, label="Strength",
                     info="1 removes the predicted flash look; less keeps some of it.",
                 )
                 mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
                                 info="Whole image also works when no face is found.")
+                background = gr.Radio(BACKGROUND_CHOICES, value=DEFAULTS.background, label="Background",
+                                      elem_id="background",
+                                      info="Keep leaves everything outside the person untouched; lift brightens a dark backdrop.")
+                with gr.Row():
+                    red_eye = gr.Checkbox(value=DEFAULTS.red_eye, label="Fix red eyes", elem_id="red-eye")
+                    show_matte = gr.Checkbox(value=DEFAULTS.with_matte, label="Show the matte", elem_id="show-matte")
                 button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
                 if examples:
                     gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
-                                label="Public-domain portraits",
+                                label="Example portraits",
                                 example_labels=[example_label(path) for path in examples[:MAX_EXAMPLES]])
+                    credits = [EXAMPLE_CREDITS[path.name] for path in examples[:MAX_EXAMPLES] if path.name in EXAMPLE_CREDITS]
+                    if credits:
+                        gr.Markdown("\n\n".join(credits), elem_id="credits")
             with gr.Column(scale=3):
                 # Previews offer no download button of their own: the only download is the full-resolution file.
                 before_after = gr.ImageSlider(
@@ -136,13 +163,18 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     with gr.Column():
                         download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
                         summary = gr.Markdown(label="Summary", elem_id="summary")
-        results = [before_after, faces, download, summary]
+                matte = gr.Image(label="Subject matte (white: the person the correction goes through)",
+                                 type="filepath", interactive=False, elem_id="matte", visible=False, height=360,
+                                 buttons=["fullscreen"])
+        results = [before_after, faces, download, summary, matte]
         # A new photo clears the last result, so nobody downloads the previous person's correction.
-        photo.change(lambda: (None, None, None, ""), inputs=None, outputs=results, queue=False,
+        photo.change(lambda: (None, None, None, "", None), inputs=None, outputs=results, queue=False,
                      show_progress="hidden", api_visibility="private")
+        show_matte.change(lambda shown: gr.update(visible=shown), inputs=show_matte, outputs=matte, queue=False,
+                          show_progress="hidden", api_visibility="private")
         button.click(
             correct,
-            inputs=[photo, strength, mode],
+            inputs=[photo, strength, mode, background, red_eye, show_matte],
             outputs=results,
             api_name=API_NAME,
             preprocess=False,
@@ -187,8 +219,9 @@ def launch_app(
     return url
 
 
-def _options(strength: Any, mode: Any) -> Options:
-    """The page's form values as :class:`Options` (which checks the strength's range)."""
+def _options(strength: Any, mode: Any, background: Any = DEFAULTS.background, red_eye: Any = DEFAULTS.red_eye,
+             show_matte: Any = DEFAULTS.with_matte) -> Options:
+    """The page's form values as :class:`Options` (which checks every value: range, NaN, type)."""
     values = [value for _, value in MODES]
     if mode not in values:
         raise InvalidOptionError(f"mode must be one of {', '.join(values)}, got {mode!r}.")
@@ -196,4 +229,5 @@ def _options(strength: Any, mode: Any) -> Options:
         number = float(strength)
     except (TypeError, ValueError):
         raise InvalidOptionError(f"strength must be a number, got {strength!r}.") from None
-    return Options(strength=number, whole_image=mode == "whole")
+    return Options(strength=number, whole_image=mode == "whole", background=background, red_eye=red_eye,
+                   with_matte=show_matte)

@@ -65,6 +65,7 @@ class PageResult:
         seconds: time spent, reading the upload to the last preview.
         stages: seconds per step ("read", "correct", "write", "previews"), then the pipeline's own
             timings prefixed with "pipeline.".
+        matte: 8-bit preview of the subject matte (white: the person), when the options asked for it.
     """
 
     before: Path
@@ -75,6 +76,7 @@ class PageResult:
     face_count: int
     seconds: float
     stages: dict[str, float]
+    matte: Path | None = None
 
 
 class CorrectionService:
@@ -135,11 +137,19 @@ class CorrectionService:
             before = write_preview(before_pixels, download.parent / "before")
             after = write_preview(make_preview(correction.pixels, self.preview_side), download.parent / "after")
             faces = write_preview(draw_faces(before_pixels, boxes, scale), download.parent / "faces")
+            matte = None
+            if correction.matte is not None:
+                grey = make_preview(correction.matte[..., None], self.preview_side)
+                matte = write_preview(np.repeat(grey.reshape(*grey.shape[:2], 1), 3, axis=2), download.parent / "matte")
         seconds = clock.total()
         stages = dict(clock.seconds) | {f"pipeline.{key}": value for key, value in correction.timings.items()}
         summary = _summary(photo, boxes, options.whole_image, seconds, self.corrector.description,
                            photo.notes + correction.warnings + save_notes)
-        return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages)
+        return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages, matte)
+
+    def close(self) -> None:
+        """Delete every result this service wrote (the page is going away, and its links with it)."""
+        shutil.rmtree(self.output_root, ignore_errors=True)
 
     def _correct(self, pixels: np.ndarray, options: Options, name: str,
                  progress: Callable[[str, float], None]) -> Result:

@@ -1,20 +1,17 @@
-"""``deepflash process`` (correct photos) and ``deepflash info`` (device, weights, versions)."""
+"""``deepflash process``: correct photos and folders of photos."""
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
 from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
-from deepflash_core.errors import DeepFlashError, ImageWriteError
+from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError, ServerUnavailableError
 from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
@@ -87,17 +84,66 @@ def _without_name(message: str, path: Path) -> str:
 
 
 def _corrector(weights: Path | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
-    """The pipeline in this process, or the DeepFlash server at ``server``."""
+    """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there)."""
     if server:
-        return ServerCorrector(server, timeout_s=120.0, retries=2)
+        corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
+        corrector.ping()  # one check for the whole run: no server, nothing sent
+        return corrector
     return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
 
 
-@click.command()
+def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """``FloatRange`` lets NaN through (no comparison with NaN fails); :class:`Options` refuses it."""
+    try:
+        return Options(strength=value).strength
+    except InvalidOptionError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
+    """The jobs whose output can be written, and one line per refusal (a refusing folder is named once)."""
+    from deepflash_core.imageio import check_writable, output_format
+
+    kept: list[Job] = []
+    failures: list[str] = []
+    refused: dict[Path, int] = {}  # folder -> photos not named again
+    for job in jobs:
+        folder = job.target.parent
+        if folder in refused:
+            refused[folder] += 1
+            continue
+        try:
+            output_format(job.target)  # the extension's fault: this photo only
+        except ImageWriteError as error:
+            failures.append(str(error))
+            continue
+        try:
+            check_writable(job.target)
+        except ImageWriteError as error:  # the folder's fault: every photo going there
+            failures.append(str(error))
+            refused[folder] = 0
+            continue
+        kept.append(job)
+    failures += [f"{folder}: {count} more photo{'s' if count > 1 else ''} not written there for the same reason."
+                 for folder, count in refused.items() if count]
+    return kept, failures
+
+
+HELP = """Turn flash portraits into studio-lit ones.
+
+INPUTS are photos or folders of photos. Every output keeps its input's size, bit depth, alpha,
+orientation, colour profile and EXIF. Outside the person (with --background keep), pixels stay exactly as
+they were in lossless formats (PNG, TIFF); a JPEG output is written at the source's quality and chroma
+subsampling (a JPEG source's own), so re-encoding moves those pixels by a few levels. A photo with nothing
+changed (strength 0) is copied byte for byte when its output has the source's format.
+"""
+
+
+@click.command(help=HELP)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Output file (one input only); its extension picks the format.")
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs, named like the inputs.")
-@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
+@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), callback=_finite_strength, default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
 @click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
 @click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
@@ -106,6 +152,7 @@ def _corrector(weights: Path | None, device: str, mixed_precision: bool, server:
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
 @click.option("--server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes; errors are still printed.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the notes (conversions, warnings) of every photo, not each note once.")
 def process(
     inputs: tuple[Path, ...],
     output: Path | None,
@@ -119,44 +166,50 @@ def process(
     mixed_precision: bool,
     server: str | None,
     quiet: bool,
+    verbose: bool,
 ) -> None:
-    """Turn flash portraits into studio-lit ones.
-
-    INPUTS are photos or folders of photos. Every output keeps its input's size, bit depth, alpha,
-    orientation, colour profile and EXIF; pixels away from the faces are left exactly as they were.
-    """
     if (output is None) == (out_dir is None):
         raise click.UsageError("Give exactly one of -o/--output FILE or --out-dir FOLDER.")
     photos, failures = expand_inputs(inputs)
+    empty_folders = len(failures)
     if output is not None and len(photos) > 1:
         raise click.UsageError(f"-o/--output takes one photo, but {len(photos)} were given; use --out-dir.")
     jobs, refused = plan_jobs(photos, output, out_dir)
     failures += refused
-    for line in failures:
-        click.echo(f"deepflash: {line}", err=True)
-    if not jobs:
-        sys.exit(1)
-    if out_dir is not None:
+    if out_dir is not None and jobs:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ImageWriteError(f"Cannot create the output folder {out_dir} ({error.strerror or error}).") from None
+    writable, unwritable = _writable_jobs(jobs)  # before the model loads: a refused output costs nothing
+    failures += unwritable
+    for line in failures:
+        click.echo(f"deepflash: {line}", err=True)
+    if not writable:
+        sys.exit(1)
 
     options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
     try:
         corrector = _corrector(weights, device, mixed_precision, server)
-    except DeepFlashError as error:  # no weights, unknown device: nothing can be processed
+    except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
         click.echo(f"deepflash: {error}", err=True)
         sys.exit(1)
-    failed = len(failures)
+    failed = empty_folders + len(photos) - len(writable)
     done = 0
+    notes = Notes(per_photo=verbose or len(writable) == 1, quiet=quiet)
     from tqdm import tqdm
 
-    with tqdm(jobs, unit="photo", disable=quiet or len(jobs) < 2, file=sys.stderr, dynamic_ncols=True) as bar:
-        for job in bar:
+    with tqdm(writable, unit="photo", disable=quiet or len(writable) < 2, file=sys.stderr, dynamic_ncols=True) as bar:
+        for position, job in enumerate(bar):
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
-                notes = _process_one(job, corrector, options)
+                notes.add(job, _process_one(job, corrector, options), tqdm.write)
+            except ServerUnavailableError as error:  # the next photos would only wait for it too
+                failed += len(writable) - position
+                tqdm.write(f"deepflash: {job.source}: {error}", file=sys.stderr)
+                if position + 1 < len(writable):
+                    tqdm.write(f"deepflash: stopped; {len(writable) - position - 1} photos not sent.", file=sys.stderr)
+                break
             except DeepFlashError as error:
                 failed += 1
                 tqdm.write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
@@ -173,81 +226,45 @@ def process(
                 tqdm.write(f"deepflash: {job.source}: internal error {type(error).__name__}: {detail} (DEEPFLASH_DEBUG=1 shows details)", file=sys.stderr)
                 continue
             done += 1
-            if not quiet:
-                if len(jobs) == 1:  # a folder gets the bar and a summary instead
-                    tqdm.write(f"deepflash: wrote {job.target}", file=sys.stderr)
-                for note in notes:
-                    tqdm.write(f"deepflash: {job.target}: note: {note}", file=sys.stderr)
-    if len(jobs) + len(failures) > 1 and not quiet:
+            if not quiet and len(writable) == 1:  # a folder gets the bar and a summary instead
+                tqdm.write(f"deepflash: wrote {job.target}", file=sys.stderr)
+    notes.summarise(len(writable))
+    if done + failed > 1 and not quiet:
         click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
     if failed:
         sys.exit(1)
 
 
-def _process_one(job: Job, corrector: Corrector, options: Options) -> list[str]:
-    from deepflash_core.imageio import load_photo, output_format, save_photo
+class Notes:
+    """What was converted or noticed per photo: printed with each photo, or each distinct note once."""
 
-    output_format(job.target)  # an unknown extension fails before any work
+    def __init__(self, per_photo: bool, quiet: bool) -> None:
+        self.per_photo = per_photo
+        self.quiet = quiet
+        self.counts: dict[str, int] = {}
+
+    def add(self, job: Job, notes: list[str], write: Callable[..., None]) -> None:
+        for note in dict.fromkeys(notes):
+            self.counts[note] = self.counts.get(note, 0) + 1
+            if self.per_photo and not self.quiet:
+                write(f"deepflash: {job.target}: note: {note}", file=sys.stderr)
+
+    def summarise(self, photos: int) -> None:
+        if self.per_photo or self.quiet:
+            return
+        for note, count in self.counts.items():
+            click.echo(f"deepflash: note: {note} ({count} of {photos} photos; -v names them)", err=True)
+
+
+def _process_one(job: Job, corrector: Corrector, options: Options) -> list[str]:
+    """Correct one photo and write it; returns its notes (what was converted on reading and writing, warnings)."""
+    import numpy as np
+
+    from deepflash_core.imageio import copy_unchanged, load_photo, save_photo
+
     photo = load_photo(job.source)
     result = corrector.correct(photo.pixels, options)
+    if np.array_equal(result.pixels, photo.pixels) and copy_unchanged(job.source, job.target):
+        return [*result.warnings, "nothing changed: the file was copied as it is"]
     notes = save_photo(photo.with_pixels(result.pixels), job.target)
-    return [*result.warnings, *notes]
-
-
-@click.command()
-@click.option("--device", default="auto", show_default=True, help="Which device to report on.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="Report on this weights file instead of the installed one.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def info(device: str, weights: Path | None, as_json: bool) -> None:
-    """Show the device, the weights and their model card, and library versions."""
-    report = collect_info(device, weights)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
-        return
-    click.echo(f"device:   {report['device']}")
-    click.echo(f"weights:  {report['weights']['path']}")
-    click.echo(f"          {report['weights']['status']}")
-    card = report["weights"].get("model_card")
-    if card:
-        config = card.get("config", {})
-        click.echo(f"model:    {card.get('name')} ({card.get('architecture')}, width {config.get('width')}, input {config.get('input_size')} px, {card.get('parameters'):,} parameters)")
-        for key, value in card.get("metrics", {}).items():
-            click.echo(f"          {key}: {value}")
-    click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in report["versions"].items()))
-
-
-def collect_info(device: str = "auto", weights: Path | None = None) -> dict[str, Any]:
-    """Everything ``deepflash info`` prints, as a dictionary."""
-    from deepflash_core import weights as weights_module
-    from deepflash_core.device import select_device
-    from deepflash_core.errors import WeightsError
-
-    try:
-        device_name = str(select_device(device))
-    except DeepFlashError as error:
-        device_name = f"unavailable ({error})"
-    path = Path(weights) if weights is not None else weights_module.DEFAULT_WEIGHTS
-    weights_report: dict[str, Any] = {"path": str(path)}
-    try:
-        card = weights_module.read_card(weights)
-        actual = weights_module.file_sha256(path)
-        weights_report["model_card"] = card.to_dict()
-        weights_report["status"] = "installed, sha256 verified" if actual == card.sha256 else "CORRUPT: sha256 differs from the model card"
-    except WeightsError as error:
-        weights_report["status"] = str(error)
-    return {"device": device_name, "weights": weights_report, "versions": _versions()}
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    from deepflash_core import __version__
-
-    versions = {"deepflash": __version__, "python": platform.python_version()}
-    for package in ("torch", "numpy", "opencv-python-headless", "Pillow", "face-recognition", "dlib-bin", "dlib", "safetensors", "pyzmq"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
+    return [*photo.notes, *result.warnings, *notes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import click
@@ -46,4 +47,13 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
 
     demo = build_app(service, concurrency=concurrency, queue_size=queue_size, examples=examples.photos())
     click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")
-    launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True, allowed_paths=[examples.FOLDER])
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: end as Ctrl+C does
+    try:
+        launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True,
+                   allowed_paths=[examples.FOLDER])
+    finally:
+        service.close()  # the full-resolution results go with the page
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
