@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from deepflash_core import bilateral, encoding, upsample
 from deepflash_core.device import autocast_dtype, select_device
-from deepflash_core.errors import InvalidOptionError, NoFaceError
+from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.faces import Face, detect_faces, whole_image_face
-from deepflash_core.network import FlashUNet
-from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
+from deepflash_core.registry import Encoding, model_kind
+from deepflash_core.weights import ModelCard, load_model, resolve_weights
 
 ProgressCallback = Callable[[str, float], None]
 """Called with a stage name and the fraction of the work done, in [0, 1]."""
@@ -77,12 +77,15 @@ class Pipeline:
 
     def __init__(
         self,
-        model: FlashUNet,
+        model: torch.nn.Module,
         card: ModelCard,
         device: torch.device | str = "cpu",
         mixed_precision: bool = False,
         weights_path: Path | None = None,
     ) -> None:
+        if model_kind(card.architecture).encoding is not Encoding.BILATERAL:
+            raise WeightsError(f"'{card.name}' is a {card.architecture} model for evaluation only; "
+                               "the pipeline runs models that predict the bilateral-encoded difference.")
         self.device = torch.device(device)
         self.model = model.eval().to(device=self.device, memory_format=torch.channels_last)
         self.card = card
@@ -92,7 +95,7 @@ class Pipeline:
 
     @classmethod
     def load(cls, weights: Path | str | None = None, device: str = "auto", mixed_precision: bool = False) -> Pipeline:
-        """Load verified weights (the installed default when ``weights`` is None) onto a device.
+        """Load verified weights (a path or an installed model's name; the default when None) onto a device.
 
         Raises:
             WeightsError: weights missing, corrupt, or not matching their card.
@@ -100,8 +103,7 @@ class Pipeline:
         """
         torch_device = select_device(device)
         model, card = load_model(weights, torch_device)
-        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-        return cls(model, card, torch_device, mixed_precision, weights_path=path)
+        return cls(model, card, torch_device, mixed_precision, weights_path=resolve_weights(weights))
 
     def describe(self) -> dict[str, object]:
         """Device, weights and model card, for ``deepflash info`` and the server."""

@@ -272,3 +272,22 @@ def test_faces_in_several_network_batches_give_the_same_result(random_pipe: Pipe
     monkeypatch.setattr(pipeline_module, "MAX_BATCH", 1)
     one_by_one = random_pipe.process(group)
     assert np.abs(together.pixels.astype(int) - one_by_one.pixels.astype(int)).max() <= 1
+
+
+def test_a_bilateral_grid_model_runs_and_starts_as_no_change(tmp_path: Path) -> None:
+    from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
+
+    model = BilateralGridNet(GridNetConfig(input_size=64, grid_size=8, luma_bins=4, width=2, guide_knots=4))
+    pipe = Pipeline.load(weights=save(model, tmp_path / "grid.safetensors"), device="cpu")
+    photo = portrait()
+    result = pipe.process(photo, Options(whole_image=True))
+    assert result.pixels.shape == photo.shape and result.pixels.dtype == photo.dtype
+    assert int(np.abs(result.pixels.astype(int) - photo).max()) <= 1  # D = 0: only rounding
+
+
+def test_an_evaluation_only_model_is_refused_by_the_pipeline(tmp_path: Path) -> None:
+    from deepflash_core.network import DirectUNet
+
+    path = save(DirectUNet(ModelConfig(width=0.125, input_size=64)), tmp_path / "direct.safetensors")
+    with pytest.raises(WeightsError, match="evaluation only"):
+        Pipeline.load(weights=path, device="cpu")

@@ -17,6 +17,8 @@ from deepflash_core.errors import DeepFlashError, ImageWriteError
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
 DEBUG = os.environ.get("DEEPFLASH_DEBUG", "") not in ("", "0")
+WEIGHTS_HELP = ("A .safetensors weights file (its .json model card beside it) or an installed model's name "
+                "(`deepflash models` lists them); default: the default model.")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def _without_name(message: str, path: Path) -> str:
 class _Corrector:
     """Runs the pipeline in-process, or through a DeepFlash server when an address is given."""
 
-    def __init__(self, weights: Path | None, device: str, mixed_precision: bool, server: str | None) -> None:
+    def __init__(self, weights: str | None, device: str, mixed_precision: bool, server: str | None) -> None:
         self.server = server
         if server:
             from deepflash_core.client import DeepFlashClient
@@ -115,7 +117,7 @@ class _Corrector:
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
 @click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
+@click.option("--weights", metavar="FILE|NAME", help=WEIGHTS_HELP)
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
 @click.option("--server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes; errors are still printed.")
@@ -126,7 +128,7 @@ def process(
     strength: float,
     whole_image: bool,
     device: str,
-    weights: Path | None,
+    weights: str | None,
     mixed_precision: bool,
     server: str | None,
     quiet: bool,
@@ -206,9 +208,9 @@ def _process_one(job: Job, corrector: _Corrector, strength: float, whole_image: 
 
 @click.command()
 @click.option("--device", default="auto", show_default=True, help="Which device to report on.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="Report on this weights file instead of the installed one.")
+@click.option("--weights", metavar="FILE|NAME", help="Report on this weights file or installed model instead of the default.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def info(device: str, weights: Path | None, as_json: bool) -> None:
+def info(device: str, weights: str | None, as_json: bool) -> None:
     """Show the device, the weights and their model card, and library versions."""
     report = collect_info(device, weights)
     if as_json:
@@ -223,10 +225,11 @@ def info(device: str, weights: Path | None, as_json: bool) -> None:
         click.echo(f"model:    {card.get('name')} ({card.get('architecture')}, width {config.get('width')}, input {config.get('input_size')} px, {card.get('parameters'):,} parameters)")
         for key, value in card.get("metrics", {}).items():
             click.echo(f"          {key}: {value}")
+    click.echo(f"models:   {', '.join(report['models'])} (`deepflash models` describes them; --weights NAME runs one)")
     click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in report["versions"].items()))
 
 
-def collect_info(device: str = "auto", weights: Path | None = None) -> dict[str, Any]:
+def collect_info(device: str = "auto", weights: str | Path | None = None) -> dict[str, Any]:
     """Everything ``deepflash info`` prints, as a dictionary."""
     from deepflash_core import weights as weights_module
     from deepflash_core.device import select_device
@@ -236,16 +239,18 @@ def collect_info(device: str = "auto", weights: Path | None = None) -> dict[str,
         device_name = str(select_device(device))
     except DeepFlashError as error:
         device_name = f"unavailable ({error})"
-    path = Path(weights) if weights is not None else weights_module.DEFAULT_WEIGHTS
-    weights_report: dict[str, Any] = {"path": str(path)}
+    weights_report: dict[str, Any] = {"path": str(weights)}
     try:
+        path = weights_module.resolve_weights(weights)
+        weights_report["path"] = str(path)
         card = weights_module.read_card(weights)
         actual = weights_module.file_sha256(path)
         weights_report["model_card"] = card.to_dict()
         weights_report["status"] = "installed, sha256 verified" if actual == card.sha256 else "CORRUPT: sha256 differs from the model card"
     except WeightsError as error:
         weights_report["status"] = str(error)
-    return {"device": device_name, "weights": weights_report, "versions": _versions()}
+    models = list(weights_module.installed_models())
+    return {"device": device_name, "weights": weights_report, "models": models, "versions": _versions()}
 
 
 def _versions() -> dict[str, str]:

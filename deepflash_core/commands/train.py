@@ -113,8 +113,8 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
 
 
 @click.command()
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Weights file (default: the package's default model).")
+@click.option("--weights", metavar="FILE|NAME", default=None,
+              help="Weights file or installed model's name (default: the default model).")
 @click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Portrait folder for the synthetic split.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"]))
@@ -127,7 +127,7 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def evaluate(weights: Path | None, data_root: Path, split: str, real_dir: Path | None, size: int | None,
+def evaluate(weights: str | None, data_root: Path, split: str, real_dir: Path | None, size: int | None,
              limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     from deepflash_core.training.evaluate import run_evaluation
