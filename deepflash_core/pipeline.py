@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from deepflash_core import bilateral, encoding, upsample
+from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R
 from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.faces import Face, detect_faces, whole_image_face
@@ -30,7 +31,6 @@ from deepflash_core.weights import ModelCard, load_model, resolve_weights
 ProgressCallback = Callable[[str, float], None]
 """Called with a stage name and the fraction of the work done, in [0, 1]."""
 
-SIGMA_R = 0.4
 # A face's blend weight is 1 within this fraction of the crop's half-side from its centre and falls
 # smoothly to 0 at the crop's inscribed circle: a rectangular feather left the crop's outline visible
 # wherever the correction of the background was large.

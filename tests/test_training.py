@@ -19,9 +19,9 @@ from deepflash_core.training.dataset import (
 )
 from deepflash_core.training.landmarks import build_landmark_cache
 from deepflash_core.training.split import SPLIT_CSV, person_of, read_split, split_by_person
-from deepflash_core.training.train import (
-    TrainConfig, load_checkpoint, make_model, read_log, save_checkpoint, train, train_step, training_loss,
-)
+from deepflash_core.training.checkpoint import load_checkpoint, read_log, save_checkpoint
+from deepflash_core.training.config import PORTRAITS_ENV, TrainConfig, TrainingError, TrainState, portraits_root
+from deepflash_core.training.loop import make_model, train, train_step, training_loss
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
@@ -205,7 +205,6 @@ def test_checkpoint_restores_the_next_step_exactly(pairs: SyntheticPairs, tmp_pa
     model, optimiser = make_model(config, cpu)
     train_step(model, optimiser, batches[0], config, cpu)
     train_step(model, optimiser, batches[1], config, cpu)
-    from deepflash_core.training.train import TrainState
 
     save_checkpoint(tmp_path, model, optimiser, TrainState(step=2))
     expected = train_step(model, optimiser, batches[2], config, cpu)
@@ -237,3 +236,23 @@ def test_resumed_run_matches_an_uninterrupted_run(data_root: Path, tmp_path: Pat
     model, card = load_model(tmp_path / "export" / "m.safetensors")
     assert card.training["steps"] in (3, 5) and "identity_psnr" in card.metrics["validation"]
     assert any("CC BY" in source["license"] for source in card.training["data_sources"])
+
+
+def test_portrait_folder_comes_from_the_argument_or_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(PORTRAITS_ENV, raising=False)
+    with pytest.raises(TrainingError, match="docs/DATA.md"):
+        portraits_root(None)
+    with pytest.raises(TrainingError, match="does not exist"):
+        portraits_root(tmp_path / "missing")
+    monkeypatch.setenv(PORTRAITS_ENV, str(tmp_path))
+    assert portraits_root(None) == tmp_path
+    assert portraits_root(FIXTURES) == FIXTURES
+
+
+def test_evaluation_does_not_import_the_training_loop() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, deepflash_core.training.evaluate, deepflash_core.training.data; "
+            "print('deepflash_core.training.loop' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from deepflash_core.errors import InvalidOptionError
+from deepflash_core.training.config import PORTRAITS_ENV
 
 DEFAULT_PAIRS = "cache/pairs-128"
 
 
 @click.command()
-@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder of studio portraits.")
+@click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder of studio portraits (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
 @click.option("--out", "out_dir", default=DEFAULT_PAIRS, show_default=True, type=click.Path(path_type=Path),
               help="Folder the passes are written to.")
 @click.option("--size", default=128, show_default=True, help="Side of the square training crops.")
@@ -22,14 +23,15 @@ DEFAULT_PAIRS = "cache/pairs-128"
 @click.option("--seed", default=0, show_default=True)
 @click.option("--landmarks", default="cache/landmarks_portraits.json", show_default=True, type=click.Path(path_type=Path))
 @click.option("--max-minutes", type=float, default=None, help="Stop after the pass running at this time.")
-def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | None, seed: int, landmarks: Path,
+def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start: int | None, seed: int, landmarks: Path,
            max_minutes: float | None) -> None:
     """Render synthetic flash/studio training pairs of the training split into OUT (one file per pass)."""
     import time
 
     from deepflash_core.training import pair_bank
+    from deepflash_core.training.config import TrainConfig
+    from deepflash_core.training.data import default_renderer, portrait_store
     from deepflash_core.training.dataset import SyntheticPairs
-    from deepflash_core.training.train import TrainConfig, default_renderer, portrait_store
 
     if size < 32 or size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {size}.")
@@ -39,7 +41,7 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
     # One renderer process per core: its own threads would only contend with each other.
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    config = TrainConfig(data_root=str(data_root), landmarks=str(landmarks), input_size=size, seed=seed)
+    config = TrainConfig(data_root=str(data_root or ""), landmarks=str(landmarks), input_size=size, seed=seed)
     store = portrait_store(config, "train")
     store.preload(progress=True)
     pairs = SyntheticPairs(store, default_renderer(), size, seed=seed)
@@ -58,8 +60,8 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
 @click.command()
 @click.option("--run", "run_dir", default="runs/default", show_default=True, type=click.Path(path_type=Path),
               help="Run directory (checkpoints, log, curve, best model).")
-@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder of studio portraits (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
 @click.option("--pairs", "pairs_dir", default=None, type=click.Path(path_type=Path),
               help="Train on passes written by `deepflash render` (else render on the fly).")
 @click.option("--width", default=0.25, show_default=True, help="Channel multiplier (1.0 = the paper's network).")
@@ -83,13 +85,14 @@ def render(data_root: Path, out_dir: Path, size: int, passes: int, start: int | 
 @click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
-def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
+def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
           workers: int, threads: int | None, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
     """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
-    from deepflash_core.training.train import TrainConfig, export_run
-    from deepflash_core.training.train import train as run_training
+    from deepflash_core.training.checkpoint import export_run
+    from deepflash_core.training.config import TrainConfig
+    from deepflash_core.training.loop import train as run_training
     from deepflash_core.weights import DEFAULT_WEIGHTS
 
     if export_default:
@@ -102,7 +105,7 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
     config = TrainConfig(
-        run_dir=str(run_dir), data_root=str(data_root), pairs_dir=str(pairs_dir) if pairs_dir else None,
+        run_dir=str(run_dir), data_root=str(data_root or ""), pairs_dir=str(pairs_dir) if pairs_dir else None,
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
@@ -115,8 +118,8 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
 @click.command()
 @click.option("--weights", metavar="FILE|NAME", default=None,
               help="Weights file or installed model's name (default: the default model).")
-@click.option("--data", "data_root", default="../shared/data/portraits", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Portrait folder for the synthetic split.")
+@click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
+              help=f"Portrait folder for the synthetic split (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"]))
 @click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
@@ -127,7 +130,7 @@ def train(run_dir: Path, data_root: Path, pairs_dir: Path | None, width: float, 
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def evaluate(weights: str | None, data_root: Path, split: str, real_dir: Path | None, size: int | None,
+def evaluate(weights: str | None, data_root: Path | None, split: str, real_dir: Path | None, size: int | None,
              limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     from deepflash_core.training.evaluate import run_evaluation

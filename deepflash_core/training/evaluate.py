@@ -151,13 +151,14 @@ def contact_sheet(examples: list[tuple[np.ndarray, ...]], path: Path, tile: int 
     sheet.save(path, quality=quality)
 
 
-def synthetic_batches(data_root: Path, split: str, size: int, seed: int, limit: int | None,
+def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, limit: int | None,
                       batch_size: int = 8) -> Iterable[dict[str, torch.Tensor]]:
     """Pairs of one split of the portrait folder (no augmentation, flash seeded by ``seed``)."""
+    from deepflash_core.training.config import TrainConfig
+    from deepflash_core.training.data import default_renderer, portrait_store
     from deepflash_core.training.dataset import SyntheticPairs
-    from deepflash_core.training.train import TrainConfig, default_renderer, portrait_store
 
-    store = portrait_store(TrainConfig(data_root=str(data_root), input_size=size), split)
+    store = portrait_store(TrainConfig(data_root=str(data_root or ""), input_size=size), split)
     if limit:
         store.files = store.files[:limit]
     pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False)
@@ -174,7 +175,7 @@ def real_batches(folder: Path, size: int, limit: int | None) -> Iterable[dict[st
         yield {key: value.unsqueeze(0) for key, value in load_real_pair(pair, size).items()}
 
 
-def run_evaluation(weights: Path | None, data_root: Path, split: str = "test", real_dir: Path | None = None,
+def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "test", real_dir: Path | None = None,
                    size: int | None = None, limit: int | None = None, seed: int = 1234,
                    out_dir: Path = Path("runs/eval"), sheet_rows: int = 8, device: str = "auto") -> str:
     """Evaluate a weights file on the synthetic split or a folder of real pairs.
@@ -195,7 +196,7 @@ def run_evaluation(weights: Path | None, data_root: Path, split: str = "test", r
     if real_dir is not None:
         batches, title = real_batches(Path(real_dir), size, limit), f"Real pairs in {real_dir}"
     else:
-        batches = synthetic_batches(Path(data_root), split, size, seed, limit)
+        batches = synthetic_batches(data_root, split, size, seed, limit)
         title = f"Synthetic {split} split (held-out people), {size}², flash seed {seed}"
     # Keep every example, then show ones spread over the whole set (it is sorted by source).
     evaluation, examples = evaluate_batches(model, batches, keep=10**9)
