@@ -39,14 +39,14 @@ class GridNetConfig(CardConfig):
         input_size: side of the low-resolution copy the coefficients are predicted from.
         grid_size: spatial cells of the grid per side; ``input_size / grid_size`` must be a power of 2.
         luma_bins: cells of the grid along the guide intensity.
-        width: channels of the first strided convolution; they double with every halving.
+        channels: channels of the first strided convolution; they double with every halving.
         guide_knots: knots of the learnt guide curve.
     """
 
     input_size: int = 128
     grid_size: int = 16
     luma_bins: int = 8
-    width: int = 8
+    channels: int = 8
     guide_knots: int = 16
 
     def __post_init__(self) -> None:
@@ -54,8 +54,8 @@ class GridNetConfig(CardConfig):
         if self.grid_size < 4 or ratio < 2 or ratio != 2 ** round(math.log2(ratio)):
             raise ValueError(f"input_size / grid_size must be a power of 2 ≥ 2 with grid_size ≥ 4, got "
                              f"{self.input_size} / {self.grid_size}")
-        if self.luma_bins < 2 or self.width < 1 or self.guide_knots < 1:
-            raise ValueError("luma_bins must be ≥ 2, width and guide_knots ≥ 1")
+        if self.luma_bins < 2 or self.channels < 1 or self.guide_knots < 1:
+            raise ValueError("luma_bins must be ≥ 2, channels and guide_knots ≥ 1")
 
     @property
     def halvings(self) -> int:
@@ -125,10 +125,10 @@ class CoefficientNet(nn.Module):
         act = nn.ReLU(inplace=True)
         splat, in_ch = [], 3
         for i in range(config.halvings):
-            splat.append(ConvNormAct(in_ch, config.width * 2 ** i, 3, act, norm=i > 0, stride=2))
-            in_ch = config.width * 2 ** i
+            splat.append(ConvNormAct(in_ch, config.channels * 2 ** i, 3, act, norm=i > 0, stride=2))
+            in_ch = config.channels * 2 ** i
         self.splat = nn.Sequential(*splat)
-        features = 8 * config.width
+        features = 8 * config.channels
         self.local = nn.Sequential(ConvNormAct(in_ch, features, 3, act, norm=True),
                                    nn.Conv2d(features, features, 3, padding=1, bias=False))
         self.global_convs = nn.Sequential(ConvNormAct(in_ch, features, 3, act, norm=True, stride=2),

@@ -11,7 +11,7 @@ import torch
 from deepflash_core import encoding
 from deepflash_core.gridnet import BilateralGridNet, GridNetConfig, apply_affine, slice_grid
 
-TINY = GridNetConfig(input_size=32, grid_size=8, luma_bins=4, width=2, guide_knots=4)
+TINY = GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4)
 
 
 def reference_slice(grid: np.ndarray, guide: np.ndarray) -> np.ndarray:

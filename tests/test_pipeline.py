@@ -277,7 +277,7 @@ def test_faces_in_several_network_batches_give_the_same_result(random_pipe: Pipe
 def test_a_bilateral_grid_model_runs_and_starts_as_no_change(tmp_path: Path) -> None:
     from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
 
-    model = BilateralGridNet(GridNetConfig(input_size=64, grid_size=8, luma_bins=4, width=2, guide_knots=4))
+    model = BilateralGridNet(GridNetConfig(input_size=64, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
     pipe = Pipeline.load(weights=save(model, tmp_path / "grid.safetensors"), device="cpu")
     photo = portrait()
     result = pipe.process(photo, Options(whole_image=True))

@@ -13,6 +13,7 @@ import torch
 
 from deepflash_core import encoding
 from deepflash_core.bilateral import bilateral_filter, sigma_s_for
+from deepflash_core.registry import Encoding, kind_of
 from deepflash_core.training import pair_bank
 from deepflash_core.training.dataset import (
     AUGMENTATIONS, Augmentation, PortraitStore, SyntheticPairs, bilateral_image, crop_affine, transform_points,
@@ -21,7 +22,8 @@ from deepflash_core.training.landmarks import build_landmark_cache
 from deepflash_core.training.split import SPLIT_CSV, person_of, read_split, split_by_person
 from deepflash_core.training.checkpoint import load_checkpoint, read_log, save_checkpoint
 from deepflash_core.training.config import PORTRAITS_ENV, TrainConfig, TrainingError, TrainState, portraits_root
-from deepflash_core.training.loop import make_model, train, train_step, training_loss
+from deepflash_core.training.loop import make_model, train, train_step
+from deepflash_core.training.objective import loss as objective_loss
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
@@ -171,11 +173,14 @@ def test_render_pass_round_trips_through_the_bank(pairs: SyntheticPairs, tmp_pat
 def test_mean_weight_one_gives_plain_squared_error() -> None:
     generator = torch.Generator().manual_seed(0)
     output, target = torch.rand(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
-    assert float(training_loss(output, target, 0.0)) == pytest.approx(float(encoding.deepflash_loss(output, target)))
-    assert float(training_loss(output, target, 1.0)) == pytest.approx(4 * float((output - target).square().mean()), rel=1e-5)
+    bilateral = Encoding.BILATERAL
+    assert float(objective_loss(bilateral, output, target, 0.0)) == pytest.approx(float(encoding.deepflash_loss(output, target)))
+    assert float(objective_loss(bilateral, output, target, 1.0)) == pytest.approx(4 * float((output - target).square().mean()), rel=1e-5)
     # eq. 5 ignores a constant offset; the mean term does not.
-    assert float(training_loss(target + 0.1, target, 0.0)) == pytest.approx(0.0, abs=1e-10)
-    assert float(training_loss(target + 0.1, target, 1.0)) == pytest.approx(0.04, rel=1e-4)
+    assert float(objective_loss(bilateral, target + 0.1, target, 0.0)) == pytest.approx(0.0, abs=1e-10)
+    assert float(objective_loss(bilateral, target + 0.1, target, 1.0)) == pytest.approx(0.04, rel=1e-4)
+    # The direct ablation's loss is L1 on the image, offset included.
+    assert float(objective_loss(Encoding.DIRECT, target + 0.1, target)) == pytest.approx(0.1, rel=1e-4)
 
 
 def test_tiny_training_lowers_the_loss_on_a_fixed_batch(pairs: SyntheticPairs) -> None:
@@ -185,6 +190,19 @@ def test_tiny_training_lowers_the_loss_on_a_fixed_batch(pairs: SyntheticPairs) -
     model, optimiser = make_model(config, torch.device("cpu"))
     losses = [train_step(model, optimiser, batch, config, torch.device("cpu")) for _ in range(20)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("kind, options", [("bilateral-grid", {"grid_size": 8, "luma_bins": 4, "channels": 4}),
+                                           ("direct-unet", {})])
+def test_every_kind_trains_from_its_card_settings(pairs: SyntheticPairs, kind: str, options: dict) -> None:
+    batch = {k: torch.nn.functional.avg_pool2d(torch.stack([pairs[i][k] for i in (0, 21, 42)]), 2)
+             for k in ("flash", "studio", "flash_filtered", "studio_filtered")}
+    config = TrainConfig(width=0.0625, input_size=32, lr=2e-3, batch_size=3, device="cpu", model_kind=kind,
+                         model_options=options)
+    model, optimiser = make_model(config, torch.device("cpu"))
+    assert kind_of(model).name == kind and model.config.input_size == 32
+    losses = [train_step(model, optimiser, batch, config, torch.device("cpu")) for _ in range(25)]
+    assert losses[-1] < 0.7 * losses[0]
 
 
 def test_full_width_model_takes_a_training_step() -> None:

@@ -95,7 +95,7 @@ def test_card_names_the_kind_and_load_builds_that_class(tmp_path):
     from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
     from deepflash_core.network import DirectUNet
 
-    grid = BilateralGridNet(GridNetConfig(input_size=32, grid_size=8, luma_bins=4, width=2, guide_knots=4))
+    grid = BilateralGridNet(GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
     direct = DirectUNet(ModelConfig(width=0.0625, input_size=32))
     for model, kind in ((grid, "bilateral-grid"), (direct, "direct-unet")):
         path = tmp_path / f"{kind}.safetensors"

@@ -64,7 +64,15 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
               help=f"Folder of studio portraits (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
 @click.option("--pairs", "pairs_dir", default=None, type=click.Path(path_type=Path),
               help="Train on passes written by `deepflash render` (else render on the fly).")
-@click.option("--width", default=0.25, show_default=True, help="Channel multiplier (1.0 = the paper's network).")
+@click.option("--kind", "model_kind", default="vgg16-unet", show_default=True,
+              help="Model kind: vgg16-unet, bilateral-grid (HDRNet-style) or direct-unet (ablation, evaluation only).")
+@click.option("--model-options", default="{}", show_default=True, metavar="JSON",
+              help='Settings of the kind beyond --width/--size, e.g. \'{"grid_size": 16, "luma_bins": 8}\'.')
+@click.option("--name", default="deepflash-default", show_default=True, help="Model name written into the model card.")
+@click.option("--hypothesis", default="", help="What this model tests, written into its model card.")
+@click.option("--landmarks", default="cache/landmarks_portraits.json", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Landmark cache of the portraits.")
+@click.option("--width", default=0.25, show_default=True, help="Channel multiplier of the U-Nets (1.0 = the paper's network).")
 @click.option("--size", "input_size", default=128, show_default=True, help="Training crop side (paper: 512).")
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True, help="Adam learning rate (paper: 1e-5).")
@@ -85,11 +93,14 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
-def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
+def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str, name: str,
+          hypothesis: str, landmarks: Path, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
           workers: int, threads: int | None, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
-    """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
+    """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
+    import json
+
     from deepflash_core.training.checkpoint import export_run
     from deepflash_core.training.config import TrainConfig
     from deepflash_core.training.loop import train as run_training
@@ -104,8 +115,15 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
         return
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
+    try:
+        options = json.loads(model_options)
+    except json.JSONDecodeError as error:
+        raise InvalidOptionError(f"--model-options is not JSON: {error}.") from None
+    if not isinstance(options, dict):
+        raise InvalidOptionError("--model-options must be a JSON object.")
     config = TrainConfig(
         run_dir=str(run_dir), data_root=str(data_root or ""), pairs_dir=str(pairs_dir) if pairs_dir else None,
+        model_kind=model_kind, model_options=options, name=name, hypothesis=hypothesis, landmarks=str(landmarks),
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,

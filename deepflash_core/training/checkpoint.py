@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from deepflash_core.network import FlashUNet
+from deepflash_core.registry import Encoding, model_kind
 from deepflash_core.training.config import DATA_SOURCES, TrainConfig, TrainingError, TrainState
 from deepflash_core.training.split import read_split
 
@@ -24,7 +24,7 @@ LOG_COLUMNS = ("step", "epoch", "images", "elapsed_s", "train_loss", "val_loss",
 
 
 
-def save_checkpoint(run_dir: Path, model: FlashUNet, optimiser: torch.optim.Optimizer, state: TrainState) -> None:
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer, state: TrainState) -> None:
     """Write model, optimiser and state as safetensors + JSON; the old checkpoint is replaced only when complete."""
     run_dir = Path(run_dir)
     fresh = run_dir / "checkpoint.partial"
@@ -50,7 +50,7 @@ def save_checkpoint(run_dir: Path, model: FlashUNet, optimiser: torch.optim.Opti
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load_checkpoint(run_dir: Path, model: FlashUNet, optimiser: torch.optim.Optimizer) -> TrainState:
+def load_checkpoint(run_dir: Path, model: torch.nn.Module, optimiser: torch.optim.Optimizer) -> TrainState:
     """Restore a checkpoint written by :func:`save_checkpoint` into ``model`` and ``optimiser``."""
     folder = Path(run_dir) / "checkpoint"
     if not (folder / "state.json").exists():
@@ -158,22 +158,29 @@ def model_card_fields(config: TrainConfig, state: TrainState, device: torch.devi
         "steps": state.step, "epochs": state.epoch, "images_seen": state.images,
         "wall_time_s": round(state.elapsed_s, 1), "hardware": hardware_description(device),
         "optimizer": {"name": "Adam", "lr": config.lr, "betas": [config.beta1, config.beta2], "eps": config.eps},
-        "batch_size": config.batch_size, "loss": "eq. 5" + (f" + {config.mean_weight} x mean term" if config.mean_weight else ""),
+        "batch_size": config.batch_size, "loss": loss_description(config),
         "bf16": config.bf16, "seed": config.seed,
     }
+    estimate = "x-2y+1" if model_kind(config.model_kind).encoding is Encoding.BILATERAL else "the output o"
     metrics = {"validation": {k: round(v, 5) for k, v in summary.items()},
-               "protocol": "prediction x-2y+1 vs eq. 8 ground truth x-BL(x)+BL(o) at the training size; "
+               "protocol": f"prediction {estimate} vs eq. 8 ground truth x-BL(x)+BL(o) at the training size; "
                            "identity = input unchanged"}
     return training, metrics
 
 
-def export_model(model: FlashUNet, path: Path, config: TrainConfig, state: TrainState, device: torch.device,
+def loss_description(config: TrainConfig) -> str:
+    if model_kind(config.model_kind).encoding is Encoding.DIRECT:
+        return "L1 on the studio photo"
+    return "eq. 5" + (f" + {config.mean_weight} x mean term" if config.mean_weight else "")
+
+
+def export_model(model: torch.nn.Module, path: Path, config: TrainConfig, state: TrainState, device: torch.device,
                  summary: dict[str, float]) -> None:
     """Write ``model`` with its model card via :func:`deepflash_core.weights.save_model`."""
     from deepflash_core.weights import ModelCard, save_model
 
     training, metrics = model_card_fields(config, state, device, summary)
-    card = ModelCard.for_model(model, name="deepflash-default", training=training, metrics=metrics)
+    card = ModelCard.for_model(model, name=config.name, training=training, metrics=metrics, hypothesis=config.hypothesis)
     save_model(model, card, path)
 
 

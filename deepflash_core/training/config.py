@@ -16,7 +16,7 @@ from deepflash_core.errors import DeepFlashError
 from deepflash_core.training.split import SPLIT_CSV
 
 if TYPE_CHECKING:
-    from deepflash_core.network import ModelConfig
+    from deepflash_core.model_config import CardConfig
 
 PORTRAITS_ENV = "DEEPFLASH_PORTRAITS"
 """Environment variable naming the studio portrait folder when no folder is passed."""
@@ -40,6 +40,10 @@ class TrainConfig:
     """Every setting of a run; saved as ``config.json`` in the run directory."""
 
     run_dir: str = "runs/default"
+    name: str = "deepflash-default"
+    hypothesis: str = ""
+    model_kind: str = "vgg16-unet"
+    model_options: dict[str, Any] = field(default_factory=dict)
     data_root: str = ""
     split_csv: str = str(SPLIT_CSV)
     landmarks: str = "cache/landmarks_portraits.json"
@@ -65,11 +69,21 @@ class TrainConfig:
     threads: int | None = None
     export: str | None = None
 
-    def model_config(self) -> ModelConfig:
-        # Imported here: this module stays torch-free, so the CLI's help and option parsing load no torch.
-        from deepflash_core.network import ModelConfig
+    def model_config(self) -> CardConfig:
+        """The kind's config: its fields named like a setting of this run take that setting
+        (``input_size``, and ``width``, ``encoder_batchnorm`` for the U-Nets); ``model_options`` set the rest.
 
-        return ModelConfig(width=self.width, input_size=self.input_size, encoder_batchnorm=self.encoder_batchnorm)
+        Raises:
+            WeightsError: an unknown kind or setting.
+        """
+        # Imported here: this module stays torch-free, so the CLI's help and option parsing load no torch.
+        from dataclasses import fields as config_fields
+
+        from deepflash_core.registry import model_kind
+
+        kind = model_kind(self.model_kind)
+        own = {f.name for f in config_fields(kind.config_class)} & {f.name for f in fields(self)}
+        return kind.config_from_dict({**{name: getattr(self, name) for name in own}, **self.model_options})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

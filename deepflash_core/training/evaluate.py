@@ -18,7 +18,8 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from deepflash_core import encoding
-from deepflash_core.network import FlashUNet
+from deepflash_core.registry import Encoding, kind_of
+from deepflash_core.training import objective
 
 METRICS = ("ssim", "psnr", "accuracy")
 
@@ -53,10 +54,10 @@ def to_hwc(batch: torch.Tensor) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def predict(model: FlashUNet, flash_filtered: torch.Tensor, bf16: bool = False) -> torch.Tensor:
-    """Network output ``y`` for a batch of ``BL(x)`` (eval mode, on the model's device)."""
+def predict(model: torch.nn.Module, network_input: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """Network output for a batch of its input (``BL(x)`` or ``x``; eval mode, on the model's device)."""
     parameter = next(model.parameters())
-    x = flash_filtered.to(parameter.device).contiguous(memory_format=torch.channels_last)
+    x = network_input.to(parameter.device).contiguous(memory_format=torch.channels_last)
     with torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=bf16):
         y = model(x)
     return y.float().cpu()
@@ -86,31 +87,38 @@ class Evaluation:
 
 
 def evaluate_batches(
-    model: FlashUNet, batches: Iterable[dict[str, torch.Tensor]], bf16: bool = False, keep: int = 0
+    model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], bf16: bool = False, keep: int = 0,
+    encoding_kind: Encoding | None = None,
 ) -> tuple[Evaluation, list[tuple[np.ndarray, ...]]]:
     """Score a model on batches of pairs (dicts as :class:`~deepflash_core.training.dataset.SyntheticPairs` yields).
 
+    The model reads the input of its kind's encoding; its studio estimate (eq. 2 for the bilateral
+    encoding, the output itself for the direct one) is scored against eq. 8. The loss is the kind's
+    training loss without the mean term.
+
     Args:
         keep: how many ``(flash, prediction, ground truth, studio)`` examples to return for a contact sheet.
+        encoding_kind: how to read the model (default: its registered kind's encoding).
 
     Returns:
         The evaluation and the kept examples.
     """
+    kind = encoding_kind or kind_of(model).encoding
     was_training = model.training
     model.eval()
     result = Evaluation()
     examples: list[tuple[np.ndarray, ...]] = []
     try:
         for batch in batches:
-            flash, flash_bl, studio_bl = batch["flash"], batch["flash_filtered"], batch["studio_filtered"]
-            output = predict(model, flash_bl, bf16)
-            target = encoding.target(flash_bl, studio_bl)
-            result.losses.append(float(encoding.deepflash_loss(output, target)))
-            # The part of the error eq. 5 leaves free: the per-image, per-channel mean, in image units (×2).
-            result.mean_errors.append(float((2.0 * (output - target).mean(dim=(2, 3))).abs().mean()))
-            prediction = encoding.reconstruct(flash, output)
-            truth = encoding.reconstructed_ground_truth(flash, flash_bl, studio_bl)
-            corrected = encoding.reconstruct(flash, output - (output - target).mean(dim=(2, 3), keepdim=True))
+            flash = batch["flash"]
+            output = predict(model, objective.network_input(kind, batch), bf16)
+            result.losses.append(float(objective.loss(kind, output, objective.network_target(kind, batch))))
+            prediction = objective.studio_estimate(kind, batch, output)
+            truth = encoding.reconstructed_ground_truth(flash, batch["flash_filtered"], batch["studio_filtered"])
+            # The part of the error eq. 5 leaves free: the per-image, per-channel mean, in image units.
+            offset = (prediction - truth).mean(dim=(2, 3), keepdim=True)
+            result.mean_errors.append(float(offset.abs().mean()))
+            corrected = prediction - offset
             for p, g in zip(to_hwc(corrected), to_hwc(truth)):
                 result.psnr_mean_corrected.append(float(min(100.0, peak_signal_noise_ratio(g, p, data_range=1.0))))
             studio = batch.get("studio", truth)

@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from deepflash_core import encoding
 from deepflash_core.device import select_device
 from deepflash_core.errors import InvalidOptionError
-from deepflash_core.network import FlashUNet
+from deepflash_core.registry import kind_of, model_kind
+from deepflash_core.training import objective
 from deepflash_core.training.checkpoint import (append_log, copy_weights, export_model, load_checkpoint, plot_curve,
                                                 save_checkpoint)
 from deepflash_core.training.config import TrainConfig, TrainingError, TrainState
@@ -35,35 +35,26 @@ from deepflash_core.training.data import EpochSource, validation_batches
 from deepflash_core.training.evaluate import evaluate_batches
 
 
-def training_loss(output: torch.Tensor, target: torch.Tensor, mean_weight: float = 0.0) -> torch.Tensor:
-    """Eq. 5 plus ``mean_weight`` times the per-image, per-channel squared mean error it leaves free.
-
-    With ``mean_weight = 1`` the sum is exactly ``4 · MSE``; with 0 it is the paper's loss.
-    """
-    loss = encoding.deepflash_loss(output, target)
-    if mean_weight:
-        loss = loss + mean_weight * 4.0 * (target - output).mean(dim=(2, 3)).square().mean()
-    return loss
-
-
-def train_step(model: FlashUNet, optimiser: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+def train_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
                config: TrainConfig, device: torch.device) -> float:
-    """One Adam step on a batch; returns the loss."""
+    """One Adam step on a batch, with the input, target and loss of the model's encoding; returns the loss."""
+    encoding = kind_of(model).encoding
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    x = batch["flash_filtered"].to(device).contiguous(memory_format=memory_format)
-    target = encoding.target(batch["flash_filtered"], batch["studio_filtered"]).to(device)
+    x = objective.network_input(encoding, batch).to(device).contiguous(memory_format=memory_format)
+    target = objective.network_target(encoding, batch).to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
         output = model(x)
-    loss = training_loss(output.float(), target, config.mean_weight)
+    loss = objective.loss(encoding, output.float(), target, config.mean_weight)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
     optimiser.step()
     return float(loss.detach())
 
 
-def make_model(config: TrainConfig, device: torch.device) -> tuple[FlashUNet, torch.optim.Optimizer]:
+def make_model(config: TrainConfig, device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """The run's model kind, freshly initialised from its seed, and its Adam optimiser."""
     torch.manual_seed(config.seed)
-    model = FlashUNet(config.model_config()).to(device)
+    model = model_kind(config.model_kind).build(config.model_config()).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
