@@ -148,9 +148,22 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--compare", is_flag=True,
+              help="Score every installed model (default and candidates) and --also weights side by side.")
+@click.option("--also", multiple=True, metavar="FILE|NAME",
+              help="With --compare: more weights to include, e.g. the direct-output ablation (repeatable).")
+@click.option("--sets", default="test,shift", show_default=True, help="With --compare: the test sets, comma-separated.")
 def evaluate(weights: str | None, data_root: Path | None, split: str, real_dir: Path | None, size: int | None,
-             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str) -> None:
+             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str, compare: bool,
+             also: tuple[str, ...], sets: str) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
+    if compare:
+        from deepflash_core.training.compare import run_comparison
+
+        names = [name.strip() for name in sets.split(",") if name.strip()]
+        click.echo(run_comparison(data_root, names, [*also, *([weights] if weights else [])], seed=seed, limit=limit,
+                                  out_dir=out_dir, device=device), nl=False)
+        return
     from deepflash_core.training.evaluate import run_evaluation
 
     table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
