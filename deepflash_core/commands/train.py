@@ -83,12 +83,18 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--export", "export", default=None, type=click.Path(path_type=Path),
               help="Also write the best model here (+ model card).")
 @click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
+@click.option("--init-weights", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Start from these weights (e.g. the shipped model) instead of a fresh network.")
+@click.option("--keep-head", is_flag=True, help="With --init-weights: keep their last layer instead of zeroing it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
+@click.option("--name", default=None, help="With --export-only: the model's name in its card.")
+@click.option("--hypothesis", default=None, help="With --export-only: what the model tests, kept in its card.")
 def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
-          workers: int, threads: int | None, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
+          workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
+          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None) -> None:
     """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
     from deepflash_core.training.checkpoint import export_run
     from deepflash_core.training.config import TrainConfig
@@ -100,7 +106,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
     if export_only:
         if export is None:
             raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
-        click.echo(f"wrote {export_run(run_dir, export)}")
+        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis)}")
         return
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
@@ -109,6 +115,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
+        init_weights=str(init_weights) if init_weights else None, reset_head=not keep_head,
     )
     state = run_training(config, resume=resume, max_minutes=max_minutes)
     click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "
@@ -120,7 +127,8 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
               help="Weights file (default: the package's default model).")
 @click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
               help=f"Portrait folder for the synthetic split (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift"]),
+              help="Synthetic split; `shift` = test people rendered outside the training ranges.")
 @click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
 @click.option("--size", type=int, default=None, help="Evaluation crop side (default: the model's training size).")

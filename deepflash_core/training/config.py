@@ -64,6 +64,9 @@ class TrainConfig:
     workers: int = 0
     threads: int | None = None
     export: str | None = None
+    init_weights: str | None = None
+    # With init_weights: start the last layer at zero ("no change") and keep the rest.
+    reset_head: bool = True
 
     def model_config(self) -> ModelConfig:
         # Imported here: this module stays torch-free, so the CLI's help and option parsing load no torch.

@@ -62,8 +62,18 @@ def train_step(model: FlashUNet, optimiser: torch.optim.Optimizer, batch: dict[s
 
 
 def make_model(config: TrainConfig, device: torch.device) -> tuple[FlashUNet, torch.optim.Optimizer]:
+    """A fresh model (or one warm-started from ``config.init_weights``) and its Adam optimiser."""
     torch.manual_seed(config.seed)
-    model = FlashUNet(config.model_config()).to(device)
+    model = FlashUNet(config.model_config())
+    if config.init_weights:
+        from deepflash_core.weights import load_model
+
+        start, _ = load_model(Path(config.init_weights), torch.device("cpu"))
+        # The network is fully convolutional: weights trained at one input size start another.
+        model.load_state_dict(start.state_dict())
+        if config.reset_head:
+            model.reset_head()
+    model = model.to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
