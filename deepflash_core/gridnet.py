@@ -137,7 +137,7 @@ class CoefficientNet(nn.Module):
         self.global_fc = nn.Sequential(nn.Linear(features, features), nn.ReLU(inplace=True),
                                        nn.Linear(features, features))
         self.head = nn.Conv2d(features, config.luma_bins * COEFFICIENTS, 1)
-        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.weight)  # the identity start; BilateralGridNet.reset_head restores it
         nn.init.zeros_(self.head.bias)
 
     def forward(self, low: torch.Tensor) -> torch.Tensor:
@@ -155,6 +155,11 @@ class BilateralGridNet(nn.Module):
         self.config = config or GridNetConfig()
         self.coefficients = CoefficientNet(self.config)
         self.guide = GuideMap(self.config.guide_knots)
+
+    def reset_head(self) -> None:
+        """Zero the grid head: every cell's transform becomes the identity ("no change")."""
+        nn.init.zeros_(self.coefficients.head.weight)
+        nn.init.zeros_(self.coefficients.head.bias)
 
     def studio_estimate(self, filtered: torch.Tensor) -> torch.Tensor:
         """The low-frequency studio estimate ``out = affine(BL(x))`` in [0, 1], at the input's resolution."""

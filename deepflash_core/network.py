@@ -129,9 +129,12 @@ class FlashUNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """The papers' initialisation: truncated normal decoder, Xavier last layer.
+        """The papers' truncated normal decoder; the last layer starts at zero ("no change").
 
         The encoder gets He initialisation (as VGG trained from scratch does), since VGG-Face is unavailable.
+        A zero last layer (the papers use Xavier) makes the untrained network output y = 0.5 exactly,
+        i.e. D = 0: training starts from leaving the photo alone instead of from a random correction,
+        and gradients still reach the head's weights from the first step.
         """
         for module in self.encoder.modules():
             if isinstance(module, nn.Conv2d):
@@ -145,8 +148,12 @@ class FlashUNet(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-        nn.init.xavier_uniform_(self.head.weight)
-        nn.init.zeros_(self.head.bias)  # sigmoid(0) = 0.5 encodes "no difference"
+        self.reset_head()
+
+    def reset_head(self) -> None:
+        """Zero the last layer: y = sigmoid(0) = 0.5 everywhere encodes "no difference"."""
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % STRIDE or x.shape[3] % STRIDE:
@@ -165,6 +172,11 @@ class DirectUNet(FlashUNet):
     trained with an L1 loss. For evaluation only (its output is blurred by construction), so the pipeline
     does not run it.
     """
+
+    def reset_head(self) -> None:
+        """The papers' Xavier last layer: a zero one would start at flat grey, not at "no change"."""
+        nn.init.xavier_uniform_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -26,6 +26,7 @@ PORTRAIT = FIXTURES / "congress_A000014.jpg"
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = FlashUNet(ModelConfig(width=0.125, input_size=64))
+    torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network changes nothing; the CLI tests need a change
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     save_model(model, ModelCard.for_model(model, name="test"), path)
     return path

@@ -127,18 +127,21 @@ def test_pairs_are_reproducible_and_fresh_each_epoch(pairs: SyntheticPairs) -> N
     pairs.set_epoch(1)
     other_epoch = pairs[5]
     pairs.set_epoch(0)
-    assert torch.equal(first["flash"], again["flash"])
-    assert torch.equal(first["studio"], other_epoch["studio"])
+    assert torch.equal(first["flash"], again["flash"]) and torch.equal(first["studio"], again["studio"])
+    # Same crop (the face hull does not move), fresh flash and a fresh target look.
+    assert torch.equal(first["face"], other_epoch["face"])
     assert not torch.equal(first["flash"], other_epoch["flash"])
+    assert not torch.equal(first["studio"], other_epoch["studio"])
 
 
 def test_augmentation_covers_rotations_crops_and_flips(pairs: SyntheticPairs) -> None:
     combos = {(a.rotation_deg, a.tight_crop, a.flip) for a in map(Augmentation.from_index, range(AUGMENTATIONS))}
     assert len(combos) == 20
     assert {c[0] for c in combos} == {-20.0, -10.0, 0.0, 10.0, 20.0}
-    # Index 12 = index 2 flipped (same rotation and crop): the studio images mirror each other.
+    # Index 12 = index 2 flipped (same rotation and crop): the face hulls mirror each other (the
+    # targets' looks are drawn per sample, so the images themselves differ).
     assert Augmentation.from_index(12) == Augmentation(0.0, False, True)
-    assert torch.allclose(pairs[12]["studio"], pairs[2]["studio"].flip(-1))
+    assert torch.equal(pairs[12]["face"], pairs[2]["face"].flip(-1))
     # The rotation turns the eye line by the rotation angle about the face centre.
     _, face = pairs.store.get(0)
     eyes = face.landmarks[[36, 45]].astype(np.float64)
@@ -188,7 +191,8 @@ def test_tiny_training_lowers_the_loss_on_a_fixed_batch(pairs: SyntheticPairs) -
              for k in ("flash_filtered", "studio_filtered")}
     config = TrainConfig(width=0.0625, input_size=32, lr=2e-3, batch_size=3, device="cpu")
     model, optimiser = make_model(config, torch.device("cpu"))
-    losses = [train_step(model, optimiser, batch, config, torch.device("cpu")) for _ in range(20)]
+    # The network starts at "no change", so the first loss is already that of the identity.
+    losses = [train_step(model, optimiser, batch, config, torch.device("cpu")) for _ in range(40)]
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -254,6 +258,17 @@ def test_resumed_run_matches_an_uninterrupted_run(data_root: Path, tmp_path: Pat
     model, card = load_model(tmp_path / "export" / "m.safetensors")
     assert card.training["steps"] in (3, 5) and "identity_psnr" in card.metrics["validation"]
     assert any("CC BY" in source["license"] for source in card.training["data_sources"])
+    # A candidate export names the model and the hypothesis it tests.
+    from deepflash_core.training.checkpoint import export_run
+
+    out = export_run(tmp_path / "whole", tmp_path / "candidates" / "c.safetensors", name="c", hypothesis="h")
+    candidate, candidate_card = load_model(out)
+    assert candidate_card.name == "c" and candidate_card.hypothesis == "h"
+    assert candidate_card.training["steps"] == 5
+    # Warm start: the exported weights start a new run, with the last layer back at "no change".
+    started, _ = make_model(TrainConfig(width=0.0625, input_size=64, device="cpu", init_weights=str(out)), torch.device("cpu"))
+    assert torch.equal(started.encoder.blocks[0][0][0].weight, candidate.encoder.blocks[0][0][0].weight)
+    assert not started.head.weight.any()
 
 
 def test_portrait_folder_comes_from_the_argument_or_the_environment(tmp_path: Path, monkeypatch) -> None:

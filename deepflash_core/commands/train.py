@@ -68,8 +68,6 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
               help="Model kind: vgg16-unet, bilateral-grid (HDRNet-style) or direct-unet (ablation, evaluation only).")
 @click.option("--model-options", default="{}", show_default=True, metavar="JSON",
               help='Settings of the kind beyond --width/--size, e.g. \'{"grid_size": 16, "luma_bins": 8}\'.')
-@click.option("--name", default="deepflash-default", show_default=True, help="Model name written into the model card.")
-@click.option("--hypothesis", default="", help="What this model tests, written into its model card.")
 @click.option("--landmarks", default="cache/landmarks_portraits.json", show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Landmark cache of the portraits.")
 @click.option("--width", default=0.25, show_default=True, help="Channel multiplier of the U-Nets (1.0 = the paper's network).")
@@ -91,13 +89,20 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--export", "export", default=None, type=click.Path(path_type=Path),
               help="Also write the best model here (+ model card).")
 @click.option("--export-default", is_flag=True, help="Export to the package's default weights.")
+@click.option("--init-weights", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Start from these weights (e.g. the shipped model) instead of a fresh network.")
+@click.option("--keep-head", is_flag=True, help="With --init-weights: keep their last layer instead of zeroing it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
-def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str, name: str,
-          hypothesis: str, landmarks: Path, width: float, input_size: int, batch_size: int,
+@click.option("--name", default=None,
+              help="The model's name in its card (default: deepflash-default; with --export-only: the trained name).")
+@click.option("--hypothesis", default=None, help="What the model tests, kept in its card.")
+def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str,
+          landmarks: Path, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
-          workers: int, threads: int | None, export: Path | None, export_default: bool, resume: bool, export_only: bool) -> None:
+          workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
+          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None) -> None:
     """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
     import json
 
@@ -111,7 +116,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
     if export_only:
         if export is None:
             raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
-        click.echo(f"wrote {export_run(run_dir, export)}")
+        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis)}")
         return
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
@@ -123,10 +128,12 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
         raise InvalidOptionError("--model-options must be a JSON object.")
     config = TrainConfig(
         run_dir=str(run_dir), data_root=str(data_root or ""), pairs_dir=str(pairs_dir) if pairs_dir else None,
-        model_kind=model_kind, model_options=options, name=name, hypothesis=hypothesis, landmarks=str(landmarks),
+        model_kind=model_kind, model_options=options, name=name or "deepflash-default", hypothesis=hypothesis or "",
+        landmarks=str(landmarks),
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
+        init_weights=str(init_weights) if init_weights else None, reset_head=not keep_head,
     )
     state = run_training(config, resume=resume, max_minutes=max_minutes)
     click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "
@@ -138,7 +145,8 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
               help="Weights file or installed model's name (default: the default model).")
 @click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
               help=f"Portrait folder for the synthetic split (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift"]),
+              help="Synthetic split; `shift` = test people rendered outside the training ranges.")
 @click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
 @click.option("--size", type=int, default=None, help="Evaluation crop side (default: the model's training size).")

@@ -20,7 +20,8 @@ from deepflash_core.training.config import DATA_SOURCES, TrainConfig, TrainingEr
 from deepflash_core.training.split import read_split
 
 LOG_COLUMNS = ("step", "epoch", "images", "elapsed_s", "train_loss", "val_loss", "val_mean_error", "val_ssim",
-               "val_psnr", "val_psnr_mean_corrected", "val_accuracy", "identity_ssim", "identity_psnr", "identity_accuracy", "images_per_s")
+               "val_psnr", "val_psnr_mean_corrected", "val_accuracy", "identity_ssim", "identity_psnr", "identity_accuracy",
+               "val_face_lstd_ratio", "images_per_s")
 
 
 
@@ -193,10 +194,25 @@ def copy_weights(source: Path, destination: Path) -> None:
         temporary.replace(destination.with_suffix(suffix))
 
 
-def export_run(run_dir: Path, destination: Path) -> Path:
-    """Copy a run's best model (and card) to ``destination`` (e.g. the package's default weights)."""
+def export_run(run_dir: Path, destination: Path, name: str | None = None, hypothesis: str | None = None) -> Path:
+    """Copy a run's best model (and card) to ``destination`` (e.g. the package's default weights).
+
+    Args:
+        name: the model's name in its card (default: the name it was trained under).
+        hypothesis: what the model tests, recorded in the card.
+    """
     best = Path(run_dir) / "best.safetensors"
     if not best.exists():
         raise TrainingError(f"{run_dir} has no validated model yet (no best.safetensors).")
-    copy_weights(best, Path(destination))
+    if name is None and hypothesis is None:
+        copy_weights(best, Path(destination))
+        return Path(destination)
+    from deepflash_core.weights import load_model, save_model
+
+    model, card = load_model(best)
+    card.name = name or card.name
+    if hypothesis:
+        card.hypothesis = hypothesis
+    Path(destination).parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, card, Path(destination))
     return Path(destination)

@@ -124,8 +124,10 @@ def synthetic_test_sets(data_root: Path | None, names: Sequence[str], seed: int,
     from deepflash_core.training.evaluate import synthetic_batches
 
     known: dict[str, tuple[str, BatchSource]] = {
-        "test": ("Synthetic test split (held-out people)",
+        "test": ("Synthetic test split (held-out people, training's flash and look ranges)",
                  lambda size: synthetic_batches(data_root, "test", size, seed, limit)),
+        "shift": ("Shift test (held-out people, flash and look outside the training ranges)",
+                  lambda size: synthetic_batches(data_root, "test", size, seed, limit, shift=True)),
     }
     unknown = [name for name in names if name not in known]
     if unknown:

@@ -68,6 +68,9 @@ class TrainConfig:
     workers: int = 0
     threads: int | None = None
     export: str | None = None
+    init_weights: str | None = None
+    # With init_weights: start the last layer at zero ("no change") and keep the rest.
+    reset_head: bool = True
 
     def model_config(self) -> CardConfig:
         """The kind's config: its fields named like a setting of this run take that setting

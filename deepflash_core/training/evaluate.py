@@ -47,6 +47,13 @@ class Scores:
         return len(self.ssim)
 
 
+def face_lightness_std(image: np.ndarray, face: np.ndarray) -> float:
+    """Standard deviation of CIELAB L* over a face mask: how much modelling the face's light has."""
+    from skimage.color import rgb2lab
+
+    return float(rgb2lab(image)[..., 0][face > 0.5].std())
+
+
 def to_hwc(batch: torch.Tensor) -> list[np.ndarray]:
     """``(B, 3, H, W)`` tensor → list of float64 ``(H, W, 3)`` arrays clipped to [0, 1]."""
     array = batch.detach().float().clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy().astype(np.float64)
@@ -73,6 +80,9 @@ class Evaluation:
     mean_errors: list[float] = field(default_factory=list)
     # PSNR had the per-image, per-channel mean of y been right (what eq. 5 alone cannot fix).
     psnr_mean_corrected: list[float] = field(default_factory=list)
+    # Face modelling: L* standard deviation over the landmark hull, output (or input) over ground truth.
+    face_lstd_ratio: list[float] = field(default_factory=list)
+    identity_face_lstd_ratio: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         """Flat dict: ``loss``, ``mean_error``, ``ssim``, ``psnr``, ``accuracy``, ``identity_*``, ``images``."""
@@ -82,6 +92,9 @@ class Evaluation:
                   else float("nan")}
         result.update(self.model.mean())
         result.update({f"identity_{k}": v for k, v in self.identity.mean().items()})
+        for name in ("face_lstd_ratio", "identity_face_lstd_ratio"):
+            values = getattr(self, name)
+            result[name] = float(np.mean(values)) if values else float("nan")
         result["images"] = len(self.model)
         return result
 
@@ -122,9 +135,14 @@ def evaluate_batches(
             for p, g in zip(to_hwc(corrected), to_hwc(truth)):
                 result.psnr_mean_corrected.append(float(min(100.0, peak_signal_noise_ratio(g, p, data_range=1.0))))
             studio = batch.get("studio", truth)
-            for x, p, g, o in zip(to_hwc(flash), to_hwc(prediction), to_hwc(truth), to_hwc(studio)):
+            faces = [None] * len(flash) if "face" not in batch else list(batch["face"][:, 0].numpy())
+            for x, p, g, o, face in zip(to_hwc(flash), to_hwc(prediction), to_hwc(truth), to_hwc(studio), faces):
                 result.model.add(p, g)
                 result.identity.add(x, g)
+                if face is not None and face.sum() >= 16:
+                    reference = max(face_lightness_std(g, face), 1e-6)
+                    result.face_lstd_ratio.append(face_lightness_std(p, face) / reference)
+                    result.identity_face_lstd_ratio.append(face_lightness_std(x, face) / reference)
                 if len(examples) < keep:
                     examples.append((x, p, g, o))
     finally:
@@ -142,6 +160,9 @@ def format_table(summary: dict[str, float], title: str) -> str:
     lines.append(f"| gain | {100 * (summary['ssim'] - summary['identity_ssim']):+.2f} | "
                  f"{summary['psnr'] - summary['identity_psnr']:+.2f} | "
                  f"{summary['accuracy'] - summary['identity_accuracy']:+.2f} |")
+    if np.isfinite(summary.get("face_lstd_ratio", np.nan)):
+        lines += ["", f"Face L* std over the landmark hull, relative to the eq. 8 ground truth: model "
+                      f"{summary['face_lstd_ratio']:.3f}, input {summary['identity_face_lstd_ratio']:.3f} (goal 0.85–1.15)"]
     return "\n".join(lines)
 
 
@@ -160,8 +181,11 @@ def contact_sheet(examples: list[tuple[np.ndarray, ...]], path: Path, tile: int 
 
 
 def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, limit: int | None,
-                      batch_size: int = 8) -> Iterable[dict[str, torch.Tensor]]:
-    """Pairs of one split of the portrait folder (no augmentation, flash seeded by ``seed``)."""
+                      batch_size: int = 8, shift: bool = False) -> Iterable[dict[str, torch.Tensor]]:
+    """Pairs of one split of the portrait folder (no augmentation or identity pairs, flash seeded by ``seed``).
+
+    With ``shift``, flash and target look come from the ranges training never draws (the shift test).
+    """
     from deepflash_core.training.config import TrainConfig
     from deepflash_core.training.data import default_renderer, portrait_store
     from deepflash_core.training.dataset import SyntheticPairs
@@ -169,7 +193,7 @@ def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, 
     store = portrait_store(TrainConfig(data_root=str(data_root or ""), input_size=size), split)
     if limit:
         store.files = store.files[:limit]
-    pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False)
+    pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False, shift=shift, identity_pairs=False)
     for start in range(0, len(pairs), batch_size):
         items = [pairs[i] for i in range(start, min(len(pairs), start + batch_size))]
         yield {key: torch.stack([item[key] for item in items]) for key in items[0]}
@@ -188,6 +212,9 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
                    out_dir: Path = Path("runs/eval"), sheet_rows: int = 8, device: str = "auto") -> str:
     """Evaluate a weights file on the synthetic split or a folder of real pairs.
 
+    ``split="shift"`` is the shift test: the test people rendered from the flash and look ranges
+    that training excludes (:mod:`deepflash_core.synthetic.params`), reported on its own.
+
     Writes ``eval.md`` (the table), ``eval.json`` (means and per-image scores) and
     ``contact_sheet.jpg`` (flash | model | eq. 8 ground truth | studio) into ``out_dir``.
 
@@ -203,6 +230,9 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
     size = size or card.config.input_size
     if real_dir is not None:
         batches, title = real_batches(Path(real_dir), size, limit), f"Real pairs in {real_dir}"
+    elif split == "shift":
+        batches = synthetic_batches(data_root, "test", size, seed, limit, shift=True)
+        title = f"Shift test (held-out people, flash and backdrops outside the training ranges), {size}², seed {seed}"
     else:
         batches = synthetic_batches(data_root, split, size, seed, limit)
         title = f"Synthetic {split} split (held-out people), {size}², flash seed {seed}"

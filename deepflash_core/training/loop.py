@@ -52,9 +52,18 @@ def train_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, batch: 
 
 
 def make_model(config: TrainConfig, device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-    """The run's model kind, freshly initialised from its seed, and its Adam optimiser."""
+    """The run's model kind, fresh (or warm-started from ``config.init_weights``), and its Adam optimiser."""
     torch.manual_seed(config.seed)
-    model = model_kind(config.model_kind).build(config.model_config()).to(device)
+    model = model_kind(config.model_kind).build(config.model_config())
+    if config.init_weights:
+        from deepflash_core.weights import load_model
+
+        start, _ = load_model(Path(config.init_weights), torch.device("cpu"))
+        # The network is fully convolutional: weights trained at one input size start another.
+        model.load_state_dict(start.state_dict())
+        if config.reset_head:
+            model.reset_head()
+    model = model.to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
