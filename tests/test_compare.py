@@ -33,8 +33,10 @@ def tiny_pairs(size: int) -> list[dict[str, torch.Tensor]]:
         studio = cv2.resize(np.asarray(Image.open(path).convert("RGB")), (size, size), interpolation=cv2.INTER_AREA)
         studio = studio.astype(np.float32) / 255.0
         flash = np.clip(studio * np.float32([1.2, 1.25, 1.35]) + 0.05, 0, 1).astype(np.float32)
+        face = np.zeros((size, size, 1), np.float32)
+        face[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0  # stands in for the landmark hull
         images = {"flash": flash, "studio": studio, "flash_filtered": bilateral_image(flash),
-                  "studio_filtered": bilateral_image(studio)}
+                  "studio_filtered": bilateral_image(studio), "face": face}
         items.append({k: torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1) for k, v in images.items()})
     return [{k: torch.stack([item[k] for item in items]) for k in items[0]}]
 
@@ -76,9 +78,13 @@ def test_every_model_is_scored_on_the_same_pairs_after_identity(installed: Path)
     # A new bilateral-grid model changes nothing (x − 2·0.5 + 1: float rounding only), so it scores as identity.
     assert (grid.ssim, grid.psnr, grid.accuracy) == pytest.approx((identity.ssim, identity.psnr, identity.accuracy), abs=1e-6)
     assert default.psnr != identity.psnr and direct.psnr != identity.psnr
+    # The face modelling column: the input's own ratio for identity, and so for the no-change model.
+    assert 0 < identity.face_lstd_ratio < 10 and grid.face_lstd_ratio == pytest.approx(identity.face_lstd_ratio, abs=1e-4)
+    assert direct.face_lstd_ratio != pytest.approx(identity.face_lstd_ratio, abs=1e-4)
     table = compare.format_comparison(rows, {"tiny": "Tiny set"})
     assert table.startswith("Tiny set (3 images)")
     assert f"| {compare.IDENTITY} | – | 64² |" in table and "| grid | bilateral-grid | 64² |" in table
+    assert f"| {identity.face_lstd_ratio:.3f} |" in table
 
 
 def test_models_of_different_input_sizes_get_their_own_identity_row(installed: Path, tmp_path: Path) -> None:
