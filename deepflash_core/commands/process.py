@@ -221,8 +221,8 @@ def info(device: str, weights: str | None, as_json: bool) -> None:
     click.echo(f"          {report['weights']['status']}")
     card = report["weights"].get("model_card")
     if card:
-        config = card.get("config", {})
-        click.echo(f"model:    {card.get('name')} ({card.get('architecture')}, width {config.get('width')}, input {config.get('input_size')} px, {card.get('parameters'):,} parameters)")
+        settings = ", ".join(f"{key} {value}" for key, value in card.get("config", {}).items())
+        click.echo(f"model:    {card.get('name')} ({card.get('architecture')}: {settings}; {card.get('parameters'):,} parameters)")
         for key, value in card.get("metrics", {}).items():
             click.echo(f"          {key}: {value}")
     click.echo(f"models:   {', '.join(report['models'])} (`deepflash models` describes them; --weights NAME runs one)")
