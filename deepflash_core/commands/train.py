@@ -127,8 +127,9 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
               help="Weights file (default: the package's default model).")
 @click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
               help=f"Portrait folder for the synthetic split (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift"]),
-              help="Synthetic split; `shift` = test people rendered outside the training ranges.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift", "no-flash"]),
+              help="Synthetic split; `shift`: test people rendered outside the training ranges; "
+                   "`no-flash`: their studio targets as input.")
 @click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
 @click.option("--size", type=int, default=None, help="Evaluation crop side (default: the model's training size).")
@@ -137,12 +138,15 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
 @click.option("--out", "out_dir", default="runs/eval", show_default=True, type=click.Path(path_type=Path),
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
+@click.option("--cache", "cache_dir", default="cache/eval", show_default=True, type=click.Path(path_type=Path),
+              help="Keep the rendered synthetic pairs here, so every model is scored on the same ones.")
 @click.option("--device", default="auto", show_default=True)
 def evaluate(weights: Path | None, data_root: Path | None, split: str, real_dir: Path | None, size: int | None,
-             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str) -> None:
+             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str, cache_dir: Path) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     from deepflash_core.training.evaluate import run_evaluation
 
     table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
-                           limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device)
+                           limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device,
+                           cache_dir=cache_dir)
     click.echo(table)
