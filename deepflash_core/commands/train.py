@@ -90,11 +90,14 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
 @click.option("--name", default=None, help="With --export-only: the model's name in its card.")
 @click.option("--hypothesis", default=None, help="With --export-only: what the model tests, kept in its card.")
+@click.option("--evaluation", "evaluations", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="With --export-only: a `deepflash eval --out` folder of this model; its figures go into the card.")
 def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
           workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
-          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None) -> None:
+          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None,
+          evaluations: tuple[Path, ...]) -> None:
     """Train the DeepFlash network on synthetic flash/studio pairs (eq. 5, Adam)."""
     from deepflash_core.training.checkpoint import export_run
     from deepflash_core.training.config import TrainConfig
@@ -106,7 +109,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
     if export_only:
         if export is None:
             raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
-        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis)}")
+        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis, evaluations=list(evaluations))}")
         return
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
@@ -138,15 +141,17 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, width: 
 @click.option("--out", "out_dir", default="runs/eval", show_default=True, type=click.Path(path_type=Path),
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
+@click.option("--sheet-tile", default=192, show_default=True, help="Side of each contact-sheet tile, in pixels.")
 @click.option("--cache", "cache_dir", default="cache/eval", show_default=True, type=click.Path(path_type=Path),
               help="Keep the rendered synthetic pairs here, so every model is scored on the same ones.")
 @click.option("--device", default="auto", show_default=True)
 def evaluate(weights: Path | None, data_root: Path | None, split: str, real_dir: Path | None, size: int | None,
-             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str, cache_dir: Path) -> None:
+             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, sheet_tile: int, device: str,
+             cache_dir: Path) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     from deepflash_core.training.evaluate import run_evaluation
 
     table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
                            limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, sheet_tile=sheet_tile)
     click.echo(table)

@@ -233,7 +233,7 @@ def real_batches(folder: Path, size: int, limit: int | None) -> Iterable[dict[st
 def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "test", real_dir: Path | None = None,
                    size: int | None = None, limit: int | None = None, seed: int = 1234,
                    out_dir: Path = Path("runs/eval"), sheet_rows: int = 8, device: str = "auto",
-                   cache_dir: Path | None = None) -> str:
+                   cache_dir: Path | None = None, sheet_tile: int = 192) -> str:
     """Evaluate a weights file on the synthetic split or a folder of real pairs.
 
     ``split="shift"`` is the shift test: the test people rendered from the flash and look ranges
@@ -274,8 +274,9 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.md").write_text(table + "\n")
-    details = {"title": title, "weights": str(weights or "default"), "model": card.name, "summary": summary,
+    details = {"title": title, "split": "real" if real_dir is not None else split, "seed": seed,
+               "weights": str(weights or "default"), "model": card.name, "summary": summary,
                "per_image": {"model": evaluation.model.__dict__, "identity": evaluation.identity.__dict__}}
     (out_dir / "eval.json").write_text(json.dumps(details, indent=1))
-    contact_sheet(examples, out_dir / "contact_sheet.jpg")
+    contact_sheet(examples, out_dir / "contact_sheet.jpg", tile=sheet_tile)
     return table
