@@ -99,7 +99,7 @@ def test_models_of_different_input_sizes_get_their_own_identity_row(installed: P
 def test_eval_compare_prints_and_writes_the_table(installed: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compare, "synthetic_test_sets",
-                        lambda data_root, names, seed, limit: ({n: tiny_pairs for n in names}, {n: n for n in names}))
+                        lambda data_root, names, seed, limit, cache_dir: ({n: tiny_pairs for n in names}, {n: n for n in names}))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["eval", "--compare", "--also", str(installed), "--sets", "test,shift",
                                       "--out", str(out), "--device", "cpu"])

@@ -124,3 +124,9 @@ def test_large_renders_are_scaled_to_the_training_size(portrait) -> None:
     flash, studio, hull = _pair(portrait, 3, render_size=160, shift=True)
     assert flash.shape == studio.shape == (64, 64, 3) and hull.shape == (64, 64)
     assert np.abs(flash - studio).mean() > 0.01
+
+
+def test_no_flash_pairs_are_identity_pairs_even_where_none_is_drawn(portrait) -> None:
+    seed = next(seed for seed in range(500) if not StudioLook.sample(np.random.default_rng(seed)).identity)
+    flash, studio, _ = _pair(portrait, seed, no_flash=True)
+    assert np.array_equal(flash, studio)

@@ -261,9 +261,16 @@ def test_resumed_run_matches_an_uninterrupted_run(data_root: Path, tmp_path: Pat
     # A candidate export names the model and the hypothesis it tests.
     from deepflash_core.training.checkpoint import export_run
 
-    out = export_run(tmp_path / "whole", tmp_path / "candidates" / "c.safetensors", name="c", hypothesis="h")
+    import json
+
+    evaluation = tmp_path / "eval-shift"
+    evaluation.mkdir()
+    (evaluation / "eval.json").write_text(json.dumps({"title": "Shift test", "split": "shift", "summary": {"psnr": 20.123456}}))
+    out = export_run(tmp_path / "whole", tmp_path / "candidates" / "c.safetensors", name="c", hypothesis="h",
+                     evaluations=[evaluation])
     candidate, candidate_card = load_model(out)
     assert candidate_card.name == "c" and candidate_card.hypothesis == "h"
+    assert candidate_card.metrics["shift"]["psnr"] == 20.12346 and "validation" in candidate_card.metrics
     assert candidate_card.training["steps"] == 5
     # Warm start: the exported weights start a new run, with the last layer back at "no change".
     started, _ = make_model(TrainConfig(width=0.0625, input_size=64, device="cpu", init_weights=str(out)), torch.device("cpu"))

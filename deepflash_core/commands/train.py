@@ -97,12 +97,15 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--name", default=None,
               help="The model's name in its card (default: deepflash-default; with --export-only: the trained name).")
 @click.option("--hypothesis", default=None, help="What the model tests, kept in its card.")
+@click.option("--evaluation", "evaluations", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="With --export-only: a `deepflash eval --out` folder of this model; its figures go into the card.")
 def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str,
           landmarks: Path, width: float, input_size: int, batch_size: int,
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
           workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
-          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None) -> None:
+          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None,
+          evaluations: tuple[Path, ...]) -> None:
     """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
     import json
 
@@ -116,7 +119,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
     if export_only:
         if export is None:
             raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
-        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis)}")
+        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis, evaluations=list(evaluations))}")
         return
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
@@ -145,8 +148,9 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
               help="Weights file or installed model's name (default: the default model).")
 @click.option("--data", "data_root", envvar=PORTRAITS_ENV, default=None, type=click.Path(file_okay=False, path_type=Path),
               help=f"Portrait folder for the synthetic split (default: ${PORTRAITS_ENV}; see docs/DATA.md).")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift"]),
-              help="Synthetic split; `shift` = test people rendered outside the training ranges.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train", "shift", "no-flash"]),
+              help="Synthetic split; `shift`: test people rendered outside the training ranges; "
+                   "`no-flash`: their studio targets as input.")
 @click.option("--real", "real_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Evaluate on a folder of real NAME_flash.* / NAME_studio.* pairs instead.")
 @click.option("--size", type=int, default=None, help="Evaluation crop side (default: the model's training size).")
@@ -155,25 +159,30 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
 @click.option("--out", "out_dir", default="runs/eval", show_default=True, type=click.Path(path_type=Path),
               help="Where the table (eval.md, eval.json) and contact sheet go.")
 @click.option("--sheet-rows", default=8, show_default=True)
+@click.option("--sheet-tile", default=192, show_default=True, help="Side of each contact-sheet tile, in pixels.")
+@click.option("--cache", "cache_dir", default="cache/eval", show_default=True, type=click.Path(path_type=Path),
+              help="Keep the rendered synthetic pairs here, so every model is scored on the same ones.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--compare", is_flag=True,
               help="Score every installed model (default and candidates) and --also weights side by side.")
 @click.option("--also", multiple=True, metavar="FILE|NAME",
               help="With --compare: more weights to include, e.g. the direct-output ablation (repeatable).")
-@click.option("--sets", default="test,shift", show_default=True, help="With --compare: the test sets, comma-separated.")
+@click.option("--sets", default="test,shift,no-flash", show_default=True,
+              help="With --compare: the test sets, comma-separated.")
 def evaluate(weights: str | None, data_root: Path | None, split: str, real_dir: Path | None, size: int | None,
-             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, device: str, compare: bool,
-             also: tuple[str, ...], sets: str) -> None:
+             limit: int | None, seed: int, out_dir: Path, sheet_rows: int, sheet_tile: int, device: str,
+             cache_dir: Path, compare: bool, also: tuple[str, ...], sets: str) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     if compare:
         from deepflash_core.training.compare import run_comparison
 
         names = [name.strip() for name in sets.split(",") if name.strip()]
         click.echo(run_comparison(data_root, names, [*also, *([weights] if weights else [])], seed=seed, limit=limit,
-                                  out_dir=out_dir, device=device), nl=False)
+                                  out_dir=out_dir, device=device, cache_dir=cache_dir), nl=False)
         return
     from deepflash_core.training.evaluate import run_evaluation
 
     table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
-                           limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device)
+                           limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device,
+                           cache_dir=cache_dir, sheet_tile=sheet_tile)
     click.echo(table)

@@ -194,17 +194,20 @@ def copy_weights(source: Path, destination: Path) -> None:
         temporary.replace(destination.with_suffix(suffix))
 
 
-def export_run(run_dir: Path, destination: Path, name: str | None = None, hypothesis: str | None = None) -> Path:
+def export_run(run_dir: Path, destination: Path, name: str | None = None, hypothesis: str | None = None,
+               evaluations: list[Path] | None = None) -> Path:
     """Copy a run's best model (and card) to ``destination`` (e.g. the package's default weights).
 
     Args:
         name: the model's name in its card (default: the name it was trained under).
         hypothesis: what the model tests, recorded in the card.
+        evaluations: ``deepflash eval`` output folders of this model; each one's means go into the
+            card's ``metrics`` under its split (``test``, ``shift``, ``no-flash``, ``real``).
     """
     best = Path(run_dir) / "best.safetensors"
     if not best.exists():
         raise TrainingError(f"{run_dir} has no validated model yet (no best.safetensors).")
-    if name is None and hypothesis is None:
+    if name is None and hypothesis is None and not evaluations:
         copy_weights(best, Path(destination))
         return Path(destination)
     from deepflash_core.weights import load_model, save_model
@@ -213,6 +216,10 @@ def export_run(run_dir: Path, destination: Path, name: str | None = None, hypoth
     card.name = name or card.name
     if hypothesis:
         card.hypothesis = hypothesis
+    for folder in evaluations or []:
+        details = json.loads((Path(folder) / "eval.json").read_text())
+        summary = {k: round(v, 5) if isinstance(v, float) else v for k, v in details["summary"].items()}
+        card.metrics[details.get("split", Path(folder).name)] = {"title": details["title"], **summary}
     Path(destination).parent.mkdir(parents=True, exist_ok=True)
     save_model(model, card, Path(destination))
     return Path(destination)

@@ -113,9 +113,11 @@ def write_comparison(rows: Sequence[Row], text: str, out_dir: Path) -> None:
     (out_dir / "compare.json").write_text(json.dumps([asdict(row) for row in rows], indent=1) + "\n")
 
 
-def synthetic_test_sets(data_root: Path | None, names: Sequence[str], seed: int,
-                        limit: int | None) -> tuple[dict[str, BatchSource], dict[str, str]]:
+def synthetic_test_sets(data_root: Path | None, names: Sequence[str], seed: int, limit: int | None,
+                        cache_dir: Path | None = None) -> tuple[dict[str, BatchSource], dict[str, str]]:
     """The named synthetic test sets (held-out people) as batch sources, with their table titles.
+
+    With ``cache_dir`` the rendered pairs are kept there and reused (``deepflash eval`` does the same).
 
     Raises:
         InvalidOptionError: an unknown test set name.
@@ -125,9 +127,12 @@ def synthetic_test_sets(data_root: Path | None, names: Sequence[str], seed: int,
 
     known: dict[str, tuple[str, BatchSource]] = {
         "test": ("Synthetic test split (held-out people, training's flash and look ranges)",
-                 lambda size: synthetic_batches(data_root, "test", size, seed, limit)),
+                 lambda size: synthetic_batches(data_root, "test", size, seed, limit, cache_dir=cache_dir)),
         "shift": ("Shift test (held-out people, flash and look outside the training ranges)",
-                  lambda size: synthetic_batches(data_root, "test", size, seed, limit, shift=True)),
+                  lambda size: synthetic_batches(data_root, "test", size, seed, limit, shift=True, cache_dir=cache_dir)),
+        "no-flash": ("No flash (held-out people's studio photos as input: the right output is the input)",
+                     lambda size: synthetic_batches(data_root, "test", size, seed, limit, no_flash=True,
+                                                    cache_dir=cache_dir)),
     }
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -137,11 +142,12 @@ def synthetic_test_sets(data_root: Path | None, names: Sequence[str], seed: int,
 
 
 def run_comparison(data_root: Path | None, sets: Sequence[str], extra: Sequence[str | Path] = (), seed: int = 1234,
-                   limit: int | None = None, out_dir: Path = Path("runs/compare"), device: str = "auto") -> str:
+                   limit: int | None = None, out_dir: Path = Path("runs/compare"), device: str = "auto",
+                   cache_dir: Path | None = None) -> str:
     """Compare the installed models (and ``extra`` weights) on the named test sets; write and return the tables."""
     from deepflash_core.device import select_device
 
-    sources, titles = synthetic_test_sets(data_root, sets, seed, limit)
+    sources, titles = synthetic_test_sets(data_root, sets, seed, limit, cache_dir)
     rows = compare(installed_contenders(extra), sources, str(select_device(device)))
     text = format_comparison(rows, titles)
     write_comparison(rows, text, Path(out_dir))

@@ -195,6 +195,7 @@ def make_pair(
     shift: bool = False,
     identity_pairs: bool = True,
     render_size: int | None = None,
+    no_flash: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crop and augment one studio portrait, randomise its look and render its flash input.
 
@@ -207,6 +208,7 @@ def make_pair(
     Args:
         shift: draw flash and look from the shift test's held-out ranges.
         identity_pairs: allow identity pairs (input = target); evaluation leaves them out.
+        no_flash: make every pair an identity pair (a photo with no flash cue: nothing to change).
         render_size: render at this side and scale the pair down to ``size`` (INTER_AREA).
 
     Returns:
@@ -235,9 +237,9 @@ def make_pair(
         studio = studio_look.restyle(studio, crop_matte, look, rng)
         ctx = renderer.prepare(studio, crop_face, matte=crop_matte)
         params = FlashParams.sample(rng, shift)
-        flash, _ = renderer.render_prepared(ctx, rng, params)
+        flash = None if no_flash else renderer.render_prepared(ctx, rng, params)[0]
         studio = studio_look.key_light(studio, ctx, look)
-        if look.identity and identity_pairs:
+        if no_flash or (look.identity and identity_pairs):
             flash = studio.copy()
     else:
         flash, _ = renderer.render(studio, crop_face, rng)
@@ -279,6 +281,8 @@ class SyntheticPairs(Dataset):
         shift: the shift test: flash and look from the held-out ranges, and every
             ``1 / SHIFT_LARGE_FRACTION``-th item rendered at ``SHIFT_RENDER_SIZE``² and scaled down.
         identity_pairs: include identity pairs (training); evaluation sets False.
+        no_flash: every pair is an identity pair (measures how much a model changes a photo
+            that has no flash cue).
     """
 
     def __init__(
@@ -291,6 +295,7 @@ class SyntheticPairs(Dataset):
         epoch: int = 0,
         shift: bool = False,
         identity_pairs: bool = True,
+        no_flash: bool = False,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -300,6 +305,7 @@ class SyntheticPairs(Dataset):
         self.epoch = epoch
         self.shift = shift
         self.identity_pairs = identity_pairs
+        self.no_flash = no_flash
         self._large: PortraitStore | None = None
 
     def _large_store(self) -> PortraitStore:
@@ -335,7 +341,7 @@ class SyntheticPairs(Dataset):
         rng = sample_rng(self.seed, epoch, index)
         flash, studio, hull = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng,
                                         matte, shift=self.shift, identity_pairs=self.identity_pairs,
-                                        render_size=SHIFT_RENDER_SIZE if large else None)
+                                        render_size=SHIFT_RENDER_SIZE if large else None, no_flash=self.no_flash)
         images = {"flash": flash, "studio": studio,
                   "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio),
                   "face": hull[..., None]}

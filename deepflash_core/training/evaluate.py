@@ -180,23 +180,54 @@ def contact_sheet(examples: list[tuple[np.ndarray, ...]], path: Path, tile: int 
     sheet.save(path, quality=quality)
 
 
+def renderer_fingerprint() -> str:
+    """A hash of the code that makes synthetic pairs: cached evaluation pairs are reused only while it holds."""
+    import hashlib
+
+    import deepflash_core.synthetic as synthetic
+    from deepflash_core.training import dataset
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(synthetic.__file__).parent.glob("*.py")) + [Path(dataset.__file__)]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, limit: int | None,
-                      batch_size: int = 8, shift: bool = False) -> Iterable[dict[str, torch.Tensor]]:
+                      batch_size: int = 8, shift: bool = False, no_flash: bool = False,
+                      cache_dir: Path | None = None) -> Iterable[dict[str, torch.Tensor]]:
     """Pairs of one split of the portrait folder (no augmentation or identity pairs, flash seeded by ``seed``).
 
-    With ``shift``, flash and target look come from the ranges training never draws (the shift test).
+    With ``shift``, flash and target look come from the ranges training never draws (the shift test);
+    with ``no_flash``, each input is its target (a studio-lit photo: the right output is the input).
+    With ``cache_dir``, the rendered pairs are kept there (keyed by the renderer's code), so every
+    model is scored on the same pairs without rendering them again.
     """
+    from safetensors.torch import load_file, save_file
+
     from deepflash_core.training.config import TrainConfig
     from deepflash_core.training.data import default_renderer, portrait_store
     from deepflash_core.training.dataset import SyntheticPairs
 
-    store = portrait_store(TrainConfig(data_root=str(data_root or ""), input_size=size), split)
-    if limit:
-        store.files = store.files[:limit]
-    pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False, shift=shift, identity_pairs=False)
-    for start in range(0, len(pairs), batch_size):
-        items = [pairs[i] for i in range(start, min(len(pairs), start + batch_size))]
-        yield {key: torch.stack([item[key] for item in items]) for key in items[0]}
+    name = f"{split}{'-shift' if shift else ''}{'-no-flash' if no_flash else ''}-{size}-seed{seed}-{limit or 'all'}-{renderer_fingerprint()}.safetensors"
+    cached = Path(cache_dir) / name if cache_dir else None
+    if cached is None or not cached.exists():
+        store = portrait_store(TrainConfig(data_root=str(data_root or ""), input_size=size), split)
+        if limit:
+            store.files = store.files[:limit]
+        pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False, shift=shift,
+                               identity_pairs=False, no_flash=no_flash)
+        items = [pairs[i] for i in range(len(pairs))]
+        tensors = {key: torch.stack([item[key] for item in items]).contiguous() for key in items[0]}
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            save_file(tensors, str(cached.with_suffix(".partial")))
+            cached.with_suffix(".partial").replace(cached)
+    else:
+        tensors = load_file(str(cached))
+    count = len(next(iter(tensors.values())))
+    for start in range(0, count, batch_size):
+        yield {key: value[start: start + batch_size] for key, value in tensors.items()}
 
 
 def real_batches(folder: Path, size: int, limit: int | None) -> Iterable[dict[str, torch.Tensor]]:
@@ -209,11 +240,14 @@ def real_batches(folder: Path, size: int, limit: int | None) -> Iterable[dict[st
 
 def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "test", real_dir: Path | None = None,
                    size: int | None = None, limit: int | None = None, seed: int = 1234,
-                   out_dir: Path = Path("runs/eval"), sheet_rows: int = 8, device: str = "auto") -> str:
+                   out_dir: Path = Path("runs/eval"), sheet_rows: int = 8, device: str = "auto",
+                   cache_dir: Path | None = None, sheet_tile: int = 192) -> str:
     """Evaluate a weights file on the synthetic split or a folder of real pairs.
 
     ``split="shift"`` is the shift test: the test people rendered from the flash and look ranges
     that training excludes (:mod:`deepflash_core.synthetic.params`), reported on its own.
+    ``split="no-flash"`` feeds the test people's studio targets in: how much a model changes a
+    photo without flash cues (the identity row is then perfect by construction).
 
     Writes ``eval.md`` (the table), ``eval.json`` (means and per-image scores) and
     ``contact_sheet.jpg`` (flash | model | eq. 8 ground truth | studio) into ``out_dir``.
@@ -231,10 +265,13 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
     if real_dir is not None:
         batches, title = real_batches(Path(real_dir), size, limit), f"Real pairs in {real_dir}"
     elif split == "shift":
-        batches = synthetic_batches(data_root, "test", size, seed, limit, shift=True)
+        batches = synthetic_batches(data_root, "test", size, seed, limit, shift=True, cache_dir=cache_dir)
         title = f"Shift test (held-out people, flash and backdrops outside the training ranges), {size}², seed {seed}"
+    elif split == "no-flash":
+        batches = synthetic_batches(data_root, "test", size, seed, limit, no_flash=True, cache_dir=cache_dir)
+        title = f"No-flash test (held-out people, the studio target as input: the best output is the input), {size}²"
     else:
-        batches = synthetic_batches(data_root, split, size, seed, limit)
+        batches = synthetic_batches(data_root, split, size, seed, limit, cache_dir=cache_dir)
         title = f"Synthetic {split} split (held-out people), {size}², flash seed {seed}"
     # Keep every example, then show ones spread over the whole set (it is sorted by source).
     evaluation, examples = evaluate_batches(model, batches, keep=10**9)
@@ -245,8 +282,9 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.md").write_text(table + "\n")
-    details = {"title": title, "weights": str(weights or "default"), "model": card.name, "summary": summary,
+    details = {"title": title, "split": "real" if real_dir is not None else split, "seed": seed,
+               "weights": str(weights or "default"), "model": card.name, "summary": summary,
                "per_image": {"model": evaluation.model.__dict__, "identity": evaluation.identity.__dict__}}
     (out_dir / "eval.json").write_text(json.dumps(details, indent=1))
-    contact_sheet(examples, out_dir / "contact_sheet.jpg")
+    contact_sheet(examples, out_dir / "contact_sheet.jpg", tile=sheet_tile)
     return table
