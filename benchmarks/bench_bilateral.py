@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import deepflash_core.bilateral as bilateral_module  # noqa: E402
+from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R  # noqa: E402
 from deepflash_core.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
 
 SHARED_PORTRAIT = Path("/work/shared/data/portraits/frl_canada/003f.jpg")
 FIXTURE = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
-SIGMA_R = 0.4
 
 
 def load_portrait(path: Path, megapixels: float) -> np.ndarray:

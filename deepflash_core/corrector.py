@@ -33,7 +33,7 @@ class InProcessCorrector:
         self.description = description
 
     @classmethod
-    def load(cls, weights: Path | None = None, device: str = "auto", mixed_precision: bool = False) -> InProcessCorrector:
+    def load(cls, weights: str | Path | None = None, device: str = "auto", mixed_precision: bool = False) -> InProcessCorrector:
         """Load the pipeline once; raises ``WeightsError`` when the weights are missing or do not match."""
         from deepflash_core.pipeline import Pipeline
 

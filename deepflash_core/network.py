@@ -9,24 +9,22 @@ that list, so the width multiplier is set in one place.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from deepflash_core.errors import WeightsError
+from deepflash_core.model_config import CardConfig
 
 VGG16_BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 """(convolutions, channels) of the five VGG-16 blocks at width 1.0."""
 
-ARCHITECTURE = "vgg16-unet"
 STRIDE = 32
 """Input height and width must be multiples of this (five 2×2 poolings)."""
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(CardConfig):
     """Everything needed to rebuild a :class:`FlashUNet`; saved beside the weights.
 
     Attributes:
@@ -46,20 +44,6 @@ class ModelConfig:
         if self.input_size < STRIDE or self.input_size % STRIDE:
             raise ValueError(f"input_size must be a positive multiple of {STRIDE}, got {self.input_size}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise WeightsError(f"Unknown model settings {sorted(unknown)}; this version knows {sorted(known)}.")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as error:
-            raise WeightsError(f"Invalid model settings {data}: {error}") from error
-
 
 def scaled(channels: int, width: float) -> int:
     """Channel count at a width multiplier (never below 4)."""
@@ -67,10 +51,10 @@ def scaled(channels: int, width: float) -> int:
 
 
 class ConvNormAct(nn.Sequential):
-    """Convolution → optional batch normalisation → activation."""
+    """Convolution ('same' padding, optional stride) → optional batch normalisation → activation."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, act: nn.Module, norm: bool) -> None:
-        layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=not norm)]
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, act: nn.Module, norm: bool, stride: int = 1) -> None:
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=not norm)]
         if norm:
             layers.append(nn.BatchNorm2d(out_ch))
         layers.append(act)
@@ -145,9 +129,12 @@ class FlashUNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """The papers' initialisation: truncated normal decoder, Xavier last layer.
+        """The papers' truncated normal decoder; the last layer starts at zero ("no change").
 
         The encoder gets He initialisation (as VGG trained from scratch does), since VGG-Face is unavailable.
+        A zero last layer (the papers use Xavier) makes the untrained network output y = 0.5 exactly,
+        i.e. D = 0: training starts from leaving the photo alone instead of from a random correction,
+        and gradients still reach the head's weights from the first step.
         """
         for module in self.encoder.modules():
             if isinstance(module, nn.Conv2d):
@@ -161,8 +148,12 @@ class FlashUNet(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-        nn.init.xavier_uniform_(self.head.weight)
-        nn.init.zeros_(self.head.bias)  # sigmoid(0) = 0.5 encodes "no difference"
+        self.reset_head()
+
+    def reset_head(self) -> None:
+        """Zero the last layer: y = sigmoid(0) = 0.5 everywhere encodes "no difference"."""
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % STRIDE or x.shape[3] % STRIDE:
@@ -172,6 +163,20 @@ class FlashUNet(nn.Module):
         for block, skip in zip(self.decoder, reversed(skips)):
             x = block(x, skip)
         return torch.sigmoid(self.head(x))
+
+
+class DirectUNet(FlashUNet):
+    """The papers' encoding A as an ablation: the same U-Net maps the photo ``x`` to the studio photo ``o``.
+
+    Pix2Pix's generator without its discriminator: no bilateral filter in front, no difference encoding,
+    trained with an L1 loss. For evaluation only (its output is blurred by construction), so the pipeline
+    does not run it.
+    """
+
+    def reset_head(self) -> None:
+        """The papers' Xavier last layer: a zero one would start at flat grey, not at "no change"."""
+        nn.init.xavier_uniform_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
 
 def count_parameters(model: nn.Module) -> int:

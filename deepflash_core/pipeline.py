@@ -24,18 +24,18 @@ import torch
 import torch.nn.functional as F
 
 from deepflash_core import backdrop, bilateral, encoding, matte, upsample
+from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R
 from deepflash_core.device import autocast_dtype, select_device
-from deepflash_core.errors import InvalidOptionError, NoFaceError
+from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.eyes import EyeReport, fix_face_eyes, wears_glasses
 from deepflash_core.face_mesh import find_eyes
 from deepflash_core.faces import Face, detect_faces, whole_image_face
-from deepflash_core.network import FlashUNet
 from deepflash_core.options import Options
 from deepflash_core.pixels import PIXEL_SCALE
+from deepflash_core.registry import Encoding, model_kind
 from deepflash_core.result import ProgressCallback, Result
-from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, load_model
+from deepflash_core.weights import ModelCard, load_model, resolve_weights
 
-SIGMA_R = 0.4
 # Where a face crop ends inside the photo (on the neck, in the hair), its weight falls smoothly from 1 to
 # 0 over this fraction of the crop's side; the face itself (the middle half, the chin 13 % from the
 # bottom edge) keeps the full weight.
@@ -52,12 +52,15 @@ class Pipeline:
 
     def __init__(
         self,
-        model: FlashUNet,
+        model: torch.nn.Module,
         card: ModelCard,
         device: torch.device | str = "cpu",
         mixed_precision: bool = False,
         weights_path: Path | None = None,
     ) -> None:
+        if model_kind(card.architecture).encoding is not Encoding.BILATERAL:
+            raise WeightsError(f"'{card.name}' is a {card.architecture} model for evaluation only; "
+                               "the pipeline runs models that predict the bilateral-encoded difference.")
         self.device = torch.device(device)
         self.model = model.eval().to(device=self.device, memory_format=torch.channels_last)
         self.card = card
@@ -67,7 +70,7 @@ class Pipeline:
 
     @classmethod
     def load(cls, weights: Path | str | None = None, device: str = "auto", mixed_precision: bool = False) -> Pipeline:
-        """Load verified weights (the installed default when ``weights`` is None) onto a device.
+        """Load verified weights (a path or an installed model's name; the default when None) onto a device.
 
         Raises:
             WeightsError: weights missing, corrupt, or not matching their card.
@@ -75,8 +78,7 @@ class Pipeline:
         """
         torch_device = select_device(device)
         model, card = load_model(weights, torch_device)
-        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-        return cls(model, card, torch_device, mixed_precision, weights_path=path)
+        return cls(model, card, torch_device, mixed_precision, weights_path=resolve_weights(weights))
 
     def describe(self) -> dict[str, object]:
         """Device, weights and model card, for ``deepflash info`` and the server."""

@@ -38,6 +38,8 @@ def tiny_weights(tmp_path_factory) -> Path:
 
     torch.manual_seed(1234)
     model = FlashUNet(ModelConfig(width=0.125, input_size=64)).eval()
+    # A fresh network starts at "no change"; a random last layer makes the plumbing visible.
+    torch.nn.init.xavier_uniform_(model.head.weight)
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     save_model(model, ModelCard.for_model(model, name="tiny-random-test-model"), path)
     return path

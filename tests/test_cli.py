@@ -27,6 +27,7 @@ PORTRAIT = FIXTURES / "congress_A000014.jpg"
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = FlashUNet(ModelConfig(width=0.125, input_size=64))
+    torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network changes nothing; the CLI tests need a change
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     save_model(model, ModelCard.for_model(model, name="test"), path)
     return path
@@ -245,6 +246,25 @@ def test_info_reports_device_weights_and_versions(weights: Path) -> None:
     report = json.loads(result.stdout)
     assert report["weights"]["status"] == "installed, sha256 verified"
     assert report["weights"]["model_card"]["config"]["width"] == 0.125
+    assert report["models"][0] == "default"
+
+
+def test_weights_by_installed_name_and_models_listing(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    candidates = tmp_path / "candidates"
+    model = FlashUNet(ModelConfig(width=0.125, input_size=64))
+    save_model(model, ModelCard.for_model(model, name="warm", hypothesis="warm flash transfers"), candidates / "warm.safetensors")
+    monkeypatch.setattr(weights_module, "CANDIDATES_DIR", candidates)
+    listing = run("models")
+    assert listing.exit_code == 0, listing.output
+    assert "warm" in listing.stdout and "hypothesis: warm flash transfers" in listing.stdout
+    assert "No trained DeepFlash weights" in listing.stdout  # the default is reported as missing, not hidden
+    out = tmp_path / "studio.jpg"
+    result = run("process", PORTRAIT, "-o", out, "--weights", "warm")
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    unknown = run("process", PORTRAIT, "-o", tmp_path / "x.jpg", "--weights", "cold")
+    assert_clean_failure(unknown)
+    assert "installed models: default, warm" in unknown.stderr
 
 
 def test_console_entry_point_prints_one_line_for_a_missing_file(tmp_path: Path) -> None:

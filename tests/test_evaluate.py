@@ -15,6 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from deepflash_core import encoding
 from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.registry import Encoding
 from deepflash_core.training.dataset import bilateral_image
 from deepflash_core.training.evaluate import Scores, evaluate_batches, format_table, run_evaluation
 from deepflash_core.training.real_pairs import RealPairsError, align_studio_to_flash, find_pairs, load_real_pair
@@ -55,7 +56,7 @@ def test_perfect_output_scores_perfectly_and_identity_scores_the_input() -> None
     flash = np.clip(rgb * 1.3 + 0.05, 0, 1).astype(np.float32)
     batch = _batch(flash, rgb)
     target = encoding.target(batch["flash_filtered"], batch["studio_filtered"])
-    evaluation, examples = evaluate_batches(_Oracle(target), [batch], keep=1)
+    evaluation, examples = evaluate_batches(_Oracle(target), [batch], keep=1, encoding_kind=Encoding.BILATERAL)
     summary = evaluation.summary()
     assert summary["psnr"] > 60 and summary["ssim"] > 0.999 and summary["accuracy"] > 99.9
     truth = encoding.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
@@ -66,6 +67,10 @@ def test_perfect_output_scores_perfectly_and_identity_scores_the_input() -> None
     table = format_table(summary, "check")
     assert "identity (input unchanged)" in table and "gain" in table
     assert len(examples) == 1 and examples[0][0].shape == (64, 64, 3)
+    # A direct-output model is scored on its output itself: the ground truth as output scores perfectly.
+    truth_batch = encoding.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
+    direct, _ = evaluate_batches(_Oracle(truth_batch), [batch], encoding_kind=Encoding.DIRECT)
+    assert direct.summary()["psnr"] > 60 and direct.summary()["identity_psnr"] == summary["identity_psnr"]
 
 
 def test_scores_cap_psnr_of_identical_images() -> None:

@@ -34,12 +34,20 @@ def test_output_shape_and_range(width):
     assert (y > 0).all() and (y < 1).all()
 
 
-def test_untrained_output_starts_near_no_change():
-    # Zero head bias and Xavier weights: sigmoid outputs start around 0.5, i.e. correction ≈ 0.
+def test_untrained_output_is_exactly_no_change():
+    # Zero last layer: y = sigmoid(0) = 0.5 everywhere, i.e. the correction D = 1 - 2y is 0.
     model = FlashUNet(ModelConfig(width=0.125, input_size=64)).eval()
     with torch.inference_mode():
         y = model(torch.rand(1, 3, 64, 64))
-    assert abs(y.mean().item() - 0.5) < 0.1
+    assert torch.equal(y, torch.full_like(y, 0.5))
+
+
+def test_zero_head_still_learns():
+    # The head's weights get gradients at once, so the first step already moves the output.
+    model = FlashUNet(ModelConfig(width=0.0625, input_size=32))
+    x = torch.rand(2, 3, 32, 32)
+    ((model(x) - 0.8) ** 2).mean().backward()
+    assert model.head.weight.grad.abs().sum() > 0
 
 
 def test_width_scales_parameters_quadratically():

@@ -24,7 +24,9 @@ CORRECTION = 2 * CONSTANT_OUTPUT - 1
 
 def tiny_model(seed: int = 0) -> FlashUNet:
     torch.manual_seed(seed)
-    return FlashUNet(ModelConfig(width=0.125, input_size=64))
+    model = FlashUNet(ModelConfig(width=0.125, input_size=64))
+    torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network changes nothing; plumbing tests need a change
+    return model
 
 
 def save(model: FlashUNet, path: Path) -> Path:
@@ -302,3 +304,22 @@ def test_red_eye_stage_changes_only_the_pupils_and_is_timed(random_pipe: Pipelin
     assert len(ys) > 50
     near = np.min([np.hypot(xs - x, ys - y) for x, y in eyes], axis=0)
     assert (near < 0.5 * width).all()
+
+
+def test_a_bilateral_grid_model_runs_and_starts_as_no_change(tmp_path: Path) -> None:
+    from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
+
+    model = BilateralGridNet(GridNetConfig(input_size=64, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
+    pipe = Pipeline.load(weights=save(model, tmp_path / "grid.safetensors"), device="cpu")
+    photo = portrait()
+    result = pipe.process(photo, Options(whole_image=True))
+    assert result.pixels.shape == photo.shape and result.pixels.dtype == photo.dtype
+    assert int(np.abs(result.pixels.astype(int) - photo).max()) <= 1  # D = 0: only rounding
+
+
+def test_an_evaluation_only_model_is_refused_by_the_pipeline(tmp_path: Path) -> None:
+    from deepflash_core.network import DirectUNet
+
+    path = save(DirectUNet(ModelConfig(width=0.125, input_size=64)), tmp_path / "direct.safetensors")
+    with pytest.raises(WeightsError, match="evaluation only"):
+        Pipeline.load(weights=path, device="cpu")

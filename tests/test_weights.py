@@ -82,3 +82,65 @@ def test_card_must_describe_the_model(tmp_path):
     card = ModelCard(name="wrong", config=ModelConfig(width=0.125, input_size=32))
     with pytest.raises(WeightsError):
         save_model(model, card, tmp_path / "x.safetensors")
+
+
+# ------------------------------------------------------------------------------ kinds and installed models
+
+
+def _save(model, path, **card):
+    return save_model(model, ModelCard.for_model(model, **card), path)
+
+
+def test_card_names_the_kind_and_load_builds_that_class(tmp_path):
+    from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
+    from deepflash_core.network import DirectUNet
+
+    grid = BilateralGridNet(GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
+    direct = DirectUNet(ModelConfig(width=0.0625, input_size=32))
+    for model, kind in ((grid, "bilateral-grid"), (direct, "direct-unet")):
+        path = tmp_path / f"{kind}.safetensors"
+        card = _save(model.eval(), path, name=kind, hypothesis="a test")
+        assert json.loads(card_path(path).read_text())["architecture"] == kind
+        loaded, loaded_card = load_model(path)
+        assert type(loaded) is type(model) and loaded_card.config == model.config
+        assert loaded_card.hypothesis == "a test"
+        x = torch.rand(1, 3, 32, 32)
+        with torch.inference_mode():
+            torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_unknown_kind_lists_the_valid_ones(saved):
+    _, _, path = saved
+    card = json.loads(card_path(path).read_text())
+    card["architecture"] = "resnet-9000"
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="resnet-9000.*bilateral-grid, direct-unet, vgg16-unet"):
+        load_model(path)
+
+
+def test_card_and_model_must_be_the_same_kind(tmp_path):
+    from deepflash_core.network import DirectUNet
+
+    model = DirectUNet(ModelConfig(width=0.0625, input_size=32))
+    card = ModelCard(name="wrong", config=model.config, architecture="vgg16-unet")
+    with pytest.raises(WeightsError, match="direct-unet"):
+        save_model(model, card, tmp_path / "x.safetensors")
+
+
+def test_weights_by_name_path_or_default(saved, tmp_path, monkeypatch):
+    from deepflash_core import weights as weights_module
+
+    model, _, path = saved
+    candidates = tmp_path / "candidates"
+    _save(model, candidates / "flat-light.safetensors", name="flat-light")
+    monkeypatch.setattr(weights_module, "CANDIDATES_DIR", candidates)
+    monkeypatch.setattr(weights_module, "DEFAULT_WEIGHTS", path)
+    assert list(weights_module.installed_models()) == ["default", "flat-light"]
+    assert weights_module.resolve_weights("flat-light") == candidates / "flat-light.safetensors"
+    assert weights_module.resolve_weights("default") == path == weights_module.resolve_weights(None)
+    assert weights_module.resolve_weights(str(path)) == path
+    assert load_model("flat-light")[1].name == "flat-light"
+    with pytest.raises(WeightsError, match="installed models: default, flat-light"):
+        weights_module.resolve_weights("no-such-model")
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "elsewhere" / "missing.safetensors")

@@ -14,9 +14,9 @@ from deepflash_core.errors import DeepFlashError
 
 @click.command()
 @click.option("--device", default="auto", show_default=True, help="Which device to report on.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="Report on this weights file instead of the installed one.")
+@click.option("--weights", metavar="FILE|NAME", help="Report on this weights file or installed model instead of the default.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def info(device: str, weights: Path | None, as_json: bool) -> None:
+def info(device: str, weights: str | None, as_json: bool) -> None:
     """Show the device, the weights and their model card, and library versions."""
     report = collect_info(device, weights)
     if as_json:
@@ -27,14 +27,15 @@ def info(device: str, weights: Path | None, as_json: bool) -> None:
     click.echo(f"          {report['weights']['status']}")
     card = report["weights"].get("model_card")
     if card:
-        config = card.get("config", {})
-        click.echo(f"model:    {card.get('name')} ({card.get('architecture')}, width {config.get('width')}, input {config.get('input_size')} px, {card.get('parameters'):,} parameters)")
+        settings = ", ".join(f"{key} {value}" for key, value in card.get("config", {}).items())
+        click.echo(f"model:    {card.get('name')} ({card.get('architecture')}: {settings}; {card.get('parameters'):,} parameters)")
         for key, value in card.get("metrics", {}).items():
             click.echo(f"          {key}: {value}")
+    click.echo(f"models:   {', '.join(report['models'])} (`deepflash models` describes them; --weights NAME runs one)")
     click.echo("versions: " + ", ".join(f"{name} {version}" for name, version in report["versions"].items()))
 
 
-def collect_info(device: str = "auto", weights: Path | None = None) -> dict[str, Any]:
+def collect_info(device: str = "auto", weights: str | Path | None = None) -> dict[str, Any]:
     """Everything ``deepflash info`` prints, as a dictionary."""
     from deepflash_core import weights as weights_module
     from deepflash_core.device import select_device
@@ -44,16 +45,18 @@ def collect_info(device: str = "auto", weights: Path | None = None) -> dict[str,
         device_name = str(select_device(device))
     except DeepFlashError as error:
         device_name = f"unavailable ({error})"
-    path = Path(weights) if weights is not None else weights_module.DEFAULT_WEIGHTS
-    weights_report: dict[str, Any] = {"path": str(path)}
+    weights_report: dict[str, Any] = {"path": str(weights)}
     try:
+        path = weights_module.resolve_weights(weights)
+        weights_report["path"] = str(path)
         card = weights_module.read_card(weights)
         actual = weights_module.file_sha256(path)
         weights_report["model_card"] = card.to_dict()
         weights_report["status"] = "installed, sha256 verified" if actual == card.sha256 else "CORRUPT: sha256 differs from the model card"
     except WeightsError as error:
         weights_report["status"] = str(error)
-    return {"device": device_name, "weights": weights_report, "versions": _versions()}
+    models = list(weights_module.installed_models())
+    return {"device": device_name, "weights": weights_report, "models": models, "versions": _versions()}
 
 
 def _versions() -> dict[str, str]:

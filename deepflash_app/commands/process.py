@@ -83,7 +83,7 @@ def _without_name(message: str, path: Path) -> str:
     return message
 
 
-def _corrector(weights: Path | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
+def _corrector(weights: str | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
     """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there)."""
     if server:
         corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
@@ -148,7 +148,7 @@ changed (strength 0) is copied byte for byte when its output has the source's fo
 @click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
 @click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
-@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it.")
+@click.option("--weights", metavar="FILE|NAME", help="A .safetensors weights file (its .json model card beside it) or an installed model's name (`deepflash models` lists them); default: the default model.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
 @click.option("--server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes; errors are still printed.")
@@ -162,7 +162,7 @@ def process(
     background: str,
     red_eye: bool,
     device: str,
-    weights: Path | None,
+    weights: str | None,
     mixed_precision: bool,
     server: str | None,
     quiet: bool,

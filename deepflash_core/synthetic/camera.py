@@ -13,12 +13,13 @@ def colour_matrix(rng: np.random.Generator, params: FlashParams) -> np.ndarray:
     """White balance × saturation × a small random mixing matrix (rows sum to their gain).
 
     The flash LED's white is bluer than the studio's and phones balance it only
-    partly, so red drops and blue rises; the wash of the flash pales the skin.
+    partly, so red drops and blue rises; phones that balance for warm room light
+    turn it the other way. The wash of the flash pales the skin.
 
     Returns:
         (3, 3) float32 matrix applied as ``rgb @ M.T``.
     """
-    wb = np.diag([params.wb_red, 1.0, params.wb_blue]).astype(np.float32)
+    wb = np.diag(params.wb_gains).astype(np.float32)
     wb /= float(LUMA @ np.diag(wb))  # keep luminance: exposure is metered later
     grey = np.tile(LUMA, (3, 1))
     sat = params.saturation * np.eye(3, dtype=np.float32) + (1.0 - params.saturation) * grey

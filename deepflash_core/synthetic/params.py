@@ -23,9 +23,50 @@ RED_EYE_PROBABILITY = 0.15
 GLARE_PROBABILITY = 0.6
 
 
-def _uniform(low: float, high: float, *, log: bool = False, integer: bool = False) -> Any:
-    """A dataclass field whose metadata holds its sampling range."""
-    return field(metadata={"range": (low, high), "log": log, "integer": integer})
+# A held-out render size: the shift test renders some crops this large and then scales them to the
+# model's input, so resolution-dependent effects (noise, sharpening, JPEG blocks) differ from training.
+SHIFT_RENDER_SIZE = 2000
+# Share of shift-test crops rendered at SHIFT_RENDER_SIZE (the rest at the evaluation size).
+SHIFT_LARGE_FRACTION = 0.25
+
+
+def ranged(low: float, high: float, *, log: bool = False, integer: bool = False,
+             shift: tuple[float, float] | None = None) -> Any:
+    """A dataclass field whose metadata holds its sampling range.
+
+    ``shift`` is a range that training never draws from: the shift test samples it instead, so a
+    model is also measured on renders outside what it was trained on.
+    """
+    return field(metadata={"range": (low, high), "log": log, "integer": integer, "shift": shift})
+
+
+def sample_fields(cls: type, rng: np.random.Generator, shift: bool = False) -> dict[str, Any]:
+    """Draw every field of a dataclass declared with :func:`_uniform`, in declaration order.
+
+    With ``shift``, fields that declare a shift range are drawn from it instead (same number of
+    draws either way, so the other fields keep their values for a seed).
+    """
+    values: dict[str, Any] = {}
+    for f in _ranged_fields(cls):
+        low, high = f.metadata["shift"] if shift and f.metadata["shift"] else f.metadata["range"]
+        if f.metadata["integer"]:
+            values[f.name] = int(rng.integers(low, high + 1))
+        elif f.metadata["log"]:
+            values[f.name] = float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        else:
+            values[f.name] = float(rng.uniform(low, high))
+    return values
+
+
+def declared_ranges(cls: type, shift: bool = False) -> dict[str, tuple[float, float]]:
+    """Training ranges (or, with ``shift``, the shift test's ranges where declared) of a dataclass."""
+    return {f.name: tuple(f.metadata["shift"] if shift and f.metadata["shift"] else f.metadata["range"])
+            for f in _ranged_fields(cls)}
+
+
+def _ranged_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields declared with :func:`ranged` (others are set by the caller)."""
+    return [f for f in dataclasses.fields(cls) if "range" in f.metadata]
 
 
 @dataclass(frozen=True)
@@ -36,10 +77,12 @@ class FlashParams:
         face_width_cm: real width of the face between the jaw ends, 13–15.5 cm; sets the
             scale between pixels and centimetres.
         distance_cm: lens to nose tip, 25–60 cm (arm's length selfie to a close portrait).
-        flash_offset_cm: baseline between lens and flash LED, 0.5–2 cm.
+        flash_offset_cm: baseline between lens and flash LED, 0.5–2 cm (shift test: 2.5–4 cm,
+            wider shadow outlines).
         flash_angle_deg: direction of the flash from the lens in the image plane, 0–360°
             (0 = right, 90 = down); sets which side the thin shadows fall on.
-        flash_size_cm: diameter of the LED's emitting area, 0.1–0.5 cm; sets the penumbra.
+        flash_size_cm: diameter of the LED's emitting area, 0.1–0.5 cm; sets the penumbra
+            (shift test: 0.01–0.05 cm, hard shadows).
         beam: the LED's beam falloff exponent (irradiance × cosⁿ of the angle off its axis)
             with the lens vignetting folded in, 0–6.
         background_cm: nose tip to the backdrop, 15–200 cm (log-uniform): a near wall
@@ -73,9 +116,11 @@ class FlashParams:
         exposure: auto-exposure target, mean linear luminance of the skin, 0.30–0.50
             (a close bright face metered high, highlights near clipping).
         highlight_knee: where the highlight shoulder starts (linear), 0.75–0.95.
-        wb_red: red gain of the cold LED white balance, 0.84–0.97.
-        wb_blue: blue gain of the cold LED white balance, 1.02–1.16.
-        saturation: colour saturation kept in linear RGB (pale flash skin), 0.65–0.95.
+        wb_cold: white balance error of the flash photo, -0.12–0.16: red gain ``1 - wb_cold``,
+            blue gain ``1 + wb_cold`` (positive: a cold LED balanced only partly; negative: a
+            warm-balanced phone). Shift test: -0.28 – -0.14, warmer than training.
+        wb_tint: green-magenta error, gains ``1 ± wb_tint`` on green, -0.03–0.03.
+        saturation: colour saturation kept in linear RGB (pale flash skin), 0.35–0.75.
         colour_mix: scale of a random 3x3 colour-matrix perturbation, 0–0.05.
         contrast: tone-curve S-shape strength, -0.1–0.35.
         shot_noise: photon noise variance per unit of linear signal, 3e-5–1e-3 (log-uniform;
@@ -86,66 +131,59 @@ class FlashParams:
         jpeg_quality: JPEG quality, 60–95.
     """
 
-    face_width_cm: float = _uniform(13.0, 15.5)
-    distance_cm: float = _uniform(25.0, 60.0)
-    flash_offset_cm: float = _uniform(0.5, 2.0)
-    flash_angle_deg: float = _uniform(0.0, 360.0)
-    flash_size_cm: float = _uniform(0.1, 0.5)
-    beam: float = _uniform(0.0, 6.0)
-    background_cm: float = _uniform(15.0, 200.0, log=True)
-    head_depth: float = _uniform(0.85, 1.15)
-    nose_height: float = _uniform(0.12, 0.22)
-    relief: float = _uniform(0.6, 1.4)
-    ambient: float = _uniform(0.0, 0.15)
-    light_noise: float = _uniform(0.0, 0.15)
-    subsurface: float = _uniform(0.002, 0.012)
-    specular: float = _uniform(0.15, 0.8)
-    shininess: float = _uniform(20.0, 120.0, log=True)
-    oil_forehead: float = _uniform(0.2, 1.0)
-    oil_nose: float = _uniform(0.3, 1.0)
-    oil_cheeks: float = _uniform(0.1, 0.8)
-    oil_chin: float = _uniform(0.1, 0.8)
-    oil_lips: float = _uniform(0.1, 0.8)
-    oil_base: float = _uniform(0.05, 0.3)
-    pores: float = _uniform(0.3, 1.0)
-    catchlight: float = _uniform(0.5, 1.5)
-    red_eye: float = _uniform(0.5, 1.0)
-    glare: float = _uniform(0.5, 2.0)
-    glare_dx: float = _uniform(-0.5, 0.5)
-    glare_dy: float = _uniform(-0.7, 0.3)
-    glare_size: float = _uniform(0.04, 0.15)
-    exposure: float = _uniform(0.30, 0.50)
-    highlight_knee: float = _uniform(0.75, 0.95)
-    wb_red: float = _uniform(0.84, 0.97)
-    wb_blue: float = _uniform(1.02, 1.16)
-    saturation: float = _uniform(0.65, 0.95)
-    colour_mix: float = _uniform(0.0, 0.05)
-    contrast: float = _uniform(-0.1, 0.35)
-    shot_noise: float = _uniform(3e-5, 1e-3, log=True)
-    read_noise: float = _uniform(1e-6, 5e-5, log=True)
-    sharpen: float = _uniform(0.0, 1.2)
-    sharpen_sigma_px: float = _uniform(0.6, 1.5)
-    jpeg_quality: int = _uniform(60, 95, integer=True)
+    face_width_cm: float = ranged(13.0, 15.5)
+    distance_cm: float = ranged(25.0, 60.0)
+    flash_offset_cm: float = ranged(0.5, 2.0, shift=(2.5, 4.0))
+    flash_angle_deg: float = ranged(0.0, 360.0)
+    flash_size_cm: float = ranged(0.1, 0.5, shift=(0.01, 0.05))
+    beam: float = ranged(0.0, 6.0)
+    background_cm: float = ranged(15.0, 200.0, log=True)
+    head_depth: float = ranged(0.85, 1.15)
+    nose_height: float = ranged(0.12, 0.22)
+    relief: float = ranged(0.6, 1.4)
+    ambient: float = ranged(0.0, 0.15)
+    light_noise: float = ranged(0.0, 0.15)
+    subsurface: float = ranged(0.002, 0.012)
+    specular: float = ranged(0.15, 0.8)
+    shininess: float = ranged(20.0, 120.0, log=True)
+    oil_forehead: float = ranged(0.2, 1.0)
+    oil_nose: float = ranged(0.3, 1.0)
+    oil_cheeks: float = ranged(0.1, 0.8)
+    oil_chin: float = ranged(0.1, 0.8)
+    oil_lips: float = ranged(0.1, 0.8)
+    oil_base: float = ranged(0.05, 0.3)
+    pores: float = ranged(0.3, 1.0)
+    catchlight: float = ranged(0.5, 1.5)
+    red_eye: float = ranged(0.5, 1.0)
+    glare: float = ranged(0.5, 2.0)
+    glare_dx: float = ranged(-0.5, 0.5)
+    glare_dy: float = ranged(-0.7, 0.3)
+    glare_size: float = ranged(0.04, 0.15)
+    exposure: float = ranged(0.30, 0.50)
+    highlight_knee: float = ranged(0.75, 0.95)
+    wb_cold: float = ranged(-0.12, 0.16, shift=(-0.28, -0.14))
+    wb_tint: float = ranged(-0.03, 0.03)
+    saturation: float = ranged(0.35, 0.75)
+    colour_mix: float = ranged(0.0, 0.05)
+    contrast: float = ranged(-0.1, 0.35)
+    shot_noise: float = ranged(3e-5, 1e-3, log=True)
+    read_noise: float = ranged(1e-6, 5e-5, log=True)
+    sharpen: float = ranged(0.0, 1.2)
+    sharpen_sigma_px: float = ranged(0.6, 1.5)
+    jpeg_quality: int = ranged(60, 95, integer=True)
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> FlashParams:
+    def sample(cls, rng: np.random.Generator, shift: bool = False) -> FlashParams:
         """Draw every field from its range, in declaration order.
 
         Args:
             rng: the generator; the same seed gives the same parameters.
+            shift: draw from the shift test's ranges where a field declares one.
 
         Returns:
             A new parameter set.
         """
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            low, high = f.metadata["range"]
-            if f.metadata["integer"]:
-                values[f.name] = int(rng.integers(low, high + 1))
-            elif f.metadata["log"]:
-                values[f.name] = float(math.exp(rng.uniform(math.log(low), math.log(high))))
-            else:
-                values[f.name] = float(rng.uniform(low, high))
+        values = sample_fields(cls, rng, shift)
         # Red-eye is an event, not a level: most flash photos do not show it.
         if rng.random() >= RED_EYE_PROBABILITY:
             values["red_eye"] = 0.0
@@ -154,9 +192,14 @@ class FlashParams:
         return cls(**values)
 
     @classmethod
-    def ranges(cls) -> dict[str, tuple[float, float]]:
+    def ranges(cls, shift: bool = False) -> dict[str, tuple[float, float]]:
         """The sampling range of every field (red_eye and glare may also be 0)."""
-        return {f.name: tuple(f.metadata["range"]) for f in dataclasses.fields(cls)}
+        return declared_ranges(cls, shift)
+
+    @property
+    def wb_gains(self) -> tuple[float, float, float]:
+        """Red, green and blue gains of the flash photo's white balance."""
+        return 1.0 - self.wb_cold, 1.0 + self.wb_tint, 1.0 + self.wb_cold
 
     def as_dict(self) -> dict[str, float]:
         """The parameters as a plain dict (for logs and model cards)."""

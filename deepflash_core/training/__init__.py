@@ -3,6 +3,7 @@
 Modules: ``split`` (by-person split of the portrait folder), ``landmarks`` (face
 boxes and 68 landmarks cached as JSON), ``dataset`` (synthetic flash/studio pairs
 with the paper's augmentation), ``real_pairs`` (aligned folders of real pairs),
-``train`` (the loop, checkpoints, export) and ``evaluate`` (SSIM, PSNR, accuracy
+``config`` (run settings, the portrait folder), ``data`` (split files, stores, epoch batches),
+``checkpoint`` (checkpoints, export, log), ``loop`` (loss and the training loop) and ``evaluate`` (SSIM, PSNR, accuracy
 next to the identity baseline).
 """

@@ -121,7 +121,7 @@ class PortraitStore:
         self.root = Path(root)
         self.files = list(files)
         self.size = size
-        self._landmarks = landmarks
+        self.landmarks = landmarks
         self._images: dict[str, tuple[np.ndarray, FaceLandmarks]] = {}
         self._mattes: dict[str, np.ndarray] = {}
 
@@ -132,7 +132,7 @@ class PortraitStore:
         """uint8 RGB image and its face, both scaled so the tight crop is about ``size`` pixels."""
         name = self.files[index]
         if name not in self._images:
-            entry = self._landmarks[name]
+            entry = self.landmarks[name]
             with Image.open(self.root / name) as image:
                 rgb = np.asarray(image.convert("RGB"))
             box = np.asarray(entry["box"], dtype=np.float64)
@@ -177,6 +177,13 @@ def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, epoch, index]))
 
 
+def face_hull(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32 mask of the convex hull of the 68 landmarks (the face, for the shading figures)."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return mask.astype(np.float32)
+
+
 def make_pair(
     studio_u8: np.ndarray,
     face: FaceLandmarks,
@@ -185,33 +192,66 @@ def make_pair(
     renderer: FlashRendererLike,
     rng: np.random.Generator,
     matte: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Crop and augment one studio portrait and render its flash input.
+    shift: bool = False,
+    identity_pairs: bool = True,
+    render_size: int | None = None,
+    no_flash: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop and augment one studio portrait, randomise its look and render its flash input.
 
-    ``matte``, the subject matte of the whole portrait, is warped along with it when given
-    (and the renderer can take it); otherwise the renderer computes one on the crop.
+    With a renderer that can ``prepare`` (the :class:`~deepflash_core.synthetic.FlashRenderer`),
+    the target gets a :class:`~deepflash_core.synthetic.studio_look.StudioLook` (backdrop through
+    the matte, exposure, white balance, saturation, key light); the flash is rendered from the
+    restyled portrait. ``matte``, the subject matte of the whole portrait, is warped along with it
+    when given; otherwise one is computed on the crop.
+
+    Args:
+        shift: draw flash and look from the shift test's held-out ranges.
+        identity_pairs: allow identity pairs (input = target); evaluation leaves them out.
+        no_flash: make every pair an identity pair (a photo with no flash cue: nothing to change).
+        render_size: render at this side and scale the pair down to ``size`` (INTER_AREA).
 
     Returns:
-        ``(flash, studio)`` float32 ``(size, size, 3)`` in [0, 1].
+        ``(flash, studio, face)``: float32 ``(size, size, 3)`` in [0, 1] and the ``(size, size)``
+        landmark-hull mask of the face.
     """
-    matrix = crop_affine(face, size, augmentation)
-    studio = warp_crop(studio_u8, matrix, size).astype(np.float32) / 255.0
+    side = render_size or size
+    matrix = crop_affine(face, side, augmentation)
+    studio = warp_crop(studio_u8, matrix, side).astype(np.float32) / 255.0
     points = transform_points(face.landmarks.astype(np.float64), matrix)
     corners = transform_points(np.array([[face.box[0], face.box[1]], [face.box[2], face.box[3]],
                                          [face.box[0], face.box[3]], [face.box[2], face.box[1]]]), matrix)
     box = (*corners.min(axis=0), *corners.max(axis=0))
-    crop_face = face_from_points(points, box, (0, 0, size, size))
+    crop_face = face_from_points(points, box, (0, 0, side, side))
     # The flash is rendered in the camera's frame (after rotation and cropping), then the
     # pair is flipped together, so the renderer never sees mirrored landmark names.
-    if matte is not None and hasattr(renderer, "prepare"):
-        crop_matte = cv2.warpAffine(matte, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        flash, _ = renderer.render_prepared(renderer.prepare(studio, crop_face, matte=crop_matte), rng)
+    if hasattr(renderer, "prepare"):
+        from deepflash_core.synthetic import FlashParams, studio_look, subject_matte
+
+        if matte is not None:
+            crop_matte = cv2.warpAffine(matte, matrix, (side, side), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REFLECT_101)
+        else:
+            crop_matte = subject_matte(studio, crop_face)
+        look = studio_look.StudioLook.sample(rng, shift)
+        studio = studio_look.restyle(studio, crop_matte, look, rng)
+        ctx = renderer.prepare(studio, crop_face, matte=crop_matte)
+        params = FlashParams.sample(rng, shift)
+        flash = None if no_flash else renderer.render_prepared(ctx, rng, params)[0]
+        studio = studio_look.key_light(studio, ctx, look)
+        if no_flash or (look.identity and identity_pairs):
+            flash = studio.copy()
     else:
         flash, _ = renderer.render(studio, crop_face, rng)
     flash = np.clip(np.asarray(flash, dtype=np.float32), 0.0, 1.0)
+    if side != size:
+        flash = cv2.resize(flash, (size, size), interpolation=cv2.INTER_AREA)
+        studio = cv2.resize(studio, (size, size), interpolation=cv2.INTER_AREA)
+        points = points * (size / side)
+    hull = face_hull(points, (size, size))
     if augmentation.flip:
-        flash, studio = flash[:, ::-1], studio[:, ::-1]
-    return np.ascontiguousarray(flash), np.ascontiguousarray(studio)
+        flash, studio, hull = flash[:, ::-1], studio[:, ::-1], hull[:, ::-1]
+    return np.ascontiguousarray(flash), np.ascontiguousarray(studio), np.ascontiguousarray(hull)
 
 
 def bilateral_image(image: np.ndarray) -> np.ndarray:
@@ -234,7 +274,15 @@ class SyntheticPairs(Dataset):
     call :meth:`set_epoch` so each epoch draws fresh flash parameters.
 
     Each item is a dict of float32 ``(3, S, S)`` tensors in [0, 1]: ``flash`` (x), ``studio`` (o),
-    ``flash_filtered`` (BL(x)) and ``studio_filtered`` (BL(o)).
+    ``flash_filtered`` (BL(x)) and ``studio_filtered`` (BL(o)), and ``face`` ``(1, S, S)``, the
+    landmark hull.
+
+    Args:
+        shift: the shift test: flash and look from the held-out ranges, and every
+            ``1 / SHIFT_LARGE_FRACTION``-th item rendered at ``SHIFT_RENDER_SIZE``² and scaled down.
+        identity_pairs: include identity pairs (training); evaluation sets False.
+        no_flash: every pair is an identity pair (measures how much a model changes a photo
+            that has no flash cue).
     """
 
     def __init__(
@@ -245,6 +293,9 @@ class SyntheticPairs(Dataset):
         seed: int = 0,
         augment: bool = True,
         epoch: int = 0,
+        shift: bool = False,
+        identity_pairs: bool = True,
+        no_flash: bool = False,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -252,6 +303,18 @@ class SyntheticPairs(Dataset):
         self.seed = seed
         self.augmentations = AUGMENTATIONS if augment else 1
         self.epoch = epoch
+        self.shift = shift
+        self.identity_pairs = identity_pairs
+        self.no_flash = no_flash
+        self._large: PortraitStore | None = None
+
+    def _large_store(self) -> PortraitStore:
+        """The same portraits at full resolution, for the shift test's large renders."""
+        from deepflash_core.synthetic.params import SHIFT_RENDER_SIZE
+
+        if self._large is None:
+            self._large = PortraitStore(self.store.root, self.store.files, self.store.landmarks, SHIFT_RENDER_SIZE)
+        return self._large
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the flash parameters of this epoch (the geometry of an index never changes)."""
@@ -267,13 +330,20 @@ class SyntheticPairs(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         """Item ``key`` of the current epoch, or ``(epoch, index)`` (what persistent loader workers get)."""
+        from deepflash_core.synthetic.params import SHIFT_LARGE_FRACTION, SHIFT_RENDER_SIZE
+
         epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         portrait = index // self.augmentations
-        studio_u8, face = self.store.get(portrait)
-        matte = self.store.matte(portrait) if hasattr(self.renderer, "prepare") else None
+        large = self.shift and index % round(1 / SHIFT_LARGE_FRACTION) == 0
+        store = self._large_store() if large else self.store
+        studio_u8, face = store.get(portrait)
+        matte = store.matte(portrait) if hasattr(self.renderer, "prepare") else None
         rng = sample_rng(self.seed, epoch, index)
-        flash, studio = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng, matte)
+        flash, studio, hull = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng,
+                                        matte, shift=self.shift, identity_pairs=self.identity_pairs,
+                                        render_size=SHIFT_RENDER_SIZE if large else None, no_flash=self.no_flash)
         images = {"flash": flash, "studio": studio,
-                  "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio)}
+                  "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio),
+                  "face": hull[..., None]}
         return {key: torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).contiguous()
                 for key, value in images.items()}
