@@ -43,7 +43,7 @@ def make_12mp(target: Path) -> Path:
 
 
 def run_cli(source: Path, target: Path, background: str) -> None:
-    command = [sys.executable, "-c", "from deepflash_core.cli import main; main()", "process", str(source),
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()", "process", str(source),
                "-o", str(target), "--background", background, "-q"]
     subprocess.run(command, check=True, cwd=ROOT)
 

@@ -15,7 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from deepflash_core import encoding
 from deepflash_core import weights as weights_module
-from deepflash_core.cli import cli
+from deepflash_app.cli import cli
 from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
 from deepflash_core.network import DirectUNet, FlashUNet, ModelConfig
 from deepflash_core.training import compare
