@@ -33,9 +33,10 @@ SEGMENT_SIDE = 512
 REFINE_SIDE = 256
 REFINE_RADIUS = 2
 REFINE_EPS = 1e-3
-# Tiles of this many grid pixels a side are either settled (exactly 0 or 1: filled) or fitted at full
-# resolution; smaller tiles follow the outline more closely, at more loop steps.
+# Tiles of at least this many grid pixels, and full-resolution pixels, a side are either settled (exactly
+# 0 or 1: filled) or fitted at full resolution; smaller tiles follow the outline more closely, at more steps.
 REFINE_TILE = 8
+REFINE_TILE_PIXELS = 96
 CONTRAST = 4.0
 # Refined values at or below LOW become exactly 0 (backdrop), at or above HIGH exactly 1 (person).
 LOW, HIGH = 0.1, 0.9
@@ -191,7 +192,8 @@ def _apply_by_tiles(coefficients: np.ndarray, settled: np.ndarray, colour: np.nd
     pad = np.pad(settled, ((0, 1), (0, 1)), mode="edge")
     high = np.maximum(np.maximum(pad[:-1, :-1], pad[1:, :-1]), np.maximum(pad[:-1, 1:], pad[1:, 1:]))
     low = np.minimum(np.minimum(pad[:-1, :-1], pad[1:, :-1]), np.minimum(pad[:-1, 1:], pad[1:, 1:]))
-    starts_y, starts_x = np.arange(0, grid_rows, REFINE_TILE), np.arange(0, grid_columns, REFINE_TILE)
+    tile = max(REFINE_TILE, int(np.ceil(REFINE_TILE_PIXELS * max(grid_rows / rows, grid_columns / columns))))
+    starts_y, starts_x = np.arange(0, grid_rows, tile), np.arange(0, grid_columns, tile)
     tile_high = np.maximum.reduceat(np.maximum.reduceat(high, starts_y, axis=0), starts_x, axis=1)
     tile_low = np.minimum.reduceat(np.minimum.reduceat(low, starts_y, axis=0), starts_x, axis=1)
     row_edges = np.append(np.searchsorted(y_first, starts_y), rows)
