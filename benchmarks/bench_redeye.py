@@ -1,6 +1,7 @@
 """Red-eye and eyeglass-glare stage, measured on renders with known pupils and lenses.
 
     python benchmarks/bench_redeye.py [--portraits DIR] [--count 240] [--size 512] [--real 120] [--sheet docs/red_eye_crops.jpg]
+    python benchmarks/bench_redeye.py --only glare --glare 100     # the glare sets alone (their own random draws)
 
 Renders each studio portrait's face crop (``--size`` px) with the synthetic flash
 studio: with red-eye (known red discs), without red-eye or glare, and with the flash mirrored
@@ -65,7 +66,14 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=120, help="congress portraits checked as they are")
     parser.add_argument("--glare", type=int, default=100, help="renders of portraits with glasses, glare on")
     parser.add_argument("--sheet", type=Path, default=None, help="write before/after eye crops here (JPEG)")
+    parser.add_argument("--only", choices=("red", "glare"), default=None, help="run one part of the measurement")
     args = parser.parse_args()
+    if args.only != "red":
+        # Its own random draws: the glare sets do not depend on how many red-eye renders came before.
+        glare_spots, glare_fixed, glare_noted, glare_outside, glare_faces = measure_glare(args, FlashRenderer(), np.random.default_rng(15))
+        print(f"glare set: {glare_faces} renders of portraits with glasses, {glare_spots} spots, inpainted {glare_fixed}, left with a note {glare_noted}, pixels changed outside the spots {glare_outside}")
+        if args.only == "glare":
+            return
     paths = sorted(p for s in SETS for p in (args.portraits / s).glob("*.jpg"))[: args.count]
     renderer = FlashRenderer()
     rng = np.random.default_rng(14)
@@ -112,7 +120,6 @@ def main() -> None:
             sheet.append(eye_pair(red, result.pixels, discs[0][0], discs[0][1]))
         if (index + 1) % 40 == 0:
             print(f"  {index + 1}/{len(paths)} portraits", flush=True)
-    glare_spots, glare_fixed, glare_noted, glare_outside, glare_faces = measure_glare(args, renderer, rng)
     # Real portraits as they are (studio light, no red-eye): FRL at full size and congress.
     congress = sorted((args.portraits / "congress_225x275").glob("*.jpg"))[: args.real]
     for path in paths[: args.real] + congress:
@@ -140,7 +147,6 @@ def main() -> None:
     print(f"  pixels changed outside the known red discs grown by 2 px: {outside_red}; outside the eye openings: {outside_openings}")
     print(f"clean renders: {len(clean_scores)} eyes, eyes changed {clean_eyes_changed}, pixels changed {clean_pixels_changed}")
     print(f"real portraits: {real_eyes} eyes, eyes changed {real_eyes_changed}, pixels changed {real_pixels_changed}")
-    print(f"glare set: {glare_faces} renders of portraits with glasses, {glare_spots} spots, inpainted {glare_fixed}, left with a note {glare_noted}, pixels changed outside the spots {glare_outside}")
     print(f"cost per face at 12 MP: {cost_at_12mp(paths[0]):.3f} s CPU (median of 5)")
     if args.sheet and sheet:
         Image.fromarray(np.concatenate(sheet, axis=0)).save(args.sheet, quality=85)

@@ -1,15 +1,22 @@
 """The flash mirrored in an eyeglass lens: found on the lens area, inpainted only when that is honest.
 
 The lens area is an ellipse around each eye from its landmarks (a lens reaches above the eye
-and out past its corners). A glare pixel is near white: its smallest channel at least
-``GLARE_LEVEL`` and its channels within ``GLARE_CHROMA`` of each other. Connected glare pixels form
-spots, which must stand ``GLARE_CONTRAST`` above the ring of pixels around them and be compact
-(a glint along a frame's rim is a streak). Spots touching the eye opening are not counted: there
-the white of the eye and the catchlight look the same as glare. The flash mirrors once in a lens,
-so only the largest remaining spot per lens counts. It is inpainted from the lens around it
-(Telea's method) when no larger than a disc of ``MAX_SPOT`` eye widths and a few pixels clear of
-the eye; otherwise it is left as it is, with a note, because filling it would invent the eye or
-the face behind it.
+and out past its corners). Bright skin, a lit brow bone or a glint on the frame look much like
+glare, so a spot counts only when everything about it says "the flash's mirror image":
+
+- near white: every pixel's smallest channel at least ``GLARE_LEVEL``, its channels within
+  ``GLARE_CHROMA`` of each other, and a core at nearly full scale (``GLARE_PEAK``): the flash is
+  the brightest thing a lens can mirror;
+- wholly inside the lens area (a bright patch reaching past it is skin beyond the frame);
+- compact (a glint along a frame's rim is a streak) and small (at most a disc of ``MAX_CANDIDATE``
+  eye widths: a larger bright area is lit skin, not a mirrored flash);
+- ``GLARE_CONTRAST`` brighter than the ring of lens just around it (skin shine fades out slowly);
+- clear of the eye opening: there the white of the eye and the catchlight look the same as glare.
+
+The flash mirrors once in a lens, so only the largest such spot per lens counts. It is inpainted
+from the lens around it (Telea's method) when no larger than a disc of ``MAX_SPOT`` eye widths and
+a few pixels clear of the eye; otherwise it is left as it is, with a note, because filling it would
+invent the eye or the face behind it.
 """
 
 from __future__ import annotations
@@ -23,19 +30,25 @@ from deepflash_core.face_mesh import Eye
 from deepflash_core.pixels import from_float, to_float
 
 GLARE_LEVEL = 0.85
+# The spot's brightest pixel, at least: nearly full scale (the flash outshines anything else a lens
+# mirrors; a JPEG's rounding keeps a clipped core a little below 1).
+GLARE_PEAK = 0.94
 # A spot stands out of the lens around it: its mean lightness above the median of a 2-pixel ring.
-GLARE_CONTRAST = 0.15
+GLARE_CONTRAST = 0.35
 GLARE_CHROMA = 0.1
 # Largest spot inpainted, as the radius of a disc of the same area, in eye widths.
 MAX_SPOT = 0.12
+# Largest bright spot that can be glare at all (larger ones are left without a note), same measure.
+MAX_CANDIDATE = 0.2
 # The lens area around an eye, in eye widths: semi-axes along and across the eye, and its centre's
-# shift up from the eye's centre (lenses sit higher than the eye opening's centre).
-LENS_AXES = (0.7, 0.6)
+# shift up from the eye's centre (lenses sit higher than the eye opening's centre). Kept inside the
+# frame of ordinary glasses: past it are the temple and the nose, where skin and the frame shine.
+LENS_AXES = (0.65, 0.6)
 LENS_SHIFT_UP = 0.15
 # Smallest spot worth a look, in pixels (single clipped pixels are noise or skin texture).
 MIN_SPOT_PIXELS = 4
 # A spot is at most this many times longer than wide.
-MAX_ASPECT = 3.5
+MAX_ASPECT = 3.0
 # The spot's anti-aliased halo is inpainted with it.
 HALO_PX = 2
 
@@ -70,17 +83,21 @@ def glare_spot(rgb: np.ndarray, eye: Eye, window: tuple[int, int, int, int]) -> 
     axes = (max(round(LENS_AXES[0] * eye.width), 1), max(round(LENS_AXES[1] * eye.width), 1))
     cv2.ellipse(lens, (round(cx - x0), round(cy - y0)), axes, _eye_angle(eye), 0, 360, 1, -1)
     lightness = rgb.min(axis=-1)
-    bright = (lightness >= GLARE_LEVEL) & (np.ptp(rgb, axis=-1) <= GLARE_CHROMA) & (lens > 0)
+    # Found over the whole window, then kept only when wholly on the lens: a bright patch cut at the
+    # lens's edge would otherwise pass as a spot on it.
+    bright = (lightness >= GLARE_LEVEL) & (np.ptp(rgb, axis=-1) <= GLARE_CHROMA)
     count, labels = cv2.connectedComponents(bright.astype(np.uint8), connectivity=8)
-    opening = _opening(window, eye, grow=1)
+    off_lens = (lens == 0) | _opening(window, eye, grow=1)
+    largest = np.pi * (MAX_CANDIDATE * eye.width) ** 2
     best, best_size = None, MIN_SPOT_PIXELS - 1
     for label in range(1, count):
         spot = labels == label
         size = int(spot.sum())
-        if size <= best_size or (spot & opening).any() or not _compact(spot):
+        if not best_size < size <= largest or (spot & off_lens).any() or not _compact(spot):
             continue
         ring = cv2.dilate(spot.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~spot
-        if lightness[spot].mean() - np.median(lightness[ring]) >= GLARE_CONTRAST:
+        values = lightness[spot]
+        if values.max() >= GLARE_PEAK and values.mean() - np.median(lightness[ring]) >= GLARE_CONTRAST:
             best, best_size = spot, size
     return best
 

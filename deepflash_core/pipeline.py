@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from deepflash_core import backdrop, bilateral, encoding, matte, upsample
 from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R
+from deepflash_core.blend import blend_weight, clip_box, find_subject, overlapping_groups, union
 from deepflash_core.device import autocast_dtype, select_device
 from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.eyes import EyeReport, fix_face_eyes, wears_glasses
@@ -36,10 +37,6 @@ from deepflash_core.registry import Encoding, model_kind
 from deepflash_core.result import ProgressCallback, Result
 from deepflash_core.weights import ModelCard, load_model, resolve_weights
 
-# Where a face crop ends inside the photo (on the neck, in the hair), its weight falls smoothly from 1 to
-# 0 over this fraction of the crop's side; the face itself (the middle half, the chin 13 % from the
-# bottom edge) keeps the full weight.
-FEATHER = 0.1
 MIN_SIDE = 8
 # Faces per network call: a group photo must not need 30 crops' activations in memory at once.
 MAX_BATCH = 4
@@ -124,7 +121,7 @@ class Pipeline:
             output = pixels.copy()  # every pixel outside the person comes from this exact copy
         report("matte", 0.03)
         with _timed(timings, "matte"):
-            subject = _find_subject(pixels, faces, options, warnings)
+            subject = find_subject(pixels, faces, options, warnings)
         person = matte.to_uint8(subject) if options.with_matte else None
         if options.strength == 0:
             report("done", 1.0)
@@ -147,7 +144,7 @@ class Pipeline:
             with _timed(timings, "network"):
                 corrections.append(encoding.correction(self._infer(filtered)))
         corrections_low = torch.cat(corrections)
-        groups = _overlapping_groups([plan.inside for plan in plans])
+        groups = overlapping_groups([plan.inside for plan in plans])
         for done, group in enumerate(groups):
             report("upsample", 0.5 + 0.4 * done / len(groups))
             members = [(plans[index], corrections_low[index : index + 1]) for index in group]
@@ -207,7 +204,7 @@ def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float, whole_im
     """
     height, width = pixels.shape[:2]
     x0, y0, x1, y1 = face.crop
-    inside = _clip(face.crop, height, width)
+    inside = clip_box(face.crop, height, width)
     cx0, cy0, cx1, cy1 = inside
     ratio = size / (x1 - x0)
     lx0 = min(round((cx0 - x0) * ratio), size - 1)
@@ -259,8 +256,7 @@ def _correct_group(
     Where crops overlap, their corrections are averaged with their blend weights and applied once,
     with the largest of the weights, so no pixel is corrected twice.
     """
-    height, width = pixels.shape[:2]
-    region = _union([plan.inside for plan, _ in members])
+    region = union([plan.inside for plan, _ in members])
     rx0, ry0, rx1, ry1 = region
     channels = pixels.shape[2]
     gain = np.float32(strength * scale)
@@ -270,7 +266,7 @@ def _correct_group(
             # An RGB photo's delta overwrites its own guide, strip by strip after reading it (no new
             # 100 MB page-ins); the blend weight is applied while each strip is in cache.
             delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
-            weight = torch.from_numpy(_blend_weight(plan, subject, height, width, gain))
+            weight = torch.from_numpy(blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject, gain))
         with _timed(timings, "upsample"):
             _upsample(plan, correction_low, device, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
     else:
@@ -285,7 +281,7 @@ def _correct_group(
             with _timed(timings, "blend"):
                 cx0, cy0, cx1, cy1 = plan.inside
                 window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
-                weight = torch.from_numpy(_blend_weight(plan, subject, height, width))
+                weight = torch.from_numpy(blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject))
                 weighted_sum[(slice(None), *window)] += correction * weight
                 weight_sum[window] += weight
                 torch.maximum(blend[window], weight, out=blend[window])
@@ -363,96 +359,3 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = timings.get(stage, 0.0) + CLOCK() - start
-
-
-def _clip(crop: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = crop
-    return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-
-
-def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
-
-
-def _overlapping_groups(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
-    """Indices of boxes grouped so that boxes which overlap (directly or through others) share a group."""
-    parent = list(range(len(boxes)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(boxes):
-        for j in range(i + 1, len(boxes)):
-            b = boxes[j]
-            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                parent[root(i)] = root(j)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(boxes)):
-        groups.setdefault(root(i), []).append(i)
-    return list(groups.values())
-
-
-def _over(subject: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The part of a full-frame ``(H, W)`` array over ``box`` (a view)."""
-    x0, y0, x1, y1 = box
-    return subject[y0:y1, x0:x1]
-
-
-def _find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warnings: list[str]) -> np.ndarray:
-    """The subject matte over the whole frame, with a landmark head mask for every face the model missed.
-
-    Always the whole frame, whatever the options: the matte is a function of the photo alone, so the one a
-    front end shows is exactly the one that kept the backdrop untouched.
-    """
-    height, width = pixels.shape[:2]
-    coarse = matte.segment(pixels)
-    subject = matte.refine(coarse, pixels) if coarse.found else np.zeros((height, width), np.float32)
-    if options.whole_image:
-        if not coarse.found:
-            subject[...] = 1.0
-            warnings.append("No person found by the subject matte: the whole frame was corrected.")
-        return subject
-    missed = 0
-    for face in faces:
-        points = np.array([p for group in face.landmarks.values() for p in group], np.float32)
-        if coarse.found and coarse.coverage(points) >= 0.5:
-            continue
-        missed += 1
-        box = _clip(face.crop, height, width)
-        np.maximum(_over(subject, box), matte.head_mask(points, box), out=_over(subject, box))
-    if missed:
-        what = "any face" if missed == len(faces) else f"{missed} of {len(faces)} faces"
-        warnings.append(f"No person found by the subject matte around {what}: corrected the head area around the face landmarks.")
-    return subject
-
-
-def _blend_weight(plan: _CropPlan, subject: np.ndarray, height: int, width: int, gain: float = 1.0) -> np.ndarray:
-    """Blend weight (times ``gain``) over the in-photo part of a crop, ``(h, w)`` float32.
-
-    The subject matte, so the backdrop gets exactly nothing. A face crop's weight also falls smoothly to 0
-    toward every crop edge that lies inside the photo (a neck, hair beyond the crop), so the crop leaves no
-    outline on the person; a whole-image crop holds the entire frame and needs no such fade.
-    """
-    if plan.whole_image:
-        return _over(subject, plan.inside) * np.float32(gain)
-    x0, y0, x1, y1 = plan.face.crop
-    cx0, cy0, cx1, cy1 = plan.inside
-    band = FEATHER * (x1 - x0)
-    columns = _edge_fade(np.arange(cx0, cx1) + 0.5, x0, x1, band, x0 > 0, x1 < width)
-    rows = _edge_fade(np.arange(cy0, cy1) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
-    weight = np.multiply(_over(subject, plan.inside), rows[:, None])
-    weight *= columns[None, :]
-    return weight
-
-
-def _edge_fade(centres: np.ndarray, start: int, end: int, band: float, fade_start: bool, fade_end: bool) -> np.ndarray:
-    """1 in the middle of ``[start, end)``, smoothstep to 0 over ``band`` at each end that is faded."""
-    fade = np.ones(len(centres), np.float32)
-    for fading, distance in ((fade_start, centres - start), (fade_end, end - centres)):
-        if fading:
-            t = np.clip(distance / band, 0.0, 1.0)
-            fade *= (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-    return fade

@@ -108,6 +108,19 @@ def guided_upsample(
     return out.copy_(result) if out is not None else result.to(dtype)
 
 
+def fit_linear_model(low: Tensor, guide_low: Tensor, radius: int = DEFAULT_RADIUS, eps: float = DEFAULT_EPS) -> Tensor:
+    """The window-averaged coefficients of ``low ~ A · guide_low + b``, for a caller that applies them itself.
+
+    Args:
+        low: ``(B, C, h, w)`` finite floating signal.
+        guide_low: ``(B, 3, h, w)`` finite floating guide in [0, 1].
+
+    Returns:
+        ``(B, 4C, h, w)`` float32: ``A`` (C x 3 slopes, for a guide in [0, 1]), then ``b``.
+    """
+    return _local_linear_model(low.float().contiguous(), guide_low.float().contiguous(), radius, eps)
+
+
 def bilinear_upsample(low: Tensor, size: tuple[int, int]) -> Tensor:
     """Plain bilinear upsampling (half-pixel centres); the baseline the guided version is measured against."""
     return F.interpolate(low, size=size, mode="bilinear", align_corners=False)

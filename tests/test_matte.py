@@ -126,3 +126,16 @@ def test_head_mask_covers_the_face_and_hair_and_is_zero_far_away() -> None:
     assert mask[260 - 50, 300 - 100] == pytest.approx(1.0, abs=1e-3), "the face's centre"
     assert mask[260 - 50 - 100, 300 - 100] > 0.9, "the hair above the forehead"
     assert mask[:20].max() == 0.0 and mask[:, :20].max() == 0.0 and mask[-20:].max() == 0.0
+
+
+def test_tiles_left_out_of_the_fit_hold_exactly_what_the_fit_gives_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb = cv2.resize(portrait(), (900, 1100), interpolation=cv2.INTER_CUBIC)
+    coarse = matte.segment(rgb)
+    skipping = matte.refine(coarse, rgb)
+    # Nothing settled: every tile goes through the fit at full resolution.
+    monkeypatch.setattr(matte, "_settled", lambda steep: np.full(steep.shape, 2, np.uint8))
+    fitted = matte.refine(coarse, rgb)
+    settled = (skipping == 0.0) | (skipping == 1.0)
+    assert settled.mean() > 0.5, "most of a portrait is backdrop or body"
+    np.testing.assert_array_equal(skipping[settled], fitted[settled])
+    assert np.abs(skipping - fitted).max() < 1e-6

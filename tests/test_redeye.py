@@ -153,12 +153,12 @@ def test_the_mesh_finds_irises_near_the_68_point_eye_centres(red_photo) -> None:
         assert 0.6 < found.radius / rough.radius < 1.6
 
 
-def lens(spot_radius: float) -> tuple[np.ndarray, Eye]:
-    """A grey lens over an eye, with a white glare spot above the eye."""
+def lens(spot_radius: float, spot_y: int = 48, level: float = 1.0) -> tuple[np.ndarray, Eye]:
+    """A grey lens over an eye 40 px wide, with a white glare spot above the eye."""
     image = np.full((120, 120, 3), 0.45, np.float32)
     opening = np.array([(40, 70), (60, 62), (80, 70), (60, 78)], np.float32)
     ys, xs = np.mgrid[:120, :120]
-    image[np.hypot(xs - 60, ys - 48) <= spot_radius] = 1.0
+    image[np.hypot(xs - 60, ys - spot_y) <= spot_radius] = level
     return image, Eye((60.0, 70.0), 8.0, opening, "mesh")
 
 
@@ -173,11 +173,36 @@ def test_a_small_glare_spot_is_inpainted_from_the_lens_and_nothing_else_changes(
 
 
 def test_a_large_glare_spot_is_left_and_noted() -> None:
-    image, eye = lens(9.0)
+    image, eye = lens(7.0, spot_y=52)
     before = image.copy()
     report = fix_face_eyes(image, [eye], glasses=True)
     assert (report.glare_inpainted, report.glare_left) == (0, 1)
     assert len(report.warnings) == 1 and "glare" in report.warnings[0]
+    np.testing.assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize(("spot", "why"), [
+    ((4.0, 40, 1.0), "reaches past the lens area: skin beyond the frame"),
+    ((3.0, 48, 0.93), "no clipped core: skin shine, not the flash mirrored"),
+    ((9.0, 50, 1.0), "larger than any mirrored flash: a lit patch of skin"),
+])
+def test_bright_spots_that_are_not_the_flash_mirrored_are_left_without_a_note(spot: tuple[float, int, float], why: str) -> None:
+    image, eye = lens(*spot)
+    before = image.copy()
+    report = fix_face_eyes(image, [eye], glasses=True)
+    assert (report.glare_inpainted, report.glare_left) == (0, 0), why
+    assert report.warnings == []
+    np.testing.assert_array_equal(image, before)
+
+
+def test_a_spot_barely_brighter_than_the_lens_around_it_is_not_glare() -> None:
+    image, eye = lens(3.0)
+    image[30:60, 45:75] = 0.8  # a bright lens (lit skin behind it): the spot hardly stands out
+    ys, xs = np.mgrid[:120, :120]
+    image[np.hypot(xs - 60, ys - 48) <= 3.0] = 1.0
+    before = image.copy()
+    report = fix_face_eyes(image, [eye], glasses=True)
+    assert (report.glare_inpainted, report.glare_left) == (0, 0)
     np.testing.assert_array_equal(image, before)
 
 

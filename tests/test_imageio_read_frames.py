@@ -11,8 +11,8 @@ from PIL import Image
 
 from deepflash_core.errors import ImageReadError
 from deepflash_core.imageio import load_photo
+from imageio_samples import PORTRAIT
 
-PORTRAIT = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
 
 
 def _frames(count: int) -> list[Image.Image]:

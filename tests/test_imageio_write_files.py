@@ -14,12 +14,7 @@ from PIL import Image, JpegImagePlugin
 from deepflash_core import imageio
 from deepflash_core.errors import ImageWriteError
 from deepflash_core.imageio import Photo, save_photo
-
-PORTRAIT = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
-
-
-def _pixels() -> np.ndarray:
-    return np.asarray(Image.open(PORTRAIT).convert("RGB"))
+from imageio_samples import PORTRAIT, portrait_rgb
 
 
 def _refuse_files(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
@@ -30,7 +25,7 @@ def _refuse_files(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc takes no new files on Linux only")
-@pytest.mark.parametrize("write", [lambda path: save_photo(Photo(pixels=_pixels()), path),
+@pytest.mark.parametrize("write", [lambda path: save_photo(Photo(pixels=portrait_rgb()), path),
                                    lambda path: imageio.check_writable(path)])
 def test_a_folder_that_takes_no_files_is_one_clear_line(write, tmp_path: Path) -> None:
     with pytest.raises(ImageWriteError) as refused:
@@ -46,7 +41,7 @@ def test_read_only_and_forbidden_folders_are_named(monkeypatch, tmp_path: Path, 
     with pytest.raises(ImageWriteError, match=f"cannot write into {tmp_path} \\({reason}\\)"):
         imageio.check_writable(tmp_path / "out.jpg")
     with pytest.raises(ImageWriteError, match=reason):
-        save_photo(Photo(pixels=_pixels()), tmp_path / "out.jpg")
+        save_photo(Photo(pixels=portrait_rgb()), tmp_path / "out.jpg")
 
 
 def test_check_writable_leaves_nothing_and_names_a_bad_extension(tmp_path: Path) -> None:
@@ -72,15 +67,15 @@ def test_jpeg_output_keeps_the_sources_quantization_and_subsampling(tmp_path: Pa
 
 
 def test_jpeg_from_a_lossless_source_is_written_at_the_default_quality(tmp_path: Path) -> None:
-    save_photo(Photo(pixels=_pixels()), tmp_path / "a.jpg")
-    save_photo(Photo(pixels=_pixels()), tmp_path / "b.jpg", quality=imageio.JPEG_QUALITY)
+    save_photo(Photo(pixels=portrait_rgb()), tmp_path / "a.jpg")
+    save_photo(Photo(pixels=portrait_rgb()), tmp_path / "b.jpg", quality=imageio.JPEG_QUALITY)
     assert (tmp_path / "a.jpg").read_bytes() == (tmp_path / "b.jpg").read_bytes()
 
 
 def test_lossless_output_is_exact(tmp_path: Path) -> None:
     for suffix in (".png", ".tif"):
-        save_photo(Photo(pixels=_pixels()), tmp_path / f"out{suffix}")
-        assert np.array_equal(np.asarray(Image.open(tmp_path / f"out{suffix}").convert("RGB")), _pixels())
+        save_photo(Photo(pixels=portrait_rgb()), tmp_path / f"out{suffix}")
+        assert np.array_equal(np.asarray(Image.open(tmp_path / f"out{suffix}").convert("RGB")), portrait_rgb())
 
 
 def test_copy_unchanged_copies_the_same_format_byte_for_byte(tmp_path: Path) -> None:

@@ -1,0 +1,34 @@
+"""Sample photos and files for the image reading and writing tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms
+
+PORTRAIT = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
+
+
+def portrait_rgb() -> np.ndarray:
+    return np.asarray(Image.open(PORTRAIT).convert("RGB"))
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def rgba16(height: int = 48, width: int = 40) -> np.ndarray:
+    """A 16-bit RGBA image using the full range, including values no 8-bit image can hold."""
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 65536, (height, width, 4), dtype=np.uint16)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def save_image(path: Path, image: Image.Image) -> Path:
+    image.save(path)
+    return path
