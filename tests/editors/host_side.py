@@ -77,6 +77,7 @@ def prepare(work: Path) -> None:
     cv2.imwrite(str(work / "noface.png"), flat)
     torch.manual_seed(0)
     model = network.FlashUNet(network.ModelConfig(width=0.125, input_size=64))
+    torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network is "no change"; the tests must see a change
     weights.save_model(model, weights.ModelCard.for_model(model, name="editor-test-random"), work / "tiny.safetensors")
     print(f"prepared {work}")
 
