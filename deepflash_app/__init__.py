@@ -1,0 +1,1 @@
+"""Front ends over the DeepFlash core: the command line and its batch jobs."""

@@ -1,0 +1,157 @@
+"""The batch job as a Ray Data pipeline: decode (tasks) → correct (actors holding the model) → encode (tasks).
+
+Each photo goes through exactly the calls ``deepflash process`` makes — ``load_photo``,
+``Pipeline.process``, ``save_photo`` — so every result is the same file, byte for byte. Ray Data
+streams the photos through the three stages at once, so one photo is decoded while another is
+corrected and a third encoded, in bounded memory, and retries a stage whose worker died.
+
+Results are written into a private staging folder inside the destination and renamed into place
+only when whole, so a result that exists is complete and a killed worker leaves nothing behind
+once the job ends.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepflash_app.batch import resources
+from deepflash_app.batch.manifest import DONE, FAILED, Record
+from deepflash_app.batch.sources import Item, local_copy
+from deepflash_core.errors import DeepFlashError
+
+STAGING_PREFIX = ".deepflash-batch-"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The per-photo options, the same as ``deepflash process`` takes."""
+
+    strength: float = 1.0
+    whole_image: bool = False
+    weights: str | None = None
+    device: str = "auto"
+    mixed_precision: bool = False
+
+
+def run(items: Sequence[Item], settings: Settings, plan: resources.Plan, staging: Path, progress: bool = True) -> Iterator[Record]:
+    """Correct ``items`` on the Ray cluster this process is connected to, yielding records as photos finish."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    context.execution_options.preserve_order = False
+    context.execution_options.verbose_progress = False
+    rows = [{"input": item.source, "output": item.target} for item in items]
+    dataset = (
+        # One photo per block: photos stream through the stages one by one rather than in chunks.
+        ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+        .map(_decode, num_cpus=plan.task_cpus)
+        .map_batches(
+            _Corrector,
+            fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
+            batch_size=1,
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=plan.actors),
+            num_cpus=plan.actor_cpus,
+            num_gpus=plan.actor_gpus,
+        )
+        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus)
+    )
+    for row in dataset.iter_rows():
+        yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
+
+
+def new_staging_folder(out_dir: Path) -> Path:
+    """A folder of this job's own inside the destination, where results are written before their rename."""
+    folder = out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def remove_staging_folder(folder: Path) -> None:
+    """Remove the staging folder and any partial file a killed worker left in it."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _error_line(error: BaseException, name: str) -> str:
+    """One line for the manifest; errors from the image reader start with the file name, which the record holds."""
+    if isinstance(error, DeepFlashError):
+        message = str(error)
+        return message[len(name) + 2 :] if message.startswith(f"{name}: ") else message
+    if isinstance(error, MemoryError):
+        return "not enough memory to process this photo."
+    lines = str(error).strip().splitlines()
+    return f"internal error {type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    from deepflash_core.imageio import load_photo
+
+    start = time.perf_counter()
+    photo, error = b"", ""
+    try:
+        with local_copy(row["input"]) as path:
+            photo = pickle.dumps(load_photo(path), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as caught:  # noqa: BLE001 - a photo that fails is reported, never stops the job
+        error = _error_line(caught, os.path.basename(row["input"]))
+    return {**row, "photo": photo, "error": error, "faces": 0, "seconds": time.perf_counter() - start}
+
+
+class _Corrector:
+    """A Ray actor holding one loaded pipeline; corrects the photos it is handed one at a time."""
+
+    def __init__(self, settings: Settings, threads: int) -> None:
+        import torch
+
+        from deepflash_core.pipeline import Options, Pipeline
+
+        torch.set_num_threads(threads)
+        self.options = Options(strength=settings.strength, whole_image=settings.whole_image)
+        self.pipeline = Pipeline.load(weights=settings.weights, device=settings.device, mixed_precision=settings.mixed_precision)
+
+    def __call__(self, batch: Any) -> Any:
+        for index in batch.index:
+            if batch.at[index, "error"]:
+                continue
+            start = time.perf_counter()
+            try:
+                photo = pickle.loads(batch.at[index, "photo"])
+                result = self.pipeline.process(photo.pixels, self.options)
+                batch.at[index, "photo"] = pickle.dumps(photo.with_pixels(result.pixels), protocol=pickle.HIGHEST_PROTOCOL)
+                batch.at[index, "faces"] = len(result.faces)
+            except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
+                batch.at[index, "photo"] = b""
+                batch.at[index, "error"] = _error_line(caught, os.path.basename(batch.at[index, "input"]))
+            batch.at[index, "seconds"] += time.perf_counter() - start
+        return batch
+
+
+def _encode(row: dict[str, Any], staging: str) -> dict[str, Any]:
+    from deepflash_core.imageio import save_photo
+
+    start = time.perf_counter()
+    status, error = FAILED, row["error"]
+    if not error:
+        try:
+            staged = Path(staging) / os.path.basename(row["output"])
+            save_photo(pickle.loads(row["photo"]), staged)
+            os.replace(staged, row["output"])
+            status = DONE
+        except Exception as caught:  # noqa: BLE001
+            error = _error_line(caught, os.path.basename(row["output"]))
+    return {
+        "input": row["input"],
+        "output": row["output"],
+        "status": status,
+        "faces": int(row["faces"]) if status == DONE else 0,
+        "seconds": float(row["seconds"]) + time.perf_counter() - start,
+        "error": error,
+    }

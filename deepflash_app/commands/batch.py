@@ -1,0 +1,136 @@
+"""``deepflash batch``: correct thousands of photos on Ray, on this machine or on a cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError
+
+if TYPE_CHECKING:
+    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.manifest import Record
+    from deepflash_app.batch.sources import Item
+
+
+class RayMissingError(DeepFlashError):
+    """``deepflash batch`` was run without the optional Ray dependency."""
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder for the results, named like the inputs (shared by all nodes on a cluster).")
+@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
+@click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
+@click.option("--device", default="auto", show_default=True, help="Torch device on each worker: auto, cpu, cuda, cuda:N or mps.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), help="A .safetensors weights file with its .json model card beside it (same path on every node).")
+@click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
+@click.option("--address", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (e.g. 10.0.0.5:6379) instead of starting one here; RAY_ADDRESS works too.")
+@click.option("--cpus", type=click.IntRange(1), help="CPUs of the Ray started here  [default: every core of this machine].")
+@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the JSONL record of every photo  [default: OUT/deepflash-batch.jsonl].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no Ray logs; failures and the summary are still printed.")
+def batch(
+    sources: tuple[str, ...],
+    out_dir: Path,
+    strength: float,
+    whole_image: bool,
+    device: str,
+    weights: Path | None,
+    mixed_precision: bool,
+    address: str | None,
+    cpus: int | None,
+    manifest_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Correct every photo in SOURCES into the folder OUT, on Ray.
+
+    SOURCES are photos, folders, glob patterns or URIs that pyarrow reads (s3://bucket/shoot/,
+    gs://...). Each result is the file `deepflash process` would write. A rerun skips photos whose
+    result is already there; a photo that cannot be read is reported and the job goes on; the
+    record of every photo is written as JSON lines when the job ends, or is stopped with Ctrl-C.
+    """
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise RayMissingError("deepflash batch needs Ray: pip install 'deepflash[batch]'.") from None
+    from deepflash_app.batch import manifest, sources as source_list
+    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.manifest import FAILED, NOT_RUN, SKIPPED, Record
+
+    out_dir = out_dir.absolute()
+    manifest_path = (manifest_path or out_dir / manifest.MANIFEST_NAME).absolute()
+    settings = Settings(strength, whole_image, str(weights.absolute()) if weights else None, device, mixed_precision)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImageWriteError(f"Cannot create the output folder {out_dir} ({error.strerror or error}).") from None
+    photos, unlisted = source_list.list_photos([s if source_list.is_uri(s) else str(Path(s).absolute()) for s in sources])
+    items, refused = source_list.plan(photos, out_dir)
+    todo, done = source_list.split_done(items)
+    refusals = [Record(source, "", FAILED, error=reason) for source, reason in unlisted + refused]
+    for source, reason in unlisted + refused:
+        _say(f"{source}: {reason}")
+    finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
+    interrupted = False
+    if todo:
+        _check_settings(settings, local=not address)
+        interrupted = _run(todo, settings, out_dir, address, cpus, quiet, finished)
+    records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
+    manifest.write(records, manifest_path)
+    counts = manifest.summary(records)
+    stopped = f", {counts[NOT_RUN]} not run (stopped)" if counts[NOT_RUN] else ""
+    _say(f"{counts['done']} corrected, {counts[SKIPPED]} already done, {counts[FAILED]} failed{stopped}; record in {manifest_path}")
+    if interrupted:
+        sys.exit(130)
+    if counts[FAILED]:
+        sys.exit(1)
+
+
+def _run(todo: list[Item], settings: Settings, out_dir: Path, address: str | None, cpus: int | None, quiet: bool, finished: dict[str, Record]) -> bool:
+    """Run the job, adding each photo's record to ``finished`` as it arrives; True when stopped by Ctrl-C."""
+    from deepflash_app.batch import job, resources
+    from deepflash_app.batch.manifest import FAILED
+
+    plan = resources.connect(address, cpus, quiet)
+    staging = job.new_staging_folder(out_dir)
+    try:
+        for record in job.run(todo, settings, plan, staging, progress=not quiet):
+            finished[record.input] = record
+            if record.status == FAILED:
+                _say(f"{record.input}: {record.error}")
+    except KeyboardInterrupt:
+        return True
+    finally:
+        resources.disconnect()  # first: no worker renames a result into place after this
+        job.remove_staging_folder(staging)
+    return False
+
+
+def _unreported(item: Item) -> Record:
+    """A photo whose record never reached this process (the job was stopped): done if its result is in place."""
+    from deepflash_app.batch.manifest import DONE, NOT_RUN, Record
+
+    # A result appears only by an atomic rename of a whole file; faces and time were not reported.
+    return Record(item.source, item.target, DONE if Path(item.target).is_file() else NOT_RUN)
+
+
+def _say(line: str) -> None:
+    click.echo(f"deepflash: {line}", err=True)
+
+
+def _check_settings(settings: Settings, local: bool) -> None:
+    """Fail with one line before Ray starts when the weights (or, on this machine, the device) cannot work."""
+    from deepflash_core.device import select_device
+    from deepflash_core.weights import read_card
+
+    read_card(settings.weights)
+    if local:
+        try:
+            select_device(settings.device)
+        except DeepFlashError:
+            raise
+        except Exception as error:  # noqa: BLE001 - torch's own message for a malformed device string
+            raise InvalidOptionError(f"Unknown device {settings.device!r} ({error}).") from None
