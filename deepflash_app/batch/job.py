@@ -17,7 +17,7 @@ import pickle
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,18 @@ class Settings:
     mixed_precision: bool = False
 
 
-def run(items: Sequence[Item], settings: Settings, plan: resources.Plan, staging: Path, progress: bool = True) -> Iterator[Record]:
-    """Correct ``items`` on the Ray cluster this process is connected to, yielding records as photos finish."""
+def run(
+    items: Sequence[Item],
+    settings: Settings,
+    plan: resources.Plan,
+    staging: Path,
+    progress: bool = True,
+    report_stats: Callable[[str], None] | None = None,
+) -> Iterator[Record]:
+    """Correct ``items`` on the Ray cluster this process is connected to, yielding records as photos finish.
+
+    ``report_stats`` is given Ray Data's execution statistics at the end (time per stage, tasks per node).
+    """
     import ray.data
 
     context = ray.data.DataContext.get_current()
@@ -67,6 +77,8 @@ def run(items: Sequence[Item], settings: Settings, plan: resources.Plan, staging
     )
     for row in dataset.iter_rows():
         yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
+    if report_stats is not None:
+        report_stats(dataset.stats())
 
 
 def new_staging_folder(out_dir: Path) -> Path:
@@ -109,6 +121,9 @@ class _Corrector:
     """A Ray actor holding one loaded pipeline; corrects the photos it is handed one at a time."""
 
     def __init__(self, settings: Settings, threads: int) -> None:
+        from deepflash_core import faces
+
+        faces.preload()  # the face models load while torch is imported
         import torch
 
         from deepflash_core.pipeline import Options, Pipeline

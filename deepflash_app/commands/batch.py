@@ -31,6 +31,7 @@ class RayMissingError(DeepFlashError):
 @click.option("--address", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (e.g. 10.0.0.5:6379) instead of starting one here; RAY_ADDRESS works too.")
 @click.option("--cpus", type=click.IntRange(1), help="CPUs of the Ray started here  [default: every core of this machine].")
 @click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the JSONL record of every photo  [default: OUT/deepflash-batch.jsonl].")
+@click.option("--stats", is_flag=True, help="At the end, print Ray Data's statistics: time per stage, tasks per node.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no Ray logs; failures and the summary are still printed.")
 def batch(
     sources: tuple[str, ...],
@@ -43,6 +44,7 @@ def batch(
     address: str | None,
     cpus: int | None,
     manifest_path: Path | None,
+    stats: bool,
     quiet: bool,
 ) -> None:
     """Correct every photo in SOURCES into the folder OUT, on Ray.
@@ -77,7 +79,7 @@ def batch(
     interrupted = False
     if todo:
         _check_settings(settings, local=not address)
-        interrupted = _run(todo, settings, out_dir, address, cpus, quiet, finished)
+        interrupted = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
     records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
     manifest.write(records, manifest_path)
     counts = manifest.summary(records)
@@ -89,7 +91,16 @@ def batch(
         sys.exit(1)
 
 
-def _run(todo: list[Item], settings: Settings, out_dir: Path, address: str | None, cpus: int | None, quiet: bool, finished: dict[str, Record]) -> bool:
+def _run(
+    todo: list[Item],
+    settings: Settings,
+    out_dir: Path,
+    address: str | None,
+    cpus: int | None,
+    quiet: bool,
+    stats: bool,
+    finished: dict[str, Record],
+) -> bool:
     """Run the job, adding each photo's record to ``finished`` as it arrives; True when stopped by Ctrl-C."""
     from deepflash_app.batch import job, resources
     from deepflash_app.batch.manifest import FAILED
@@ -97,7 +108,8 @@ def _run(todo: list[Item], settings: Settings, out_dir: Path, address: str | Non
     plan = resources.connect(address, cpus, quiet)
     staging = job.new_staging_folder(out_dir)
     try:
-        for record in job.run(todo, settings, plan, staging, progress=not quiet):
+        report = (lambda text: click.echo(text, err=True)) if stats else None
+        for record in job.run(todo, settings, plan, staging, progress=not quiet, report_stats=report):
             finished[record.input] = record
             if record.status == FAILED:
                 _say(f"{record.input}: {record.error}")
