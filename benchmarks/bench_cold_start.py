@@ -7,6 +7,7 @@ interleaved with the CLI so that both see the same load.
 
     python benchmarks/bench_cold_start.py              # 7 rounds
     python benchmarks/bench_cold_start.py --rounds 15 --imports   # also what each import costs
+    PYTHONPATH=/path/to/older/checkout python benchmarks/bench_cold_start.py --only-cli   # an older version
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--imports", action="store_true", help="also list the heaviest imports of `deepflash process --help`")
+    parser.add_argument("--only-cli", action="store_true", help="skip the preloaded variant (for versions without faces.preload)")
     args = parser.parse_args()
     deepflash = str(Path(sys.executable).with_name("deepflash"))
     with tempfile.TemporaryDirectory() as folder:
@@ -80,16 +82,18 @@ def main() -> None:
         for _ in range(args.rounds):
             floor.append(wall(floor_command, "torch"))
             cli.append(wall(cli_command, "cli"))
-            preloaded.append(wall(preload_command, "preloaded"))
+            if not args.only_cli:
+                preloaded.append(wall(preload_command, "preloaded"))
     floor_median, cli_median = statistics.median(floor), statistics.median(cli)
     print(f'python -c "import torch":            median {floor_median:.2f} s  (min {min(floor):.2f}, max {max(floor):.2f}, {args.rounds} runs)')
     print(f"deepflash process (1 MP, one face):  median {cli_median:.2f} s  (min {min(cli):.2f}, max {max(cli):.2f})")
     print(f"ratio to the torch import:           {cli_median / floor_median:.2f}x  (min/min {min(cli) / min(floor):.2f}x)")
-    preloaded_median = statistics.median(preloaded)
-    print(f"same, face models preloaded:         median {preloaded_median:.2f} s, {preloaded_median / floor_median:.2f}x  (min/min {min(preloaded) / min(floor):.2f}x)")
+    if preloaded:
+        preloaded_median = statistics.median(preloaded)
+        print(f"same, face models preloaded:         median {preloaded_median:.2f} s, {preloaded_median / floor_median:.2f}x  (min/min {min(preloaded) / min(floor):.2f}x)")
     cpu = {label: statistics.median(values) for label, values in CPU_SECONDS.items() if label}
-    print(f"CPU seconds (median): torch import {cpu['torch']:.2f}, deepflash process {cpu['cli']:.2f} ({cpu['cli'] / cpu['torch']:.2f}x), "
-          f"preloaded {cpu['preloaded']:.2f} ({cpu['preloaded'] / cpu['torch']:.2f}x)")
+    print(f"CPU seconds (median): torch import {cpu['torch']:.2f}, deepflash process {cpu['cli']:.2f} ({cpu['cli'] / cpu['torch']:.2f}x)"
+          + (f", preloaded {cpu['preloaded']:.2f} ({cpu['preloaded'] / cpu['torch']:.2f}x)" if "preloaded" in cpu else ""))
     if args.imports:
         import_costs()
 

@@ -12,15 +12,18 @@ once the job ends.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from deepflash_app.batch import resources
 from deepflash_app.batch.manifest import DONE, FAILED, Record
@@ -57,6 +60,8 @@ def run(
 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
+    if not progress:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     context.execution_options.preserve_order = False
     context.execution_options.verbose_progress = False
     rows = [{"input": item.source, "output": item.target} for item in items]
@@ -68,7 +73,7 @@ def run(
             _Corrector,
             fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
             batch_size=1,
-            batch_format="pandas",
+            batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=plan.actors),
             num_cpus=plan.actor_cpus,
             num_gpus=plan.actor_gpus,
@@ -104,21 +109,27 @@ def _error_line(error: BaseException, name: str) -> str:
     return f"internal error {type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
+# A photo travels between the stages as its pixels (a tensor column, read in place from Ray's shared
+# memory) and its metadata without pixels (small pickled bytes): no copy of the pixels is pickled.
+_NO_PIXELS = np.zeros((1, 1, 3), np.uint8)
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     from deepflash_core.imageio import load_photo
 
     start = time.perf_counter()
-    photo, error = b"", ""
+    pixels, meta, error = _NO_PIXELS, b"", ""
     try:
         with local_copy(row["input"]) as path:
-            photo = pickle.dumps(load_photo(path), protocol=pickle.HIGHEST_PROTOCOL)
+            photo = load_photo(path)
+        pixels, meta = photo.pixels, pickle.dumps(replace(photo, pixels=_NO_PIXELS))
     except Exception as caught:  # noqa: BLE001 - a photo that fails is reported, never stops the job
         error = _error_line(caught, os.path.basename(row["input"]))
-    return {**row, "photo": photo, "error": error, "faces": 0, "seconds": time.perf_counter() - start}
+    return {**row, "pixels": pixels, "meta": meta, "error": error, "faces": 0, "seconds": time.perf_counter() - start}
 
 
 class _Corrector:
-    """A Ray actor holding one loaded pipeline; corrects the photos it is handed one at a time."""
+    """A Ray actor holding one loaded pipeline; corrects the photos it is handed (one per batch)."""
 
     def __init__(self, settings: Settings, threads: int) -> None:
         from deepflash_core import faces
@@ -132,21 +143,20 @@ class _Corrector:
         self.options = Options(strength=settings.strength, whole_image=settings.whole_image)
         self.pipeline = Pipeline.load(weights=settings.weights, device=settings.device, mixed_precision=settings.mixed_precision)
 
-    def __call__(self, batch: Any) -> Any:
-        for index in batch.index:
-            if batch.at[index, "error"]:
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        out: dict[str, Any] = {key: list(values) for key, values in batch.items()}
+        for index in range(len(batch["input"])):
+            if batch["error"][index]:
                 continue
             start = time.perf_counter()
             try:
-                photo = pickle.loads(batch.at[index, "photo"])
-                result = self.pipeline.process(photo.pixels, self.options)
-                batch.at[index, "photo"] = pickle.dumps(photo.with_pixels(result.pixels), protocol=pickle.HIGHEST_PROTOCOL)
-                batch.at[index, "faces"] = len(result.faces)
+                result = self.pipeline.process(batch["pixels"][index], self.options)
+                out["pixels"][index], out["faces"][index] = result.pixels, len(result.faces)
             except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
-                batch.at[index, "photo"] = b""
-                batch.at[index, "error"] = _error_line(caught, os.path.basename(batch.at[index, "input"]))
-            batch.at[index, "seconds"] += time.perf_counter() - start
-        return batch
+                out["pixels"][index] = _NO_PIXELS
+                out["error"][index] = _error_line(caught, os.path.basename(str(batch["input"][index])))
+            out["seconds"][index] += time.perf_counter() - start
+        return out
 
 
 def _encode(row: dict[str, Any], staging: str) -> dict[str, Any]:
@@ -157,7 +167,7 @@ def _encode(row: dict[str, Any], staging: str) -> dict[str, Any]:
     if not error:
         try:
             staged = Path(staging) / os.path.basename(row["output"])
-            save_photo(pickle.loads(row["photo"]), staged)
+            save_photo(replace(pickle.loads(row["meta"]), pixels=row["pixels"]), staged)
             os.replace(staged, row["output"])
             status = DONE
         except Exception as caught:  # noqa: BLE001

@@ -65,24 +65,26 @@ def local_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def connect(address: str | None, cpus: int | None = None, quiet: bool = False) -> Plan:
-    """Join the Ray cluster at ``address``, or start a local one sized to this machine; plan the job for it."""
+def connect(address: str | None, cpus: int | None = None, quiet: bool = False, use_gpus: bool = True) -> Plan:
+    """Join the Ray cluster at ``address``, or start a local one sized to this machine; plan the job for it.
+
+    With ``use_gpus`` False (the job runs on the CPU) the cluster's GPUs are not asked for.
+    """
     import ray
 
-    options = {
-        "runtime_env": {"env_vars": WORKER_ENV},
-        "logging_level": logging.WARNING if quiet else logging.INFO,
-        "log_to_driver": not quiet,
-        "configure_logging": True,
-    }
+    options = {"logging_level": logging.WARNING if quiet else logging.INFO, "log_to_driver": not quiet}
     if address:
-        ray.init(address=address, **options)
+        ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **options)
     else:
+        # A local Ray's workers inherit this environment; a runtime_env would make Ray start new
+        # workers for the job instead of using the ones it starts with (seconds each).
+        os.environ.update(WORKER_ENV)
         ray.init(address="local", num_cpus=cpus or local_cpus(), include_dashboard=False, **options)
     import torch
 
     total = ray.cluster_resources()
-    return plan_for(total.get("CPU", 1.0), total.get("GPU", 0.0), torch.get_num_threads())
+    gpus = total.get("GPU", 0.0) if use_gpus else 0.0
+    return plan_for(total.get("CPU", 1.0), gpus, torch.get_num_threads())
 
 
 def disconnect() -> None:

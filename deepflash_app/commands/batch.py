@@ -105,7 +105,7 @@ def _run(
     from deepflash_app.batch import job, resources
     from deepflash_app.batch.manifest import FAILED
 
-    plan = resources.connect(address, cpus, quiet)
+    plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
     staging = job.new_staging_folder(out_dir)
     try:
         report = (lambda text: click.echo(text, err=True)) if stats else None
