@@ -162,7 +162,7 @@ def load_model(path: Path | str | None = None, device: torch.device | str = "cpu
         tensors = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{weights_path.name} is not a readable safetensors file: {error}.") from error
-    model = FlashUNet(card.config)
+    model = FlashUNet(card.config, initialise=False)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -1,4 +1,5 @@
-"""Face detection loads only the two dlib models it uses, and can load them in the background."""
+"""What a cold start loads: only the two dlib models detection uses (optionally in the background), and
+weights without first initialising the network at random."""
 
 import subprocess
 import sys
@@ -29,3 +30,19 @@ def test_preloaded_models_find_the_same_face(portrait_path):
     assert faces.detect_faces(pixels) == first
     assert len(first) == 1 and len(first[0].landmarks["chin"]) == 17
     assert len(first[0].landmarks["top_lip"]) == 12 and len(first[0].landmarks["bottom_lip"]) == 12
+
+
+def test_loading_weights_skips_the_random_initialisation(tiny_weights, monkeypatch):
+    import torch
+
+    from deepflash_core import network, weights
+
+    def refuse(self):
+        raise AssertionError("the loaded weights replace this initialisation; it must not run")
+
+    expected = {name: tensor.clone() for name, tensor in weights.load_model(tiny_weights)[0].state_dict().items()}
+    monkeypatch.setattr(network.FlashUNet, "reset_parameters", refuse)
+    model, _ = weights.load_model(tiny_weights)
+    loaded = model.state_dict()
+    assert loaded.keys() == expected.keys()
+    assert all(torch.equal(loaded[name], expected[name]) for name in expected)
