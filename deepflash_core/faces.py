@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,9 +191,40 @@ def _load_models() -> None:
         import dlib
 
         _loaded["predictor"] = dlib.shape_predictor(str(_model_folder() / PREDICTOR_FILE))
-        _loaded["detector"] = dlib.get_frontal_face_detector()
+        _loaded["detector"] = _hog_detector()
     except BaseException as error:  # re-raised in the thread that asks for the models
         _loaded["error"] = error
+
+
+def _hog_detector() -> Any:
+    """dlib's frontal face detector, read from a cached copy when there is one.
+
+    dlib decodes its built-in detector from a compressed text form on every start (a third of a second);
+    the same detector saved in dlib's binary form loads in a millisecond. The copy is keyed by dlib's
+    version and made on first use; where it cannot be written, the built-in one is used.
+    """
+    import dlib
+
+    cache = _cache_folder() / f"frontal_face_detector-dlib-{dlib.__version__}.svm"
+    if cache.is_file():
+        try:
+            return dlib.fhog_object_detector(str(cache))
+        except RuntimeError:  # damaged: made again below
+            pass
+    detector = dlib.get_frontal_face_detector()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+        detector.save(str(partial))
+        os.replace(partial, cache)
+    except (OSError, RuntimeError):
+        pass
+    return detector
+
+
+def _cache_folder() -> Path:
+    home = Path.home()
+    return Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "deepflash"
 
 
 def _model_folder() -> Path:

@@ -46,3 +46,18 @@ def test_loading_weights_skips_the_random_initialisation(tiny_weights, monkeypat
     loaded = model.state_dict()
     assert loaded.keys() == expected.keys()
     assert all(torch.equal(loaded[name], expected[name]) for name in expected)
+
+
+def test_the_hog_detector_is_cached_and_finds_the_same_faces(tmp_path, monkeypatch, portrait_path):
+    import dlib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    pixels = load_photo(portrait_path).pixels
+    built_in = dlib.get_frontal_face_detector()
+    first = faces._hog_detector()  # makes the cached copy
+    cached = list((tmp_path / "deepflash").iterdir())
+    assert [p.name for p in cached] == [f"frontal_face_detector-dlib-{dlib.__version__}.svm"]
+    second = faces._hog_detector()  # reads it
+    assert list(second(pixels, 1)) == list(first(pixels, 1)) == list(built_in(pixels, 1)) != []
+    cached[0].write_bytes(b"damaged")
+    assert list(faces._hog_detector()(pixels, 1)) == list(built_in(pixels, 1))
