@@ -68,7 +68,7 @@ def run(
     dataset = (
         # One photo per block: photos stream through the stages one by one rather than in chunks.
         ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        .map(_decode, num_cpus=plan.task_cpus)
+        .map(_decode, num_cpus=plan.task_cpus, concurrency=plan.task_concurrency)
         .map_batches(
             _Corrector,
             fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
@@ -78,7 +78,7 @@ def run(
             num_cpus=plan.actor_cpus,
             num_gpus=plan.actor_gpus,
         )
-        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus)
+        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, concurrency=plan.task_concurrency)
     )
     for row in dataset.iter_rows():
         yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 # The part of the cluster's CPU budget the correcting actors ask for; the rest is for decode and encode tasks.
 ACTOR_SHARE = 0.5
-# How many decode or encode tasks may run beside each actor within the remaining budget.
-TASKS_PER_ACTOR = 2
+# How many decode tasks, and how many encode tasks, may run at once per actor. Each task that runs at
+# once needs a Ray worker process of its own, and starting one costs seconds: a budget of small
+# fractions would otherwise start a dozen workers on two cores.
+TASKS_PER_ACTOR = 1
 # Environment for every Ray worker: idle OpenMP threads sleep instead of spinning, as in the CLI.
 WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
@@ -31,6 +33,7 @@ class Plan:
         actor_threads: torch threads in each actor: as many as ``deepflash process`` uses here, because
             torch's float sums depend on the thread count and a 16-bit result would differ in its last bit.
         task_cpus: CPUs each decode or encode task asks for.
+        task_concurrency: how many decode (and how many encode) tasks may run at once.
     """
 
     actors: int
@@ -38,6 +41,7 @@ class Plan:
     actor_gpus: float
     actor_threads: int
     task_cpus: float
+    task_concurrency: int
 
 
 def plan_for(cpus: float, gpus: float = 0.0, threads: int = 1, actors: int | None = None) -> Plan:
@@ -53,8 +57,9 @@ def plan_for(cpus: float, gpus: float = 0.0, threads: int = 1, actors: int | Non
         actors = whole_gpus if whole_gpus > 0 else max(1, int(cpus))
     actors = max(1, actors)
     actor_cpus = round(cpus * ACTOR_SHARE / actors, 3)
-    task_cpus = round(cpus * (1.0 - ACTOR_SHARE) / (actors * TASKS_PER_ACTOR * 2), 3)
-    return Plan(actors, actor_cpus, 1.0 if whole_gpus > 0 else 0.0, max(1, threads), task_cpus)
+    concurrency = actors * TASKS_PER_ACTOR
+    task_cpus = round(cpus * (1.0 - ACTOR_SHARE) / (concurrency * 2), 3)
+    return Plan(actors, actor_cpus, 1.0 if whole_gpus > 0 else 0.0, max(1, threads), task_cpus, concurrency)
 
 
 def local_cpus() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,7 +79,6 @@ def batch(
     finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
     interrupted = False
     if todo:
-        _check_settings(settings, local=not address)
         interrupted = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
     records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
     manifest.write(records, manifest_path)
@@ -105,7 +105,15 @@ def _run(
     from deepflash_app.batch import job, resources
     from deepflash_app.batch.manifest import FAILED
 
-    plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
+    # The settings are checked (which imports torch) while Ray starts; a bad one stops Ray again.
+    with ThreadPoolExecutor(1) as pool:
+        check = pool.submit(_check_settings, settings, not address)
+        plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
+        try:
+            check.result()
+        except BaseException:
+            resources.disconnect()
+            raise
     staging = job.new_staging_folder(out_dir)
     try:
         report = (lambda text: click.echo(text, err=True)) if stats else None
@@ -134,7 +142,7 @@ def _say(line: str) -> None:
 
 
 def _check_settings(settings: Settings, local: bool) -> None:
-    """Fail with one line before Ray starts when the weights (or, on this machine, the device) cannot work."""
+    """Fail with one line when the weights (or, on this machine, the device) cannot work."""
     from deepflash_core.device import select_device
     from deepflash_core.weights import read_card
 
