@@ -65,12 +65,13 @@ def run(
     context.execution_options.preserve_order = False
     context.execution_options.verbose_progress = False
     rows = [{"input": item.source, "output": item.target} for item in items]
+    tasks = ray.data.TaskPoolStrategy(size=plan.task_concurrency)
     dataset = (
         # One photo per block: photos stream through the stages one by one rather than in chunks.
         ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        .map(_decode, num_cpus=plan.task_cpus, concurrency=plan.task_concurrency)
+        .map(_decode, num_cpus=plan.task_cpus, compute=tasks)
         .map_batches(
-            _Corrector,
+            _CorrectingActor,
             fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
             batch_size=1,
             batch_format="numpy",
@@ -78,7 +79,7 @@ def run(
             num_cpus=plan.actor_cpus,
             num_gpus=plan.actor_gpus,
         )
-        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, concurrency=plan.task_concurrency)
+        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, compute=tasks)
     )
     for row in dataset.iter_rows():
         yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
@@ -128,7 +129,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "pixels": pixels, "meta": meta, "error": error, "faces": 0, "seconds": time.perf_counter() - start}
 
 
-class _Corrector:
+class _CorrectingActor:
     """A Ray actor holding one loaded pipeline; corrects the photos it is handed (one per batch)."""
 
     def __init__(self, settings: Settings, threads: int) -> None:
