@@ -21,6 +21,10 @@ class RayMissingError(DeepFlashError):
     """``deepflash batch`` was run without the optional Ray dependency."""
 
 
+class BatchJobError(DeepFlashError):
+    """The Ray job itself stopped (a node lost for good, actors that cannot start); photos done are kept."""
+
+
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder for the results, named like the inputs (shared by all nodes on a cluster).")
@@ -77,16 +81,16 @@ def batch(
     for source, reason in unlisted + refused:
         _say(f"{source}: {reason}")
     finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
-    interrupted = False
-    if todo:
-        interrupted = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
+    outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished) if todo else ""
     records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
     manifest.write(records, manifest_path)
     counts = manifest.summary(records)
     stopped = f", {counts[NOT_RUN]} not run (stopped)" if counts[NOT_RUN] else ""
     _say(f"{counts['done']} corrected, {counts[SKIPPED]} already done, {counts[FAILED]} failed{stopped}; record in {manifest_path}")
-    if interrupted:
+    if outcome == INTERRUPTED:
         sys.exit(130)
+    if outcome:
+        raise BatchJobError(outcome)
     if counts[FAILED]:
         sys.exit(1)
 
@@ -100,8 +104,12 @@ def _run(
     quiet: bool,
     stats: bool,
     finished: dict[str, Record],
-) -> bool:
-    """Run the job, adding each photo's record to ``finished`` as it arrives; True when stopped by Ctrl-C."""
+) -> str:
+    """Run the job, adding each photo's record to ``finished`` as it arrives.
+
+    Returns:
+        "" when it ran to the end, ``INTERRUPTED`` after Ctrl-C, else why the job stopped.
+    """
     from deepflash_app.batch import job, resources
     from deepflash_app.batch.manifest import FAILED
 
@@ -122,11 +130,17 @@ def _run(
             if record.status == FAILED:
                 _say(f"{record.input}: {record.error}")
     except KeyboardInterrupt:
-        return True
+        return INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - Ray's own errors; the manifest still records what was done
+        lines = str(error).strip().splitlines()
+        return f"the Ray job stopped: {type(error).__name__}: {lines[-1] if lines else ''}"
     finally:
         resources.disconnect()  # first: no worker renames a result into place after this
         job.remove_staging_folder(staging)
-    return False
+    return ""
+
+
+INTERRUPTED = "interrupted"
 
 
 def _unreported(item: Item) -> Record:
