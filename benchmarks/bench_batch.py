@@ -28,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES_MP = (2.0, 12.0)
+# CPU seconds of each command's process tree (sampled: the last 0.2 s of a process may be missed).
+CPU_SECONDS: dict[str, float] = {}
 
 
 def make_photos(portraits: Path, count: int, folder: Path) -> list[Path]:
@@ -63,21 +65,27 @@ def _upscaled(source: Path, megapixels: float, target: Path) -> Path:
     return target
 
 
-def tree_pss(pid: int) -> int:
-    """Proportional set size of a process and all its descendants, in bytes (Linux /proc; shared pages split, not repeated)."""
+def tree_pss(pid: int, cpu_ticks: dict[int, int] | None = None) -> int:
+    """Proportional set size of a process and all its descendants, in bytes (Linux /proc; shared pages split,
+    not repeated). Each process's CPU time so far (user + system, in clock ticks) goes into ``cpu_ticks``."""
     children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
+            fields = stat.rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            if cpu_ticks is not None:
+                ticks[int(entry)] = int(fields[11]) + int(fields[12])
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         stack.extend(children.get(current, []))
+        if cpu_ticks is not None and current in ticks:
+            cpu_ticks[current] = max(cpu_ticks.get(current, 0), ticks[current])
         try:
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -87,9 +95,12 @@ def tree_pss(pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Wall seconds, peak memory of the process tree, and the finished process."""
+def run_measured(command: list[str], out: Path, count: int) -> tuple[float, int, subprocess.CompletedProcess[str], tuple[float, float]]:
+    """Wall seconds, peak memory of the process tree, the finished process, and when the first and the
+    last of ``count`` outputs appeared in ``out`` (seconds from the start, to 0.2 s)."""
     peak = 0
+    seen: list[float] = []
+    cpu_ticks: dict[int, int] = {}
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     done = threading.Event()
@@ -97,7 +108,12 @@ def run_measured(command: list[str]) -> tuple[float, int, subprocess.CompletedPr
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_pss(process.pid))
+            peak = max(peak, tree_pss(process.pid, cpu_ticks))
+            written = len(list(out.glob("photo_*"))) if out.is_dir() else 0
+            if written and not seen:
+                seen.append(time.perf_counter() - start)
+            if written >= count and len(seen) == 1:
+                seen.append(time.perf_counter() - start)
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -106,7 +122,9 @@ def run_measured(command: list[str]) -> tuple[float, int, subprocess.CompletedPr
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
-    return elapsed, peak, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    first, last = (seen + [elapsed, elapsed])[:2]
+    CPU_SECONDS[command[3]] = sum(cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+    return elapsed, peak, subprocess.CompletedProcess(command, process.returncode, stdout, stderr), (first, last)
 
 
 def compare(first: Path, second: Path, names: list[str]) -> list[str]:
@@ -164,13 +182,19 @@ def main() -> None:
             megapixels = [_megapixels(p) for p in photos]
             print(f"{len(photos)} photos, {min(megapixels):.1f}-{max(megapixels):.1f} MP ({sum(megapixels):.0f} MP in all), {os.cpu_count()} CPUs")
             process_out, batch_out = Path(scratch) / "process", Path(scratch) / "batch"
-            process_time, process_peak, process_run = run_measured([*deepflash, "process", str(photos_dir), "--out-dir", str(process_out), "-q"])
-            batch_time, batch_peak, batch_run = run_measured([*deepflash, "batch", str(photos_dir), "--out", str(batch_out), "-q"])
+            count = len(photos)
+            process_time, process_peak, process_run, process_span = run_measured(
+                [*deepflash, "process", str(photos_dir), "--out-dir", str(process_out), "-q"], process_out, count)
+            batch_time, batch_peak, batch_run, batch_span = run_measured(
+                [*deepflash, "batch", str(photos_dir), "--out", str(batch_out), "-q"], batch_out, count)
             for label, run in (("process", process_run), ("batch", batch_run)):
                 if run.returncode != 0:
                     print(f"{label} failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
-            print(f"deepflash process DIR: {process_time:7.1f} s  {len(photos) / process_time:.3f} photos/s  peak {process_peak / 2**20:,.0f} MiB")
-            print(f"deepflash batch:       {batch_time:7.1f} s  {len(photos) / batch_time:.3f} photos/s  peak {batch_peak / 2**20:,.0f} MiB")
+            for label, elapsed, peak, (first, last) in (("deepflash process DIR:", process_time, process_peak, process_span),
+                                                       ("deepflash batch:      ", batch_time, batch_peak, batch_span)):
+                steady = (count - 1) / (last - first) if last > first else float("nan")
+                print(f"{label} {elapsed:7.1f} s  {count / elapsed:.3f} photos/s  peak {peak / 2**20:,.0f} MiB  "
+                      f"CPU {CPU_SECONDS[label.split()[1].rstrip(':')]:.1f} s  (first output after {first:.1f} s, then {steady:.2f} photos/s)")
             print(f"throughput ratio batch/process: {process_time / batch_time:.2f}x")
             different = compare(process_out, batch_out, names)
             print(f"byte-identical outputs: {len(names) - len(different)}/{len(names)}" + (f"  differ: {different[:10]}" if different else ""))
