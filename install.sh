@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up DeepFlash in ./.venv on a fresh machine.
 #   ./install.sh          the product (CPU torch unless a torch is already installed in the venv)
-#   ./install.sh --dev    also what the test suite needs (pytest, hypothesis, headless Chromium)
+#   ./install.sh --dev    also what the test suite needs (pytest, hypothesis, headless Chromium, Ray for `deepflash batch`)
 # GPU users: install a CUDA build of torch into .venv first (see README), this script keeps it.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,7 +21,7 @@ PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 # torch first, pinned: an unpinned torch resolves to a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
 if [ "$DEV" = 1 ]; then
-  "${PIP[@]}" -e ".[web,dev]"
+  "${PIP[@]}" -e ".[web,batch,dev]"
 else
   "${PIP[@]}" -e ".[web]"
 fi

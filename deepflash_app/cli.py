@@ -19,6 +19,7 @@ from deepflash_core.errors import DeepFlashError
 # The help is written here so that listing the commands imports none of them (torch, gradio).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "process": ("deepflash_app.commands.process:process", "Correct the flash look in photos or folders."),
+    "batch": ("deepflash_app.commands.batch:batch", "Correct thousands of photos on Ray, here or on a cluster."),
     "info": ("deepflash_app.commands.info:info", "Show device, weights, model card and versions."),
     "models": ("deepflash_app.commands.models:models", "List the installed models: default and candidates."),
     "render": ("deepflash_app.commands.train:render", "Render synthetic flash/studio training pairs."),

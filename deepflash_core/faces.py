@@ -9,9 +9,12 @@ level with each other and above the mouth, features outside the box) are dropped
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import warnings
+import os
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -31,17 +34,20 @@ CROP_SHIFT_UP = 0.12
 # glasses or mirrors, tiny background faces the flash barely reached).
 MIN_RELATIVE_SIZE = 0.2
 
-LANDMARK_GROUPS: tuple[str, ...] = (
-    "chin",
-    "left_eyebrow",
-    "right_eyebrow",
-    "nose_bridge",
-    "nose_tip",
-    "left_eye",
-    "right_eye",
-    "top_lip",
-    "bottom_lip",
-)
+# The 68 iBUG landmark indices of each group, in the order (and with the shared lip corners)
+# face_recognition gives them, so the landmarks and everything computed from them stay the same.
+LANDMARK_INDICES: dict[str, tuple[int, ...]] = {
+    "chin": tuple(range(0, 17)),
+    "left_eyebrow": tuple(range(17, 22)),
+    "right_eyebrow": tuple(range(22, 27)),
+    "nose_bridge": tuple(range(27, 31)),
+    "nose_tip": tuple(range(31, 36)),
+    "left_eye": tuple(range(36, 42)),
+    "right_eye": tuple(range(42, 48)),
+    "top_lip": (*range(48, 55), 64, 63, 62, 61, 60),
+    "bottom_lip": (*range(54, 60), 48, 60, 67, 66, 65, 64),
+}
+LANDMARK_GROUPS: tuple[str, ...] = tuple(LANDMARK_INDICES)
 
 
 @dataclass(frozen=True)
@@ -150,29 +156,99 @@ def _detector_copy(rgb: np.ndarray, factor: int) -> np.ndarray:
     return np.ascontiguousarray(colour)
 
 
-def _face_recognition() -> Any:
-    from PIL import ImageFile
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
-    # face_recognition_models imports the deprecated pkg_resources and warns on every start, and
-    # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process: undo that.
-    load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        import face_recognition
-    ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
-    return face_recognition
+_loading: threading.Thread | None = None
+_loaded: dict[str, Any] = {}
+_load_lock = threading.Lock()
+
+
+def preload() -> None:
+    """Start loading the face models in the background (about a second); :func:`detect_faces` waits for them.
+
+    A front end calls this before its heavy imports (torch), so the models load meanwhile. Only the
+    models the product uses are loaded: dlib's HOG detector and its 68-point shape predictor.
+    """
+    global _loading
+    with _load_lock:
+        if _loading is None and not _loaded:
+            _loading = threading.Thread(target=_load_models, name="deepflash-face-models", daemon=True)
+            _loading.start()
+
+
+def face_models() -> tuple[Any, Any]:
+    """The HOG detector and the 68-point predictor, loading them here if no one started to."""
+    preload()
+    if _loading is not None:
+        _loading.join()
+    if "error" in _loaded:
+        raise _loaded["error"]
+    return _loaded["detector"], _loaded["predictor"]
+
+
+def _load_models() -> None:
+    try:
+        import dlib
+
+        _loaded["predictor"] = dlib.shape_predictor(str(_model_folder() / PREDICTOR_FILE))
+        _loaded["detector"] = _hog_detector()
+    except BaseException as error:  # re-raised in the thread that asks for the models
+        _loaded["error"] = error
+
+
+def _hog_detector() -> Any:
+    """dlib's frontal face detector, read from a cached copy when there is one.
+
+    dlib decodes its built-in detector from a compressed text form on every start (a third of a second);
+    the same detector saved in dlib's binary form loads in a millisecond. The copy is keyed by dlib's
+    version and made on first use; where it cannot be written, the built-in one is used.
+    """
+    import dlib
+
+    cache = _cache_folder() / f"frontal_face_detector-dlib-{dlib.__version__}.svm"
+    if cache.is_file():
+        try:
+            return dlib.fhog_object_detector(str(cache))
+        except RuntimeError:  # damaged: made again below
+            pass
+    detector = dlib.get_frontal_face_detector()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+        detector.save(str(partial))
+        os.replace(partial, cache)
+    except (OSError, RuntimeError):
+        pass
+    return detector
+
+
+def _cache_folder() -> Path:
+    home = Path.home()
+    return Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "deepflash"
+
+
+def _model_folder() -> Path:
+    """face_recognition_models' model folder, found without importing the package (it imports pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("face_recognition_models is not installed (./install.sh installs it)")
+    return Path(spec.origin).parent / "models"
 
 
 def _detect_at(small: np.ndarray, upsample: int, factor: int) -> list[Face]:
     """Detect on ``small`` and map boxes and landmarks back to the image ``factor`` times larger."""
-    fr = _face_recognition()
-    locations = fr.face_locations(small, number_of_times_to_upsample=upsample, model="hog")
-    if not locations:
-        return []
-    all_landmarks = fr.face_landmarks(small, locations, model="large")
+    import dlib
+
+    detector, predictor = face_models()
+    height, width = small.shape[:2]
     sx = sy = factor
     faces = []
-    for (top, right, bottom, left), landmarks in zip(locations, all_landmarks):
+    for found in detector(small, upsample):
+        # The box clipped to the image, as face_recognition reports it; landmarks are fitted in it.
+        left, top, right, bottom = max(found.left(), 0), max(found.top(), 0), min(found.right(), width), min(found.bottom(), height)
+        shape = predictor(small, dlib.rectangle(left, top, right, bottom))
+        points = [(part.x, part.y) for part in shape.parts()]
+        landmarks = {name: [points[i] for i in indices] for name, indices in LANDMARK_INDICES.items()}
         if not landmarks_look_like_a_face(landmarks, (left, top, right, bottom)):
             continue
         # Landmarks are pixel indices: map pixel centres, not corners.

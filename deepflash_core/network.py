@@ -112,7 +112,9 @@ class FlashUNet(nn.Module):
     Input ``(B, 3, H, W)`` with H and W multiples of 32; output ``(B, 3, H, W)``.
     """
 
-    def __init__(self, config: ModelConfig | None = None) -> None:
+    def __init__(self, config: ModelConfig | None = None, initialise: bool = True) -> None:
+        """``initialise=False`` skips the papers' initialisation, for weights about to be loaded (it costs
+        most of a cold start's model loading)."""
         super().__init__()
         self.config = config or ModelConfig()
         self.encoder = VGG16Encoder(self.config.width, self.config.encoder_batchnorm)
@@ -126,7 +128,8 @@ class FlashUNet(nn.Module):
             in_ch = skip_ch
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Conv2d(in_ch, 3, 1)
-        self.reset_parameters()
+        if initialise:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """The papers' truncated normal decoder; the last layer starts at zero ("no change").

@@ -11,6 +11,7 @@ a network class, its config class and its *encoding*, which says how the network
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -43,9 +44,13 @@ class ModelKind:
     def config_from_dict(self, data: dict[str, Any]) -> CardConfig:
         return self.config_class.from_dict(data)
 
-    def build(self, config: CardConfig) -> nn.Module:
+    def build(self, config: CardConfig, initialise: bool = True) -> nn.Module:
+        """The model for ``config``; ``initialise=False`` skips a random initialisation that weights about to
+        be loaded would overwrite, where the class offers that (it is most of a cold start's load time)."""
         if not isinstance(config, self.config_class):
             raise WeightsError(f"A '{self.name}' model needs a {self.config_class.__name__}, got {type(config).__name__}.")
+        if not initialise and "initialise" in inspect.signature(self.model_class).parameters:
+            return self.model_class(config, initialise=False)
         return self.model_class(config)
 
 

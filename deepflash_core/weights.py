@@ -210,7 +210,7 @@ def load_model(weights: Path | str | None = None, device: torch.device | str = "
         tensors = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{weights_path.name} is not a readable safetensors file: {error}.") from error
-    model = model_kind(card.architecture).build(card.config)
+    model = model_kind(card.architecture).build(card.config, initialise=False)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from deepflash_core.faces import CROP_SCALE, CROP_SHIFT_UP, LANDMARK_GROUPS, Face
+from deepflash_core.faces import CROP_SCALE, CROP_SHIFT_UP, LANDMARK_GROUPS, LANDMARK_INDICES, Face
 from deepflash_core.training.landmarks import FaceLandmarks
 
 ROTATIONS_DEG: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0)
@@ -33,20 +33,6 @@ TIGHT_CROP_SCALE = 1.4
 AUGMENTATIONS = len(ROTATIONS_DEG) * 2 * 2
 IDENTITY_AUGMENTATION = ROTATIONS_DEG.index(0.0)
 """Augmentation index with no rotation, the pipeline's crop and no flip (used for evaluation)."""
-
-# face_recognition's named groups as index ranges of dlib's 68 points (its own mapping).
-_GROUP_INDICES: dict[str, list[int]] = {
-    "chin": list(range(0, 17)),
-    "left_eyebrow": list(range(17, 22)),
-    "right_eyebrow": list(range(22, 27)),
-    "nose_bridge": list(range(27, 31)),
-    "nose_tip": list(range(31, 36)),
-    "left_eye": list(range(36, 42)),
-    "right_eye": list(range(42, 48)),
-    "top_lip": list(range(48, 55)) + [64, 63, 62, 61, 60],
-    "bottom_lip": list(range(54, 60)) + [48, 60, 67, 66, 65, 64],
-}
-
 
 class FlashRendererLike(Protocol):
     """What the dataset needs from the virtual flash (``deepflash_core.synthetic.FlashRenderer``)."""
@@ -71,7 +57,7 @@ class Augmentation:
 
 def face_from_points(points: np.ndarray, box: tuple[float, float, float, float], crop: tuple[int, int, int, int]) -> Face:
     """A :class:`Face` from dlib's 68 points, in the grouped form ``faces.detect_faces`` returns."""
-    groups = {name: [(float(points[i, 0]), float(points[i, 1])) for i in _GROUP_INDICES[name]] for name in LANDMARK_GROUPS}
+    groups = {name: [(float(points[i, 0]), float(points[i, 1])) for i in LANDMARK_INDICES[name]] for name in LANDMARK_GROUPS}
     return Face(box=tuple(int(round(v)) for v in box), landmarks=groups, crop=crop)
 
 

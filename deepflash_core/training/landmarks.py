@@ -1,6 +1,6 @@
 """Face boxes and 68 landmarks of every portrait, detected once and cached as JSON.
 
-Detection (dlib HOG + the 68-point shape predictor through ``face_recognition``)
+Detection (dlib's HOG detector and 68-point shape predictor, as loaded by ``faces``)
 costs ~0.1–1 s per image; the dataset needs the landmarks every time it renders,
 so they are computed once per data folder and kept under ``cache/``.
 """
@@ -44,8 +44,11 @@ class FaceLandmarks:
 
 def detect_landmarks(rgb: np.ndarray) -> list[FaceLandmarks]:
     """Detect every face in an ``(H, W, 3)`` uint8 RGB image, largest first."""
-    import dlib  # noqa: F401  (face_recognition needs it; imported here to keep module import cheap)
-    import face_recognition.api as fr
+    import dlib
+
+    from deepflash_core.faces import face_models
+
+    detector, predictor = face_models()
 
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
@@ -53,13 +56,13 @@ def detect_landmarks(rgb: np.ndarray) -> list[FaceLandmarks]:
     if scale < 1.0:
         small = np.asarray(Image.fromarray(rgb).resize((round(width * scale), round(height * scale)), Image.BILINEAR))
     upsample = 1 if max(small.shape[:2]) <= SMALL_IMAGE_SIDE else 0
-    rects = fr.face_detector(small, upsample)
+    rects = detector(small, upsample)
     faces = []
     for rect in rects:
         full = dlib.rectangle(
             round(rect.left() / scale), round(rect.top() / scale), round(rect.right() / scale), round(rect.bottom() / scale)
         )
-        shape = fr.pose_predictor_68_point(rgb, full)
+        shape = predictor(rgb, full)
         points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
         box = (float(full.left()), float(full.top()), float(full.right()), float(full.bottom()))
         faces.append(FaceLandmarks(box=box, landmarks=points))

@@ -1,0 +1,100 @@
+"""Starting or joining Ray, and sizing the job to the cluster it gets.
+
+Ray Data hands out work only while the CPUs its operators ask for fit the cluster's budget. An
+actor pool that asks for every CPU leaves nothing for the decode and encode tasks, and the job
+waits forever; so the actors together ask for a share of the CPUs and each task for a small
+fraction, while the operating system shares the real cores among them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+# The part of the cluster's CPU budget the correcting actors ask for; the rest is for decode and encode tasks.
+ACTOR_SHARE = 0.5
+# How many decode tasks, and how many encode tasks, may run at once per actor. Each task that runs at
+# once needs a Ray worker process of its own, and starting one costs seconds: a budget of small
+# fractions would otherwise start a dozen workers on two cores.
+TASKS_PER_ACTOR = 1
+# Environment for every Ray worker: idle OpenMP threads sleep instead of spinning, as in the CLI.
+WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the job asks Ray for resources.
+
+    Attributes:
+        actors: size of the pool of actors that hold the model.
+        actor_cpus: CPUs each actor asks for (a fraction: see the module's note).
+        actor_gpus: GPUs each actor asks for (1 when the cluster has GPUs, else 0).
+        actor_threads: torch threads in each actor: as many as ``deepflash process`` uses here, because
+            torch's float sums depend on the thread count and a 16-bit result would differ in its last bit.
+        task_cpus: CPUs each decode or encode task asks for.
+        task_concurrency: how many decode (and how many encode) tasks may run at once.
+    """
+
+    actors: int
+    actor_cpus: float
+    actor_gpus: float
+    actor_threads: int
+    task_cpus: float
+    task_concurrency: int
+
+
+def plan_for(cpus: float, gpus: float = 0.0, threads: int = 1, actors: int | None = None) -> Plan:
+    """Size the job to a cluster with ``cpus`` CPUs and ``gpus`` GPUs in all, torch using ``threads``.
+
+    With GPUs there is one actor per GPU; on CPUs alone one per core (most of a photo's work —
+    decoding, detection, resizing, blending, encoding — runs on one thread, so one actor per core
+    keeps every core busy).
+    """
+    cpus = max(float(cpus), 1.0)
+    whole_gpus = int(gpus)
+    if actors is None:
+        actors = whole_gpus if whole_gpus > 0 else max(1, int(cpus))
+    actors = max(1, actors)
+    actor_cpus = round(cpus * ACTOR_SHARE / actors, 3)
+    concurrency = actors * TASKS_PER_ACTOR
+    task_cpus = round(cpus * (1.0 - ACTOR_SHARE) / (concurrency * 2), 3)
+    return Plan(actors, actor_cpus, 1.0 if whole_gpus > 0 else 0.0, max(1, threads), task_cpus, concurrency)
+
+
+def local_cpus() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def connect(address: str | None, cpus: int | None = None, quiet: bool = False, use_gpus: bool = True) -> Plan:
+    """Join the Ray cluster at ``address``, or start a local one sized to this machine; plan the job for it.
+
+    With ``use_gpus`` False (the job runs on the CPU) the cluster's GPUs are not asked for.
+    """
+    import ray
+
+    options = {"logging_level": logging.WARNING if quiet else logging.INFO, "log_to_driver": not quiet}
+    if address:
+        ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **options)
+    else:
+        # A local Ray's workers inherit this environment; a runtime_env would make Ray start new
+        # workers for the job instead of using the ones it starts with (seconds each).
+        os.environ.update(WORKER_ENV)
+        ray.init(address="local", num_cpus=cpus or local_cpus(), include_dashboard=False, **options)
+    import torch
+
+    total = ray.cluster_resources()
+    gpus = total.get("GPU", 0.0) if use_gpus else 0.0
+    return plan_for(total.get("CPU", 1.0), gpus, torch.get_num_threads())
+
+
+def disconnect() -> None:
+    """Leave the cluster; a local one stops with its workers."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -1,0 +1,179 @@
+"""``deepflash batch``: correct thousands of photos on Ray, on this machine or on a cluster."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError
+from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+
+if TYPE_CHECKING:
+    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.manifest import Record
+    from deepflash_app.batch.sources import Item
+
+
+class RayMissingError(DeepFlashError):
+    """``deepflash batch`` was run without the optional Ray dependency."""
+
+
+class BatchJobError(DeepFlashError):
+    """The Ray job itself stopped (a node lost for good, actors that cannot start); photos done are kept."""
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder for the results, named like the inputs (shared by all nodes on a cluster).")
+@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
+@click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
+@click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
+@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
+@click.option("--device", default="auto", show_default=True, help="Torch device on each worker: auto, cpu, cuda, cuda:N or mps.")
+@click.option("--weights", metavar="FILE|NAME", help="A .safetensors weights file (its .json card beside it, same path on every node) or an installed model's name.")
+@click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
+@click.option("--address", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (e.g. 10.0.0.5:6379) instead of starting one here; RAY_ADDRESS works too.")
+@click.option("--cpus", type=click.IntRange(1), help="CPUs of the Ray started here  [default: every core of this machine].")
+@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the JSONL record of every photo  [default: OUT/deepflash-batch.jsonl].")
+@click.option("--stats", is_flag=True, help="At the end, print Ray Data's statistics: time per stage, tasks per node.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no Ray logs; failures and the summary are still printed.")
+def batch(
+    sources: tuple[str, ...],
+    out_dir: Path,
+    strength: float,
+    whole_image: bool,
+    background: str,
+    red_eye: bool,
+    device: str,
+    weights: str | None,
+    mixed_precision: bool,
+    address: str | None,
+    cpus: int | None,
+    manifest_path: Path | None,
+    stats: bool,
+    quiet: bool,
+) -> None:
+    """Correct every photo in SOURCES into the folder OUT, on Ray.
+
+    SOURCES are photos, folders, glob patterns or URIs that pyarrow reads (s3://bucket/shoot/,
+    gs://...). Each result is the file `deepflash process` would write. A rerun skips photos whose
+    result is already there; a photo that cannot be read is reported and the job goes on; the
+    record of every photo is written as JSON lines when the job ends, or is stopped with Ctrl-C.
+    """
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise RayMissingError("deepflash batch needs Ray: pip install 'deepflash[batch]'.") from None
+    from deepflash_app.batch import manifest, sources as source_list
+    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.manifest import FAILED, NOT_RUN, SKIPPED, Record
+
+    out_dir = out_dir.absolute()
+    manifest_path = (manifest_path or out_dir / manifest.MANIFEST_NAME).absolute()
+    weights_path = Path(weights) if weights else None
+    if weights_path is not None and weights_path.suffix == ".safetensors":  # a file, not an installed model's name
+        weights = str(weights_path.absolute())
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
+    settings = Settings(options, weights, device, mixed_precision)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImageWriteError(f"Cannot create the output folder {out_dir} ({error.strerror or error}).") from None
+    photos, unlisted = source_list.list_photos([s if source_list.is_uri(s) else str(Path(s).absolute()) for s in sources])
+    items, refused = source_list.plan(photos, out_dir)
+    todo, done = source_list.split_done(items)
+    refusals = [Record(source, "", FAILED, error=reason) for source, reason in unlisted + refused]
+    for source, reason in unlisted + refused:
+        _say(f"{source}: {reason}")
+    finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
+    outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished) if todo else ""
+    records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
+    manifest.write(records, manifest_path)
+    counts = manifest.summary(records)
+    stopped = f", {counts[NOT_RUN]} not run (stopped)" if counts[NOT_RUN] else ""
+    _say(f"{counts['done']} corrected, {counts[SKIPPED]} already done, {counts[FAILED]} failed{stopped}; record in {manifest_path}")
+    if outcome == INTERRUPTED:
+        sys.exit(130)
+    if outcome:
+        raise BatchJobError(outcome)
+    if counts[FAILED]:
+        sys.exit(1)
+
+
+def _run(
+    todo: list[Item],
+    settings: Settings,
+    out_dir: Path,
+    address: str | None,
+    cpus: int | None,
+    quiet: bool,
+    stats: bool,
+    finished: dict[str, Record],
+) -> str:
+    """Run the job, adding each photo's record to ``finished`` as it arrives.
+
+    Returns:
+        "" when it ran to the end, ``INTERRUPTED`` after Ctrl-C, else why the job stopped.
+    """
+    from deepflash_app.batch import job, resources
+    from deepflash_app.batch.manifest import FAILED
+
+    # The settings are checked (which imports torch) while Ray starts; a bad one stops Ray again.
+    with ThreadPoolExecutor(1) as pool:
+        check = pool.submit(_check_settings, settings, not address)
+        plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
+        try:
+            check.result()
+        except BaseException:
+            resources.disconnect()
+            raise
+    staging = job.new_staging_folder(out_dir)
+    try:
+        report = (lambda text: click.echo(text, err=True)) if stats else None
+        for record in job.run(todo, settings, plan, staging, progress=not quiet, report_stats=report):
+            finished[record.input] = record
+            if record.status == FAILED:
+                _say(f"{record.input}: {record.error}")
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - Ray's own errors; the manifest still records what was done
+        lines = str(error).strip().splitlines()
+        return f"the Ray job stopped: {type(error).__name__}: {lines[-1] if lines else ''}"
+    finally:
+        resources.disconnect()  # first: no worker renames a result into place after this
+        job.remove_staging_folder(staging)
+    return ""
+
+
+INTERRUPTED = "interrupted"
+
+
+def _unreported(item: Item) -> Record:
+    """A photo whose record never reached this process (the job was stopped): done if its result is in place."""
+    from deepflash_app.batch.manifest import DONE, NOT_RUN, Record
+
+    # A result appears only by an atomic rename of a whole file; faces and time were not reported.
+    return Record(item.source, item.target, DONE if Path(item.target).is_file() else NOT_RUN)
+
+
+def _say(line: str) -> None:
+    click.echo(f"deepflash: {line}", err=True)
+
+
+def _check_settings(settings: Settings, local: bool) -> None:
+    """Fail with one line when the weights (or, on this machine, the device) cannot work."""
+    from deepflash_core.device import select_device
+    from deepflash_core.weights import read_card
+
+    read_card(settings.weights)
+    if local:
+        try:
+            select_device(settings.device)
+        except DeepFlashError:
+            raise
+        except Exception as error:  # noqa: BLE001 - torch's own message for a malformed device string
+            raise InvalidOptionError(f"Unknown device {settings.device!r} ({error}).") from None

@@ -1,0 +1,143 @@
+"""``deepflash batch`` on a local Ray: the files `deepflash process` writes, bad photos reported, reruns resume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("ray")
+
+from deepflash_app.batch import manifest  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEEPFLASH = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
+
+
+def deepflash(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The real command in its own process, as a user runs it (Ray is started and stopped by it)."""
+    return subprocess.run([*DEEPFLASH, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two portraits (one a 16-bit PNG with alpha), a truncated JPEG and a text file named like a photo."""
+    folder = tmp_path_factory.mktemp("shoot")
+    shutil.copy(FIXTURES / "congress_A000014.jpg", folder / "a_portrait.jpg")
+    rgb = np.asarray(Image.open(FIXTURES / "flash_portrait.jpg").convert("RGB"))
+    deep = rgb.astype(np.uint16) * 257
+    alpha = np.full(rgb.shape[:2] + (1,), 50000, np.uint16)
+    cv2.imwrite(str(folder / "b_deep.png"), cv2.cvtColor(np.concatenate([deep, alpha], axis=2), cv2.COLOR_RGBA2BGRA))
+    (folder / "c_truncated.jpg").write_bytes((FIXTURES / "congress_A000022.jpg").read_bytes()[:3000])
+    (folder / "d_not_a_photo.png").write_text("not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_run(shoot: Path, tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("batch-out")
+    # Two CPUs: an actor pool that asked for both would leave the decode task waiting forever.
+    return deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "-q"), out
+
+
+def records_by_name(out: Path) -> dict[str, manifest.Record]:
+    return {Path(record.input).name: record for record in manifest.read(out / manifest.MANIFEST_NAME)}
+
+
+@pytest.mark.slow
+def test_batch_writes_the_same_files_as_process(first_run, shoot: Path, tiny_weights: Path, tmp_path: Path) -> None:
+    result, out = first_run
+    processed = tmp_path / "process"
+    reference = deepflash("process", shoot / "a_portrait.jpg", shoot / "b_deep.png", "--out-dir", processed, "--weights", tiny_weights, "-q")
+    assert reference.returncode == 0, reference.stderr
+    for name in ("a_portrait.jpg", "b_deep.png"):
+        assert (out / name).read_bytes() == (processed / name).read_bytes(), name
+    deep = cv2.imread(str(out / "b_deep.png"), cv2.IMREAD_UNCHANGED)
+    assert deep.dtype == np.uint16 and deep.shape[2] == 4 and (deep[..., 3] == 50000).all()
+    assert result.returncode == 1, result.stderr  # two photos failed
+
+
+@pytest.mark.slow
+def test_unreadable_photos_are_reported_and_the_job_goes_on(first_run) -> None:
+    result, out = first_run
+    records = records_by_name(out)
+    assert {name: record.status for name, record in records.items()} == {
+        "a_portrait.jpg": "done",
+        "b_deep.png": "done",
+        "c_truncated.jpg": "failed",
+        "d_not_a_photo.png": "failed",
+    }
+    assert records["a_portrait.jpg"].faces == 1 and records["a_portrait.jpg"].seconds > 0
+    assert "truncated" in records["c_truncated.jpg"].error
+    assert "not an image" in records["d_not_a_photo.png"].error
+    assert records["c_truncated.jpg"].faces == 0 and not (out / "c_truncated.jpg").exists()
+    assert "c_truncated.jpg: damaged or truncated image" in result.stderr
+    assert "2 corrected, 0 already done, 2 failed" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a_portrait.jpg", "b_deep.png", manifest.MANIFEST_NAME]
+
+
+@pytest.mark.slow
+def test_a_rerun_writes_only_what_is_missing(first_run, shoot: Path, tiny_weights: Path) -> None:
+    _, out = first_run
+    kept = out / "a_portrait.jpg"
+    kept_stat = kept.stat()
+    redo = (out / "b_deep.png").read_bytes()
+    (out / "b_deep.png").unlink()
+    result = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "-q")
+    records = records_by_name(out)
+    assert records["a_portrait.jpg"].status == "skipped"
+    assert records["b_deep.png"].status == "done"
+    assert (out / "b_deep.png").read_bytes() == redo
+    assert kept.stat().st_mtime_ns == kept_stat.st_mtime_ns and kept.stat().st_ino == kept_stat.st_ino
+    assert "1 corrected, 1 already done, 2 failed" in result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_is_done_and_records_the_rest(tiny_weights: Path, tmp_path: Path) -> None:
+    shoot = tmp_path / "many"
+    shoot.mkdir()
+    for index in range(16):
+        shutil.copy(FIXTURES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
+    out = tmp_path / "out"
+    job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2", "-q"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while job.poll() is None and not any(out.glob("p*.jpg")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGINT)
+    _, stderr = job.communicate(timeout=300)
+    assert job.returncode in (0, 130), stderr  # 0: every photo was done before the signal arrived
+    records = records_by_name(out)
+    assert len(records) == 16
+    written = sorted(p.name for p in out.iterdir() if p.name != manifest.MANIFEST_NAME)
+    assert written == sorted(name for name, record in records.items() if record.status == "done")
+    assert {record.status for record in records.values()} <= {"done", "not run"}
+    expected = (FIXTURES / "congress_A000055.jpg").stat().st_size
+    for name in written:  # whole files: each decodes, none is a leftover temporary file
+        with Image.open(out / name) as image:
+            image.load()
+        assert (out / name).stat().st_size > expected // 4
+    if job.returncode == 130:
+        assert "not run (stopped)" in stderr
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from deepflash_app.cli import main\n"
+        f"sys.argv = ['deepflash', 'batch', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "deepflash: deepflash batch needs Ray: pip install 'deepflash[batch]'."
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,98 @@
+"""What a batch job reads and writes, and how it asks Ray for resources (no Ray started here)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deepflash_app.batch import manifest, resources, sources
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture()
+def shoot(tmp_path: Path) -> Path:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for name in ("b.jpg", "a.JPG", "c.png"):
+        shutil.copy(FIXTURES / "congress_A000014.jpg", folder / name)
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / ".hidden.jpg").write_bytes(b"")
+    (folder / "sub").mkdir()
+    return folder
+
+
+def test_folders_globs_and_files_expand_in_order(shoot: Path) -> None:
+    photos, failures = sources.list_photos([str(shoot), str(shoot / "*.jpg"), str(shoot / "c.png"), str(shoot / "missing.jpg")])
+    names = [Path(p).name for p in photos]
+    assert names == ["a.JPG", "b.jpg", "c.png", "b.jpg", "c.png"]
+    assert failures == [(str(shoot / "missing.jpg"), "no such file or folder.")]
+
+
+def test_an_empty_folder_or_glob_is_reported(tmp_path: Path) -> None:
+    photos, failures = sources.list_photos([str(tmp_path), str(tmp_path / "*.jpg")])
+    assert photos == [] and [reason for _, reason in failures] == ["holds no images.", "holds no images."]
+
+
+def test_uris_are_listed_through_pyarrow(shoot: Path) -> None:
+    pytest.importorskip("pyarrow")
+    photos, failures = sources.list_photos([f"file://{shoot}/", f"file://{shoot}/b*"])
+    assert failures == []
+    assert photos == [f"file://{shoot}/a.JPG", f"file://{shoot}/b.jpg", f"file://{shoot}/c.png", f"file://{shoot}/b.jpg"]
+    with sources.local_copy(photos[1]) as copy:
+        assert copy.name == "b.jpg" and copy.read_bytes() == (shoot / "b.jpg").read_bytes()
+    assert not copy.exists()
+
+
+def test_plan_refuses_collisions_inputs_and_unknown_formats(shoot: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(FIXTURES / "congress_A000014.jpg", other / "b.jpg")
+    (other / "x.unknown").write_bytes(b"")
+    photos = [str(shoot / "b.jpg"), str(shoot / "b.jpg"), str(other / "b.jpg"), str(other / "x.unknown"), str(shoot / "c.png")]
+    items, failures = sources.plan(photos, shoot)
+    assert items == []
+    assert [Path(photo).name for photo, _ in failures] == ["b.jpg", "b.jpg", "x.unknown", "c.png"]
+    assert "refusing to overwrite an input photo" in failures[0][1]
+    out = tmp_path / "out"
+    items, failures = sources.plan(photos, out)
+    assert items == [sources.Item(str(shoot / "b.jpg"), str(out / "b.jpg")), sources.Item(str(shoot / "c.png"), str(out / "c.png"))]
+    assert "would overwrite the result of" in failures[0][1] and "extension" in failures[1][1]
+
+
+def test_only_results_that_exist_count_as_done(tmp_path: Path) -> None:
+    items = [sources.Item("a.jpg", str(tmp_path / "a.jpg")), sources.Item("b.jpg", str(tmp_path / "b.jpg"))]
+    (tmp_path / "a.jpg").write_bytes(b"whole")
+    todo, done = sources.split_done(items)
+    assert todo == items[1:] and done == items[:1]
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 8, 64])
+def test_the_plan_leaves_cpu_budget_for_the_tasks(cpus: int) -> None:
+    plan = resources.plan_for(cpus, threads=2)
+    assert plan.actors == cpus and plan.actor_gpus == 0 and plan.actor_threads == 2
+    actors_total = plan.actors * plan.actor_cpus
+    # A decode task and an encode task must fit beside the whole pool, or Ray Data waits forever.
+    assert actors_total + 2 * plan.task_cpus <= cpus
+    assert 0 < plan.task_cpus < 1
+
+
+def test_with_gpus_there_is_one_actor_per_gpu() -> None:
+    plan = resources.plan_for(16, gpus=2, threads=8)
+    assert plan.actors == 2 and plan.actor_gpus == 1
+    assert plan.actors * plan.actor_cpus + 2 * plan.task_cpus <= 16
+
+
+def test_manifest_round_trips_and_counts(tmp_path: Path) -> None:
+    records = [
+        manifest.Record("a.jpg", "out/a.jpg", manifest.DONE, faces=2, seconds=1.5),
+        manifest.Record("b.jpg", "out/b.jpg", manifest.FAILED, error="damaged or truncated image."),
+        manifest.Record("c.jpg", "out/c.jpg", manifest.SKIPPED),
+    ]
+    path = tmp_path / "run" / manifest.MANIFEST_NAME
+    manifest.write(records, path)
+    assert manifest.read(path) == records
+    assert manifest.summary(records) == {"done": 1, "skipped": 1, "failed": 1, "not run": 0}
+    assert [p.name for p in path.parent.iterdir()] == [manifest.MANIFEST_NAME]
