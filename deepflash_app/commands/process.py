@@ -89,6 +89,9 @@ def _corrector(weights: str | None, device: str, mixed_precision: bool, server: 
         corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
         corrector.ping()  # one check for the whole run: no server, nothing sent
         return corrector
+    from deepflash_core import faces
+
+    faces.preload()  # the face models load while torch is imported
     return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
 
 
