@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deepflash_core.pixels import to_uint8
+
 Box = tuple[int, int, int, int]
 
 PREVIEW_SIDE = 1600
@@ -26,11 +28,7 @@ _FACE_COLOUR = (255, 196, 0)  # amber reads on skin, hair and studio backdrops a
 
 def to_display_u8(pixels: np.ndarray) -> np.ndarray:
     """8-bit copy of ``(H, W, C)`` uint8/uint16/float32 pixels (float taken as [0, 1])."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    if pixels.dtype == np.uint16:
-        return (pixels >> 8).astype(np.uint8)
-    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(pixels)
 
 
 def preview_scale(height: int, width: int, side: int = PREVIEW_SIDE) -> float:

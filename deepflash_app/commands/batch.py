@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from deepflash_app.commands.correction_options import correction_options
 from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from deepflash_core.options import Options
 
 if TYPE_CHECKING:
     from deepflash_app.batch.job import Settings
@@ -29,10 +30,7 @@ class BatchJobError(DeepFlashError):
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Folder for the results, named like the inputs (shared by all nodes on a cluster).")
-@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
-@click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
-@click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
-@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
+@correction_options
 @click.option("--device", default="auto", show_default=True, help="Torch device on each worker: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", metavar="FILE|NAME", help="A .safetensors weights file (its .json card beside it, same path on every node) or an installed model's name.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
+from deepflash_app.commands.correction_options import correction_options
 from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
-from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError, ServerUnavailableError
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from deepflash_core.errors import DeepFlashError, ImageWriteError, ServerUnavailableError
+from deepflash_core.options import Options
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
 DEBUG = os.environ.get("DEEPFLASH_DEBUG", "") not in ("", "0")
@@ -95,14 +96,6 @@ def _corrector(weights: str | None, device: str, mixed_precision: bool, server: 
     return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
 
 
-def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    """``FloatRange`` lets NaN through (no comparison with NaN fails); :class:`Options` refuses it."""
-    try:
-        return Options(strength=value).strength
-    except InvalidOptionError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
-
-
 def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
     """The jobs whose output can be written, and one line per refusal (a refusing folder is named once)."""
     from deepflash_core.imageio import check_writable, output_format
@@ -146,10 +139,7 @@ changed (strength 0) is copied byte for byte when its output has the source's fo
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Output file (one input only); its extension picks the format.")
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for the outputs, named like the inputs.")
-@click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), callback=_finite_strength, default=Options().strength, show_default=True, help="0 leaves the photo unchanged, 1 applies the full correction.")
-@click.option("--whole-image", is_flag=True, help="Correct the whole frame as one crop instead of each detected face.")
-@click.option("--background", type=click.Choice(BACKGROUNDS), default=Options().background, show_default=True, help="keep: everything outside the person stays untouched; lift: a smooth brightening of the backdrop.")
-@click.option("--red-eye/--no-red-eye", default=Options().red_eye, show_default=True, help="Replace red pupils by dark ones and fill in small flash glare on glasses.")
+@correction_options
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", metavar="FILE|NAME", help="A .safetensors weights file (its .json model card beside it) or an installed model's name (`deepflash models` lists them); default: the default model.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
