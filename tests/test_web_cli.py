@@ -29,7 +29,7 @@ def test_cli_serves_the_page(tiny_weights: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=240)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -46,7 +46,9 @@ def test_results_are_removed_when_the_page_stops(tiny_weights: Path, portrait_pa
     environment = {**os.environ, "TMPDIR": str(tmp_path)}  # where the page keeps its results
     log = tmp_path / "web.log"  # a file, not a pipe: a pipe nobody reads can block the page's exit
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment)
+        # Started as a script's `deepflash web &` would be: a non-interactive shell hands it SIGINT ignored.
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         _wait_for_page(f"http://127.0.0.1:{port}/config", process, timeout_s=120.0)
         result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(

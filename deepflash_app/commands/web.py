@@ -47,7 +47,10 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
 
     demo = build_app(service, concurrency=concurrency, queue_size=queue_size, examples=examples.photos())
     click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: end as Ctrl+C does
+    # Ctrl+C and a service manager's SIGTERM both end the page, also when it was started from a script that
+    # runs it in the background, where SIGINT arrives ignored (as the server does for both).
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     try:
         launch_app(demo, host=host, port=port, max_upload_mb=max_upload_mb, block=True,
                    allowed_paths=[examples.FOLDER])
