@@ -166,9 +166,16 @@ class Pipeline:
         return Result(output, faces, timings, warnings, person)
 
     def _infer(self, filtered: torch.Tensor) -> torch.Tensor:
-        """Network output ``y`` for a batch of filtered crops, float32."""
+        """Network output ``y`` for a batch of filtered crops, float32.
+
+        On the CPU the network runs on one thread: how a convolution's sums are split over threads
+        changes their last bits, and so, now and then, an output pixel. On one thread a photo gives the
+        same file on any machine, in any front end, whatever its core count (a batch job's workers run
+        one thread each); and at the network's few-hundred-pixel input a second thread costs more in
+        waking and parking its workers than it saves.
+        """
         batch = filtered.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), bilateral.one_cpu_thread(self.device):
             with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=self.mixed_precision):
                 output = self.model(batch)
         return output.float()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -67,6 +68,27 @@ def test_batch_writes_the_same_files_as_process(first_run, shoot: Path, tiny_wei
 
 
 @pytest.mark.slow
+def test_the_staged_layout_of_gpu_clusters_writes_the_same_files(first_run, shoot: Path, tiny_weights: Path, tmp_path: Path) -> None:
+    import ray
+
+    from deepflash_app.batch import job, resources, sources
+
+    _, whole_photos = first_run
+    items, _ = sources.plan([str(shoot / name) for name in ("a_portrait.jpg", "b_deep.png", "c_truncated.jpg")], tmp_path)
+    # The layout planned for a node with a GPU (decode and encode tasks beside the model's actor), run on the CPU.
+    staged = replace(resources.plan_for(2, gpus=1), actor_gpus=0.0)
+    assert not staged.whole_photos
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    try:
+        records = list(job.run(items, job.Settings(weights=str(tiny_weights)), staged, job.new_staging_folder(tmp_path), progress=False))
+    finally:
+        ray.shutdown()
+    assert {Path(r.input).name: r.status for r in records} == {"a_portrait.jpg": "done", "b_deep.png": "done", "c_truncated.jpg": "failed"}
+    for name in ("a_portrait.jpg", "b_deep.png"):
+        assert (tmp_path / name).read_bytes() == (whole_photos / name).read_bytes(), name
+
+
+@pytest.mark.slow
 def test_unreadable_photos_are_reported_and_the_job_goes_on(first_run) -> None:
     result, out = first_run
     records = records_by_name(out)
@@ -82,6 +104,8 @@ def test_unreadable_photos_are_reported_and_the_job_goes_on(first_run) -> None:
     assert records["c_truncated.jpg"].faces == 0 and not (out / "c_truncated.jpg").exists()
     assert "c_truncated.jpg: damaged or truncated image" in result.stderr
     assert "2 corrected, 0 already done, 2 failed" in result.stderr
+    # Quiet: none of Ray's own notices, only DeepFlash's lines.
+    assert all(line.startswith("deepflash: ") for line in result.stderr.splitlines()), result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a_portrait.jpg", "b_deep.png", manifest.MANIFEST_NAME]
 
 

@@ -70,19 +70,19 @@ def test_only_results_that_exist_count_as_done(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 3, 8, 64])
-def test_the_plan_leaves_cpu_budget_for_the_tasks(cpus: int) -> None:
-    plan = resources.plan_for(cpus, threads=2)
-    assert plan.actors == cpus and plan.actor_gpus == 0 and plan.actor_threads == 2
-    actors_total = plan.actors * plan.actor_cpus
+def test_on_cpus_one_single_threaded_actor_per_core_takes_whole_photos(cpus: int) -> None:
+    plan = resources.plan_for(cpus)
+    assert plan.whole_photos and plan.actors == cpus and plan.actor_gpus == 0 and plan.actor_threads == 1
+    # Nothing but the actors asks for a CPU, and together they fit the budget.
+    assert plan.actors * plan.actor_cpus <= cpus and plan.task_concurrency == 0
+
+
+def test_with_gpus_there_is_one_actor_per_gpu_and_room_for_the_tasks() -> None:
+    plan = resources.plan_for(16, gpus=2)
+    assert plan.actors == 2 and plan.actor_gpus == 1 and not plan.whole_photos
     # A decode task and an encode task must fit beside the whole pool, or Ray Data waits forever.
-    assert actors_total + 2 * plan.task_cpus <= cpus
-    assert 0 < plan.task_cpus < 1
-
-
-def test_with_gpus_there_is_one_actor_per_gpu() -> None:
-    plan = resources.plan_for(16, gpus=2, threads=8)
-    assert plan.actors == 2 and plan.actor_gpus == 1
     assert plan.actors * plan.actor_cpus + 2 * plan.task_cpus <= 16
+    assert plan.task_cpus > 0 and plan.actor_threads == int(plan.actor_cpus)
 
 
 def test_manifest_round_trips_and_counts(tmp_path: Path) -> None:

@@ -323,3 +323,19 @@ def test_an_evaluation_only_model_is_refused_by_the_pipeline(tmp_path: Path) -> 
     path = save(DirectUNet(ModelConfig(width=0.125, input_size=64)), tmp_path / "direct.safetensors")
     with pytest.raises(WeightsError, match="evaluation only"):
         Pipeline.load(weights=path, device="cpu")
+
+
+def test_the_result_does_not_depend_on_torch_threads() -> None:
+    # A batch job's workers run one thread each and must write the file `deepflash process` writes.
+    pipe = Pipeline.load(device="cpu")  # the shipped model: its convolutions are wide enough to split over threads
+    pixels = portrait(1).astype(np.float32) / 255.0  # float32 out: a difference in any last bit shows
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            results.append(pipe.process(pixels).pixels)
+    finally:
+        torch.set_num_threads(threads)
+    assert not np.array_equal(results[0], pixels)
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])

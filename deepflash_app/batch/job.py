@@ -1,9 +1,13 @@
-"""The batch job as a Ray Data pipeline: decode (tasks) → correct (actors holding the model) → encode (tasks).
+"""The batch job as a Ray Data pipeline over a pool of actors that each hold a loaded model.
 
 Each photo goes through exactly the calls ``deepflash process`` makes — ``load_photo``,
-``Pipeline.process``, ``save_photo`` — so every result is the same file, byte for byte. Ray Data
-streams the photos through the three stages at once, so one photo is decoded while another is
-corrected and a third encoded, in bounded memory, and retries a stage whose worker died.
+``Pipeline.process``, ``save_photo`` — so every result is the same file, byte for byte.
+
+On CPUs alone each actor takes a photo from decode to written file (whole photos): every core does
+every stage anyway, and a photo's pixels that crossed processes between the stages would cost as much
+CPU again as correcting it. With GPUs the actors hold the model on their GPU and only correct; decode
+and encode run as CPU tasks beside them (staged), so the GPU is not kept waiting on them. Either way
+Ray Data streams the photos through in bounded memory and retries the work of a worker that died.
 
 Results are written into a private staging folder inside the destination and renamed into place
 only when whole, so a result that exists is complete and a killed worker leaves nothing behind
@@ -12,6 +16,7 @@ once the job ends.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import pickle
@@ -19,6 +24,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from deepflash_app.batch import resources
 from deepflash_app.batch.manifest import DONE, FAILED, Record
 from deepflash_app.batch.sources import Item, is_uri, local_copy
 from deepflash_core.errors import DeepFlashError
+from deepflash_core.native_log import native_stderr_silenced
 from deepflash_core.options import Options
 
 STAGING_PREFIX = ".deepflash-batch-"
@@ -61,27 +68,41 @@ def run(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
     if not progress:
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     context.execution_options.preserve_order = False
     context.execution_options.verbose_progress = False
     rows = [{"input": item.source, "output": item.target} for item in items]
-    tasks = ray.data.TaskPoolStrategy(size=plan.task_concurrency)
-    dataset = (
-        # One photo per block: photos stream through the stages one by one rather than in chunks.
-        ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        .map(_decode, num_cpus=plan.task_cpus, compute=tasks)
-        .map_batches(
-            _CorrectingActor,
-            fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
-            batch_size=1,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=plan.actors),
+    # One photo per block: photos stream through the stages one by one rather than in chunks.
+    photos = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+    actors = ray.data.ActorPoolStrategy(size=plan.actors)
+    if plan.whole_photos:
+        dataset = photos.map(
+            _PhotoActor,
+            fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads, "staging": str(staging)},
+            compute=actors,
             num_cpus=plan.actor_cpus,
-            num_gpus=plan.actor_gpus,
         )
-        .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, compute=tasks)
-    )
-    for row in dataset.iter_rows():
+    else:
+        tasks = ray.data.TaskPoolStrategy(size=plan.task_concurrency)
+        dataset = (
+            photos.map(_decode, num_cpus=plan.task_cpus, compute=tasks)
+            .map_batches(
+                _CorrectingActor,
+                fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
+                batch_size=1,
+                batch_format="numpy",
+                compute=actors,
+                num_cpus=plan.actor_cpus,
+                num_gpus=plan.actor_gpus,
+            )
+            .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, compute=tasks)
+        )
+    rows = iter(dataset.iter_rows())
+    # Ray's native core writes notices of its own straight to the terminal while the actors start
+    # (e.g. how Ray Data hands them their arguments); without progress only DeepFlash's lines are shown.
+    with nullcontext() if progress else native_stderr_silenced():
+        first = next(rows, None)
+    for row in itertools.chain([first] if first is not None else [], rows):
         yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
     if report_stats is not None:
         report_stats(dataset.stats())
@@ -131,7 +152,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CorrectingActor:
-    """A Ray actor holding one loaded pipeline; corrects the photos it is handed (one per batch)."""
+    """A Ray actor holding one loaded pipeline; corrects the decoded photos it is handed (one per batch)."""
 
     def __init__(self, settings: Settings, threads: int) -> None:
         from deepflash_core import faces
@@ -146,20 +167,36 @@ class _CorrectingActor:
         self.pipeline = Pipeline.load(weights=settings.weights, device=settings.device, mixed_precision=settings.mixed_precision)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        out: dict[str, Any] = {key: list(values) for key, values in batch.items()}
-        for index in range(len(batch["input"])):
-            if batch["error"][index]:
-                continue
-            start = time.perf_counter()
-            try:
-                result = self.pipeline.process(batch["pixels"][index], self.options)
-                out["unchanged"][index] = np.array_equal(result.pixels, batch["pixels"][index])
-                out["pixels"][index], out["faces"][index] = result.pixels, len(result.faces)
-            except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
-                out["pixels"][index] = _NO_PIXELS
-                out["error"][index] = _error_line(caught, os.path.basename(str(batch["input"][index])))
-            out["seconds"][index] += time.perf_counter() - start
-        return out
+        rows = [{key: values[index] for key, values in batch.items()} for index in range(len(batch["input"]))]
+        corrected = [self.correct(row) for row in rows]
+        return {key: [row[key] for row in corrected] for key in batch}
+
+    def correct(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A decoded photo's row with its pixels corrected (or its error recorded)."""
+        if row["error"]:
+            return row
+        start = time.perf_counter()
+        row = dict(row)
+        try:
+            result = self.pipeline.process(row["pixels"], self.options)
+            row["unchanged"] = np.array_equal(result.pixels, row["pixels"])
+            row["pixels"], row["faces"] = result.pixels, len(result.faces)
+        except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
+            row["pixels"] = _NO_PIXELS
+            row["error"] = _error_line(caught, os.path.basename(str(row["input"])))
+        row["seconds"] += time.perf_counter() - start
+        return row
+
+
+class _PhotoActor(_CorrectingActor):
+    """A Ray actor holding one loaded pipeline that takes each photo it is handed from its file to its result."""
+
+    def __init__(self, settings: Settings, threads: int, staging: str) -> None:
+        super().__init__(settings, threads)
+        self.staging = staging
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        return _encode(self.correct(_decode(row)), self.staging)
 
 
 def _encode(row: dict[str, Any], staging: str) -> dict[str, Any]:

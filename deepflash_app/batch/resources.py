@@ -1,9 +1,11 @@
 """Starting or joining Ray, and sizing the job to the cluster it gets.
 
-Ray Data hands out work only while the CPUs its operators ask for fit the cluster's budget. An
-actor pool that asks for every CPU leaves nothing for the decode and encode tasks, and the job
-waits forever; so the actors together ask for a share of the CPUs and each task for a small
-fraction, while the operating system shares the real cores among them.
+Ray Data hands out work only while the CPUs its operators ask for fit the cluster's budget. On CPUs
+alone the job is one pool of actors, one per core, each taking whole photos: together they ask for
+every CPU and nothing else needs one. With GPUs the model's actors (one per GPU) correct and the CPU
+tasks decode and encode: an actor pool that asked for every CPU would leave nothing for those tasks
+and the job would wait forever, so the actors together ask for a share of the CPUs and each task for
+a small fraction, while the operating system shares the real cores among them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-# The part of the cluster's CPU budget the correcting actors ask for; the rest is for decode and encode tasks.
+# With GPUs, the part of the cluster's CPU budget the correcting actors ask for; the rest is for decode and encode tasks.
 ACTOR_SHARE = 0.5
 # How many decode tasks, and how many encode tasks, may run at once per actor. Each task that runs at
 # once needs a Ray worker process of its own, and starting one costs seconds: a budget of small
@@ -28,11 +30,13 @@ class Plan:
 
     Attributes:
         actors: size of the pool of actors that hold the model.
-        actor_cpus: CPUs each actor asks for (a fraction: see the module's note).
+        actor_cpus: CPUs each actor asks for.
         actor_gpus: GPUs each actor asks for (1 when the cluster has GPUs, else 0).
-        actor_threads: torch threads in each actor: as many as ``deepflash process`` uses here, because
-            torch's float sums depend on the thread count and a 16-bit result would differ in its last bit.
-        task_cpus: CPUs each decode or encode task asks for.
+        actor_threads: torch threads in each actor: one per CPU it asked for (the pipeline's result does
+            not depend on the count, so any count gives the file ``deepflash process`` writes).
+        whole_photos: each actor decodes, corrects and encodes its photos (CPUs alone); else decode and
+            encode are tasks of their own beside the actors (GPUs).
+        task_cpus: CPUs each decode or encode task asks for (a fraction: see the module's note).
         task_concurrency: how many decode (and how many encode) tasks may run at once.
     """
 
@@ -40,26 +44,28 @@ class Plan:
     actor_cpus: float
     actor_gpus: float
     actor_threads: int
-    task_cpus: float
-    task_concurrency: int
+    whole_photos: bool
+    task_cpus: float = 0.0
+    task_concurrency: int = 0
 
 
-def plan_for(cpus: float, gpus: float = 0.0, threads: int = 1, actors: int | None = None) -> Plan:
-    """Size the job to a cluster with ``cpus`` CPUs and ``gpus`` GPUs in all, torch using ``threads``.
+def plan_for(cpus: float, gpus: float = 0.0, actors: int | None = None) -> Plan:
+    """Size the job to a cluster with ``cpus`` CPUs and ``gpus`` GPUs in all.
 
-    With GPUs there is one actor per GPU; on CPUs alone one per core (most of a photo's work —
-    decoding, detection, resizing, blending, encoding — runs on one thread, so one actor per core
-    keeps every core busy).
+    On CPUs alone there is one single-threaded actor per core: most of a photo's work (decoding,
+    detection, resizing, blending, encoding) runs on one thread, so one photo per core keeps every core
+    busy without the threads of one photo waiting on another's. With GPUs there is one actor per GPU.
     """
     cpus = max(float(cpus), 1.0)
     whole_gpus = int(gpus)
-    if actors is None:
-        actors = whole_gpus if whole_gpus > 0 else max(1, int(cpus))
-    actors = max(1, actors)
+    if whole_gpus <= 0:
+        actors = max(1, actors if actors is not None else int(cpus))
+        return Plan(actors, round(cpus / actors, 3), 0.0, 1, whole_photos=True)
+    actors = max(1, actors if actors is not None else whole_gpus)
     actor_cpus = round(cpus * ACTOR_SHARE / actors, 3)
     concurrency = actors * TASKS_PER_ACTOR
     task_cpus = round(cpus * (1.0 - ACTOR_SHARE) / (concurrency * 2), 3)
-    return Plan(actors, actor_cpus, 1.0 if whole_gpus > 0 else 0.0, max(1, threads), task_cpus, concurrency)
+    return Plan(actors, actor_cpus, 1.0, max(1, int(actor_cpus)), False, task_cpus, concurrency)
 
 
 def local_cpus() -> int:
@@ -77,7 +83,7 @@ def connect(address: str | None, cpus: int | None = None, quiet: bool = False, u
     """
     import ray
 
-    options = {"logging_level": logging.WARNING if quiet else logging.INFO, "log_to_driver": not quiet}
+    options = {"logging_level": logging.ERROR if quiet else logging.INFO, "log_to_driver": not quiet}
     if address:
         ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **options)
     else:
@@ -85,11 +91,9 @@ def connect(address: str | None, cpus: int | None = None, quiet: bool = False, u
         # workers for the job instead of using the ones it starts with (seconds each).
         os.environ.update(WORKER_ENV)
         ray.init(address="local", num_cpus=cpus or local_cpus(), include_dashboard=False, **options)
-    import torch
-
     total = ray.cluster_resources()
     gpus = total.get("GPU", 0.0) if use_gpus else 0.0
-    return plan_for(total.get("CPU", 1.0), gpus, torch.get_num_threads())
+    return plan_for(total.get("CPU", 1.0), gpus)
 
 
 def disconnect() -> None:
