@@ -175,8 +175,12 @@ def main() -> None:
     args = parser.parse_args()
     deepflash = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
-        photos_dir = args.keep or Path(scratch) / "photos"
-        photos = make_photos(args.portraits, args.count, photos_dir)
+        photos = make_photos(args.portraits, args.count, args.keep or Path(scratch) / "made")
+        # Both commands get a folder of exactly these photos (a kept folder may hold more).
+        photos_dir = Path(scratch) / "photos"
+        photos_dir.mkdir()
+        for photo in photos:
+            (photos_dir / photo.name).symlink_to(photo.absolute())
         if photos:
             names = [p.name for p in photos]
             megapixels = [_megapixels(p) for p in photos]

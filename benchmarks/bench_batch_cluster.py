@@ -78,7 +78,7 @@ def model_workers(marker: str) -> list[tuple[int, str]]:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("ray::") and "CorrectingActor" in title:
+        if title.startswith("ray::") and ("CorrectingActor" in title or "PhotoActor" in title):
             workers.append((pid, title))
     return workers
 
