@@ -46,7 +46,7 @@ def shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(shoot: Path, tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("batch-out")
-    # Two CPUs: an actor pool that asked for both would leave the decode task waiting forever.
+    # Two CPUs: two actors, each asking for one of them and taking whole photos.
     return deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "-q"), out
 
 
