@@ -47,6 +47,8 @@ LIVENESS_INTERVAL_S = 2.0
 """While waiting for a slow reply, how often to check with ``ping`` that the server still lives."""
 REFUSED_CHECK_S = 0.25
 """A ``ping`` unanswered this long to a local TCP address checks whether anything listens on the port."""
+SHUTDOWN_RETRY_S = 0.5
+"""After a server answered that it is shutting down, how long to wait before asking again (its successor binds)."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,15 @@ class DeepFlashClient(BaseClient):
             reply_frames, reason = self._wait(timeout_s, watch=len(frames) > 1, fail_fast=fail_fast)
             if reply_frames is not None:
                 try:
-                    return protocol.parse_reply(reply_frames)
+                    reply = protocol.parse_reply(reply_frames)
                 except protocol.ProtocolError as error:
                     raise ServerError(f"{error} ({self._log_note()})", error.code) from None
+                if not (reply.status == "error" and reply.fields.get("code") == protocol.E_SHUTTING_DOWN):
+                    return reply
+                # A server on its way out (stopped, or replaced by a new one on the same address) did not
+                # start this request: ask again, which reaches its successor if one is taking over.
+                reason = "the server shut down"
+                time.sleep(SHUTDOWN_RETRY_S)
             self.close()  # a REQ socket without its reply is stuck: drop it and open a fresh one
             if reason in (_NOTHING_LISTENS, _STOPPED):
                 break  # a resend cannot reach a server that is not there

@@ -75,6 +75,36 @@ def test_a_lost_reply_is_retried_on_a_fresh_socket(state_dir):
     assert len(peers) == 2 and peers[0] != peers[1]  # the second attempt came from a new socket
 
 
+def test_a_server_shutting_down_is_asked_again_and_named_when_none_takes_over(state_dir):
+    """A server replaced on its address answers what it holds with "shutting down": the client asks again."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(address)
+
+    def respond(answers: int, successor_answers: bool) -> None:
+        for attempt in range(answers):
+            identity, empty, header = router.recv_multipart()
+            request_id = protocol.parse_request([header], protocol.Limits()).request_id
+            if successor_answers and attempt == answers - 1:
+                reply = protocol.encode_reply("ping", request_id, pid=2)
+            else:
+                reply = protocol.encode_error(protocol.E_SHUTTING_DOWN, "The server is shutting down.", "ping", request_id)
+            router.send_multipart([identity, empty, reply])
+
+    try:
+        responder = threading.Thread(target=respond, args=(2, True))
+        responder.start()
+        assert DeepFlashClient(address, timeout_s=5.0, retries=1).ping()["pid"] == 2
+        responder.join(5)
+        responder = threading.Thread(target=respond, args=(1, False))
+        responder.start()
+        with pytest.raises(ServerUnavailableError, match="the server shut down"):
+            DeepFlashClient(address, timeout_s=5.0, retries=0).ping()
+        responder.join(5)
+    finally:
+        router.close(linger=0)
+
+
 def _responder(address: str, replies: int, ops: list[str]) -> threading.Thread:
     """A ROUTER that answers ``replies`` requests like a warm server (ping with limits, process echoing pixels)."""
     router = zmq.Context.instance().socket(zmq.ROUTER)

@@ -249,9 +249,14 @@ def test_hung_server_is_named_and_replaced_on_request(state_dir, tiny_weights):
             replacement = subprocess.Popen([*PYTHON_SERVER, "--bind", address, "--weights", str(tiny_weights),
                                             "--replace"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
+                # Continued so it can handle its SIGTERM, the old server may still answer what it holds
+                # (or say it is shutting down) before it exits; once it is gone the replacement answers.
+                deadline = time.monotonic() + 60
+                while lifecycle.process_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert not lifecycle.process_alive(pid)
                 with DeepFlashClient(address, timeout_s=60, retries=2) as probe:
                     assert probe.ping()["pid"] == replacement.pid
-                assert not lifecycle.process_alive(pid)
             finally:
                 replacement.terminate()
                 replacement.wait(timeout=60)
