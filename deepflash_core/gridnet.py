@@ -91,15 +91,16 @@ def apply_affine(coefficients: torch.Tensor, image: torch.Tensor) -> torch.Tenso
 
 
 class GuideMap(nn.Module):
-    """A pointwise guide in [0, 1]: a learnt piecewise-linear curve of a learnt mix of the channels.
-
-    Starts as plain luminance: the mix is Rec. 601 luma and only the first hinge of the curve is on.
-    """
+    """A pointwise guide in [0, 1]: a learnt piecewise-linear curve of a learnt mix of the channels."""
 
     def __init__(self, knots: int) -> None:
         super().__init__()
         self.hinges = nn.Conv2d(3, knots, 1)
         self.curve = nn.Conv2d(knots, 1, 1)
+
+    def reset_parameters(self) -> None:
+        """Plain luminance: the mix is Rec. 601 luma and only the first hinge of the curve is on."""
+        knots = self.hinges.out_channels
         with torch.no_grad():
             self.hinges.weight.copy_(torch.tensor(LUMA).view(1, 3, 1, 1).expand(knots, 3, 1, 1))
             self.hinges.bias.copy_(-torch.arange(knots, dtype=torch.float32) / knots)
@@ -115,8 +116,8 @@ class CoefficientNet(nn.Module):
     """Low-resolution stream: strided convolutions down to the grid, local and global features, fused.
 
     Input ``(B, 3, input_size, input_size)``; output the grid ``(B, 12, luma_bins, grid_size, grid_size)``
-    of each cell's transform *minus the identity*. The head starts at zero, so every cell starts as exactly
-    "no change".
+    of each cell's transform *minus the identity* (:meth:`BilateralGridNet.reset_head` starts it at zero, so
+    every cell starts as exactly "no change").
     """
 
     def __init__(self, config: GridNetConfig) -> None:
@@ -137,8 +138,6 @@ class CoefficientNet(nn.Module):
         self.global_fc = nn.Sequential(nn.Linear(features, features), nn.ReLU(inplace=True),
                                        nn.Linear(features, features))
         self.head = nn.Conv2d(features, config.luma_bins * COEFFICIENTS, 1)
-        nn.init.zeros_(self.head.weight)  # the identity start; BilateralGridNet.reset_head restores it
-        nn.init.zeros_(self.head.bias)
 
     def forward(self, low: torch.Tensor) -> torch.Tensor:
         features = self.splat(low)
@@ -150,11 +149,19 @@ class CoefficientNet(nn.Module):
 class BilateralGridNet(nn.Module):
     """HDRNet-style DeepFlash model: ``BL(x)`` ``(B, 3, H, W)`` in, encoded difference ``y`` ``(B, 3, H, W)`` out."""
 
-    def __init__(self, config: GridNetConfig | None = None) -> None:
+    def __init__(self, config: GridNetConfig | None = None, initialise: bool = True) -> None:
+        """``initialise=False`` skips the identity start, for weights about to be loaded."""
         super().__init__()
         self.config = config or GridNetConfig()
         self.coefficients = CoefficientNet(self.config)
         self.guide = GuideMap(self.config.guide_knots)
+        if initialise:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The identity start: a luminance guide and a zero grid head, so a new model changes nothing."""
+        self.guide.reset_parameters()
+        self.reset_head()
 
     def reset_head(self) -> None:
         """Zero the grid head: every cell's transform becomes the identity ("no change")."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files
 from deepflash_core.errors import ServerStartError, ServerUnavailableError
 from deepflash_core.protocol import DEFAULT_ADDRESS
 
@@ -112,7 +112,7 @@ def ensure_server(address: str = DEFAULT_ADDRESS, launch: ServerLaunch | None = 
             if reply.get("state") == "failed":
                 break
         time.sleep(0.2)
-    log = protocol.log_path(address)
+    log = state_files.log_path(address)
     raise ServerStartError(f"The DeepFlash server started for {address} did not answer "
                            f"({_last_line(log) or 'no log output'}); see {log}.")
 
@@ -124,10 +124,10 @@ def _spawn(address: str, launch: ServerLaunch) -> subprocess.Popen[bytes]:
     if launch.device:
         command += ["--device", launch.device]
     idle_exit = auto_start_idle_exit_min() if launch.idle_exit_min is None else launch.idle_exit_min
-    command += ["--started-by", protocol.STARTED_BY_CLIENT]
+    command += ["--started-by", state_files.STARTED_BY_CLIENT]
     if idle_exit > 0:
         command += ["--idle-exit", f"{idle_exit:g}"]
-    log = protocol.log_path(address)
+    log = state_files.log_path(address)
     log.parent.mkdir(parents=True, exist_ok=True)
     # The server writes its own log; its stderr goes there too so a crash before logging starts is kept.
     try:

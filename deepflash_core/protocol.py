@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import struct
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import Any, Sequence
 
 from deepflash_core.errors import InvalidOptionError
 from deepflash_core.options import FIELDS as OPTION_FIELDS
@@ -318,94 +314,22 @@ def parse_reply(frames: Sequence[Any]) -> Reply:
     return Reply(op=op, request_id=request_id, status=status, fields=header, pixels=pixels, matte=matte)
 
 
-# --- files the server and clients agree on ------------------------------------------------------------
+# --- addresses ------------------------------------------------------------------------------------------
 
-def port_of(address: str) -> str:
-    """A short, file-name-safe key for an address: the TCP port, or a sanitised ipc path."""
-    tail = address.rsplit(":", 1)[-1] if address.startswith("tcp://") else address.split("://", 1)[-1]
-    return "".join(ch if ch.isalnum() else "_" for ch in tail)[-60:] or "default"
+def host_of(address: str) -> str | None:
+    """The host of a ``tcp://host:port`` address; None for the transports that stay on one machine (ipc, inproc)."""
+    transport, _, rest = address.partition("://")
+    if transport in ("ipc", "inproc"):
+        return None
+    return rest.rsplit(":", 1)[0].strip("[]")
 
 
 def is_local(address: str) -> bool:
     """True when ``address`` can only be on this machine (ipc, inproc, localhost, a loopback IP)."""
-    transport, _, rest = address.partition("://")
-    if transport in ("ipc", "inproc"):
-        return True
-    host = rest.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
+    host = host_of(address)
+    if host is None or host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # '*', an interface or a host name: maybe another machine
         return False
-
-
-def state_dir() -> Path:
-    """Where the server keeps its log and pid files (``DEEPFLASH_STATE_DIR`` overrides)."""
-    override = os.environ.get("DEEPFLASH_STATE_DIR")
-    if override:
-        return Path(override)
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "deepflash"
-    if sys.platform == "darwin":
-        return home / "Library" / "Logs" / "deepflash"
-    return Path(os.environ.get("XDG_STATE_HOME", home / ".local" / "state")) / "deepflash"
-
-
-def log_path(address: str) -> Path:
-    """The log file of the server at ``address``."""
-    return state_dir() / f"server-{port_of(address)}.log"
-
-
-STARTED_BY_USER = "user"
-"""A pid file's ``started_by`` for a server started with ``deepflash serve``."""
-STARTED_BY_CLIENT = "client"
-"""A pid file's ``started_by`` for a server a client (an editor plug-in) started when none answered."""
-
-
-def pid_path(address: str) -> Path:
-    """The pid file of the server at ``address``: JSON with pid, address, start time, who started it
-    (``started_by``) and its idle exit (``idle_exit_s``, null when it stays)."""
-    return state_dir() / f"server-{port_of(address)}.pid"
-
-
-# --- stdio framing (for the pyzmq-free helper process) ---------------------------------------------------
-
-_COUNT = struct.Struct("<I")
-_LENGTH = struct.Struct("<Q")
-MAX_STDIO_FRAMES = 4
-
-
-def write_frames(stream: IO[bytes], frames: Sequence[Any]) -> None:
-    """Write frames to a binary stream: a frame count, then each frame's length and bytes."""
-    stream.write(_COUNT.pack(len(frames)))
-    for frame in frames:
-        view = memoryview(frame).cast("B")
-        stream.write(_LENGTH.pack(view.nbytes))
-        stream.write(view)
-    stream.flush()
-
-
-def read_frames(stream: IO[bytes], max_bytes: int) -> list[bytes]:
-    """Read what :func:`write_frames` wrote; refuses more than ``max_bytes`` in one frame."""
-    count = _COUNT.unpack(_read_exactly(stream, _COUNT.size))[0]
-    if count > MAX_STDIO_FRAMES:
-        raise ProtocolError(f"{count} frames on the helper's stream; at most {MAX_STDIO_FRAMES}.")
-    frames = []
-    for _ in range(count):
-        length = _LENGTH.unpack(_read_exactly(stream, _LENGTH.size))[0]
-        if length > max_bytes:
-            raise ProtocolError(f"A frame of {length} bytes exceeds the limit of {max_bytes}.", E_TOO_LARGE)
-        frames.append(_read_exactly(stream, length))
-    return frames
-
-
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = stream.read(size - len(chunks))
-        if not chunk:
-            raise ProtocolError(f"The stream ended after {len(chunks)} of {size} bytes.", E_UNAVAILABLE)
-        chunks += chunk
-    return bytes(chunks)

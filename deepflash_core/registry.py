@@ -7,11 +7,13 @@ a network class, its config class and its *encoding*, which says how the network
   the pipeline runs these.
 - ``direct``: the photo ``x`` in, the studio photo ``o`` out (the papers' encoding A); an ablation for
   evaluation only.
+
+Every model class is built as ``model_class(config, initialise=...)``: ``initialise=False`` skips the
+class's own initialisation, for weights about to be loaded over it.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -45,13 +47,11 @@ class ModelKind:
         return self.config_class.from_dict(data)
 
     def build(self, config: CardConfig, initialise: bool = True) -> nn.Module:
-        """The model for ``config``; ``initialise=False`` skips a random initialisation that weights about to
-        be loaded would overwrite, where the class offers that (it is most of a cold start's load time)."""
+        """The model for ``config``; ``initialise=False`` skips an initialisation that weights about to be
+        loaded would overwrite (for the U-Nets it is most of a cold start's load time)."""
         if not isinstance(config, self.config_class):
             raise WeightsError(f"A '{self.name}' model needs a {self.config_class.__name__}, got {type(config).__name__}.")
-        if not initialise and "initialise" in inspect.signature(self.model_class).parameters:
-            return self.model_class(config, initialise=False)
-        return self.model_class(config)
+        return self.model_class(config, initialise=initialise)
 
 
 KINDS: dict[str, ModelKind] = {kind.name: kind for kind in (

@@ -1,10 +1,10 @@
 """Helper process for editor Pythons without pyzmq: one request on stdin, its reply on stdout.
 
 Run from the DeepFlash environment as ``python -m deepflash_core.stdio_bridge --address ADDR``. It reads
-the request's frames (as written by :func:`deepflash_core.protocol.write_frames`), forwards them to the
+the request's frames (as written by :func:`deepflash_core.stdio_frames.write_frames`), forwards them to the
 server with :class:`~deepflash_core.client.DeepFlashClient` (Lazy Pirate retries, optional server start)
 and writes the reply's frames back. Every failure becomes an error reply, so the caller always gets a
-well-formed answer. :class:`~deepflash_core.client.StdioClient` is the other side.
+well-formed answer. :class:`~deepflash_core.stdio_client.StdioClient` is the other side.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient, ServerLaunch
 from deepflash_core.errors import DeepFlashError, ServerError, ServerUnavailableError
+from deepflash_core.stdio_frames import read_frames, write_frames
 
 
 def forward(frames: Sequence[Any], client: DeepFlashClient) -> list[Any]:
@@ -42,13 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
-        frames = protocol.read_frames(stdin, protocol.Limits().max_message_bytes)
+        frames = read_frames(stdin, protocol.Limits().max_message_bytes)
         client = DeepFlashClient(args.address, args.timeout, args.retries,
                                  auto_start=ServerLaunch() if args.auto_start else False)
         reply = forward(frames, client)
     except (protocol.ProtocolError, DeepFlashError) as error:
         reply = [protocol.encode_error(getattr(error, "code", protocol.E_BAD_REQUEST), str(error))]
-    protocol.write_frames(stdout, reply)
+    write_frames(stdout, reply)
     return 0
 
 

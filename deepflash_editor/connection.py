@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from deepflash_core import client as deepflash_client
+from deepflash_core.stdio_client import StdioClient
 from deepflash_core.errors import DeepFlashError
 from deepflash_editor.job import ProcessingClient
 
@@ -50,6 +51,6 @@ def client_factory(python: str, serve_command: Sequence[str], may_start: Callabl
         if not python:
             raise DeepFlashError("This editor's Python has no pyzmq and no DeepFlash Python is recorded; run "
                                  "`deepflash install` again from the DeepFlash environment.")
-        return deepflash_client.StdioClient(python, address, timeout_s, RETRIES, auto_start=auto_start_helper)
+        return StdioClient(python, address, timeout_s, RETRIES, auto_start=auto_start_helper)
 
     return connect

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepflash_core import protocol
-from deepflash_core.protocol import STARTED_BY_USER
+from deepflash_core import protocol, state_files
+from deepflash_core.state_files import STARTED_BY_USER
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ServerConfig:
         curve_dir: CURVE key directory, needed to bind beyond loopback.
         replace: stop a DeepFlash server that holds the port without answering.
         idle_exit_s: exit after this many seconds without a ``process`` request (None: stay until stopped).
-        started_by: who started it, ``protocol.STARTED_BY_USER`` or ``protocol.STARTED_BY_CLIENT`` (shown by
+        started_by: who started it, ``STARTED_BY_USER`` or ``STARTED_BY_CLIENT`` (shown by
             ``deepflash status``, kept in the pid file).
     """
 
@@ -41,8 +41,8 @@ class ServerConfig:
 
     @property
     def log_file(self) -> Path:
-        return protocol.log_path(self.address)
+        return state_files.log_path(self.address)
 
     @property
     def pid_file(self) -> Path:
-        return protocol.pid_path(self.address)
+        return state_files.pid_path(self.address)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import zmq
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import DeepFlashError, ServerUnavailableError
 
@@ -48,7 +48,7 @@ class PidRecord:
     pid: int
     address: str
     started: float
-    started_by: str = protocol.STARTED_BY_USER
+    started_by: str = state_files.STARTED_BY_USER
     idle_exit_s: float | None = None
 
     def alive(self) -> bool:
@@ -61,7 +61,7 @@ class PidRecord:
 
 def started_by_text(started_by: str | None) -> str:
     """``started by …`` in words."""
-    who = ("a client (editor plug-in) when none answered" if started_by == protocol.STARTED_BY_CLIENT
+    who = ("a client (editor plug-in) when none answered" if started_by == state_files.STARTED_BY_CLIENT
            else "`deepflash serve`")
     return f"started by {who}"
 
@@ -79,12 +79,13 @@ def read_pid_file(path: Path) -> PidRecord | None:
         data = json.loads(path.read_text())
         idle = data.get("idle_exit_s")
         return PidRecord(int(data["pid"]), str(data["address"]), float(data["started"]),
-                         str(data.get("started_by", protocol.STARTED_BY_USER)), None if idle is None else float(idle))
+                         str(data.get("started_by", state_files.STARTED_BY_USER)),
+                         None if idle is None else float(idle))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def write_pid_file(path: Path, address: str, started_by: str = protocol.STARTED_BY_USER,
+def write_pid_file(path: Path, address: str, started_by: str = state_files.STARTED_BY_USER,
                    idle_exit_s: float | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + f".{os.getpid()}")
@@ -157,7 +158,7 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
     if running is not None:
         return running
     record = read_pid_file(pid_file)
-    port = protocol.port_of(address)
+    port = state_files.port_of(address)
     if record is None or not record.alive():
         raise PortInUseError(f"Port {port} ({address}) is already used by another program; choose another "
                              f"port with --bind tcp://127.0.0.1:PORT.")
@@ -208,7 +209,7 @@ def stop_server(address: str, timeout_s: float = 60.0) -> StopOutcome:
     """
     if not protocol.is_local(address):
         raise DeepFlashError(f"{address} is not on this machine; stop that server where it runs.")
-    pid_file = protocol.pid_path(address)
+    pid_file = state_files.pid_path(address)
     record = read_pid_file(pid_file)
     running = answering_server(address)
     pid = int(running["pid"]) if running is not None else None

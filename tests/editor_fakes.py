@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepflash_core.client import ProcessReply
+from deepflash_core.client_base import ProcessReply
 from deepflash_core.options import Options
 from deepflash_editor.job import Context, Job
 

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import zmq
 
-from deepflash_core import protocol
-from deepflash_core.client import DeepFlashClient, ServerLaunch, StdioClient, ensure_server
+from deepflash_core import protocol, state_files
+from deepflash_core.client_base import BaseClient
+from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
 from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
 from deepflash_core.options import Options
+from deepflash_core.stdio_client import StdioClient
 from server import lifecycle
 from server_helpers import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
 
@@ -34,7 +36,7 @@ def test_no_server_gives_a_clear_error_after_every_retry(state_dir):
         client.ping()
     message = str(caught.value)
     assert address in message and "3 attempts" in message
-    assert str(protocol.log_path(address)) in message
+    assert str(state_files.log_path(address)) in message
 
 
 def test_nothing_listening_is_said_after_one_attempt(state_dir):
@@ -71,6 +73,36 @@ def test_a_lost_reply_is_retried_on_a_fresh_socket(state_dir):
         router.close(linger=0)
     assert reply["pid"] == 1
     assert len(peers) == 2 and peers[0] != peers[1]  # the second attempt came from a new socket
+
+
+def test_a_server_shutting_down_is_asked_again_and_named_when_none_takes_over(state_dir):
+    """A server replaced on its address answers what it holds with "shutting down": the client asks again."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.bind(address)
+
+    def respond(answers: int, successor_answers: bool) -> None:
+        for attempt in range(answers):
+            identity, empty, header = router.recv_multipart()
+            request_id = protocol.parse_request([header], protocol.Limits()).request_id
+            if successor_answers and attempt == answers - 1:
+                reply = protocol.encode_reply("ping", request_id, pid=2)
+            else:
+                reply = protocol.encode_error(protocol.E_SHUTTING_DOWN, "The server is shutting down.", "ping", request_id)
+            router.send_multipart([identity, empty, reply])
+
+    try:
+        responder = threading.Thread(target=respond, args=(2, True))
+        responder.start()
+        assert DeepFlashClient(address, timeout_s=5.0, retries=1).ping()["pid"] == 2
+        responder.join(5)
+        responder = threading.Thread(target=respond, args=(1, False))
+        responder.start()
+        with pytest.raises(ServerUnavailableError, match="the server shut down"):
+            DeepFlashClient(address, timeout_s=5.0, retries=0).ping()
+        responder.join(5)
+    finally:
+        router.close(linger=0)
 
 
 def _responder(address: str, replies: int, ops: list[str]) -> threading.Thread:
@@ -121,7 +153,7 @@ def test_a_stopped_local_server_is_reported_at_once_and_not_started_without_perm
     with pytest.raises(ServerUnavailableError, match="nothing listens"):
         client.process(BIG, 1200, 1200)
     assert time.monotonic() - started < 10  # not the 30 s timeout
-    assert asked == [1] and not protocol.log_path(address).exists()
+    assert asked == [1] and not state_files.log_path(address).exists()
 
 
 def test_wrong_buffer_length_is_refused_before_sending(state_dir):
@@ -163,7 +195,7 @@ def test_server_killed_mid_request_is_noticed_before_a_liveness_ping_could_time_
     assert not lifecycle.process_alive(pid)
     message = str(caught.value)
     assert f"The DeepFlash server at {address} stopped answering during the request" in message
-    assert str(protocol.log_path(address)) in message and "attempts" not in message  # not resent to a dead server
+    assert str(state_files.log_path(address)) in message and "attempts" not in message  # not resent to a dead server
     assert elapsed < client.ping_timeout_s
 
 
@@ -190,7 +222,7 @@ def test_ensure_server_starts_one_server_and_then_reuses_it(state_dir, tiny_weig
     try:
         second = ensure_server(address, launch_for(tiny_weights))
         assert second["pid"] == first["pid"]
-        assert lifecycle.read_pid_file(protocol.pid_path(address)).pid == first["pid"]
+        assert lifecycle.read_pid_file(state_files.pid_path(address)).pid == first["pid"]
     finally:
         stop_server(first["pid"])
 
@@ -206,7 +238,38 @@ def test_ensure_server_reports_a_server_that_cannot_start(state_dir, tmp_path):
                           weights=str(tmp_path / "missing.safetensors"), startup_timeout_s=120)
     with pytest.raises(ServerUnavailableError, match="missing.safetensors") as caught:
         ensure_server(address, launch)
-    assert str(protocol.log_path(address)) in str(caught.value)
+    assert str(state_files.log_path(address)) in str(caught.value)
+
+
+class CannedReply(BaseClient):
+    """A client whose every call gets one given reply, whatever the transport."""
+
+    def __init__(self, address: str, reply: protocol.Reply) -> None:
+        self.address, self.timeout_s, self.reply = address, 1.0, reply
+
+    def _call(self, frames, timeout_s, fail_fast=False):
+        return self.reply
+
+
+def test_errors_about_a_server_on_another_machine_name_its_host_not_a_log_file_here(state_dir):
+    address = f"tcp://192.0.2.1:{free_port()}"  # a documentation address: never this machine, never answers
+    clients = (DeepFlashClient(address, timeout_s=0.2, retries=0),
+               StdioClient(python=sys.executable, address=address, timeout_s=0.2, retries=0, auto_start=False))
+    for client in clients:
+        with pytest.raises(ServerUnavailableError) as caught:
+            client.ping()
+        message = str(caught.value)
+        assert message.count("host is 192.0.2.1") == 1 and "`deepflash status` there" in message
+        assert str(state_dir) not in message and ".log" not in message
+    failed = protocol.Reply("info", "x", "error", {"code": "internal", "message": "It broke.",
+                                                   "log": "/srv/deepflash/server-5557.log"})
+    with pytest.raises(ServerError) as caught:
+        CannedReply(address, failed).info()
+    assert str(caught.value) == "It broke. (server log on 192.0.2.1: /srv/deepflash/server-5557.log)"
+    local = f"tcp://127.0.0.1:{free_port()}"
+    failed.fields.pop("log")
+    with pytest.raises(ServerError, match=f"server log: {state_files.log_path(local)}"):
+        CannedReply(local, failed).info()
 
 
 def test_stdio_client_gives_the_same_answers_as_the_zmq_client(state_dir, tiny_weights):

@@ -269,6 +269,7 @@ def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypat
     import socket
 
     from deepflash_core import client as deepflash_client
+    from deepflash_core.stdio_client import StdioClient
 
     monkeypatch.setattr(deepflash_client, "zmq", None)
     with socket.socket() as probe:
@@ -277,7 +278,7 @@ def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypat
     connect = client_factory(python=sys.executable, serve_command=["deepflash", "serve"], may_start=lambda: True,
                              auto_start_helper=False, timeout_s=2.0)
     helper = connect(f"tcp://127.0.0.1:{port}")
-    assert isinstance(helper, deepflash_client.StdioClient) and helper.python == sys.executable
+    assert isinstance(helper, StdioClient) and helper.python == sys.executable
     context = make_context(FakeClient(), can_start=False)
     context.connect, context.address = connect, f"tcp://127.0.0.1:{port}"
     monkeypatch.chdir(REPO)  # the helper imports deepflash_core from the source tree

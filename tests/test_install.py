@@ -192,7 +192,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_server(user_home, tiny_weights):
-    from deepflash_core import protocol
+    from deepflash_core import state_files
     from deepflash_core.client import ServerLaunch, ensure_server
     from server import lifecycle
     from server_helpers import PYTHON_SERVER, free_port, stop_server
@@ -206,7 +206,7 @@ def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_se
     pid = ensure_server(address, ServerLaunch(command=PYTHON_SERVER, weights=str(tiny_weights),
                                               startup_timeout_s=180))["pid"]
     try:
-        assert protocol.pid_path(address).parent == state
+        assert state_files.pid_path(address).parent == state
         result = invoke("gimp", "--uninstall")
         assert result.exit_code == 0, result.output
         assert f"{config}: the plug-ins' logs and settings" in result.output
@@ -229,7 +229,7 @@ def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_se
 def test_purge_leaves_a_server_the_user_started_running_with_its_files(user_home, tiny_weights):
     import subprocess
 
-    from deepflash_core import protocol
+    from deepflash_core import state_files
     from deepflash_core.client import DeepFlashClient
     from server_helpers import PYTHON_SERVER, free_port, wait_until_ready
 
@@ -247,7 +247,7 @@ def test_purge_leaves_a_server_the_user_started_running_with_its_files(user_home
         assert result.exit_code == 0, result.output
         assert f"Left running the DeepFlash server at {address} (pid {process.pid}" in result.output
         assert process.poll() is None
-        assert protocol.pid_path(address).is_file() and protocol.log_path(address).is_file()
+        assert state_files.pid_path(address).is_file() and state_files.log_path(address).is_file()
         assert not stale_log.exists()
     finally:
         process.terminate()

@@ -6,10 +6,11 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files, stdio_frames
 from deepflash_core.options import Options
 from deepflash_core.protocol import ImageSpec, Limits, ProtocolError
 
@@ -134,26 +135,28 @@ def test_message_limit_covers_the_largest_valid_frame():
 
 def test_stdio_frames_round_trip_and_refuse_oversized_frames():
     stream = io.BytesIO()
-    protocol.write_frames(stream, [b"head", memoryview(bytearray(b"pixels"))])
+    stdio_frames.write_frames(stream, [b"head", memoryview(bytearray(b"pixels"))])
     stream.seek(0)
-    assert protocol.read_frames(stream, 100) == [b"head", b"pixels"]
+    assert stdio_frames.read_frames(stream, 100) == [b"head", b"pixels"]
     stream.seek(0)
     with pytest.raises(ProtocolError, match="exceeds"):
-        protocol.read_frames(stream, 5)
+        stdio_frames.read_frames(stream, 5)
     with pytest.raises(ProtocolError, match="ended"):
-        protocol.read_frames(io.BytesIO(stream.getvalue()[:-2]), 100)
+        stdio_frames.read_frames(io.BytesIO(stream.getvalue()[:-2]), 100)
 
 
 def test_state_files_are_per_port(monkeypatch, tmp_path):
     monkeypatch.setenv("DEEPFLASH_STATE_DIR", str(tmp_path))
-    assert protocol.log_path("tcp://127.0.0.1:5557") == tmp_path / "server-5557.log"
-    assert protocol.pid_path("tcp://127.0.0.1:6000") == tmp_path / "server-6000.pid"
-    assert "/" not in protocol.port_of("ipc:///tmp/deep/flash.sock")
+    assert state_files.log_path("tcp://127.0.0.1:5557") == tmp_path / "server-5557.log"
+    assert state_files.pid_path("tcp://127.0.0.1:6000") == tmp_path / "server-6000.pid"
+    assert "/" not in state_files.port_of("ipc:///tmp/deep/flash.sock")
 
 
 def test_vendored_modules_import_neither_numpy_nor_torch():
-    code = ("import sys; import deepflash_core.protocol, deepflash_core.client, deepflash_core.errors; "
-            "print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))")
+    from deepflash_app.commands.install import CORE_MODULES
+
+    modules = ", ".join(f"deepflash_core.{Path(name).stem}" for name in CORE_MODULES if name != "__init__.py")
+    code = f"import sys; import {modules}; print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
 

@@ -20,7 +20,7 @@ import pytest
 import zmq
 from PIL import Image
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files
 from deepflash_core.client import CurveKeys, DeepFlashClient
 from deepflash_core.errors import ServerError, ServerUnavailableError
 from deepflash_core.options import Options
@@ -223,7 +223,7 @@ def test_non_loopback_bind_with_curve_keys_admits_only_key_holders(state_dir, ti
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0  # SIGTERM is a clean stop too
-    assert not protocol.pid_path(f"tcp://0.0.0.0:{port}").exists()
+    assert not state_files.pid_path(f"tcp://0.0.0.0:{port}").exists()
 
 
 def test_sigint_stops_the_server_cleanly(state_dir, tiny_weights):
@@ -232,11 +232,11 @@ def test_sigint_stops_the_server_cleanly(state_dir, tiny_weights):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with DeepFlashClient(address, timeout_s=60, retries=0) as probe:
         assert wait_until_ready(probe)["pid"] == process.pid
-    assert protocol.pid_path(address).is_file()
+    assert state_files.pid_path(address).is_file()
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
-    assert not protocol.pid_path(address).exists()
-    assert "stopped (" in protocol.log_path(address).read_text()
+    assert not state_files.pid_path(address).exists()
+    assert "stopped (" in state_files.log_path(address).read_text()
 
 
 def test_hung_server_is_named_and_replaced_on_request(state_dir, tiny_weights):
@@ -249,9 +249,14 @@ def test_hung_server_is_named_and_replaced_on_request(state_dir, tiny_weights):
             replacement = subprocess.Popen([*PYTHON_SERVER, "--bind", address, "--weights", str(tiny_weights),
                                             "--replace"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
+                # Continued so it can handle its SIGTERM, the old server may still answer what it holds
+                # (or say it is shutting down) before it exits; once it is gone the replacement answers.
+                deadline = time.monotonic() + 60
+                while lifecycle.process_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert not lifecycle.process_alive(pid)
                 with DeepFlashClient(address, timeout_s=60, retries=2) as probe:
                     assert probe.ping()["pid"] == replacement.pid
-                assert not lifecycle.process_alive(pid)
             finally:
                 replacement.terminate()
                 replacement.wait(timeout=60)
@@ -267,12 +272,12 @@ def test_status_reports_a_running_server_and_a_missing_one(server, state_dir):
     assert "device  cpu" in running.stdout and "tiny-random-test-model" in running.stdout
     assert str(state_dir) in running.stdout
     missing_address = f"tcp://127.0.0.1:{free_port()}"
-    protocol.pid_path(missing_address).write_text('{"pid": 999999999, "address": "x", "started": 0}')
+    state_files.pid_path(missing_address).write_text('{"pid": 999999999, "address": "x", "started": 0}')
     missing = subprocess.run([*status, "--address", missing_address, "--timeout", "0.5"], capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 3
     assert "stale pid file" in missing.stdout and "No DeepFlash server answers" in missing.stdout
-    assert not protocol.pid_path(missing_address).exists()
+    assert not state_files.pid_path(missing_address).exists()
 
 
 def test_envelope_split_handles_req_and_bare_dealer_peers():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from deepflash_core import protocol
+from deepflash_core import state_files
 from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
 from server import lifecycle
 from server_helpers import PYTHON_SERVER, free_port, server_environment, stop_server, wait_until_ready
@@ -41,17 +41,17 @@ def test_an_auto_started_server_says_so_and_exits_after_its_idle_time(state_dir,
                           idle_exit_min=4 / 60)
     pid = ensure_server(address, launch)["pid"]
     try:
-        record = lifecycle.read_pid_file(protocol.pid_path(address))
+        record = lifecycle.read_pid_file(state_files.pid_path(address))
         assert record is not None and record.pid == pid
-        assert (record.started_by, record.idle_exit_s) == (protocol.STARTED_BY_CLIENT, pytest.approx(4.0))
+        assert (record.started_by, record.idle_exit_s) == (state_files.STARTED_BY_CLIENT, pytest.approx(4.0))
         with DeepFlashClient(address, timeout_s=60, retries=0) as client:
             info = client.info()
-        assert info["started_by"] == protocol.STARTED_BY_CLIENT
+        assert info["started_by"] == state_files.STARTED_BY_CLIENT
         assert wait_gone(pid), "the auto-started server is still running after its idle time"
     finally:
         stop_server(pid)
-    assert not protocol.pid_path(address).exists()
-    assert "idle exit" in protocol.log_path(address).read_text()
+    assert not state_files.pid_path(address).exists()
+    assert "idle exit" in state_files.log_path(address).read_text()
 
 
 def test_the_default_idle_exit_of_an_auto_started_server_is_set_by_the_environment(monkeypatch):
@@ -85,7 +85,7 @@ def test_stop_stops_a_server_the_user_started_and_says_when_none_runs(state_dir,
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert not protocol.pid_path(address).exists()
+    assert not state_files.pid_path(address).exists()
     again = deepflash("stop", "--address", address)
     assert again.returncode == 0
     assert again.stdout.strip() == f"No DeepFlash server runs at {address}."
@@ -95,12 +95,12 @@ def test_stop_removes_the_stale_pid_file_of_a_server_that_is_gone(state_dir):
     address = f"tcp://127.0.0.1:{free_port()}"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    protocol.pid_path(address).parent.mkdir(parents=True, exist_ok=True)
-    protocol.pid_path(address).write_text(f'{{"pid": {gone.pid}, "address": "{address}", "started": 0}}')
+    state_files.pid_path(address).parent.mkdir(parents=True, exist_ok=True)
+    state_files.pid_path(address).write_text(f'{{"pid": {gone.pid}, "address": "{address}", "started": 0}}')
     result = deepflash("stop", "--address", address)
     assert result.returncode == 0
     assert "No DeepFlash server runs" in result.stdout
-    assert not protocol.pid_path(address).exists()
+    assert not state_files.pid_path(address).exists()
 
 
 def test_stop_refuses_a_server_on_another_machine(state_dir):

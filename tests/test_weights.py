@@ -109,6 +109,30 @@ def test_card_names_the_kind_and_load_builds_that_class(tmp_path):
             torch.testing.assert_close(loaded(x), model(x))
 
 
+def test_every_kind_builds_without_initialisation_and_loads_its_weights(tmp_path):
+    from deepflash_core.gridnet import GridNetConfig
+    from deepflash_core.registry import KINDS
+
+    tiny = {"vgg16-unet": ModelConfig(width=0.0625, input_size=32),
+            "direct-unet": ModelConfig(width=0.0625, input_size=32),
+            "bilateral-grid": GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4)}
+    assert set(tiny) == set(KINDS)  # a new kind needs its tiny config here
+    for name, kind in KINDS.items():
+        assert type(kind.model_class(tiny[name], initialise=False)) is kind.model_class  # the one constructor contract
+        torch.manual_seed(0)
+        trained = kind.build(tiny[name]).eval()
+        with torch.no_grad():  # weights unlike any start, zero heads included
+            for parameter in trained.parameters():
+                parameter.add_(0.01 * torch.randn_like(parameter))
+        path = tmp_path / f"{name}.safetensors"
+        _save(trained, path, name=name)
+        loaded, _ = load_model(path)
+        expected = trained.state_dict()
+        assert loaded.state_dict().keys() == expected.keys()
+        for key, value in loaded.state_dict().items():
+            assert torch.equal(value, expected[key]), f"{name}: {key}"
+
+
 def test_unknown_kind_lists_the_valid_ones(saved):
     _, _, path = saved
     card = json.loads(card_path(path).read_text())

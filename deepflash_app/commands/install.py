@@ -1,9 +1,9 @@
 """``deepflash install gimp|krita``: put the editor plug-ins where the editors look for them.
 
-The plug-ins stay thin: the client modules they need (``deepflash_core`` ``__init__``, ``errors``,
-``options``, ``protocol``, ``client``, ``launch`` and the shared editor package ``deepflash_editor``) are copied ("vendored") next
-to them, and a small JSON install record names the server address, this environment's Python
-(for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
+The plug-ins stay thin: the client modules they need (:data:`CORE_MODULES` of ``deepflash_core``: errors,
+options, protocol, state files, the clients and ``launch``; and the shared editor package ``deepflash_editor``)
+are copied ("vendored") next to them, and a small JSON install record names the server address, this
+environment's Python (for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
 ``--uninstall`` removes exactly what an install created and says what stays; ``--purge`` removes that too.
 """
 
@@ -31,7 +31,8 @@ from deepflash_app.commands import leftovers
 
 PLUGIN_NAME = "deepflash"
 RECORD_NAME = "deepflash_install.json"
-CORE_MODULES = ("__init__.py", "errors.py", "options.py", "protocol.py", "client.py", "launch.py")
+CORE_MODULES = ("__init__.py", "errors.py", "options.py", "protocol.py", "state_files.py", "client_base.py",
+                "client.py", "stdio_frames.py", "stdio_client.py", "launch.py")
 GIMP_SOURCE = Path(gimp_plugin.__file__).resolve().parent / PLUGIN_NAME
 EDITOR_SOURCE = Path(deepflash_editor.__file__).resolve().parent
 KRITA_SOURCE = Path(krita_plugin.__file__).resolve().parent

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files
 from deepflash_editor.paths import user_config_dir
 from deepflash_editor.settings import install_record
 
@@ -46,15 +46,15 @@ def find(address: str) -> Leftovers:
     """Look for what stays: the two folders and a server at ``address``."""
     from server import lifecycle
 
-    config, state = user_config_dir(), protocol.state_dir()
+    config, state = user_config_dir(), state_files.state_dir()
     server = None
     if protocol.is_local(address):
-        record = lifecycle.read_pid_file(protocol.pid_path(address))
+        record = lifecycle.read_pid_file(state_files.pid_path(address))
         answer = lifecycle.answering_server(address)
         if answer is not None or (record is not None and record.alive()):
             pid = int(answer["pid"]) if answer is not None else record.pid
             ours = record is not None and record.pid == pid
-            auto = ours and record.started_by == protocol.STARTED_BY_CLIENT
+            auto = ours and record.started_by == state_files.STARTED_BY_CLIENT
             server = RunningServer(pid, auto, record.describe() if ours else "started outside DeepFlash's records")
     return Leftovers(address, config if config.is_dir() else None, state if state.is_dir() else None, server)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from deepflash_core import protocol
+from deepflash_core import protocol, state_files
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import ServerUnavailableError
 
@@ -33,8 +33,8 @@ from deepflash_core.errors import ServerUnavailableError
 @click.option("--replace", is_flag=True, help="Stop a DeepFlash server that holds the port but does not answer.")
 @click.option("--idle-exit", "idle_exit_min", type=click.FloatRange(0, min_open=True), default=None, metavar="MINUTES",
               help="Exit after this many minutes without an image to correct (default: stay until stopped).")
-@click.option("--started-by", type=click.Choice([protocol.STARTED_BY_USER, protocol.STARTED_BY_CLIENT]),
-              default=protocol.STARTED_BY_USER, hidden=True, help="Who started the server (set by auto-start).")
+@click.option("--started-by", type=click.Choice([state_files.STARTED_BY_USER, state_files.STARTED_BY_CLIENT]),
+              default=state_files.STARTED_BY_USER, hidden=True, help="Who started the server (set by auto-start).")
 def serve(address: str, device: str, weights: Path | None, workers: int, max_queue: int, max_pixels: int,
           max_side: int, curve_dir: Path | None, generate_keys: Path | None, replace: bool,
           idle_exit_min: float | None, started_by: str) -> None:
@@ -67,21 +67,22 @@ def status(address: str, timeout: float) -> None:
     """
     from server import lifecycle
 
-    log_file = protocol.log_path(address)
+    local, log_note = protocol.is_local(address), state_files.log_note(address)
     try:
         with DeepFlashClient(address, timeout_s=timeout, retries=0, ping_timeout_s=timeout) as client:
             info = client.info()
     except ServerUnavailableError:
-        record = lifecycle.read_pid_file(protocol.pid_path(address))
+        # a pid file here says nothing about a server on another machine
+        record = lifecycle.read_pid_file(state_files.pid_path(address)) if local else None
         if record is not None and record.alive():
             click.echo(f"A DeepFlash server process (pid {record.pid}, {record.describe()}) exists but does not "
-                       f"answer at {address}; stop it with `deepflash stop` or `deepflash serve --replace`. "
-                       f"Log: {log_file}")
+                       f"answer at {address}; stop it with `deepflash stop` or `deepflash serve --replace` "
+                       f"({log_note}).")
         else:
             if record is not None:
-                protocol.pid_path(address).unlink(missing_ok=True)
+                state_files.pid_path(address).unlink(missing_ok=True)
                 click.echo(f"Removed the stale pid file of pid {record.pid}, which is gone.")
-            click.echo(f"No DeepFlash server answers at {address}; start one with `deepflash serve`. Log: {log_file}")
+            click.echo(f"No DeepFlash server answers at {address}; start one with `deepflash serve` ({log_note}).")
         sys.exit(3)
     model = info.get("model") or {}
     memory = info.get("memory") or {}
@@ -94,7 +95,8 @@ def status(address: str, timeout: float) -> None:
     click.echo(f"  uptime  {info.get('uptime_s')} s, {info.get('requests', {}).get('requests', 0)} requests, "
                f"{info.get('queued')} queued")
     click.echo(f"  memory  {rss / 2**20:.0f} MiB RSS" if rss else "  memory  unknown")
-    click.echo(f"  log     {info.get('log')}")
+    where = "" if local else f" (on {protocol.host_of(address)})"
+    click.echo(f"  log     {info.get('log')}{where}")
 
 
 @click.command()
