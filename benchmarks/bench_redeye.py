@@ -2,13 +2,15 @@
 
     python benchmarks/bench_redeye.py [--portraits DIR] [--count 240] [--size 512] [--real 120] [--sheet docs/red_eye_crops.jpg]
     python benchmarks/bench_redeye.py --only glare --glare 100     # the glare sets alone (their own random draws)
+    python benchmarks/bench_redeye.py --seed 41 --dev              # the development set the thresholds were chosen on
 
 Renders each studio portrait's face crop (``--size`` px) with the synthetic flash
 studio: with red-eye (known red discs), without red-eye or glare, and with the flash mirrored
 in glasses (known glare ellipses; the congress portraits whose faces wear glasses). Then runs the stage
 (:func:`deepflash_core.eyes.fix_eyes`) and prints:
 
-- the threshold sweep: share of red eyes scored above each threshold against share of normal eyes;
+- the threshold sweep: share of red eyes found red against normal eyes found red, for each score
+  threshold, by the score alone and with the dark-pupil test at several levels;
 - red set: share of red pupils fixed (mean redness of the known disc after at most the 99th
   percentile of normal eyes' redness), mean redness before and after, pixels changed outside
   the known red discs;
@@ -35,7 +37,7 @@ from PIL import Image  # noqa: E402
 from deepflash_core.eyes import fix_eyes  # noqa: E402
 from deepflash_core.face_mesh import Eye, find_eyes  # noqa: E402
 from deepflash_core.faces import detect_faces  # noqa: E402
-from deepflash_core.redeye import RED_EYE_THRESHOLD, eye_score, redness  # noqa: E402
+from deepflash_core.redeye import DARK_PUPIL, RED_EYE_THRESHOLD, assess_eye, redness  # noqa: E402
 from deepflash_core.synthetic import FlashRenderer  # noqa: E402
 from deepflash_core.synthetic.params import FlashParams  # noqa: E402
 from deepflash_core.synthetic.portraits import crop_to_face, load_portrait  # noqa: E402
@@ -67,16 +69,18 @@ def main() -> None:
     parser.add_argument("--glare", type=int, default=100, help="renders of portraits with glasses, glare on")
     parser.add_argument("--sheet", type=Path, default=None, help="write before/after eye crops here (JPEG)")
     parser.add_argument("--only", choices=("red", "glare"), default=None, help="run one part of the measurement")
+    parser.add_argument("--seed", type=int, default=14, help="random draws of the renders (the glare sets use seed + 1)")
+    parser.add_argument("--dev", action="store_true", help="check the next --real real portraits of each kind instead of the first")
     args = parser.parse_args()
     if args.only != "red":
         # Its own random draws: the glare sets do not depend on how many red-eye renders came before.
-        glare_spots, glare_fixed, glare_noted, glare_outside, glare_faces = measure_glare(args, FlashRenderer(), np.random.default_rng(15))
+        glare_spots, glare_fixed, glare_noted, glare_outside, glare_faces = measure_glare(args, FlashRenderer(), np.random.default_rng(args.seed + 1))
         print(f"glare set: {glare_faces} renders of portraits with glasses, {glare_spots} spots, inpainted {glare_fixed}, left with a note {glare_noted}, pixels changed outside the spots {glare_outside}")
         if args.only == "glare":
             return
     paths = sorted(p for s in SETS for p in (args.portraits / s).glob("*.jpg"))[: args.count]
     renderer = FlashRenderer()
-    rng = np.random.default_rng(14)
+    rng = np.random.default_rng(args.seed)
     red_scores, clean_scores, before, after, clean_red, fixed = [], [], [], [], [], []
     outside_red = outside_openings = clean_eyes_changed = clean_pixels_changed = 0
     real_eyes_changed = real_pixels_changed = real_eyes = 0
@@ -93,7 +97,7 @@ def main() -> None:
         eyes = find_eyes(clean, crop_face)
         for eye in eyes:
             sources[eye.source] = sources.get(eye.source, 0) + 1
-        clean_scores += [eye_score(clean, eye) for eye in eyes]
+        clean_scores += [assess_eye(clean, eye)[1:] for eye in eyes]
         result = fix_eyes(clean, crop_face)
         clean_eyes_changed += sum(o.corrected for o in result.outcomes)
         clean_pixels_changed += int(np.any(result.pixels != clean, axis=-1).sum())
@@ -101,7 +105,7 @@ def main() -> None:
         # Red-eye render.
         strength = float(rng.uniform(0.5, 1.0))
         red = to_u8(renderer.render_prepared(ctx, rng, dataclasses.replace(base, red_eye=strength, glare=0.0))[0])
-        red_scores += [eye_score(red, eye) for eye in find_eyes(red, crop_face)]
+        red_scores += [assess_eye(red, eye)[1:] for eye in find_eyes(red, crop_face)]
         result = fix_eyes(red, crop_face)
         inside = np.zeros(red.shape[:2], bool)
         for centre, radius, mask in discs:
@@ -121,8 +125,10 @@ def main() -> None:
         if (index + 1) % 40 == 0:
             print(f"  {index + 1}/{len(paths)} portraits", flush=True)
     # Real portraits as they are (studio light, no red-eye): FRL at full size and congress.
-    congress = sorted((args.portraits / "congress_225x275").glob("*.jpg"))[: args.real]
-    for path in paths[: args.real] + congress:
+    congress = sorted((args.portraits / "congress_225x275").glob("*.jpg"))
+    # The development set's real portraits are the next ones of each kind.
+    real = paths[args.real :] + congress[args.real : 2 * args.real] if args.dev else paths[: args.real] + congress[: args.real]
+    for path in real:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         try:
             _, face = load_portrait(path)
@@ -136,12 +142,7 @@ def main() -> None:
     normal = np.percentile(clean_red, 99)
     fixed = [a <= normal for a in after]
     print(f"{len(paths)} portraits at {args.size}px; eyes located by {sources}")
-    print("threshold sweep (score > t): red eyes detected / normal eyes flagged")
-    for t in (0.03, 0.04, 0.05, RED_EYE_THRESHOLD, 0.06, 0.07, 0.08, 0.10):
-        tpr = np.mean(np.array(red_scores) > t)
-        fpr = np.mean(np.array(clean_scores) > t)
-        print(f"  t={t:.3f}: {100 * tpr:5.1f} % / {100 * fpr:5.1f} %")
-    print(f"chosen threshold {RED_EYE_THRESHOLD}")
+    print_sweep(np.array(red_scores), np.array(clean_scores))
     print(f"red set: {len(before)} red pupils, fixed {sum(fixed)} = {100 * np.mean(fixed):.1f} % (after <= {normal:.3f}, the 99th pct of normal eyes)")
     print(f"  mean redness of the known disc: before {np.mean(before):.3f}, after {np.mean(after):.3f} (normal eyes {np.mean(clean_red):.3f})")
     print(f"  pixels changed outside the known red discs grown by 2 px: {outside_red}; outside the eye openings: {outside_openings}")
@@ -151,6 +152,23 @@ def main() -> None:
     if args.sheet and sheet:
         Image.fromarray(np.concatenate(sheet, axis=0)).save(args.sheet, quality=85)
         print(f"wrote {args.sheet} ({args.sheet.stat().st_size // 1024} KB)")
+
+
+def print_sweep(red: np.ndarray, clean: np.ndarray) -> None:
+    """Red eyes found red (%) / normal eyes found red (count) by score threshold and dark-pupil level."""
+    thresholds = sorted({0.025, 0.03, RED_EYE_THRESHOLD, 0.035, 0.04, 0.045, 0.05, 0.056})
+    print(f"sweep over {len(red)} red and {len(clean)} normal eyes: red eyes found red % / normal eyes found red (score >= t and pupil red share >= d)")
+    print("  d \\ t " + "".join(f"{t:>12.3f}" for t in thresholds))
+    for level in sorted({0.0, 0.4, DARK_PUPIL, 0.6, 0.7}):
+        cells = []
+        for t in thresholds:
+            tpr = np.mean((red[:, 0] >= t) & (red[:, 1] >= level))
+            flagged = int(np.sum((clean[:, 0] >= t) & (clean[:, 1] >= level)))
+            cells.append(f"{100 * tpr:6.1f} /{flagged:3d}")
+        print(f"  {level:5.2f} " + "".join(f"{c:>12}" for c in cells))
+    top = clean[clean[:, 1] >= DARK_PUPIL, 0]
+    print(f"chosen: score >= {RED_EYE_THRESHOLD}, pupil red share >= {DARK_PUPIL}; highest score of a normal eye passing the share test "
+          f"{top.max() if top.size else float('nan'):.3f}; 5th percentile of red eyes' scores {np.percentile(red[:, 0], 5):.3f}")
 
 
 def measure_glare(args: argparse.Namespace, renderer: FlashRenderer, rng: np.random.Generator) -> tuple[int, int, int, int, int]:

@@ -13,7 +13,7 @@ from deepflash_core.eyes import fix_eyes, fix_face_eyes
 from deepflash_core.face_mesh import Eye, find_eyes, landmark_eyes
 from deepflash_core.faces import Face, detect_faces
 from deepflash_core.glare import reduce_glare
-from deepflash_core.redeye import RED_EYE_THRESHOLD, correct_eye, dark_pupil, eye_score, redness
+from deepflash_core.redeye import DARK_PUPIL, RED_EYE_THRESHOLD, correct_eye, dark_pupil, eye_score, pupil_red_share, redness
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -28,20 +28,32 @@ def red_photo() -> tuple[np.ndarray, Face]:
     return rgb, detect_faces(rgb)[0]
 
 
-def synthetic_eye(red: bool, size: int = 64) -> tuple[np.ndarray, Eye]:
-    """Skin, a white sclera ellipse, a brown iris, a pupil (red or dark) and a white catchlight."""
+def synthetic_eye(
+    red: bool,
+    size: int = 64,
+    iris: tuple[float, float, float] = (0.45, 0.3, 0.2),
+    sclera_colour: tuple[float, float, float] = (0.9, 0.88, 0.86),
+    pupil_radius: float = 6.0,
+    catchlight_radius: float = 1.5,
+) -> tuple[np.ndarray, Eye]:
+    """Skin, a white sclera ellipse, an iris (brown by default), a pupil (red or dark) and a white catchlight."""
     ys, xs = np.mgrid[:size, :size].astype(np.float32)
     image = np.empty((size, size, 3), np.float32)
     image[:] = (0.8, 0.6, 0.5)
     centre = size / 2
     opening = np.array([(centre - 24, centre), (centre, centre - 12), (centre + 24, centre), (centre, centre + 12)], np.float32)
     sclera = ((xs - centre) / 24) ** 2 + ((ys - centre) / 12) ** 2 <= 1
-    image[sclera] = (0.9, 0.88, 0.86)
+    image[sclera] = sclera_colour
     d = np.hypot(xs - centre, ys - centre)
-    image[sclera & (d <= 9)] = (0.45, 0.3, 0.2)
-    image[sclera & (d <= 6)] = (0.75, 0.12, 0.12) if red else (0.06, 0.05, 0.05)
-    image[np.hypot(xs - centre - 2, ys - centre + 2) <= 1.5] = (0.98, 0.98, 0.98)
+    image[sclera & (d <= 9)] = iris
+    image[sclera & (d <= pupil_radius)] = (0.75, 0.12, 0.12) if red else (0.06, 0.05, 0.05)
+    image[np.hypot(xs - centre - 2, ys - centre + 2) <= catchlight_radius] = (0.98, 0.98, 0.98)
     return image, Eye((centre, centre), 9.0, opening, "mesh")
+
+
+# A red-brown iris under a warm cast: the white of the eye is cream, the iris nearly as red as a pale
+# red pupil; its pupil is small (daylight), so the pupil-sized scored disc is mostly iris.
+RED_BROWN_IRIS = {"iris": (0.6, 0.24, 0.16), "sclera_colour": (0.95, 0.85, 0.75), "pupil_radius": 2.0}
 
 
 def test_redness_reference_values() -> None:
@@ -83,6 +95,53 @@ def test_an_eye_that_is_not_red_is_left_bit_identical() -> None:
     outcome = correct_eye(pixels, eye)
     assert not outcome.corrected and outcome.score < RED_EYE_THRESHOLD
     np.testing.assert_array_equal(pixels, before)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_dark_pupil_in_a_red_brown_iris_under_warm_light_is_left_bit_identical(dtype) -> None:
+    image, eye = synthetic_eye(red=False, **RED_BROWN_IRIS)
+    scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
+    pixels = image.copy() if dtype is np.float32 else np.round(image * scale).astype(dtype)
+    before = pixels.copy()
+    outcome = correct_eye(pixels, eye)
+    # The redness score alone would call this eye red; the dark pupil says it is not.
+    assert outcome.score >= RED_EYE_THRESHOLD
+    assert outcome.pupil_red_share < DARK_PUPIL and not outcome.corrected
+    np.testing.assert_array_equal(pixels, before)
+
+
+def test_the_score_is_taken_on_the_pupil_not_on_a_red_brown_iris_around_it() -> None:
+    image, eye = synthetic_eye(red=False, **{**RED_BROWN_IRIS, "pupil_radius": 3.0})
+    # The iris around the dark pupil is as red as a pale red pupil, the pupil the mesh points at is not.
+    assert redness(np.array(RED_BROWN_IRIS["iris"]), 1.5) - redness(np.array(RED_BROWN_IRIS["sclera_colour"]), 1.5) > 2 * RED_EYE_THRESHOLD
+    assert eye_score(image, eye) < RED_EYE_THRESHOLD / 2
+
+
+def test_a_red_pupil_in_a_red_brown_iris_under_warm_light_is_fixed() -> None:
+    image, eye = synthetic_eye(red=True, **RED_BROWN_IRIS)
+    pixels = np.round(image * 255).astype(np.uint8)
+    outcome = correct_eye(pixels, eye)
+    assert outcome.corrected and outcome.pupil_red_share >= 1.0
+    c = int(eye.centre[0])
+    assert redness(pixels[c - 1 : c + 2, c - 1 : c + 1] / 255.0).max() < 0.05
+
+
+def test_pupil_red_share_reference_values() -> None:
+    dark, eye = synthetic_eye(red=False)
+    red, _ = synthetic_eye(red=True)
+    # Darkest 2.7 px disc: the dark pupil's red (0.06) over the iris ring's (0.45); the red pupil's 0.75 over 0.45.
+    assert pupil_red_share(dark, eye) == pytest.approx(0.06 / 0.45, rel=1e-3)
+    assert pupil_red_share(red, eye) == pytest.approx(0.75 / 0.45, rel=1e-3)
+    # An opening that shows the pupil but no iris: nothing to compare with, so nothing says it is red.
+    pupil_only = Eye(eye.centre, eye.radius, np.array([(27, 32), (32, 28), (37, 32), (32, 36)], np.float32), "mesh")
+    assert pupil_red_share(red, pupil_only) == 0.0
+    assert not correct_eye(red.copy(), pupil_only).corrected
+
+
+def test_the_catchlight_does_not_dilute_the_score() -> None:
+    small, eye = synthetic_eye(red=True, catchlight_radius=0.5)
+    large, _ = synthetic_eye(red=True, catchlight_radius=3.0)
+    assert eye_score(large, eye) == pytest.approx(eye_score(small, eye), abs=1e-3)
 
 
 def test_alpha_is_untouched_on_rgba() -> None:
