@@ -11,6 +11,7 @@ byte-identical. With --stages it also prints the CPU cost of each stage of one p
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 20
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 200 --keep /tmp/bench-photos
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 0 --stages
+    python benchmarks/bench_batch.py --portraits /path/to/portraits -n 200 --ceiling   # and the machine's own limit
 """
 
 from __future__ import annotations
@@ -127,6 +128,22 @@ def run_measured(command: list[str], out: Path, count: int) -> tuple[float, int,
     return elapsed, peak, subprocess.CompletedProcess(command, process.returncode, stdout, stderr), (first, last)
 
 
+def parallel_halves(deepflash: list[str], photos: list[Path], folder: Path) -> float:
+    """Wall seconds of two ``deepflash process`` commands run at once, each on every other photo."""
+    commands = []
+    for half in (0, 1):
+        source = folder / f"in{half}"
+        source.mkdir(parents=True)
+        for photo in photos[half::2]:
+            (source / photo.name).symlink_to(photo.absolute())
+        commands.append([*deepflash, "process", str(source), "--out-dir", str(folder / f"out{half}"), "-q"])
+    start = time.perf_counter()
+    running = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT) for command in commands]
+    for process in running:
+        process.wait()
+    return time.perf_counter() - start
+
+
 def compare(first: Path, second: Path, names: list[str]) -> list[str]:
     """Names whose two output files differ or are missing."""
     different = []
@@ -172,6 +189,9 @@ def main() -> None:
     parser.add_argument("-n", "--count", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="make (or reuse) the photos here instead of a temporary folder")
     parser.add_argument("--stages", action="store_true", help="also print the per-stage CPU costs at 2, 6 and 12 MP")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also time two `deepflash process` commands on alternate halves of the photos at once: "
+                             "what this machine's cores give with no scheduler at all")
     args = parser.parse_args()
     deepflash = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
@@ -200,6 +220,10 @@ def main() -> None:
                 print(f"{label} {elapsed:7.1f} s  {count / elapsed:.3f} photos/s  peak {peak / 2**20:,.0f} MiB  "
                       f"CPU {CPU_SECONDS[label.split()[1].rstrip(':')]:.1f} s  (first output after {first:.1f} s, then {steady:.2f} photos/s)")
             print(f"throughput ratio batch/process: {process_time / batch_time:.2f}x")
+            if args.ceiling:
+                ceiling = parallel_halves(deepflash, photos, Path(scratch) / "halves")
+                print(f"ceiling without Ray: two `deepflash process` on alternate halves at once: {ceiling:.1f} s, "
+                      f"{process_time / ceiling:.2f}x `process DIR`")
             different = compare(process_out, batch_out, names)
             print(f"byte-identical outputs: {len(names) - len(different)}/{len(names)}" + (f"  differ: {different[:10]}" if different else ""))
         if args.stages:
