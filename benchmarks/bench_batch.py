@@ -4,7 +4,7 @@ Makes N test photos of 2 to 12 megapixels by upscaling studio portraits (a folde
 --portraits, e.g. the training collection; not part of the repository) into a temporary folder,
 runs both commands on them with the installed weights, and prints for each the wall time, photos
 per second and peak memory (the proportional set size of the command's whole process tree, Ray's
-workers included, sampled every 0.2 s), the throughput ratio, and whether every output file is
+workers included, sampled every second), the throughput ratio, and whether every output file is
 byte-identical. With --stages it also prints the CPU cost of each stage of one photo at 2, 6 and
 12 MP on one thread (the figures docs/BATCH.md derives its throughput estimates from).
 
@@ -29,7 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES_MP = (2.0, 12.0)
-# CPU seconds of each command's process tree (sampled: the last 0.2 s of a process may be missed).
+# Reading a process's PSS walks its page tables: done every 0.2 s over Ray's dozen processes, the
+# sampling itself took a noticeable share of two cores from the command it measured.
+PSS_INTERVAL_S = 1.0
+# CPU seconds of each command's process tree (sampled: the last second of a process may be missed).
 CPU_SECONDS: dict[str, float] = {}
 
 
@@ -108,8 +111,11 @@ def run_measured(command: list[str], out: Path, count: int) -> tuple[float, int,
 
     def sample() -> None:
         nonlocal peak
+        next_pss = 0.0
         while not done.is_set():
-            peak = max(peak, tree_pss(process.pid, cpu_ticks))
+            if time.perf_counter() >= next_pss:
+                peak = max(peak, tree_pss(process.pid, cpu_ticks))
+                next_pss = time.perf_counter() + PSS_INTERVAL_S
             written = len(list(out.glob("photo_*"))) if out.is_dir() else 0
             if written and not seen:
                 seen.append(time.perf_counter() - start)
