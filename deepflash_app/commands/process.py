@@ -84,16 +84,23 @@ def _without_name(message: str, path: Path) -> str:
     return message
 
 
-def _corrector(weights: str | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
-    """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there)."""
+def _corrector(weights: str | None, device: str, mixed_precision: bool, server: str | None,
+               first: Path | None = None, options: Options | None = None) -> Corrector:
+    """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there).
+
+    In this process, and before torch is imported (a cold start), the ``first`` photo is detected in a
+    child process while the model loads.
+    """
     if server:
         corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
         corrector.ping()  # one check for the whole run: no server, nothing sent
         return corrector
-    from deepflash_core import faces
+    ahead = None
+    if first is not None and options is not None and "torch" not in sys.modules:
+        from deepflash_core.child_detection import ChildDetection
 
-    faces.preload()  # the face models load while torch is imported
-    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
+        ahead = ChildDetection.start(first, options)
+    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)
 
 
 def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
@@ -183,7 +190,7 @@ def process(
 
     options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
     try:
-        corrector = _corrector(weights, device, mixed_precision, server)
+        corrector = _corrector(weights, device, mixed_precision, server, writable[0].source, options)
     except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
         click.echo(f"deepflash: {error}", err=True)
         sys.exit(1)
