@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -28,6 +29,8 @@ from deepflash_core.options import Options
 if TYPE_CHECKING:  # imported by the child only: the parent forks before importing what detection needs
     from deepflash_core.detection import Detection
 
+# Modules that start native thread pools a forked child would not have.
+_THREAD_POOLS = ("torch", "cv2", "mediapipe")
 # A child that has not answered by then is stuck (a photo takes seconds at most); the parent detects itself.
 ANSWER_TIMEOUT_S = 120.0
 
@@ -88,13 +91,15 @@ class ChildDetection:
 
 
 def start_method() -> str:
-    """``fork`` where it is the platform's default and no other thread runs yet, else ``spawn``.
+    """``fork`` at the start of a process on a platform that forks by default, else ``spawn``.
 
-    A forked child starts at once with this process's imports; forking while other threads run can leave
-    the child holding a lock one of them held.
+    A forked child starts at once with this process's imports, but inherits no threads: it would wait
+    forever on a lock another thread held, or on the thread pools of torch (OpenMP), OpenCV or a built
+    MediaPipe graph. So it forks only while one thread runs and none of those is imported.
     """
     default = multiprocessing.get_all_start_methods()[0]
-    return "fork" if default == "fork" and threading.active_count() == 1 else "spawn"
+    pristine = threading.active_count() == 1 and not any(name in sys.modules for name in _THREAD_POOLS)
+    return "fork" if default == "fork" and pristine else "spawn"
 
 
 def pixel_digest(pixels: np.ndarray) -> tuple[tuple[int, ...], str, bytes]:
