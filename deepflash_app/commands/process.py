@@ -39,11 +39,12 @@ def expand_inputs(inputs: Iterable[Path]) -> tuple[list[Path], list[str]]:
     Returns:
         The photo paths and one failure line per input that gives no photo (an empty folder).
     """
-    extensions = _image_extensions()
+    extensions: set[str] = set()
     photos: list[Path] = []
     failures: list[str] = []
     for item in inputs:
         if item.is_dir():
+            extensions = extensions or _image_extensions()  # loads every Pillow plugin: only for folders
             found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith("."))
             if not found:
                 failures.append(f"{item}: the folder holds no images.")
