@@ -63,7 +63,12 @@ class ChildDetection:
     @classmethod
     def start(cls, path: Path | str, options: Options) -> ChildDetection | None:
         """Start detecting the photo at ``path`` with ``options``; None when no child process can be started."""
-        context = multiprocessing.get_context(start_method())
+        method = start_method()
+        if method == "fork":
+            # This process imports detection's modules (OpenCV among them) later anyway; importing them
+            # before forking (none starts a thread until used) spares the child its own import.
+            import deepflash_core.detection  # noqa: F401
+        context = multiprocessing.get_context(method)
         try:
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=detect_file, args=(str(path), options, sender),
