@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -198,42 +199,69 @@ def process(
     failed = empty_folders + len(photos) - len(writable)
     done = 0
     notes = Notes(per_photo=verbose or len(writable) == 1, quiet=quiet)
-    from tqdm import tqdm
+    if quiet or len(writable) < 2:
+        progress, write = NoBar(writable), NoBar.write
+    else:
+        from tqdm import tqdm
 
-    with tqdm(writable, unit="photo", disable=quiet or len(writable) < 2, file=sys.stderr, dynamic_ncols=True) as bar:
+        progress, write = tqdm(writable, unit="photo", file=sys.stderr, dynamic_ncols=True), tqdm.write
+    with progress as bar:
         for position, job in enumerate(bar):
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
-                notes.add(job, _process_one(job, corrector, options), tqdm.write)
+                notes.add(job, _process_one(job, corrector, options), write)
             except ServerUnavailableError as error:  # the next photos would only wait for it too
                 failed += len(writable) - position
-                tqdm.write(f"deepflash: {job.source}: {error}", file=sys.stderr)
+                write(f"deepflash: {job.source}: {error}", file=sys.stderr)
                 if position + 1 < len(writable):
-                    tqdm.write(f"deepflash: stopped; {len(writable) - position - 1} photos not sent.", file=sys.stderr)
+                    write(f"deepflash: stopped; {len(writable) - position - 1} photos not sent.", file=sys.stderr)
                 break
             except DeepFlashError as error:
                 failed += 1
-                tqdm.write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
+                write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
                 continue
             except MemoryError:
                 failed += 1
-                tqdm.write(f"deepflash: {job.source}: not enough memory to process this photo.", file=sys.stderr)
+                write(f"deepflash: {job.source}: not enough memory to process this photo.", file=sys.stderr)
                 continue
             except Exception as error:  # a bug, not the user's fault: still one line per file
                 if DEBUG:
                     raise
                 failed += 1
                 detail = str(error).splitlines()[0] if str(error) else ""
-                tqdm.write(f"deepflash: {job.source}: internal error {type(error).__name__}: {detail} (DEEPFLASH_DEBUG=1 shows details)", file=sys.stderr)
+                write(f"deepflash: {job.source}: internal error {type(error).__name__}: {detail} (DEEPFLASH_DEBUG=1 shows details)", file=sys.stderr)
                 continue
             done += 1
             if not quiet and len(writable) == 1:  # a folder gets the bar and a summary instead
-                tqdm.write(f"deepflash: wrote {job.target}", file=sys.stderr)
+                write(f"deepflash: wrote {job.target}", file=sys.stderr)
     notes.summarise(len(writable))
     if done + failed > 1 and not quiet:
         click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
     if failed:
         sys.exit(1)
+
+
+class NoBar:
+    """Stands in for the progress bar where none is drawn (one photo, or -q), so that tqdm is not imported."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self.jobs)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        return None
+
+    @staticmethod
+    def write(text: str, file: TextIO | None = None) -> None:
+        print(text, file=file if file is not None else sys.stdout, flush=True)
 
 
 class Notes:
