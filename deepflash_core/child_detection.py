@@ -8,7 +8,7 @@ time. A second process does, on a second core. The child reads the photo itself,
 back with a digest of the pixels it read; the parent uses it only for exactly those pixels and options.
 
 Anything that goes wrong in the child (an unreadable photo, no face, a crash, a result that does not
-pickle) makes :meth:`ChildDetection.result` return None, and the caller detects in its own process,
+pickle, no answer in time) makes :meth:`ChildDetection.result` return None, and the caller detects in its own process,
 where the same problem is reported exactly as it would have been without the child.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from deepflash_core.options import Options
 
-if TYPE_CHECKING:  # imported by the child only: the parent forks before importing what detection needs
+if TYPE_CHECKING:  # for annotations only: detection's modules are imported where they are used, below
     from deepflash_core.detection import Detection
 
 # Modules that start native thread pools a forked child would not have.
@@ -39,9 +39,9 @@ class ChildDetection:
     """A detection running in a child process; :meth:`result` waits for it (once).
 
     A thread receives the answer as soon as the child sends it: a detection of a few megabytes does not
-    fit in a pipe's buffer, and a child left blocked on a full pipe would be woken and scheduled for every
-    chunk only once this process asks for the answer (tens of milliseconds on a busy machine). The thread
-    spends its time waiting in the read, without the interpreter lock.
+    fit in a pipe's buffer, and a child left blocked on a full pipe would otherwise be woken and scheduled
+    once per chunk only after this process asks for the answer, which a busy machine makes slow. The
+    thread spends its time waiting in the read, without the interpreter lock.
     """
 
     def __init__(self, process: Any, connection: Connection, options: Options) -> None:

@@ -7,7 +7,9 @@ edge-aware upsampling guided by the photo itself, and apply ``x − s·D`` throu
 exactly 0 the correction is exactly 0, so those pixels stay bit-identical; the optional backdrop
 lift (:mod:`deepflash_core.backdrop`) is a smooth parametric brightening, never the network's output.
 Then, unless turned off, red pupils and small flash glare on glasses are corrected inside each face
-(:mod:`deepflash_core.eyes`).
+(:mod:`deepflash_core.eyes`). What all of this needs to know about the photo before correcting it (faces,
+the segmentation model's coarse matte, the eyes) is one :class:`~deepflash_core.detection.Detection`,
+made here or handed in (e.g. made in another process while this one loaded the model).
 """
 
 from __future__ import annotations
