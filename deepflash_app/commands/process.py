@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -191,11 +192,17 @@ def process(
         sys.exit(1)
 
     options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
+    # None of what importing torch and loading the model make is garbage, and the collector's passes over it
+    # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
+    gc.disable()
     try:
         corrector = _corrector(weights, device, mixed_precision, server, writable[0].source, options)
     except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
         click.echo(f"deepflash: {error}", err=True)
         sys.exit(1)
+    finally:
+        gc.freeze()
+        gc.enable()
     failed = empty_folders + len(photos) - len(writable)
     done = 0
     notes = Notes(per_photo=verbose or len(writable) == 1, quiet=quiet)
@@ -241,20 +248,14 @@ def process(
         sys.exit(1)
 
 
-class NoBar:
-    """Stands in for the progress bar where none is drawn (one photo, or -q), so that tqdm is not imported."""
-
-    def __init__(self, jobs: list[Job]) -> None:
-        self.jobs = jobs
+class NoBar(list):
+    """The photos, standing in for the progress bar where none is drawn (one photo, or -q): no tqdm import."""
 
     def __enter__(self) -> NoBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
-
-    def __iter__(self) -> Iterator[Job]:
-        return iter(self.jobs)
 
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         return None
