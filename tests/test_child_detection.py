@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -23,7 +24,10 @@ from test_pipeline import random_pipe  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PHOTO = FIXTURES / "red_eye_portrait.jpg"
-DEEPFLASH = Path(sys.executable).with_name("deepflash")
+# The failures are simulated in this process and inherited by a forked child.
+needs_fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+# How a new process starts its detection child: forking where that is the platform's default.
+CHILD = "child fork" if multiprocessing.get_all_start_methods()[0] == "fork" else "child spawn"
 
 
 # In a new process: the child's detection (fork at a cold start, or spawn) against this process's own.
@@ -34,7 +38,9 @@ from deepflash_core import child_detection
 from deepflash_core.imageio import load_photo
 from deepflash_core.options import Options
 method = sys.argv[1]
-assert child_detection.start_method() == "fork", "a new process starts its child by forking"
+import multiprocessing
+if multiprocessing.get_all_start_methods()[0] == "fork":
+    assert child_detection.start_method() == "fork", "a new process starts its child by forking"
 child_detection.start_method = lambda: method
 options = Options(strength=0.7)
 ahead = child_detection.ChildDetection.start({path!r}, options)
@@ -50,7 +56,7 @@ print(found.faces == here.faces, eyes(found) == eyes(here), found.shape == here.
 """
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", [m for m in ("fork", "spawn") if m in multiprocessing.get_all_start_methods()])
 def test_the_child_detects_what_this_process_would(method: str) -> None:
     result = subprocess.run([sys.executable, "-c", COMPARE.format(path=str(PHOTO)), method], capture_output=True,
                             text=True, timeout=300)
@@ -81,6 +87,7 @@ def hangs(pixels, options):
     time.sleep(60)
 
 
+@needs_fork
 @pytest.mark.parametrize("failure", [raises, crashes, unpicklable, hangs])
 def test_a_failing_child_falls_back_to_detecting_here(
     failure, random_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture  # noqa: F811
@@ -100,6 +107,7 @@ def test_a_failing_child_falls_back_to_detecting_here(
     assert not ahead._process.is_alive()
 
 
+@needs_fork
 def test_the_childs_detection_is_used_only_for_its_own_pixels_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     pixels = load_photo(PHOTO).pixels
     made = detect(pixels, Options())
@@ -159,14 +167,14 @@ def test_the_cli_writes_the_same_file_whether_the_child_detected_the_photo_or_no
         shutil.copyfile(PHOTO, folder / name)
     run = deepflash("process", folder, "--out-dir", tmp_path / "out", "--weights", tiny_weights, "-q")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "child fork used: [True]"
+    assert run.stdout.strip() == f"{CHILD} used: [True]"
     first, second = (tmp_path / "out" / "p0.jpg").read_bytes(), (tmp_path / "out" / "p1.jpg").read_bytes()
     assert first == second
 
     failed = deepflash("process", folder / "p0.jpg", "-o", tmp_path / "fallback.jpg", "--weights", tiny_weights,
                        fail_in_child=True)
     assert failed.returncode == 0, failed.stderr
-    assert failed.stdout.strip() == "child fork used: [False]"
+    assert failed.stdout.strip() == f"{CHILD} used: [False]"
     assert failed.stderr.splitlines() == [f"deepflash: wrote {tmp_path / 'fallback.jpg'}"]
     assert (tmp_path / "fallback.jpg").read_bytes() == first
 
@@ -178,7 +186,7 @@ def test_an_unreadable_first_photo_is_reported_as_before_and_the_next_one_correc
     shutil.copyfile(PHOTO, folder / "b.jpg")
     run = deepflash("process", folder, "--out-dir", tmp_path / "out", "--weights", tiny_weights, "-q")
     assert run.returncode == 1
-    assert run.stdout.strip() == "child fork used: [False]"  # offered to b.jpg, made for a.jpg
+    assert run.stdout.strip() == f"{CHILD} used: [False]"  # offered to b.jpg, made for a.jpg
     errors = [line for line in run.stderr.splitlines() if line.startswith("deepflash:")]
     assert len(errors) == 1 and errors[0].startswith(f"deepflash: {folder / 'a.jpg'}: ")
     assert "Traceback" not in run.stderr
