@@ -3,16 +3,25 @@
 Each run is a new Python process, so every import is paid again (the files are in the page cache
 after the first run, as they are for a user who runs the command twice). Reported as the median of
 the runs and as a ratio to the floor: a bare `python -c "import torch"` on the same machine, timed
-interleaved with the CLI so that both see the same load.
+interleaved with the CLI so that both see the same load. CPU seconds count the command's child
+processes too (the first photo's detection runs in one). Part of the floor is Python's garbage
+collector walking torch's objects (during the import and at exit), which the command avoids; the
+floor with the collector handled the same way is timed as well, for the stricter ratio.
+
+Also timed in each round: the same command with the first photo detected in the command's own process
+(no child), and, with --baseline, the command of another checkout (e.g. an earlier version, run with
+PYTHONPATH pointing at it). The load average is printed before and after: on a shared machine, compare
+figures only at a similar load.
 
     python benchmarks/bench_cold_start.py              # 7 rounds
     python benchmarks/bench_cold_start.py --rounds 15 --imports   # also what each import costs
-    PYTHONPATH=/path/to/older/checkout python benchmarks/bench_cold_start.py --only-cli   # an older version
+    python benchmarks/bench_cold_start.py --baseline /path/to/older/checkout
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -36,11 +45,11 @@ def make_photo(path: Path) -> None:
 CPU_SECONDS: dict[str, list[float]] = {}
 
 
-def wall(command: list[str], label: str = "") -> float:
-    """Wall seconds of one run; its CPU seconds (user + system) go to ``CPU_SECONDS[label]``."""
+def wall(command: list[str], label: str = "", env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one run; its CPU seconds (user + system, with its children's) go to ``CPU_SECONDS[label]``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -62,38 +71,55 @@ def import_costs() -> None:
         print(f"  {cumulative / 1e6:6.2f} s cumulative  {name}")
 
 
+# The floor with the garbage collector held off during the import and frozen after it, as the command does.
+TORCH_FROZEN = "import gc; gc.disable(); import torch; gc.freeze(); gc.enable()"
+# The command with the first photo's detection kept in its own process: no child is started.
+IN_PROCESS = ("from deepflash_core import child_detection; child_detection.ChildDetection.start = classmethod(lambda *a: None); "
+              "from deepflash_app.cli import main; main()")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--imports", action="store_true", help="also list the heaviest imports of `deepflash process --help`")
-    parser.add_argument("--only-cli", action="store_true", help="skip the preloaded variant (for versions without faces.preload)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", help="also time the command of this checkout (PYTHONPATH)")
     args = parser.parse_args()
     deepflash = str(Path(sys.executable).with_name("deepflash"))
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as folder:
         photo = Path(folder) / "portrait-1mp.jpg"
         make_photo(photo)
-        floor_command = [sys.executable, "-c", "import torch"]
-        cli_command = [deepflash, "process", str(photo), "-o", str(Path(folder) / "out.jpg"), "-q"]
-        # The same command with the face models loading in the background before torch is imported.
-        preload_code = "from deepflash_core import faces; faces.preload(); from deepflash_app.cli import main; main()"
-        preload_command = [sys.executable, "-c", preload_code, *cli_command[1:]]
-        wall(floor_command), wall(cli_command)  # warm the page cache
-        floor, cli, preloaded = [], [], []
+        cli_args = ["process", str(photo), "-o", str(Path(folder) / "out.jpg"), "-q"]
+        commands = {
+            "torch": ([sys.executable, "-c", "import torch"], None),
+            "torch-frozen": ([sys.executable, "-c", TORCH_FROZEN], None),
+            "cli": ([deepflash, *cli_args], None),
+            "in-process": ([sys.executable, "-c", IN_PROCESS, *cli_args], None),
+        }
+        if args.baseline:
+            commands["baseline"] = ([deepflash, *cli_args], {**os.environ, "PYTHONPATH": str(args.baseline.resolve())})
+        for command, env in commands.values():
+            wall(command, env=env)  # warm the page cache
+        times: dict[str, list[float]] = {label: [] for label in commands}
         for _ in range(args.rounds):
-            floor.append(wall(floor_command, "torch"))
-            cli.append(wall(cli_command, "cli"))
-            if not args.only_cli:
-                preloaded.append(wall(preload_command, "preloaded"))
-    floor_median, cli_median = statistics.median(floor), statistics.median(cli)
-    print(f'python -c "import torch":            median {floor_median:.2f} s  (min {min(floor):.2f}, max {max(floor):.2f}, {args.rounds} runs)')
-    print(f"deepflash process (1 MP, one face):  median {cli_median:.2f} s  (min {min(cli):.2f}, max {max(cli):.2f})")
-    print(f"ratio to the torch import:           {cli_median / floor_median:.2f}x  (min/min {min(cli) / min(floor):.2f}x)")
-    if preloaded:
-        preloaded_median = statistics.median(preloaded)
-        print(f"same, face models preloaded:         median {preloaded_median:.2f} s, {preloaded_median / floor_median:.2f}x  (min/min {min(preloaded) / min(floor):.2f}x)")
+            for label, (command, env) in commands.items():
+                times[label].append(wall(command, label, env))
+    print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    floor = times["torch"]
+    floor_median, frozen_median = statistics.median(floor), statistics.median(times["torch-frozen"])
     cpu = {label: statistics.median(values) for label, values in CPU_SECONDS.items() if label}
-    print(f"CPU seconds (median): torch import {cpu['torch']:.2f}, deepflash process {cpu['cli']:.2f} ({cpu['cli'] / cpu['torch']:.2f}x)"
-          + (f", preloaded {cpu['preloaded']:.2f} ({cpu['preloaded'] / cpu['torch']:.2f}x)" if "preloaded" in cpu else ""))
+    names = {
+        "torch": 'python -c "import torch"',
+        "torch-frozen": "same, collector held off as the command does",
+        "cli": "deepflash process (1 MP, one face)",
+        "in-process": "same, detected in its own process",
+        "baseline": f"deepflash process of {args.baseline}",
+    }
+    for label, values in times.items():
+        median = statistics.median(values)
+        print(f"{names[label]:<45} median {median:.2f} s (min {min(values):.2f}, max {max(values):.2f}, {args.rounds} runs)"
+              f"  {median / floor_median:.2f}x (min/min {min(values) / min(floor):.2f}x), {median / frozen_median:.2f}x the"
+              f" 2nd row  CPU {cpu[label]:.2f} s ({cpu[label] / cpu['torch']:.2f}x)")
     if args.imports:
         import_costs()
 

@@ -2,7 +2,7 @@
 
 The test photos are the bench_pipeline frames (a bundled portrait upscaled into a 4:3 landscape with
 sensor-like noise). Segmentation runs MediaPipe's selfie model on a copy downscaled to
-``matte.SEGMENT_SIDE``; refinement is the guided fit applied at full resolution over the whole frame.
+``segmentation.SEGMENT_SIDE``; refinement is the guided fit applied at full resolution over the whole frame.
 A bare Pillow JPEG decode+encode of the same frame is printed as the yardstick.
 
     python benchmarks/bench_matte.py

@@ -21,14 +21,15 @@ FEATHER = 0.1
 Box = tuple[int, int, int, int]
 
 
-def find_subject(pixels: np.ndarray, faces: list[Face], options: Options, warnings: list[str]) -> np.ndarray:
-    """The subject matte over the whole frame, with a landmark head mask for every face the model missed.
+def find_subject(pixels: np.ndarray, coarse: matte.CoarseMatte, faces: list[Face], options: Options,
+                 warnings: list[str]) -> np.ndarray:
+    """The subject matte over the whole frame, refined from ``coarse`` (the segmentation model's, over
+    ``pixels``), with a landmark head mask for every face the model missed.
 
     Always the whole frame, whatever the options: the matte is a function of the photo alone, so the one a
     front end shows is exactly the one that kept the backdrop untouched.
     """
     height, width = pixels.shape[:2]
-    coarse = matte.segment(pixels)
     subject = matte.refine(coarse, pixels) if coarse.found else np.zeros((height, width), np.float32)
     if options.whole_image:
         if not coarse.found:

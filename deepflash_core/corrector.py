@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from deepflash_core.options import Options
 from deepflash_core.result import ProgressCallback, Result
+
+if TYPE_CHECKING:
+    from deepflash_core.child_detection import ChildDetection
 
 
 class Corrector(Protocol):
@@ -26,19 +29,34 @@ class Corrector(Protocol):
 
 
 class InProcessCorrector:
-    """Runs :class:`deepflash_core.pipeline.Pipeline` in this process (the model stays loaded)."""
+    """Runs :class:`deepflash_core.pipeline.Pipeline` in this process (the model stays loaded).
 
-    def __init__(self, pipeline: Any, description: str = "in this process") -> None:
+    Given a :class:`~deepflash_core.child_detection.ChildDetection` (started before the model loaded), the
+    first photo corrected uses its detection when it was made of exactly that photo's pixels and options.
+    """
+
+    def __init__(self, pipeline: Any, description: str = "in this process", ahead: ChildDetection | None = None) -> None:
         self.pipeline = pipeline
         self.description = description
+        self._ahead = ahead
+        self._ahead_lock = threading.Lock()
 
     @classmethod
-    def load(cls, weights: str | Path | None = None, device: str = "auto", mixed_precision: bool = False) -> InProcessCorrector:
-        """Load the pipeline once; raises ``WeightsError`` when the weights are missing or do not match."""
-        from deepflash_core.pipeline import Pipeline
+    def load(cls, weights: str | Path | None = None, device: str = "auto", mixed_precision: bool = False,
+             ahead: ChildDetection | None = None) -> InProcessCorrector:
+        """Load the pipeline once; raises ``WeightsError`` when the weights are missing or do not match.
 
-        pipeline = Pipeline.load(weights=weights, device=device, mixed_precision=mixed_precision)
-        return cls(pipeline, description=f"in this process ({pipeline.device})")
+        ``ahead`` is stopped when loading fails.
+        """
+        try:
+            from deepflash_core.pipeline import Pipeline
+
+            pipeline = Pipeline.load(weights=weights, device=device, mixed_precision=mixed_precision)
+        except BaseException:
+            if ahead is not None:
+                ahead.close()
+            raise
+        return cls(pipeline, description=f"in this process ({pipeline.device})", ahead=ahead)
 
     def warm_up(self) -> None:
         """Load the face detector's models and run the network once, so the first photo does not wait."""
@@ -49,7 +67,10 @@ class InProcessCorrector:
         self.pipeline.process(grey, Options(whole_image=True))
 
     def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
-        return self.pipeline.process(pixels, options, progress=progress)
+        with self._ahead_lock:
+            ahead, self._ahead = self._ahead, None
+        detection = ahead.result(pixels, options) if ahead is not None else None
+        return self.pipeline.process(pixels, options, progress=progress, detection=detection)
 
 
 class ServerCorrector:

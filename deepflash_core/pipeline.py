@@ -7,14 +7,16 @@ edge-aware upsampling guided by the photo itself, and apply ``x − s·D`` throu
 exactly 0 the correction is exactly 0, so those pixels stay bit-identical; the optional backdrop
 lift (:mod:`deepflash_core.backdrop`) is a smooth parametric brightening, never the network's output.
 Then, unless turned off, red pupils and small flash glare on glasses are corrected inside each face
-(:mod:`deepflash_core.eyes`).
+(:mod:`deepflash_core.eyes`). What all of this needs to know about the photo before correcting it (faces,
+the segmentation model's coarse matte, the eyes) is one :class:`~deepflash_core.detection.Detection`,
+made here or handed in (e.g. made in another process while this one loaded the model).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,14 +29,14 @@ from deepflash_core import backdrop, bilateral, encoding, matte, upsample
 from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R
 from deepflash_core.blend import blend_weight, clip_box, find_subject, overlapping_groups, union
 from deepflash_core.device import autocast_dtype, select_device
-from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
-from deepflash_core.eyes import EyeReport, fix_face_eyes, wears_glasses
-from deepflash_core.face_mesh import find_eyes
-from deepflash_core.faces import Face, detect_faces, whole_image_face
+from deepflash_core.detection import Detection, detect
+from deepflash_core.errors import InvalidOptionError, WeightsError
+from deepflash_core.eyes import EyeReport, fix_face_eyes
+from deepflash_core.faces import Face
 from deepflash_core.options import Options
 from deepflash_core.pixels import PIXEL_SCALE
 from deepflash_core.registry import Encoding, model_kind
-from deepflash_core.result import ProgressCallback, Result
+from deepflash_core.result import ProgressCallback, Result, timed
 from deepflash_core.weights import ModelCard, load_model, resolve_weights
 
 MIN_SIDE = 8
@@ -86,7 +88,8 @@ class Pipeline:
             "model_card": self.card.to_dict(),
         }
 
-    def process(self, pixels: np.ndarray, options: Options | None = None, progress: ProgressCallback | None = None) -> Result:
+    def process(self, pixels: np.ndarray, options: Options | None = None, progress: ProgressCallback | None = None,
+                detection: Detection | None = None) -> Result:
         """Correct the flash look on every face of ``pixels``.
 
         Args:
@@ -94,34 +97,34 @@ class Pipeline:
                 channel is alpha and is returned untouched.
             options: what to do (strength, whole-image mode, …); the defaults when None.
             progress: optional callback ``(stage, fraction)``.
+            detection: what :func:`deepflash_core.detection.detect` found in these pixels with these
+                options (e.g. in another process); found here when None. The result is the same either way.
 
         Returns:
             A :class:`Result` whose pixels have the input's shape and dtype.
 
         Raises:
             NoFaceError: no face was found and ``options.whole_image`` is False.
-            InvalidOptionError: the pixel array has an unsupported shape or dtype.
+            InvalidOptionError: the pixel array has an unsupported shape or dtype, or ``detection`` was
+                made for another size or other options.
         """
         options = options or Options()
         _check_pixels(pixels)
         report = progress or (lambda stage, fraction: None)
-        timings: dict[str, float] = {}
         warnings: list[str] = []
-        height, width = pixels.shape[:2]
 
         report("detect", 0.0)
-        with _timed(timings, "detect"):
-            if options.whole_image:
-                faces = [whole_image_face(height, width)]
-            else:
-                faces = detect_faces(pixels)
-        if not faces:
-            raise NoFaceError("No face found in this photo; use the whole-image mode (--whole-image) to correct the whole frame.")
+        if detection is None:
+            detection = detect(pixels, options, clock=CLOCK)
+        else:
+            detection.check(pixels, options)
+        timings = dict(detection.timings)
+        faces = detection.faces
         with _timed(timings, "blend"):
             output = pixels.copy()  # every pixel outside the person comes from this exact copy
         report("matte", 0.03)
         with _timed(timings, "matte"):
-            subject = find_subject(pixels, faces, options, warnings)
+            subject = find_subject(pixels, detection.coarse, faces, options, warnings)
         person = matte.to_uint8(subject) if options.with_matte else None
         if options.strength == 0:
             report("done", 1.0)
@@ -158,9 +161,9 @@ class Pipeline:
             report("eyes", 0.95)
             with _timed(timings, "eyes"):
                 eyes = EyeReport()
-                for face in faces:
+                for found in detection.eyes or []:
                     # Located on the photo as it came, corrected on the output (same geometry).
-                    eyes.add(fix_face_eyes(output, find_eyes(pixels, face), wears_glasses(pixels, face)))
+                    eyes.add(fix_face_eyes(output, found.eyes, found.glasses))
             warnings += eyes.warnings
         report("done", 1.0)
         return Result(output, faces, timings, warnings, person)
@@ -359,10 +362,5 @@ def _check_pixels(pixels: np.ndarray) -> None:
         raise InvalidOptionError(f"The image is {pixels.shape[1]}x{pixels.shape[0]}; too small to hold a face.")
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = CLOCK()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + CLOCK() - start
+def _timed(timings: dict[str, float], stage: str) -> AbstractContextManager[None]:
+    return timed(timings, stage, CLOCK)

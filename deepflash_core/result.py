@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,3 +34,13 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     matte: np.ndarray | None = None
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str, clock: Callable[[], float] = time.perf_counter) -> Iterator[None]:
+    """Add the seconds the block takes (by ``clock``) to ``timings[stage]``."""
+    start = clock()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + clock() - start

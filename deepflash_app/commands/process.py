@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -39,11 +41,12 @@ def expand_inputs(inputs: Iterable[Path]) -> tuple[list[Path], list[str]]:
     Returns:
         The photo paths and one failure line per input that gives no photo (an empty folder).
     """
-    extensions = _image_extensions()
+    extensions: set[str] = set()
     photos: list[Path] = []
     failures: list[str] = []
     for item in inputs:
         if item.is_dir():
+            extensions = extensions or _image_extensions()  # loads every Pillow plugin: only for folders
             found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith("."))
             if not found:
                 failures.append(f"{item}: the folder holds no images.")
@@ -84,16 +87,23 @@ def _without_name(message: str, path: Path) -> str:
     return message
 
 
-def _corrector(weights: str | None, device: str, mixed_precision: bool, server: str | None) -> Corrector:
-    """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there)."""
+def _corrector(weights: str | None, device: str, mixed_precision: bool, server: str | None,
+               first: Path | None = None, options: Options | None = None) -> Corrector:
+    """The pipeline in this process, or the DeepFlash server at ``server`` (asked once that it is there).
+
+    In this process, and before torch is imported (a cold start), the ``first`` photo is detected in a
+    child process while the model loads.
+    """
     if server:
         corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
         corrector.ping()  # one check for the whole run: no server, nothing sent
         return corrector
-    from deepflash_core import faces
+    ahead = None
+    if first is not None and options is not None and "torch" not in sys.modules:
+        from deepflash_core.child_detection import ChildDetection
 
-    faces.preload()  # the face models load while torch is imported
-    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision)
+        ahead = ChildDetection.start(first, options)
+    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)
 
 
 def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
@@ -182,50 +192,77 @@ def process(
         sys.exit(1)
 
     options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
+    # None of what importing torch and loading the model make is garbage, and the collector's passes over it
+    # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
+    gc.disable()
     try:
-        corrector = _corrector(weights, device, mixed_precision, server)
+        corrector = _corrector(weights, device, mixed_precision, server, writable[0].source, options)
     except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
         click.echo(f"deepflash: {error}", err=True)
         sys.exit(1)
+    finally:
+        gc.freeze()
+        gc.enable()
     failed = empty_folders + len(photos) - len(writable)
     done = 0
     notes = Notes(per_photo=verbose or len(writable) == 1, quiet=quiet)
-    from tqdm import tqdm
+    if quiet or len(writable) < 2:
+        progress, write = NoBar(writable), NoBar.write
+    else:
+        from tqdm import tqdm
 
-    with tqdm(writable, unit="photo", disable=quiet or len(writable) < 2, file=sys.stderr, dynamic_ncols=True) as bar:
+        progress, write = tqdm(writable, unit="photo", file=sys.stderr, dynamic_ncols=True), tqdm.write
+    with progress as bar:
         for position, job in enumerate(bar):
             bar.set_postfix_str(job.source.name, refresh=False)
             try:
-                notes.add(job, _process_one(job, corrector, options), tqdm.write)
+                notes.add(job, _process_one(job, corrector, options), write)
             except ServerUnavailableError as error:  # the next photos would only wait for it too
                 failed += len(writable) - position
-                tqdm.write(f"deepflash: {job.source}: {error}", file=sys.stderr)
+                write(f"deepflash: {job.source}: {error}", file=sys.stderr)
                 if position + 1 < len(writable):
-                    tqdm.write(f"deepflash: stopped; {len(writable) - position - 1} photos not sent.", file=sys.stderr)
+                    write(f"deepflash: stopped; {len(writable) - position - 1} photos not sent.", file=sys.stderr)
                 break
             except DeepFlashError as error:
                 failed += 1
-                tqdm.write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
+                write(f"deepflash: {job.source}: {_without_name(str(error), job.source)}", file=sys.stderr)
                 continue
             except MemoryError:
                 failed += 1
-                tqdm.write(f"deepflash: {job.source}: not enough memory to process this photo.", file=sys.stderr)
+                write(f"deepflash: {job.source}: not enough memory to process this photo.", file=sys.stderr)
                 continue
             except Exception as error:  # a bug, not the user's fault: still one line per file
                 if DEBUG:
                     raise
                 failed += 1
                 detail = str(error).splitlines()[0] if str(error) else ""
-                tqdm.write(f"deepflash: {job.source}: internal error {type(error).__name__}: {detail} (DEEPFLASH_DEBUG=1 shows details)", file=sys.stderr)
+                write(f"deepflash: {job.source}: internal error {type(error).__name__}: {detail} (DEEPFLASH_DEBUG=1 shows details)", file=sys.stderr)
                 continue
             done += 1
             if not quiet and len(writable) == 1:  # a folder gets the bar and a summary instead
-                tqdm.write(f"deepflash: wrote {job.target}", file=sys.stderr)
+                write(f"deepflash: wrote {job.target}", file=sys.stderr)
     notes.summarise(len(writable))
     if done + failed > 1 and not quiet:
         click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
     if failed:
         sys.exit(1)
+
+
+class NoBar(list):
+    """The photos, standing in for the progress bar where none is drawn (one photo, or -q): no tqdm import."""
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        return None
+
+    @staticmethod
+    def write(text: str, file: TextIO | None = None) -> None:
+        print(text, file=file if file is not None else sys.stdout, flush=True)
 
 
 class Notes:

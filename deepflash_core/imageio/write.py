@@ -31,7 +31,8 @@ def output_format(path: str | os.PathLike[str]) -> str:
         ImageWriteError: the extension is missing or names no image format.
     """
     suffix = Path(path).suffix.lower()
-    fmt = Image.registered_extensions().get(suffix)
+    Image.preinit()  # JPEG, PNG and a few more; every other plugin (dozens of imports) only when needed
+    fmt = Image.EXTENSION.get(suffix) or Image.registered_extensions().get(suffix)
     if not suffix or fmt is None or fmt not in Image.SAVE:
         raise ImageWriteError(f"{Path(path).name}: cannot tell an image format to write from the extension '{suffix}'.")
     return fmt
