@@ -85,7 +85,7 @@ def run(
     else:
         tasks = ray.data.TaskPoolStrategy(size=plan.task_concurrency)
         dataset = (
-            photos.map(_decode, num_cpus=plan.task_cpus, compute=tasks)
+            photos.map(_decode, fn_kwargs={"options": settings.options}, num_cpus=plan.task_cpus, compute=tasks)
             .map_batches(
                 _CorrectingActor,
                 fn_constructor_kwargs={"settings": settings, "threads": plan.actor_threads},
@@ -136,28 +136,30 @@ def _error_line(error: BaseException, name: str) -> str:
 _NO_PIXELS = np.zeros((1, 1, 3), np.uint8)
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
+def _decode(row: dict[str, Any], options: Options | None = None) -> dict[str, Any]:
+    """Read a photo; given ``options``, also detect it (faces, coarse matte, eyes: no torch) for the actor."""
     from deepflash_core.imageio import load_photo
 
     start = time.perf_counter()
-    pixels, meta, error = _NO_PIXELS, b"", ""
+    pixels, meta, detection, error = _NO_PIXELS, b"", b"", ""
     try:
         with local_copy(row["input"]) as path:
             photo = load_photo(path)
         pixels, meta = photo.pixels, pickle.dumps(replace(photo, pixels=_NO_PIXELS))
+        if options is not None:
+            from deepflash_core.detection import detect
+
+            detection = pickle.dumps(detect(pixels, options))
     except Exception as caught:  # noqa: BLE001 - a photo that fails is reported, never stops the job
         error = _error_line(caught, os.path.basename(row["input"]))
-    return {**row, "pixels": pixels, "meta": meta, "error": error, "faces": 0, "unchanged": False,
-            "seconds": time.perf_counter() - start}
+    return {**row, "pixels": pixels, "meta": meta, "detection": detection, "error": error, "faces": 0,
+            "unchanged": False, "seconds": time.perf_counter() - start}
 
 
 class _CorrectingActor:
-    """A Ray actor holding one loaded pipeline; corrects the decoded photos it is handed (one per batch)."""
+    """A Ray actor holding one loaded pipeline; corrects the decoded (and detected) photos it is handed."""
 
     def __init__(self, settings: Settings, threads: int) -> None:
-        from deepflash_core import faces
-
-        faces.preload()  # the face models load while torch is imported
         import torch
 
         from deepflash_core.pipeline import Pipeline
@@ -178,7 +180,8 @@ class _CorrectingActor:
         start = time.perf_counter()
         row = dict(row)
         try:
-            result = self.pipeline.process(row["pixels"], self.options)
+            detection = pickle.loads(row["detection"]) if row["detection"] else None  # made by the decode task
+            result = self.pipeline.process(row["pixels"], self.options, detection=detection)
             row["unchanged"] = np.array_equal(result.pixels, row["pixels"])
             row["pixels"], row["faces"] = result.pixels, len(result.faces)
         except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
