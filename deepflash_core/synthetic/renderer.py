@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from deepflash_core.errors import DeepFlashError
+from deepflash_core.eyes import GLASSES_THRESHOLD, bridge_edge_score
 from deepflash_core.faces import LANDMARK_GROUPS
 from deepflash_core.synthetic import camera, skin
 from deepflash_core.synthetic.flash import flash_light
@@ -159,7 +160,8 @@ class FlashRenderer:
             skin=skin_like,
             oil_zones=skin.oil_zones(frame, (h, w)),
             eyes=skin.eye_masks(frame, (h, w)),
-            glasses=skin.glasses_score(studio, frame) > skin.GLASSES_THRESHOLD,
+            # The product's own glasses check, so renders with glasses are those its glare stage looks at.
+            glasses=bridge_edge_score(studio, frame.landmarks, frame.width) > GLASSES_THRESHOLD,
         )
 
     def render_prepared(

@@ -163,39 +163,6 @@ def stamp_disc(
     window[...] = window * (1 - a) + value * a if mix else window + value * a
 
 
-# Above this, a horizontal edge crosses the nose bridge between the eyes: a glasses bridge.
-GLASSES_THRESHOLD = 3.5
-
-
-def glasses_score(studio: np.ndarray, frame: FaceFrame) -> float:
-    """How strongly a horizontal edge crosses the nose bridge between the eyes.
-
-    The bridge of a pair of glasses is the one straight horizontal edge there; skin
-    and brows give weak or slanted ones. Measured as the strongest row of vertical
-    gradient over the median row, in a window between the inner eye corners.
-
-    Args:
-        studio: (H, W, 3) image in [0, 1].
-        frame: the face's landmark frame.
-
-    Returns:
-        The score (≈ 1.5–3 without glasses, 4–7 with them on studio portraits).
-    """
-    h, w = studio.shape[:2]
-    inner_l, inner_r = frame.landmarks["left_eye"][3], frame.landmarks["right_eye"][0]
-    root = frame.landmarks["nose_bridge"][0]
-    gap = abs(float(inner_r[0] - inner_l[0]))
-    x0 = max(int(min(inner_l[0], inner_r[0]) + 0.2 * gap), 0)
-    x1 = min(int(max(inner_l[0], inner_r[0]) - 0.2 * gap), w)
-    y0 = max(int(root[1] - 0.08 * frame.width), 0)
-    y1 = min(int(root[1] + 0.08 * frame.width), h)
-    if x1 - x0 < 2 or y1 - y0 < 4:
-        return 0.0
-    grey = cv2.cvtColor(np.ascontiguousarray(studio[y0:y1, x0:x1], np.float32), cv2.COLOR_RGB2GRAY)
-    rows = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)).mean(axis=1)
-    return float(rows.max() / (np.median(rows) + 1e-3))
-
-
 def stamp_ellipse(
     target: np.ndarray, centre: np.ndarray, radii: tuple[float, float], angle: float, value: np.ndarray
 ) -> None:
