@@ -158,44 +158,24 @@ def _detector_copy(rgb: np.ndarray, factor: int) -> np.ndarray:
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
-_loading: threading.Thread | None = None
-_loaded: dict[str, Any] = {}
+_models: tuple[Any, Any] | None = None
 _load_lock = threading.Lock()
 
 
-def preload() -> None:
-    """Start loading the face models in a background thread; :func:`detect_faces` waits for them.
-
-    Only the models the product uses are loaded: dlib's HOG detector and its 68-point shape predictor.
-    The thread overlaps with work that releases the interpreter lock (reading files, native code), not
-    with importing torch, which holds it: a cold ``deepflash process`` detects its first photo in a child
-    process instead (:mod:`deepflash_core.child_detection`).
-    """
-    global _loading
-    with _load_lock:
-        if _loading is None and not _loaded:
-            _loading = threading.Thread(target=_load_models, name="deepflash-face-models", daemon=True)
-            _loading.start()
-
-
 def face_models() -> tuple[Any, Any]:
-    """The HOG detector and the 68-point predictor, loading them here if no one started to."""
-    preload()
-    if _loading is not None:
-        _loading.join()
-    if "error" in _loaded:
-        raise _loaded["error"]
-    return _loaded["detector"], _loaded["predictor"]
+    """The HOG detector and the 68-point predictor, loaded once per process (the server's workers share them).
 
+    Only the models the product uses are loaded. A thread would not hide their loading behind the torch
+    import, which holds the interpreter lock: a cold ``deepflash process`` detects its first photo in a
+    child process instead (:mod:`deepflash_core.child_detection`).
+    """
+    global _models
+    with _load_lock:
+        if _models is None:
+            import dlib
 
-def _load_models() -> None:
-    try:
-        import dlib
-
-        _loaded["predictor"] = dlib.shape_predictor(str(_model_folder() / PREDICTOR_FILE))
-        _loaded["detector"] = _hog_detector()
-    except BaseException as error:  # re-raised in the thread that asks for the models
-        _loaded["error"] = error
+            _models = (_hog_detector(), dlib.shape_predictor(str(_model_folder() / PREDICTOR_FILE)))
+    return _models
 
 
 def _hog_detector() -> Any:

@@ -1,4 +1,4 @@
-"""What a cold start loads: only the two dlib models detection uses (optionally in the background), and
+"""What a cold start loads: only the two dlib models detection uses, once, and
 weights without first initialising the network at random."""
 
 import subprocess
@@ -22,10 +22,10 @@ def test_detection_loads_neither_face_recognition_nor_pkg_resources(portrait_pat
     assert result.stdout.strip() == "[]"
 
 
-def test_preloaded_models_find_the_same_face(portrait_path):
+def test_the_face_models_load_once_and_find_the_same_face(portrait_path):
     pixels = load_photo(portrait_path).pixels
-    faces.preload()
-    faces.preload()  # a second call while loading (or after) starts nothing new
+    models = faces.face_models()
+    assert faces.face_models() is models  # a second call loads nothing new
     first = faces.detect_faces(pixels)
     assert faces.detect_faces(pixels) == first
     assert len(first) == 1 and len(first[0].landmarks["chin"]) == 17

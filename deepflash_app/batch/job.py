@@ -97,12 +97,12 @@ def run(
             )
             .map(_encode, fn_kwargs={"staging": str(staging)}, num_cpus=plan.task_cpus, compute=tasks)
         )
-    rows = iter(dataset.iter_rows())
+    results = iter(dataset.iter_rows())
     # Ray's native core writes notices of its own straight to the terminal while the actors start
     # (e.g. how Ray Data hands them their arguments); without progress only DeepFlash's lines are shown.
     with nullcontext() if progress else native_stderr_silenced():
-        first = next(rows, None)
-    for row in itertools.chain([first] if first is not None else [], rows):
+        first = next(results, None)
+    for row in itertools.chain([first] if first is not None else [], results):
         yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
     if report_stats is not None:
         report_stats(dataset.stats())
