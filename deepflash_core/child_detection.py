@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -115,6 +116,15 @@ def pixel_digest(pixels: np.ndarray) -> tuple[tuple[int, ...], str, bytes]:
 
 def detect_file(path: str, options: Options, connection: Connection) -> None:
     """The child's work: read the photo, detect it, send ``(digest, detection)`` or None. Prints nothing."""
+    # Silenced for the child's whole life, not only while a graph starts: MediaPipe's inference threads
+    # write some start-up notes of their own a moment later, when a window around the call has closed.
+    # What goes wrong here is reported by the parent, which detects the photo itself.
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+    except OSError:  # no standard error to protect
+        pass
     answer: Any = None
     try:
         from deepflash_core.detection import detect
