@@ -19,6 +19,7 @@ import zmq
 from deepflash_core import protocol, state_files
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import DeepFlashError, ServerUnavailableError
+from server.process_identity import process_identity
 
 log = logging.getLogger("deepflash.server")
 
@@ -43,16 +44,21 @@ def setup_logging(log_file: Path) -> None:
 
 @dataclass(frozen=True)
 class PidRecord:
-    """What a server writes to its pid file."""
+    """What a server writes to its pid file; ``process`` is its identity (see :mod:`server.process_identity`)."""
 
     pid: int
     address: str
     started: float
     started_by: str = state_files.STARTED_BY_USER
     idle_exit_s: float | None = None
+    process: str | None = None
 
-    def alive(self) -> bool:
-        return process_alive(self.pid)
+    def is_running_server(self) -> bool:
+        """Whether the pid still names the server that wrote this record: same start time and command line.
+
+        A record without an identity proves nothing, so its pid is never taken for a server.
+        """
+        return self.process is not None and process_alive(self.pid) and process_identity(self.pid) == self.process
 
     def describe(self) -> str:
         """Who started the server and when it stops, in a few words for ``deepflash status``."""
@@ -77,10 +83,10 @@ def read_pid_file(path: Path) -> PidRecord | None:
     """The record in ``path``, or None when it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
-        idle = data.get("idle_exit_s")
+        idle, process = data.get("idle_exit_s"), data.get("process")
         return PidRecord(int(data["pid"]), str(data["address"]), float(data["started"]),
                          str(data.get("started_by", state_files.STARTED_BY_USER)),
-                         None if idle is None else float(idle))
+                         None if idle is None else float(idle), None if process is None else str(process))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -90,7 +96,8 @@ def write_pid_file(path: Path, address: str, started_by: str = state_files.START
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + f".{os.getpid()}")
     temporary.write_text(json.dumps({"pid": os.getpid(), "address": address, "started": time.time(),
-                                     "started_by": started_by, "idle_exit_s": idle_exit_s}))
+                                     "started_by": started_by, "idle_exit_s": idle_exit_s,
+                                     "process": process_identity(os.getpid())}))
     temporary.replace(path)
 
 
@@ -159,7 +166,7 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
         return running
     record = read_pid_file(pid_file)
     port = state_files.port_of(address)
-    if record is None or not record.alive():
+    if record is None or not record.is_running_server():
         raise PortInUseError(f"Port {port} ({address}) is already used by another program; choose another "
                              f"port with --bind tcp://127.0.0.1:PORT.")
     if not replace:
@@ -167,7 +174,10 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
                              f"stop it with `deepflash stop --address {address}` or run `deepflash serve --replace`.")
     log.warning("replacing the unresponsive server pid %d", record.pid)
     stop_process(record.pid)
-    router.bind(address)
+    try:
+        router.bind(address)
+    except zmq.ZMQError as error:
+        raise PortInUseError(f"Cannot bind to {address} after stopping pid {record.pid}: {error.strerror}.") from None
     return None
 
 
@@ -213,13 +223,17 @@ def stop_server(address: str, timeout_s: float = 60.0) -> StopOutcome:
     record = read_pid_file(pid_file)
     running = answering_server(address)
     pid = int(running["pid"]) if running is not None else None
+    stale = ""
     if pid is None and record is not None:
-        if record.alive():
+        if record.is_running_server():
             pid = record.pid
         else:
             pid_file.unlink(missing_ok=True)  # the server is gone; its file is stale
+            if process_alive(record.pid):
+                stale = (f" Removed its stale pid file, which named pid {record.pid}: that process is not a "
+                         f"DeepFlash server, so it was left alone.")
     if pid is None:
-        return StopOutcome(None, False, f"No DeepFlash server runs at {address}.")
+        return StopOutcome(None, False, f"No DeepFlash server runs at {address}.{stale}")
     origin = f", {started_by_text(record.started_by)}" if record is not None and record.pid == pid else ""
     if stop_process(pid, grace_s=timeout_s, kill=False):
         return StopOutcome(pid, True, f"Stopped the DeepFlash server (pid {pid}{origin}) at {address}.")

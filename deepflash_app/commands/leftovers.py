@@ -51,7 +51,7 @@ def find(address: str) -> Leftovers:
     if protocol.is_local(address):
         record = lifecycle.read_pid_file(state_files.pid_path(address))
         answer = lifecycle.answering_server(address)
-        if answer is not None or (record is not None and record.alive()):
+        if answer is not None or (record is not None and record.is_running_server()):
             pid = int(answer["pid"]) if answer is not None else record.pid
             ours = record is not None and record.pid == pid
             auto = ours and record.started_by == state_files.STARTED_BY_CLIENT
@@ -102,7 +102,7 @@ def _remove_state(folder: Path) -> list[str]:
     kept: set[str] = set()
     for pid_file in folder.glob("server-*.pid"):
         record = lifecycle.read_pid_file(pid_file)
-        if record is not None and record.alive():
+        if record is not None and record.is_running_server():
             stem = pid_file.name.removesuffix(".pid")
             kept |= {path.name for path in folder.glob(f"{stem}.*")}
     for path in folder.iterdir():

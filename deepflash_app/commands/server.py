@@ -74,14 +74,14 @@ def status(address: str, timeout: float) -> None:
     except ServerUnavailableError:
         # a pid file here says nothing about a server on another machine
         record = lifecycle.read_pid_file(state_files.pid_path(address)) if local else None
-        if record is not None and record.alive():
+        if record is not None and record.is_running_server():
             click.echo(f"A DeepFlash server process (pid {record.pid}, {record.describe()}) exists but does not "
                        f"answer at {address}; stop it with `deepflash stop` or `deepflash serve --replace` "
                        f"({log_note}).")
         else:
             if record is not None:
                 state_files.pid_path(address).unlink(missing_ok=True)
-                click.echo(f"Removed the stale pid file of pid {record.pid}, which is gone.")
+                click.echo(f"Removed the stale pid file of pid {record.pid}, which is no DeepFlash server now.")
             click.echo(f"No DeepFlash server answers at {address}; start one with `deepflash serve` ({log_note}).")
         sys.exit(3)
     model = info.get("model") or {}
