@@ -45,9 +45,11 @@ class Options:
     def __post_init__(self) -> None:
         low, high = STRENGTH_RANGE
         strength = self.strength
-        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength) \
-                or not low <= strength <= high:
-            raise InvalidOptionError(f"strength must be a number between {low:g} and {high:g}, got {strength!r}.")
+        # Compared before any float conversion: an integer beyond a float's range overflows one.
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or \
+                (isinstance(strength, float) and not math.isfinite(strength)) or not low <= strength <= high:
+            raise InvalidOptionError(f"strength must be a number between {low:g} and {high:g}, "
+                                     f"got {_shown(strength)}.")
         object.__setattr__(self, "strength", float(strength))
         for name in ("whole_image", "red_eye", "with_matte"):
             if not isinstance(getattr(self, name), bool):
@@ -67,6 +69,13 @@ class Options:
         if unknown:
             raise InvalidOptionError(f"Unknown options: {', '.join(sorted(map(str, unknown)))[:200]}.")
         return cls(**dict(values))
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message, short (an integer's digits are not worth repeating, nor always printable)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**16:
+        return f"an integer of about {round(value.bit_length() * math.log10(2))} digits"
+    return repr(value)[:32]
 
 
 FIELDS = tuple(Options.__dataclass_fields__)

@@ -98,7 +98,13 @@ class Broker:
                 return
             self.counts["requests"] += 1
             envelope, body = split_envelope(frames)
-            reply = self.handle(envelope, body)
+            try:
+                reply = self.handle(envelope, body)
+            except Exception as error:  # no request may end the server: refuse it, and log why for a fix
+                log.exception("a request could not be handled")
+                self.counts["errors"] += 1
+                reply = [protocol.encode_error(protocol.E_INTERNAL, f"The server could not handle this request "
+                                               f"({type(error).__name__}).", None, None, self.log_file)]
             if reply is not None:
                 self.router.send_multipart(envelope + reply, copy=False)
 

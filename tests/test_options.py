@@ -34,6 +34,14 @@ def test_strengths_outside_the_range_or_not_numbers_are_refused(strength):
         Options(strength=strength)
 
 
+@pytest.mark.parametrize("strength", [10**400, -10**400, 2**1024, 10**5000],
+                         ids=["1e400", "-1e400", "2^1024", "1e5000"])
+def test_integers_too_large_for_a_float_are_refused_by_name_in_a_short_message(strength):
+    with pytest.raises(InvalidOptionError, match="strength") as caught:
+        Options(strength=strength)
+    assert len(str(caught.value)) < 200
+
+
 @pytest.mark.parametrize("field", ["whole_image", "red_eye", "with_matte"])
 @pytest.mark.parametrize("value", [1, 0, "true", None])
 def test_flags_must_be_booleans(field, value):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from deepflash_core import protocol
 from deepflash_core.client import DeepFlashClient
 from deepflash_core.errors import ServerError
+from deepflash_core.options import Options
 from server_helpers import running_server, server_environment, wait_until_ready
 
 MAX_SIDE = 512
@@ -190,3 +191,26 @@ def test_a_message_beyond_the_size_limit_is_dropped_and_the_server_carries_on(se
     with pytest.raises(ServerError) as caught:
         client.process(too_big, MAX_SIDE, MAX_SIDE)
     assert caught.value.code == "too_large" and "MP" in str(caught.value)
+
+
+@pytest.mark.parametrize("strength", [10**400, -10**400, 2**1024], ids=["1e400", "-1e400", "2^1024"])
+def test_a_strength_too_large_for_a_float_is_refused_and_the_server_answers_as_before(server, strength):
+    image = np.random.default_rng(7).integers(0, 256, (40, 32, 3), np.uint8)
+    client = DeepFlashClient(server, timeout_s=60, retries=0)
+    before = client.process(image, 32, 40, options=Options(strength=0.5, whole_image=True))
+    header = json.loads(protocol.encode_request("process", "huge", protocol.ImageSpec(32, 40, 3, "u8")))
+    header["strength"] = strength
+    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(server)
+    try:
+        dealer.send_multipart([b"", json.dumps(header).encode(), image.tobytes()])
+        assert dealer.poll(30_000), "a request with a huge strength got no reply"
+        reply = protocol.parse_reply(dealer.recv_multipart()[1:])
+    finally:
+        dealer.close()
+    assert reply.status == "error" and reply.fields["code"] == protocol.E_INVALID_OPTION
+    assert "strength" in reply.fields["message"]
+    assert client.ping()["state"] == "ready"
+    after = client.process(image, 32, 40, options=Options(strength=0.5, whole_image=True))
+    assert after.pixels == before.pixels  # bit-identical

@@ -69,6 +69,15 @@ def test_a_non_finite_strength_is_refused_in_one_line(client: Client, portrait_p
     assert "strength must be a number between 0 and 1" in message
 
 
+@pytest.mark.parametrize("strength", [10**400, True, "0.5"], ids=["1e400", "true", "text"])
+def test_a_strength_the_protocol_refuses_is_refused_by_name(client: Client, recording: Recording,
+                                                            portrait_path: Path, strength) -> None:
+    corrected = len(recording.options)
+    message = error_of(client, portrait_path, strength=strength)
+    assert "strength must be a number between 0 and 1" in message
+    assert len(recording.options) == corrected  # nothing reached the pipeline
+
+
 @pytest.mark.parametrize(("values", "words"), [
     ((float("nan"), "faces"), "strength"),
     ((1.0, "faces", "blur"), "background"),

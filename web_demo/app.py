@@ -225,9 +225,6 @@ def _options(strength: Any, mode: Any, background: Any = DEFAULTS.background, re
     values = [value for _, value in MODES]
     if mode not in values:
         raise InvalidOptionError(f"mode must be one of {', '.join(values)}, got {mode!r}.")
-    try:
-        number = float(strength)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"strength must be a number, got {strength!r}.") from None
-    return Options(strength=number, whole_image=mode == "whole", background=background, red_eye=red_eye,
+    # The value goes to Options as it came, so the page refuses what the protocol refuses (text, true).
+    return Options(strength=strength, whole_image=mode == "whole", background=background, red_eye=red_eye,
                    with_matte=show_matte)
