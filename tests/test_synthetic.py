@@ -165,7 +165,9 @@ def test_skin_turns_colder(portrait, context, seed) -> None:
 
 def test_specular_highlights_are_near_white(context) -> None:
     base = FlashParams.sample(np.random.default_rng(6))
-    shiny = dataclasses.replace(base, specular=0.8, oil_forehead=1.0, oil_nose=1.0, shininess=30.0, red_eye=0.0)
+    # A neutral camera cast: the shine takes the light's colour, which is then white.
+    shiny = dataclasses.replace(base, specular=0.8, oil_forehead=1.0, oil_nose=1.0, shininess=30.0, red_eye=0.0,
+                                cast_green=1.0)
     matte = dataclasses.replace(shiny, specular=0.0)
     with_shine, _ = FlashRenderer().render_prepared(context, np.random.default_rng(6), shiny)
     without, _ = FlashRenderer().render_prepared(context, np.random.default_rng(6), matte)
@@ -315,9 +317,10 @@ def test_glasses_are_detected_and_mirror_the_flash(fixtures_dir, context) -> Non
         scores[name] = renderer.prepare(rgb.astype(np.float32) / 255, _face_of(rgb)).glasses
     assert scores == {"congress_A000014.jpg": True, "congress_A000055.jpg": False}
 
-    # The reflection half an eye width above each eye's centre, on the lens over the lid.
+    # The reflection half an eye width above each eye's centre, on the lens over the lid (a neutral camera
+    # cast: the reflection is the light's colour, white).
     base = dataclasses.replace(
-        FlashParams.sample(np.random.default_rng(12)), glare_dx=0.0, glare_dy=-0.5, glare_size=0.15
+        FlashParams.sample(np.random.default_rng(12)), glare_dx=0.0, glare_dy=-0.5, glare_size=0.15, cast_green=1.0
     )
     glare, _ = renderer.render_prepared(context, np.random.default_rng(12), dataclasses.replace(base, glare=2.0))
     plain, _ = renderer.render_prepared(context, np.random.default_rng(12), dataclasses.replace(base, glare=0.0))
@@ -328,3 +331,30 @@ def test_glasses_are_detected_and_mirror_the_flash(fixtures_dir, context) -> Non
         x, y = np.round(spot).astype(int)
         assert glare[y, x].min() > 0.9  # white
         assert glare[y, x].mean() > plain[y, x].mean() + 0.1
+
+
+def test_each_flash_component_can_be_switched_off(context) -> None:
+    """Switching a component off changes the render where that component acts, and nothing else is drawn differently."""
+    from deepflash_core.synthetic.params import FLASH_COMPONENTS
+
+    full, params = FlashRenderer().render_prepared(context, np.random.default_rng(4))
+    for name in FLASH_COMPONENTS:
+        partial, record = FlashRenderer(off=(name,)).render_prepared(context, np.random.default_rng(4))
+        assert record[f"with_{name}"] is False
+        assert {k: v for k, v in record.items() if not k.startswith("with_") and k != "exposure_gain"} == \
+            {k: v for k, v in params.items() if not k.startswith("with_") and k != "exposure_gain"}
+        assert np.abs(partial - full).max() > 0.05, name
+    with pytest.raises(ValueError, match="unknown flash components"):
+        FlashRenderer(off=("lens flare",))
+
+
+def test_without_clipping_no_pixel_reaches_white_and_hue_is_kept(context) -> None:
+    from deepflash_core.synthetic.camera import roll_off
+
+    bright = np.array([[[3.0, 1.5, 0.75], [0.2, 0.1, 0.05]]], np.float32)
+    rolled = roll_off(bright, 0.8)
+    assert rolled.max() < 1.0
+    np.testing.assert_allclose(rolled[0, 0] / rolled[0, 0, 0], [1.0, 0.5, 0.25], rtol=1e-5)
+    np.testing.assert_allclose(rolled[0, 1], bright[0, 1])  # below the knee: untouched
+    flash, _ = FlashRenderer(off=("clipping", "noise")).render_prepared(context, np.random.default_rng(2))
+    assert flash.max() < 1.0

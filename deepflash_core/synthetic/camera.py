@@ -10,7 +10,7 @@ from deepflash_core.synthetic.shading import LUMA, linear_to_srgb
 
 
 def colour_matrix(rng: np.random.Generator, params: FlashParams) -> np.ndarray:
-    """White balance × saturation × a small random mixing matrix (rows sum to their gain).
+    """White balance × saturation × a small random mixing matrix × the flash's green cast.
 
     The flash LED's white is bluer than the studio's and phones balance it only
     partly, so red drops and blue rises; phones that balance for warm room light
@@ -25,7 +25,10 @@ def colour_matrix(rng: np.random.Generator, params: FlashParams) -> np.ndarray:
     sat = params.saturation * np.eye(3, dtype=np.float32) + (1.0 - params.saturation) * grey
     mix = rng.uniform(-1.0, 1.0, (3, 3)).astype(np.float32) * params.colour_mix
     mix -= np.diag(mix.sum(axis=1))  # mixing moves colour between channels, keeps grey grey
-    return ((np.eye(3, dtype=np.float32) + mix) @ sat @ wb).astype(np.float32)
+    # The cast comes after the pallor, so the pale skin takes the flash's yellow-green hue.
+    cast = np.diag([1.0, params.cast_green, 1.0]).astype(np.float32)
+    cast /= float(LUMA @ np.diag(cast))
+    return (cast @ (np.eye(3, dtype=np.float32) + mix) @ sat @ wb).astype(np.float32)
 
 
 def auto_exposure(linear: np.ndarray, meter: np.ndarray, target: float) -> float:
@@ -56,6 +59,17 @@ def compress_highlights(linear: np.ndarray, knee: float) -> np.ndarray:
         white = pixels.max(axis=1, keepdims=True)
         soft[near] = pixels + (white - pixels) * wash
     return soft.astype(np.float32, copy=False)
+
+
+def roll_off(linear: np.ndarray, knee: float) -> np.ndarray:
+    """Highlights without clipping: above ``knee`` every pixel's brightest channel rolls off toward 1
+    without reaching it, and the pixel's other channels scale with it (its hue and saturation kept)."""
+    x = np.maximum(linear, 0.0)
+    peak = np.maximum(np.max(x, axis=-1, keepdims=True), 1e-6)
+    rolled = np.where(peak > knee, knee + (1.0 - knee) * np.tanh((peak - knee) / (1.0 - knee)), peak)
+    # tanh reaches 1 only at infinity; keep a margin below white in float32 too.
+    rolled = np.minimum(rolled, np.float32(0.995))
+    return (x * (rolled / peak)).astype(np.float32, copy=False)
 
 
 def add_noise(linear: np.ndarray, rng: np.random.Generator, shot: float, read: float) -> np.ndarray:
@@ -120,9 +134,15 @@ def develop(
     Returns:
         ``(image, exposure_gain)``: (H, W, 3) float32 sRGB in [0, 1] and the gain used.
     """
-    x = cv2.transform(np.ascontiguousarray(linear, np.float32), colour_matrix(rng, params))
+    matrix = colour_matrix(rng, params)  # drawn either way: the noise that follows keeps its stream
+    x = np.ascontiguousarray(linear, np.float32)
+    if params.with_colour:
+        x = cv2.transform(x, matrix)
     gain = auto_exposure(x, meter, params.exposure)
-    x = compress_highlights(x * np.float32(gain), params.highlight_knee)
+    x = x * np.float32(gain)
+    x = compress_highlights(x, params.highlight_knee) if params.with_clipping else roll_off(x, params.highlight_knee)
+    if not params.with_noise:
+        return encode(x, params.contrast), gain
     x = add_noise(x, rng, params.shot_noise, params.read_noise)
     out = encode(x, params.contrast)
     out = sharpen(out, params.sharpen, params.sharpen_sigma_px)

@@ -135,7 +135,10 @@ def flash_light(
     r = np.sqrt(r2)
     cos_l = (nx * lx + ny * ly + nz * lz) / r
     # Inverse square, times the LED's beam pattern around the view axis.
-    falloff = (dist * dist) / r2 * (lz / r) ** np.float32(params.beam)
+    if params.with_falloff:
+        falloff = (dist * dist) / r2 * (lz / r) ** np.float32(params.beam)
+    else:
+        falloff = np.ones_like(r2)
     diffuse_subject = np.clip(cos_l, 0.0, None) * falloff
 
     vnorm = d_subject * np.sqrt(sx * sx + sy * sy + 1.0)
@@ -148,18 +151,24 @@ def flash_light(
     bx, by = fx - sx * d_back, fy - sy * d_back
     r2_back = bx * bx + by * by + d_back * d_back
     cos_back = d_back / np.sqrt(r2_back)
-    diffuse_back = cos_back ** np.float32(1.0 + params.beam) * (dist * dist) / r2_back
+    if params.with_falloff:
+        diffuse_back = cos_back ** np.float32(1.0 + params.beam) * (dist * dist) / r2_back
+    else:
+        diffuse_back = np.ones_like(r2_back)
     diffuse = subject * diffuse_subject + (1.0 - subject) * diffuse_back
 
     # Shadows need the depth edge where the silhouette is, not smeared by the soft matte.
     hard = subject > 0.5
     depth = np.where(hard, d_subject, d_back)
-    vis = visibility(
-        (1.0 / depth).astype(np.float32),
-        focal * params.flash_offset_cm,
-        angle,
-        params.flash_size_cm / params.flash_offset_cm,
-    )
+    if params.with_shadows:
+        vis = visibility(
+            (1.0 / depth).astype(np.float32),
+            focal * params.flash_offset_cm,
+            angle,
+            params.flash_size_cm / params.flash_offset_cm,
+        )
+    else:
+        vis = np.ones_like(depth, dtype=np.float32)
     return FlashLight(
         diffuse.astype(np.float32),
         lobe.astype(np.float32),

@@ -21,7 +21,7 @@ from deepflash_core.faces import LANDMARK_GROUPS
 from deepflash_core.synthetic import camera, skin
 from deepflash_core.synthetic.flash import flash_light
 from deepflash_core.synthetic.geometry import FaceFrame, HasLandmarks, ProxyParts, build_proxy, subject_matte
-from deepflash_core.synthetic.params import FlashParams
+from deepflash_core.synthetic.params import FlashParams, check_components
 from deepflash_core.synthetic.shading import decompose, luminance, srgb_to_linear, subsurface
 
 # Red of a flash-lit retina seen through the pupil (linear RGB albedo).
@@ -106,14 +106,18 @@ class FlashRenderer:
     Args:
         matte_size: working resolution (longer side, px) of the GrabCut subject matte.
         light_size: largest resolution (longer side, px) of the light transport.
+        off: parts of the flash left out of every render (names from
+            :data:`~deepflash_core.synthetic.params.FLASH_COMPONENTS`), to measure what a model reacts to.
 
     Example:
         >>> flash, params = FlashRenderer().render(studio, face, np.random.default_rng(0))  # doctest: +SKIP
     """
 
-    def __init__(self, matte_size: int = 96, light_size: int = 256) -> None:
+    def __init__(self, matte_size: int = 96, light_size: int = 256, off: tuple[str, ...] = ()) -> None:
         self.matte_size = matte_size
         self.light_size = light_size
+        check_components(off)  # named wrongly: fail now, not at the first render
+        self.off = tuple(off)
 
     def prepare(self, studio: np.ndarray, face: HasLandmarks, matte: np.ndarray | None = None) -> RenderContext:
         """Analyse one portrait once; reuse the context for many renders.
@@ -182,13 +186,14 @@ class FlashRenderer:
         # Drawn even when fixed parameters are given, so the noise textures that
         # follow come from the same stream either way.
         sampled = FlashParams.sample(rng)
-        p = sampled if params is None else params
+        p = (sampled if params is None else params).without(*self.off)
         frame, parts = ctx.frame, ctx.parts
         shape = ctx.shape
         z, n = parts.surface(p.head_depth, p.nose_height, p.relief)
         light = flash_light(z, parts.subject, ctx.light_frame, p, n)
 
-        lit = light.diffuse * light.visibility * _smooth_noise(light.diffuse.shape, rng, p.light_noise)
+        beam_noise = _smooth_noise(light.diffuse.shape, rng, p.light_noise if p.with_falloff else 0.0)
+        lit = light.diffuse * light.visibility * beam_noise
         irradiance = _resize(subsurface(lit, parts.subject, p.subsurface * ctx.light_frame.width), shape)
         irradiance += (p.ambient * ctx.shading)[..., None]
         lobe = _resize(light.lobe * light.visibility, shape)
@@ -203,24 +208,27 @@ class FlashRenderer:
         # Shine: oily skin zones, a faint sheen elsewhere on the person, broken up by pores.
         oil = skin.oil_map(ctx.oil_zones, p) * ctx.skin + 0.06 * ctx.subject * (1.0 - ctx.skin)
         pores = skin.pore_texture(ctx.studio_y, rng, frame.width, p.pores)
-        radiance += (np.float32(p.specular) * oil * pores * lobe)[..., None]
-
-        # The flash mirrored in each cornea, a little toward the flash side.
-        angle = math.radians(p.flash_angle_deg)
-        toward = np.array([math.cos(angle), math.sin(angle)], np.float32)
-        white = np.full(3, 3.0 * p.catchlight, np.float32)
-        for mask, width, centre in ctx.eyes:
-            spot = centre + toward * 0.08 * width
-            skin.stamp_disc(radiance, spot, max(0.06 * width, 0.6), mask, white, mix=False)
-
-        if ctx.glasses and p.glare > 0:
-            self._glare(radiance, frame, p)
+        if p.with_speculars:
+            radiance += (np.float32(p.specular) * oil * pores * lobe)[..., None]
+            self._catchlights(radiance, ctx, p)
+            if ctx.glasses and p.glare > 0:
+                self._glare(radiance, frame, p)
 
         meter = ctx.skin + 0.05 * ctx.head_mask
         flash, gain = camera.develop(radiance, meter, rng, p)
         record: dict[str, Any] = p.as_dict()
         record["exposure_gain"] = gain
         return flash, record
+
+    @staticmethod
+    def _catchlights(radiance: np.ndarray, ctx: RenderContext, p: FlashParams) -> None:
+        """The flash mirrored in each cornea, a little toward the flash side."""
+        angle = math.radians(p.flash_angle_deg)
+        toward = np.array([math.cos(angle), math.sin(angle)], np.float32)
+        white = np.full(3, 3.0 * p.catchlight, np.float32)
+        for mask, width, centre in ctx.eyes:
+            spot = centre + toward * 0.08 * width
+            skin.stamp_disc(radiance, spot, max(0.06 * width, 0.6), mask, white, mix=False)
 
     @staticmethod
     def _glare(radiance: np.ndarray, frame: FaceFrame, p: FlashParams) -> None:
