@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("deepflash_app.commands.batch:batch", "Correct thousands of photos on Ray, here or on a cluster."),
     "info": ("deepflash_app.commands.info:info", "Show device, weights, model card and versions."),
     "models": ("deepflash_app.commands.models:models", "List the installed models: default and candidates."),
+    "look": ("deepflash_app.commands.look:look", "Print a portrait's look (light and rendering); save it as a preset."),
+    "looks": ("deepflash_app.commands.look:looks", "List the looks a correction can take."),
     "render": ("deepflash_app.commands.train:render", "Render synthetic flash/studio training pairs."),
     "train": ("deepflash_app.commands.train:train", "Train a model on synthetic (or real) pairs."),
     "eval": ("deepflash_app.commands.train:evaluate", "Evaluate a model against the identity baseline."),

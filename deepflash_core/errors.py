@@ -61,3 +61,7 @@ class ServerUnavailableError(DeepFlashError):
 
 class ServerStartError(ServerUnavailableError):
     """No server answered, and starting one failed (the message says why and names its log)."""
+
+
+class LookReferenceError(DeepFlashError):
+    """A photo given as a look's reference cannot describe a light (tiny or no face, greyscale, not a photo)."""

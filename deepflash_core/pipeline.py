@@ -33,6 +33,8 @@ from deepflash_core.detection import Detection, detect
 from deepflash_core.errors import InvalidOptionError, WeightsError
 from deepflash_core.eyes import EyeReport, fix_face_eyes
 from deepflash_core.faces import Face
+from deepflash_core.look import Look
+from deepflash_core.look.stage import correct_look
 from deepflash_core.options import Options
 from deepflash_core.pixels import PIXEL_SCALE
 from deepflash_core.registry import Encoding, model_kind
@@ -132,9 +134,14 @@ class Pipeline:
 
         scale = PIXEL_SCALE[pixels.dtype]
         strength = float(options.strength)
+        report("look", 0.04)
+        with _timed(timings, "look"):
+            look = correct_look(pixels, output, faces, subject, options, warnings)
+        # The network corrects the photo as the look left it.
+        source = output if look is not None else pixels
         report("prepare", 0.05)
         with _timed(timings, "prepare"):
-            plans = [_plan_crop(pixels, face, self.input_size, scale, options.whole_image) for face in faces]
+            plans = [_plan_crop(source, face, self.input_size, scale, options.whole_image) for face in faces]
             batch = torch.from_numpy(np.stack([plan.guide_low for plan in plans])).permute(0, 3, 1, 2).to(self.device)
         sigma_s = bilateral.sigma_s_for(self.input_size, self.input_size)
         corrections = []
@@ -145,13 +152,13 @@ class Pipeline:
                 filtered = bilateral.bilateral_filter(chunk, sigma_s, SIGMA_R)
             report("network", 0.1 + 0.4 * (first + 0.5 * len(chunk)) / len(plans))
             with _timed(timings, "network"):
-                corrections.append(encoding.correction(self._infer(filtered)))
+                corrections.append(encoding.correction(self._infer(filtered, look)))
         corrections_low = torch.cat(corrections)
         groups = overlapping_groups([plan.inside for plan in plans])
         for done, group in enumerate(groups):
             report("upsample", 0.5 + 0.4 * done / len(groups))
             members = [(plans[index], corrections_low[index : index + 1]) for index in group]
-            _correct_group(pixels, output, members, subject, strength, scale, self.device, timings)
+            _correct_group(source, output, members, subject, strength, scale, self.device, timings)
         if options.background == "lift":
             report("backdrop", 0.9)
             with _timed(timings, "backdrop"):
@@ -168,8 +175,12 @@ class Pipeline:
         report("done", 1.0)
         return Result(output, faces, timings, warnings, person)
 
-    def _infer(self, filtered: torch.Tensor) -> torch.Tensor:
+    def _infer(self, filtered: torch.Tensor, look: Look | None = None) -> torch.Tensor:
         """Network output ``y`` for a batch of filtered crops, float32.
+
+        A model conditioned on looks (one whose ``look_features`` attribute is set) gets the requested look as
+        ``model(batch, look=(B, look_features) tensor)`` (:meth:`Look.as_condition`); without a look (no face
+        to measure one on) it gets None, its "no condition".
 
         On the CPU the network runs on one thread: how a convolution's sums are split over threads
         changes their last bits, and so, now and then, an output pixel. On one thread a photo gives the
@@ -180,7 +191,12 @@ class Pipeline:
         batch = filtered.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), bilateral.one_cpu_thread(self.device):
             with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=self.mixed_precision):
-                output = self.model(batch)
+                if getattr(self.model, "look_features", 0):
+                    condition = None if look is None else \
+                        torch.from_numpy(look.as_condition()).to(self.device).expand(batch.shape[0], -1)
+                    output = self.model(batch, look=condition)
+                else:
+                    output = self.model(batch)
         return output.float()
 
 

@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 
 from deepflash_core import protocol
 from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, FIELDS, STRENGTH_RANGE, Options
+from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, FIELDS, STRENGTH_RANGE, Options
 
 
 def test_defaults_keep_the_background_fix_red_eyes_and_send_no_matte():
     options = Options()
     assert (options.strength, options.whole_image, options.background, options.red_eye, options.with_matte) == \
         (1.0, False, "keep", True, False)
-    assert FIELDS == ("strength", "whole_image", "background", "red_eye", "with_matte")
+    assert options.look == DEFAULT_LOOK
+    assert FIELDS == ("strength", "whole_image", "background", "red_eye", "with_matte", "look")
 
 
 @given(st.floats(min_value=STRENGTH_RANGE[0], max_value=STRENGTH_RANGE[1]))

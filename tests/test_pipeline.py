@@ -12,7 +12,7 @@ from PIL import Image
 
 from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
 from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.options import Options
+from deepflash_core.options import LOOK_AS_SHOT, Options
 from deepflash_core.pipeline import Pipeline, Result
 from deepflash_core.weights import ModelCard, save_model
 
@@ -20,6 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = sorted(FIXTURES.glob("congress_*.jpg"))
 CONSTANT_OUTPUT = 0.6  # network output y everywhere -> correction D = 2y - 1 = 0.2
 CORRECTION = 2 * CONSTANT_OUTPUT - 1
+# The network's part alone: the photo's own look, so the global look stage changes nothing.
+LOCAL = Options(look=LOOK_AS_SHOT)
 
 
 def tiny_model(seed: int = 0) -> FlashUNet:
@@ -102,7 +104,7 @@ def test_output_keeps_shape_dtype_and_alpha(random_pipe: Pipeline, make) -> None
 
 def test_pixels_outside_every_crop_are_bit_identical(random_pipe: Pipeline) -> None:
     canvas, _ = portrait_on_noise()
-    result = random_pipe.process(canvas)
+    result = random_pipe.process(canvas, LOCAL)
     assert len(result.faces) == 1
     outside = ~crop_mask(result, *canvas.shape[:2])
     assert outside.sum() > canvas.shape[0] * canvas.shape[1] // 2
@@ -112,7 +114,7 @@ def test_pixels_outside_every_crop_are_bit_identical(random_pipe: Pipeline) -> N
 
 def test_constant_correction_is_applied_exactly_on_the_person_and_nowhere_else(constant_pipe: Pipeline) -> None:
     canvas, (top, left) = portrait_on_noise()
-    result = constant_pipe.process(canvas, Options(with_matte=True))
+    result = constant_pipe.process(canvas, Options(with_matte=True, look=LOOK_AS_SHOT))
     (face,) = result.faces
     x0, y0, x1, y1 = face.crop
     side = x1 - x0
@@ -173,7 +175,7 @@ def test_no_face_raises_unless_whole_image(random_pipe: Pipeline) -> None:
 
 def test_overlapping_crops_are_not_corrected_twice(constant_pipe: Pipeline) -> None:
     pair = np.concatenate([portrait(0), portrait(1)], axis=1)
-    result = constant_pipe.process(pair, Options(with_matte=True))
+    result = constant_pipe.process(pair, Options(with_matte=True, look=LOOK_AS_SHOT))
     assert len(result.faces) == 2
     (a, b) = result.faces
     assert a.crop[2] > b.crop[0], "the two crops should overlap for this test"
@@ -190,7 +192,7 @@ def test_overlapping_crops_are_not_corrected_twice(constant_pipe: Pipeline) -> N
 
 def test_face_is_fully_corrected_even_when_its_crop_runs_past_the_border(constant_pipe: Pipeline) -> None:
     pixels = portrait()
-    result = constant_pipe.process(pixels)
+    result = constant_pipe.process(pixels, LOCAL)
     (face,) = result.faces
     assert face.crop[2] > pixels.shape[1], "this portrait's crop should extend past the right edge"
     left, top, right, bottom = face.box
@@ -207,7 +209,7 @@ def test_face_crop_leaves_no_edge_on_the_person_and_none_on_the_backdrop(constan
     canvas, _ = portrait_on_noise()
     canvas[:] = 128
     canvas[150:425, 380:605] = portrait()
-    result = constant_pipe.process(canvas, Options(with_matte=True))
+    result = constant_pipe.process(canvas, Options(with_matte=True, look=LOOK_AS_SHOT))
     (face,) = result.faces
     x0, y0, x1, y1 = face.crop
     assert x0 > 0 and y0 > 0 and x1 < canvas.shape[1] and y1 < canvas.shape[0]

@@ -10,6 +10,7 @@ import pytest
 
 from deepflash_core import matte, segmentation
 from deepflash_core.errors import InvalidOptionError
+from deepflash_core.options import LOOK_AS_SHOT
 from deepflash_core.pipeline import Options, Pipeline
 from test_pipeline import constant_pipe, portrait, random_pipe  # noqa: F401  (fixtures)
 
@@ -54,8 +55,8 @@ def hue(pixels: np.ndarray) -> np.ndarray:
 
 def test_lift_brightens_only_the_backdrop_and_keeps_its_hue(constant_pipe: Pipeline) -> None:  # noqa: F811
     pixels = portrait()
-    keep = constant_pipe.process(pixels, Options(with_matte=True))
-    lift = constant_pipe.process(pixels, Options(background="lift", with_matte=True))
+    keep = constant_pipe.process(pixels, Options(with_matte=True, look=LOOK_AS_SHOT))
+    lift = constant_pipe.process(pixels, Options(background="lift", with_matte=True, look=LOOK_AS_SHOT))
     assert np.array_equal(keep.matte, lift.matte)
     person = lift.matte == 255
     assert np.array_equal(lift.pixels[person], keep.pixels[person]), "the person is the same in both modes"
@@ -88,7 +89,7 @@ def test_a_face_the_matte_misses_gets_the_landmark_head_mask_and_a_warning(
     monkeypatch.setattr(segmentation, "_segmentation_model", lambda: blind)
     pixels = np.full((500, 700, 3), 128, np.uint8)
     pixels[200:475, 240:465] = portrait()
-    result = constant_pipe.process(pixels, Options(with_matte=True))
+    result = constant_pipe.process(pixels, Options(with_matte=True, look=LOOK_AS_SHOT))
     assert len(result.warnings) == 1 and "No person found by the subject matte" in result.warnings[0]
     (face,) = result.faces
     left, top, right, bottom = face.box
@@ -104,7 +105,7 @@ def test_a_face_the_matte_misses_gets_the_landmark_head_mask_and_a_warning(
 
 def test_whole_image_mode_still_corrects_only_the_person(constant_pipe: Pipeline) -> None:  # noqa: F811
     pixels = portrait()
-    result = constant_pipe.process(pixels, Options(whole_image=True, with_matte=True))
+    result = constant_pipe.process(pixels, Options(whole_image=True, with_matte=True, look=LOOK_AS_SHOT))
     assert not result.warnings
     backdrop = result.matte == 0
     assert backdrop.mean() > 0.1 and np.array_equal(result.pixels[backdrop], pixels[backdrop])

@@ -43,6 +43,7 @@ def batch(
     sources: tuple[str, ...],
     out_dir: Path,
     strength: float,
+    look: str | tuple[float | None, ...],
     whole_image: bool,
     background: str,
     red_eye: bool,
@@ -75,7 +76,7 @@ def batch(
     weights_path = Path(weights) if weights else None
     if weights_path is not None and weights_path.suffix == ".safetensors":  # a file, not an installed model's name
         weights = str(weights_path.absolute())
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=look)
     settings = Settings(options, weights, device, mixed_precision)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

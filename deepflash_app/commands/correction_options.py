@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from deepflash_core.errors import DeepFlashError, InvalidOptionError
+from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options
 
 
 def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -19,13 +20,28 @@ def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -
         raise click.BadParameter(str(error), ctx, param) from None
 
 
+def _look(ctx: click.Context, param: click.Parameter, value: str) -> str | tuple[float | None, ...]:
+    """A preset's name as it is; a portrait's path becomes its look's numbers (measured once, before any photo)."""
+    try:
+        if Path(value).is_file():
+            from deepflash_app.commands.look import reference_look
+
+            return reference_look(Path(value))
+        return Options(look=value).look
+    except DeepFlashError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
 def correction_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --strength, --whole-image, --background and --red-eye/--no-red-eye (defaults from :class:`Options`)."""
+    """Add --strength, --look, --whole-image, --background and --red-eye/--no-red-eye (defaults from :class:`Options`)."""
     defaults = Options()
     for option in reversed([
         click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), callback=_finite_strength,
                      default=defaults.strength, show_default=True,
                      help="0 leaves the photo unchanged, 1 applies the full correction."),
+        click.option("--look", metavar="NAME|PHOTO", callback=_look, default=DEFAULT_LOOK, show_default=True,
+                     help="The light to correct toward: a preset (`deepflash looks` lists them) or a studio portrait "
+                          "whose look to take."),
         click.option("--whole-image", is_flag=True,
                      help="Correct the whole frame as one crop instead of each detected face."),
         click.option("--background", type=click.Choice(BACKGROUNDS), default=defaults.background, show_default=True,

@@ -161,6 +161,7 @@ def process(
     output: Path | None,
     out_dir: Path | None,
     strength: float,
+    look: str | tuple[float | None, ...],
     whole_image: bool,
     background: str,
     red_eye: bool,
@@ -191,7 +192,7 @@ def process(
     if not writable:
         sys.exit(1)
 
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye)
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=look)
     # None of what importing torch and loading the model make is garbage, and the collector's passes over it
     # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
     gc.disable()
