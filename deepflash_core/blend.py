@@ -50,20 +50,25 @@ def find_subject(pixels: np.ndarray, coarse: matte.CoarseMatte, faces: list[Face
     return subject
 
 
-def blend_weight(crop: Box, inside: Box, whole_image: bool, subject: np.ndarray, gain: float = 1.0) -> np.ndarray:
+def blend_weight(crop: Box, inside: Box, whole_image: bool, subject: np.ndarray, gain: float = 1.0,
+                 rows: tuple[int, int] | None = None) -> np.ndarray:
     """Blend weight (times ``gain``) over ``inside``, the in-photo part of a square ``crop``, ``(h, w)`` float32.
 
-    A whole-image crop holds the entire frame and needs no fade: its weight is the matte alone.
+    With ``rows`` (``first, end`` counted from the top of ``inside``) only those rows, for a caller that
+    works strip by strip. A whole-image crop holds the entire frame and needs no fade: its weight is the
+    matte alone.
     """
+    cx0, cy0, cx1, cy1 = inside
+    first, end = rows if rows is not None else (0, cy1 - cy0)
+    matte = over(subject, (cx0, cy0 + first, cx1, cy0 + end))
     if whole_image:
-        return over(subject, inside) * np.float32(gain)
+        return matte * np.float32(gain)
     height, width = subject.shape
     x0, y0, x1, y1 = crop
-    cx0, cy0, cx1, cy1 = inside
     band = FEATHER * (x1 - x0)
     columns = edge_fade(np.arange(cx0, cx1) + 0.5, x0, x1, band, x0 > 0, x1 < width)
-    rows = edge_fade(np.arange(cy0, cy1) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
-    weight = np.multiply(over(subject, inside), rows[:, None])
+    fade = edge_fade(np.arange(cy0 + first, cy0 + end) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
+    weight = np.multiply(matte, fade[:, None])
     weight *= columns[None, :]
     return weight
 

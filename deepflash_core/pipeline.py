@@ -15,6 +15,7 @@ made here or handed in (e.g. made in another process while this one loaded the m
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from deepflash_core.weights import ModelCard, load_model, resolve_weights
 MIN_SIDE = 8
 # Faces per network call: a group photo must not need 30 crops' activations in memory at once.
 MAX_BATCH = 4
+# Full-resolution pixels converted to float at once while a crop is shrunk: a strip that stays in cache.
+SHRINK_STRIP_PIXELS = 1 << 16
 # Stage timer; benchmarks swap in time.process_time to count CPU seconds on a busy machine.
 CLOCK: Callable[[], float] = time.perf_counter
 
@@ -208,7 +211,8 @@ class _CropPlan:
         face: the face the crop belongs to.
         inside: the part of the square crop inside the photo, ``(x0, y0, x1, y1)``.
         low_inside: where ``inside`` lies in the network-size square, ``(x0, y0, x1, y1)``.
-        guide_high: ``inside`` as float32 RGB in [0, 1] at native resolution, ``(h, w, 3)``.
+        guide_high: ``inside`` at native resolution, ``(h, w, 3)``: the photo's own pixels (a view) for
+            integer pixels, float32 RGB clipped to [0, 1] for float ones.
         guide_low: the whole square crop at network size, mirrored past the border, ``(m, m, 3)``.
         whole_image: the crop is the whole frame (no face), applied with full weight everywhere.
     """
@@ -224,9 +228,10 @@ class _CropPlan:
 def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float, whole_image: bool = False) -> _CropPlan:
     """Cut a face's crop and make its network-size copy.
 
-    Only the part inside the photo is converted to float. The network-size copy is that part resized
-    to a whole number of low-resolution pixels and mirrored out to the full square at low resolution,
-    which costs nothing, instead of mirroring at full resolution.
+    No float copy of the crop at full resolution is made: the network-size copy is the part inside the
+    photo shrunk strip by strip (:func:`_shrink`) to a whole number of low-resolution pixels and
+    mirrored out to the full square at low resolution, which costs nothing, instead of mirroring at
+    full resolution; the upsampler reads the photo's own pixels as its guide.
     """
     height, width = pixels.shape[:2]
     x0, y0, x1, y1 = face.crop
@@ -238,20 +243,35 @@ def _plan_crop(pixels: np.ndarray, face: Face, size: int, scale: float, whole_im
     lx1 = min(max(lx0 + 1, round((cx1 - x0) * ratio)), size)
     ly1 = min(max(ly0 + 1, round((cy1 - y0) * ratio)), size)
     region = pixels[cy0:cy1, cx0:cx1, :3]
-    if pixels.dtype == np.float32:
-        guide_high = np.clip(region, 0.0, 1.0)
-    else:
-        guide_high = np.multiply(region, np.float32(1.0 / scale), dtype=np.float32)
-    low = _resize(guide_high, lx1 - lx0, ly1 - ly0)
+    guide_high = np.clip(region, 0.0, 1.0) if pixels.dtype == np.float32 else region
+    low = _shrink(guide_high, lx1 - lx0, ly1 - ly0, scale)
     guide_low = _mirror_pad(low, (ly0, size - ly1, lx0, size - lx1))
     return _CropPlan(face, inside, (lx0, ly0, lx1, ly1), guide_high, guide_low, whole_image)
+
+
+def _shrink(image: np.ndarray, width: int, height: int, scale: float) -> np.ndarray:
+    """``image`` (values up to ``scale``) as float32 in [0, 1] at ``width x height``: area averaging down, bilinear up.
+
+    Integer pixels going down in both directions are converted a strip of rows at a time and narrowed
+    (area averaging is separable), then the narrow image is shortened: no full-resolution float copy.
+    """
+    rows, columns = image.shape[:2]
+    if image.dtype == np.float32 or width > columns or height > rows:
+        converted = image if image.dtype == np.float32 else np.multiply(image, np.float32(1.0 / scale), dtype=np.float32)
+        return _resize(converted, width, height)
+    narrow = np.empty((rows, width, image.shape[2]), np.float32)
+    step = max(1, SHRINK_STRIP_PIXELS // columns)
+    for first in range(0, rows, step):
+        strip = np.multiply(image[first : first + step], np.float32(1.0 / scale), dtype=np.float32)
+        narrow[first : first + step] = _resize(strip, width, strip.shape[0])
+    return _resize(narrow, width, height)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Float32 image resized: area averaging down, bilinear up."""
     if image.shape[:2] == (height, width):
         return np.ascontiguousarray(image)
-    interpolation = cv2.INTER_AREA if image.shape[1] > width else cv2.INTER_LINEAR
+    interpolation = cv2.INTER_AREA if image.shape[1] > width or image.shape[0] > height else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
@@ -288,47 +308,71 @@ def _correct_group(
     gain = np.float32(strength * scale)
     if len(members) == 1:
         plan, correction_low = members[0]
-        with _timed(timings, "blend"):
-            # An RGB photo's delta overwrites its own guide, strip by strip after reading it (no new
-            # 100 MB page-ins); the blend weight is applied while each strip is in cache.
-            delta = plan.guide_high if channels == 3 else np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)
-            weight = torch.from_numpy(blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject, gain))
         with _timed(timings, "upsample"):
-            _upsample(plan, correction_low, device, weight, out=torch.from_numpy(delta).permute(2, 0, 1)[:3])
-    else:
-        delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
-        delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
-        weighted_sum = torch.zeros((3, ry1 - ry0, rx1 - rx0))
-        weight_sum = torch.zeros((ry1 - ry0, rx1 - rx0))
-        blend = torch.zeros((ry1 - ry0, rx1 - rx0))
-        for plan, correction_low in members:
-            with _timed(timings, "upsample"):
-                correction = _upsample(plan, correction_low, device)
-            with _timed(timings, "blend"):
-                cx0, cy0, cx1, cy1 = plan.inside
-                window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
-                weight = torch.from_numpy(blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject))
-                weighted_sum[(slice(None), *window)] += correction * weight
-                weight_sum[window] += weight
-                torch.maximum(blend[window], weight, out=blend[window])
+            spent = _subtract_strips(pixels, output, plan, subject, gain, correction_low, device)
+        # The blend's share (weights, writing the output) was taken strip by strip inside the upsampling.
+        timings["blend"] = timings.get("blend", 0.0) + spent
+        timings["upsample"] -= spent
+        return
+    delta = np.zeros((ry1 - ry0, rx1 - rx0, channels), np.float32)  # alpha's delta stays 0
+    delta_chw = torch.from_numpy(delta).permute(2, 0, 1)[:3]
+    weighted_sum = torch.zeros((3, ry1 - ry0, rx1 - rx0))
+    weight_sum = torch.zeros((ry1 - ry0, rx1 - rx0))
+    blend = torch.zeros((ry1 - ry0, rx1 - rx0))
+    for plan, correction_low in members:
+        with _timed(timings, "upsample"):
+            correction = _upsample(plan, correction_low, device)
         with _timed(timings, "blend"):
-            factor = blend * gain / weight_sum.clamp_min(1e-12)
-            torch.mul(weighted_sum, factor, out=delta_chw)
+            cx0, cy0, cx1, cy1 = plan.inside
+            window = (slice(cy0 - ry0, cy1 - ry0), slice(cx0 - rx0, cx1 - rx0))
+            weight = torch.from_numpy(blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject))
+            weighted_sum[(slice(None), *window)] += correction * weight
+            weight_sum[window] += weight
+            torch.maximum(blend[window], weight, out=blend[window])
+    with _timed(timings, "blend"):
+        factor = blend * gain / weight_sum.clamp_min(1e-12)
+        torch.mul(weighted_sum, factor, out=delta_chw)
     with _timed(timings, "blend"):
         _subtract_into(pixels, output, region, delta)
 
 
-def _upsample(
-    plan: _CropPlan,
-    correction_low: torch.Tensor,
-    device: torch.device,
-    weight: torch.Tensor | None = None,
-    out: torch.Tensor | None = None,
-) -> torch.Tensor:
+def _subtract_strips(pixels: np.ndarray, output: np.ndarray, plan: _CropPlan, subject: np.ndarray, gain: np.float32,
+                     correction_low: torch.Tensor, device: torch.device) -> float:
+    """Correct one crop that overlaps no other: each strip of its upsampled correction, times its blend
+    weight, is subtracted into ``output`` while it is in cache (no full-resolution correction exists).
+
+    Returns:
+        The stage clock's seconds spent on the weights and the subtraction (the blend's share).
+    """
+    cx0, cy0, cx1, cy1 = plan.inside
+    channels = pixels.shape[2]
+    spent = 0.0
+    delta: np.ndarray | None = None
+    zeros: np.ndarray | None = None
+
+    def subtract(batch_index: int, first: int, end: int, strip: torch.Tensor) -> None:
+        nonlocal spent, delta, zeros
+        started = CLOCK()
+        rows = end - first
+        weight = blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject, gain, rows=(first, end))
+        strip.mul_(torch.from_numpy(weight))
+        if delta is None or delta.shape[0] < rows:
+            delta = np.empty((rows, cx1 - cx0, channels), np.float32)
+            zeros = np.zeros((rows, cx1 - cx0), np.float32)  # alpha's delta
+        planes = list(strip.numpy()) + [zeros[:rows]] * (channels - 3)
+        merged = cv2.merge(planes, dst=delta[:rows])
+        _subtract_into(pixels, output, (cx0, cy0 + first, cx1, cy0 + end), merged)
+        spent += CLOCK() - started
+
+    _upsample(plan, correction_low, device, sink=subtract)
+    return spent
+
+
+def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.device,
+              sink: upsample.Sink | None = None) -> torch.Tensor | None:
     """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU.
 
-    Multiplied by ``weight`` (``(h, w)``) when given; written into ``out`` (``(3, h, w)``, any strides, may
-    share memory with ``plan.guide_high``) when given.
+    With ``sink`` it is handed over strip by strip instead (see :func:`deepflash_core.upsample.guided_upsample`).
     """
     lx0, ly0, lx1, ly1 = plan.low_inside
     low = correction_low[:, :, ly0:ly1, lx0:lx1].to(device)
@@ -336,16 +380,19 @@ def _upsample(
     if height <= low.shape[2] and width <= low.shape[3]:
         # A crop smaller than the network input: plain area averaging brings D down, nothing to guide.
         correction = F.interpolate(low, size=(height, width), mode="area")[0].float().cpu()
-    else:
-        guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
+        if sink is None:
+            return correction
+        sink(0, 0, height, correction)
+        return None
+    guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
+    with warnings.catch_warnings():  # a decoded photo may be read-only; the upsampler only reads its guide
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
         guide_high = torch.from_numpy(plan.guide_high).permute(2, 0, 1)[None]
-        if device.type == "cpu":  # strip by strip straight into ``out``, the weight applied on the way
-            target = out[None] if out is not None else None
-            return upsample.guided_upsample(low, guide_low, guide_high, weight=weight, out=target)[0]
-        correction = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device))[0].float().cpu()
-    if weight is not None:
-        correction = correction * weight
-    return out.copy_(correction) if out is not None else correction
+    if device.type == "cpu":
+        result = upsample.guided_upsample(low, guide_low, guide_high, sink=sink)
+    else:
+        result = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device), sink=sink)
+    return None if result is None else result[0].float().cpu()
 
 
 def _subtract_into(pixels: np.ndarray, output: np.ndarray, region: tuple[int, int, int, int], delta: np.ndarray) -> None:

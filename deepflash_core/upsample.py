@@ -29,6 +29,9 @@ a 128 px correction brought to a 2580 px crop (``benchmarks/bench_upsample.py``)
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import torch
@@ -43,6 +46,9 @@ DEFAULT_EPS = 1e-3
 STRIP_PIXELS = 1 << 19  # output pixels per strip: bounded temporaries, few enough ops to keep threads busy
 CPU_STRIP_PIXELS = 1 << 17  # output pixels per strip on the CPU: the strip's 12 coefficient planes stay in cache
 _FULL_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
+Sink = Callable[[int, int, int, Tensor], None]
+"""Takes a finished strip instead of an output tensor: batch index, first row, end row, ``(C, rows, W)`` float32
+(a buffer reused for the next strip)."""
 
 
 def guided_upsample(
@@ -54,7 +60,8 @@ def guided_upsample(
     *,
     weight: Tensor | None = None,
     out: Tensor | None = None,
-) -> Tensor:
+    sink: Sink | None = None,
+) -> Tensor | None:
     """Upsample ``low`` to ``guide_high``'s size, its edges following ``guide_high``'s edges.
 
     Args:
@@ -71,9 +78,13 @@ def guided_upsample(
         out: optional ``(B, C, H, W)`` float32 tensor on ``guide_high``'s device to write the result into
             (any strides, e.g. a permuted view of an ``(H, W, C)`` buffer); returned. On the CPU it may be
             ``guide_high`` itself: each strip of the guide is read before the same rows are written.
+        sink: optional :data:`Sink` each strip of the result is handed to as soon as it is made (on the
+            CPU in strips of a few hundred thousand pixels, elsewhere whole), instead of being written
+            out: a caller that only adds the result into something else needs no full-size buffer.
 
     Returns:
-        ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype (``out`` when given).
+        ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype (``out`` when given), or
+        None with ``sink``.
 
     Raises:
         InvalidOptionError: shapes, dtypes or parameters do not fit together, or values are not finite.
@@ -98,13 +109,17 @@ def guided_upsample(
     if guide_high.device.type == "cpu":
         # Strips of ~0.5 MB per plane: one thread costs less CPU time and even less wall time than two.
         with one_cpu_thread(guide_high.device):
-            result = _apply_upsampled_cpu(coefs, guide_high, out, weight)
-        return result if out is not None else result.to(dtype)
+            result = _apply_upsampled_cpu(coefs, guide_high, out, weight, sink)
+        return result if out is not None or result is None else result.to(dtype)
     result = _apply_upsampled(coefs, guide_high)
     if weight is not None:
         result *= weight.to(result.device, torch.float32)
     if not bool(torch.isfinite(result.sum())):  # finite low-resolution inputs: only the guide can cause it
         raise InvalidOptionError("guide_high contains NaN or infinite values.")
+    if sink is not None:
+        for b in range(result.shape[0]):
+            sink(b, 0, result.shape[2], result[b])
+        return None
     return out.copy_(result) if out is not None else result.to(dtype)
 
 
@@ -254,13 +269,16 @@ def _apply_upsampled(coefs: Tensor, guide_high: Tensor) -> Tensor:
     return out
 
 
-def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, weight: Tensor | None) -> Tensor:
-    """:func:`_apply_upsampled` on the CPU, where OpenCV interpolates rows several times faster than torch.
+def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, weight: Tensor | None,
+                         sink: Sink | None = None) -> Tensor | None:
+    """:func:`_apply_upsampled` on the CPU, in strips of output rows that stay in cache.
 
-    Per strip of output rows: the coefficient rows are blended at low width (cheap), each coefficient plane
-    is stretched to full width by ``cv2.resize`` (half-pixel centres, as ``F.interpolate``), then
-    ``A · I + b`` is three multiply-adds per channel on contiguous planes. Integer guides are converted one
-    strip at a time (the slopes already carry ``1 / full scale``).
+    Bilinear resampling is separable, so each low-resolution coefficient row is stretched to full width
+    once (``cv2.resize``, half-pixel centres as ``F.interpolate``), and every full-resolution row is the
+    blend of the two stretched rows around it: one contiguous multiply-add per row group instead of an
+    interpolation per full-resolution row. Then ``A · I + b`` is three multiply-adds per channel on
+    contiguous planes. Integer guides are converted one strip at a time (the slopes already carry
+    ``1 / full scale``). With ``sink`` each finished strip is handed over instead of written out.
     """
     batch, n_coefs, h, w = coefs.shape
     channels = n_coefs // 4
@@ -268,32 +286,38 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, 
     pos = ((torch.arange(height, dtype=torch.float32) + 0.5) * (h / height) - 0.5).clamp_(min=0)
     y0 = pos.floor().long().clamp_(max=h - 1)
     y1 = (y0 + 1).clamp_(max=h - 1)
-    wy = (pos - y0)[:, None]
+    wy = pos - y0
+    # Where each run of rows sharing their two low-resolution neighbours starts, and the neighbours.
+    run_starts = [0, *(torch.nonzero(y0[1:] != y0[:-1]).flatten() + 1).tolist()]
+    run_rows = [(int(y0[start]), int(y1[start])) for start in run_starts]
+    run_starts.append(height)
     check_finite = guide_high.is_floating_point()  # integer pixels are finite by construction
-    target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
+    target = None
+    if sink is None:
+        target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
     rows_per_strip = max(1, CPU_STRIP_PIXELS // width)
     planes_storage = torch.empty(n_coefs * rows_per_strip * width, dtype=torch.float32)
     guide = torch.empty(3, rows_per_strip, width, dtype=torch.float32)
     # A contiguous target takes each strip's planes directly; any other layout through one cached strip.
-    direct = target.is_contiguous()
+    direct = target is not None and target.is_contiguous()
     scratch = torch.empty(channels, rows_per_strip, width, dtype=torch.float32)
     for b in range(batch):
-        low_rows = coefs[b]  # (4C, h, w)
+        stretched = _StretchedRows(coefs[b], width)
         # Interleaved (H, W, 3) pixels, the pipeline's layout: OpenCV's SIMD split and merge de- and
         # re-interleave a strip several times faster than a strided torch copy.
         guide_hwc = _interleaved(guide_high[b], (torch.uint8, torch.uint16, torch.float32))
-        target_hwc = None if direct else _interleaved(target[b], (torch.float32,))
+        target_hwc = None if direct or target is None else _interleaved(target[b], (torch.float32,))
         for r0 in range(0, height, rows_per_strip):
             r1 = min(height, r0 + rows_per_strip)
             n = r1 - r0
-            rows = torch.lerp(low_rows.index_select(1, y0[r0:r1]), low_rows.index_select(1, y1[r0:r1]), wy[r0:r1])
-            # All planes stacked as one (4C n, w) image: one OpenCV call, and only the width changes, so
-            # every row is interpolated along itself exactly as with one call per plane.
             planes = planes_storage[: n_coefs * n * width].view(n_coefs, n, width)
-            stretched = cv2.resize(rows.reshape(n_coefs * n, w).numpy(), (width, n_coefs * n),
-                                   dst=planes.view(n_coefs * n, width).numpy(), interpolation=cv2.INTER_LINEAR)
-            if not np.shares_memory(stretched, planes.numpy()):  # OpenCV reallocated: copy it in
-                planes.view(n_coefs * n, width).copy_(torch.from_numpy(stretched))
+            # Rows sharing their two low-resolution neighbours: one broadcast multiply-add per run.
+            run = bisect.bisect_right(run_starts, r0) - 1
+            while run_starts[run] < r1:
+                a, z = max(run_starts[run], r0), min(run_starts[run + 1], r1)
+                first, step = stretched.pair(*run_rows[run])
+                torch.addcmul(first[:, None], step[:, None], wy[a:z, None], out=planes[:, a - r0 : z - r0])
+                run += 1
             g = guide[:, :n]
             if guide_hwc is not None and guide_hwc.dtype == np.float32:  # its planes serve as they are
                 g = [torch.from_numpy(plane) for plane in cv2.split(guide_hwc[r0:r1])]
@@ -310,13 +334,40 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, 
                 strip.mul_(weight[r0:r1])
             if check_finite and not bool(torch.isfinite(strip.sum())):  # the only input not checked before
                 raise InvalidOptionError("guide_high contains NaN or infinite values.")
-            if target_hwc is not None:
+            if sink is not None:
+                sink(b, r0, r1, strip)
+            elif target_hwc is not None:
                 merged = cv2.merge(list(strip.numpy()), dst=target_hwc[r0:r1])
                 if not np.shares_memory(merged, target_hwc):  # OpenCV reallocated: copy it in
                     target_hwc[r0:r1] = merged
             elif not direct:
                 target[b, :, r0:r1].copy_(strip)
     return target
+
+
+class _StretchedRows:
+    """Low-resolution coefficient rows stretched to full width, made as the strips come to need them."""
+
+    def __init__(self, coefs: Tensor, width: int) -> None:
+        self.coefs = coefs  # (4C, h, w)
+        self.width = width
+        self.rows: dict[int, Tensor] = {}
+        self.steps: dict[tuple[int, int], Tensor] = {}
+
+    def row(self, index: int) -> Tensor:
+        if index not in self.rows:
+            low = np.ascontiguousarray(self.coefs[:, index].numpy())  # (4C, w): planes stacked as rows
+            wide = cv2.resize(low, (self.width, low.shape[0]), interpolation=cv2.INTER_LINEAR)
+            for old in [key for key in self.rows if key < index - 1]:  # strips move down: keep two rows
+                del self.rows[old]
+            self.rows[index] = torch.from_numpy(wide)
+        return self.rows[index]
+
+    def pair(self, first: int, second: int) -> tuple[Tensor, Tensor]:
+        """The stretched row ``first`` and the step to row ``second`` (the weight multiplies the step)."""
+        if (first, second) not in self.steps:
+            self.steps = {(first, second): self.row(second) - self.row(first)}
+        return self.row(first), self.steps[(first, second)]
 
 
 def _interleaved(image: Tensor, dtypes: tuple[torch.dtype, ...]) -> np.ndarray | None:
