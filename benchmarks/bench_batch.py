@@ -161,19 +161,20 @@ def compare(first: Path, second: Path, names: list[str]) -> list[str]:
 
 
 def stage_costs(photos: list[Path]) -> None:
-    """CPU seconds of decode, each pipeline stage and encode, for one photo of each size, one thread."""
+    """CPU seconds of decode, of every stage the pipeline times (checked by ``pipeline_stages``) and of encode,
+    for one photo of each size, one thread."""
     import torch
 
     from deepflash_core import pipeline as pipeline_module
     from deepflash_core.imageio import load_photo, save_photo
     from deepflash_core.pipeline import Pipeline
+    from pipeline_stages import NETWORK, checked
 
     torch.set_num_threads(1)
     pipeline_module.CLOCK = time.process_time
     pipeline = Pipeline.load()
-    print("\nCPU seconds per photo, one thread (decode | detect | correct: prepare+filter+network+upsample+blend | encode | total)")
     with tempfile.TemporaryDirectory() as folder:
-        for photo_path in photos:
+        for index, photo_path in enumerate(photos):
             start = time.process_time()
             photo = load_photo(photo_path)
             decode = time.process_time() - start
@@ -182,11 +183,13 @@ def stage_costs(photos: list[Path]) -> None:
             start = time.process_time()
             save_photo(photo.with_pixels(result.pixels), Path(folder) / photo_path.name)
             encode = time.process_time() - start
-            t = result.timings
-            correct = sum(t.get(k, 0.0) for k in ("prepare", "filter", "network", "upsample", "blend"))
-            total = decode + t["detect"] + correct + encode
+            stages = checked(result.timings, off=("backdrop",))  # Options() keeps the backdrop
+            if index == 0:
+                print("\nCPU seconds per photo, one thread: decode | " + " ".join(stages) + " | encode | total")
+            total = decode + sum(stages.values()) + encode
             mp = photo.width * photo.height / 1e6
-            print(f"  {mp:5.1f} MP  {decode:5.2f} | {t['detect']:5.2f} | {correct:5.2f} (network {t.get('network', 0):.3f}) | {encode:5.2f} | {total:5.2f}  -> {1 / total:.2f} photos/s per core")
+            print(f"  {mp:5.1f} MP  {decode:5.3f} | " + " ".join(f"{seconds:5.3f}" for seconds in stages.values())
+                  + f" | {encode:5.3f} | {total:5.3f} (network {stages[NETWORK]:.3f})  -> {1 / total:.2f} photos/s per core")
 
 
 def main() -> None:

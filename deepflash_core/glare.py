@@ -82,10 +82,13 @@ def glare_spot(rgb: np.ndarray, eye: Eye, window: tuple[int, int, int, int]) -> 
     cx, cy = _lens_centre(eye)
     axes = (max(round(LENS_AXES[0] * eye.width), 1), max(round(LENS_AXES[1] * eye.width), 1))
     cv2.ellipse(lens, (round(cx - x0), round(cy - y0)), axes, _eye_angle(eye), 0, 360, 1, -1)
-    lightness = rgb.min(axis=-1)
+    # Per pixel over its three channels, elementwise: numpy reduces along a length-3 axis ~10x slower.
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    lightness = np.minimum(np.minimum(red, green), blue)
+    chroma = np.maximum(np.maximum(red, green), blue) - lightness
     # Found over the whole window, then kept only when wholly on the lens: a bright patch cut at the
     # lens's edge would otherwise pass as a spot on it.
-    bright = (lightness >= GLARE_LEVEL) & (np.ptp(rgb, axis=-1) <= GLARE_CHROMA)
+    bright = (lightness >= GLARE_LEVEL) & (chroma <= GLARE_CHROMA)
     count, labels = cv2.connectedComponents(bright.astype(np.uint8), connectivity=8)
     off_lens = (lens == 0) | _opening(window, eye, grow=1)
     largest = np.pi * (MAX_CANDIDATE * eye.width) ** 2

@@ -95,6 +95,16 @@ def guided_upsample(
         >>> out.shape, bool(torch.allclose(out, torch.full_like(out, 0.25), atol=1e-5))
         (torch.Size([1, 3, 64, 64]), True)
     """
+    if isinstance(low, Tensor) and low.device.type == "cpu":
+        # The fit's planes are the network's few hundred pixels a side, the full-resolution pass goes in
+        # strips: split over threads, waking and parking the workers would cost more than the arithmetic.
+        with one_cpu_thread(low.device):
+            return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink)
+    return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink)
+
+
+def _guided_upsample(low: Tensor, guide_low: Tensor, guide_high: Tensor, radius: int, eps: float,
+                     weight: Tensor | None, out: Tensor | None, sink: Sink | None) -> Tensor | None:
     _check_inputs(low, guide_low, guide_high, radius, eps, out)
     if weight is not None and (not isinstance(weight, Tensor) or tuple(weight.shape) != tuple(guide_high.shape[2:])):
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
