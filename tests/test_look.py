@@ -14,6 +14,7 @@ from PIL import Image
 from deepflash_core.errors import InvalidOptionError, LookReferenceError, NoFaceError
 from deepflash_core.faces import Face, detect_faces, whole_image_face
 from deepflash_core.look import Look, describe
+from deepflash_core.look.descriptor import FaceAxes
 from deepflash_core.look.presets import load_preset, preset_names, requested_look
 from deepflash_core.look.transfer import apply_transform, plan_transform
 from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT, LOOK_FIELDS, LOOK_NAMES, Options
@@ -199,3 +200,15 @@ def test_people_corrected_toward_one_look_keep_their_order_of_skin_lightness():
                             np.ones(pixels.shape[:2], np.float32))
             after.append(describe(output, face).face_lightness)
         assert (after[0] > after[1]) == (before[0] > before[1]), name
+
+
+@pytest.mark.parametrize("side", [-1.0, 1.0])
+def test_asking_for_a_key_from_one_side_moves_the_modelling_that_way(studio, side):
+    pixels, face = studio
+    own = describe(pixels, face)
+    output = pixels.copy()
+    wanted = dataclasses.replace(own, key_x=own.key_x + side)
+    apply_transform(pixels, output, plan_transform(own, wanted, FaceAxes.of(face)), np.ones(pixels.shape[:2], np.float32))
+    assert describe(output, face).key_x - own.key_x == pytest.approx(side, abs=0.25)
+    assert plan_transform(own, wanted, FaceAxes.of(face)).key_turn == (side, 0.0)
+    assert plan_transform(own, wanted).is_identity  # without the face's frame the modelling is left alone

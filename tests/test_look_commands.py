@@ -23,6 +23,21 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAIT = FIXTURES / "congress_A000022.jpg"
 
 
+def recorded_options(monkeypatch) -> list[Options]:
+    """The options ``deepflash process`` sends, recorded by a corrector standing in for the model."""
+    seen: list[Options] = []
+
+    class Recorder:
+        description = "in a test"
+
+        def correct(self, pixels, options, progress=None):
+            seen.append(options)
+            return Correction(255 - pixels, [])
+
+    monkeypatch.setattr(process_command, "_corrector", lambda *args: Recorder())
+    return seen
+
+
 def test_look_prints_the_numbers_and_saves_a_preset_with_its_sources(tmp_path: Path) -> None:
     result = run("look", PORTRAIT, "--json")
     assert result.exit_code == 0, result.output
@@ -60,16 +75,7 @@ def test_looks_lists_every_preset_and_marks_the_default() -> None:
 
 @pytest.mark.parametrize("given", ["keep-colour", "reference"])
 def test_process_sends_the_chosen_look_in_the_options(tmp_path: Path, monkeypatch, given: str) -> None:
-    seen: list[Options] = []
-
-    class Recorder:
-        description = "in a test"
-
-        def correct(self, pixels, options, progress=None):
-            seen.append(options)
-            return Correction(255 - pixels, [])
-
-    monkeypatch.setattr(process_command, "_corrector", lambda *args: Recorder())
+    seen = recorded_options(monkeypatch)
     value = FIXTURES / "congress_A000055.jpg" if given == "reference" else given
     result = run("process", PORTRAIT, "-o", tmp_path / "out.jpg", "--look", value)
     assert result.exit_code == 0, result.output
@@ -120,3 +126,14 @@ def test_a_model_conditioned_on_looks_gets_the_requested_look(random_pipe: Pipel
     assert torch.all(seen[0].abs() <= 1)
     pipe.process(portrait(), Options(whole_image=True))
     assert seen[1] is None
+
+
+def test_key_moves_the_looks_key_light_to_the_side_asked_for(tmp_path: Path, monkeypatch) -> None:
+    seen = recorded_options(monkeypatch)
+    for side in ("left", "right"):
+        result = run("process", PORTRAIT, "-o", tmp_path / f"{side}.jpg", "--look", "keep-colour", "--key", side)
+        assert result.exit_code == 0, result.output
+    left, right = (Look.from_vector(options.look) for options in seen)
+    assert left.key_x < 0 < right.key_x
+    assert left.white_a is None and left.face_lightness == read_preset(
+        Path(__file__).parents[1] / "deepflash_core/look/presets/keep-colour.json").look.face_lightness

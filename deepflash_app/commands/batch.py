@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from deepflash_app.commands.correction_options import correction_options
+from deepflash_app.commands.correction_options import correction_options, with_key
 from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError
 from deepflash_core.options import Options
 
@@ -44,6 +44,7 @@ def batch(
     out_dir: Path,
     strength: float,
     look: str | tuple[float | None, ...],
+    key: str | None,
     whole_image: bool,
     background: str,
     red_eye: bool,
@@ -76,7 +77,7 @@ def batch(
     weights_path = Path(weights) if weights else None
     if weights_path is not None and weights_path.suffix == ".safetensors":  # a file, not an installed model's name
         weights = str(weights_path.absolute())
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=look)
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=with_key(look, key))
     settings = Settings(options, weights, device, mixed_precision)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,21 @@ def _look(ctx: click.Context, param: click.Parameter, value: str) -> str | tuple
         raise click.BadParameter(str(error), ctx, param) from None
 
 
+# --key: where the key light stands in the image, as the look's key_x (stops across the face: 1 stop is 2:1).
+KEY_SIDES = {"left": -1.0, "front": 0.0, "right": 1.0}
+
+
+def with_key(look: str | tuple[float | None, ...], key: str | None) -> str | tuple[float | None, ...]:
+    """``look`` with its key light moved to the ``key`` side (as it is when ``key`` is None)."""
+    if key is None:
+        return look
+    from deepflash_core.look.presets import requested_look
+
+    return dataclasses.replace(requested_look(look), key_x=KEY_SIDES[key]).as_vector()
+
+
 def correction_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --strength, --look, --whole-image, --background and --red-eye/--no-red-eye (defaults from :class:`Options`)."""
+    """Add --strength, --look, --key, --whole-image, --background and --red-eye/--no-red-eye (defaults from :class:`Options`)."""
     defaults = Options()
     for option in reversed([
         click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), callback=_finite_strength,
@@ -42,6 +56,8 @@ def correction_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--look", metavar="NAME|PHOTO", callback=_look, default=DEFAULT_LOOK, show_default=True,
                      help="The light to correct toward: a preset (`deepflash looks` lists them) or a studio portrait "
                           "whose look to take."),
+        click.option("--key", type=click.Choice(tuple(KEY_SIDES)),
+                     help="Put the look's key light on this side of the image (a 2:1 key-to-fill ratio), or in front."),
         click.option("--whole-image", is_flag=True,
                      help="Correct the whole frame as one crop instead of each detected face."),
         click.option("--background", type=click.Choice(BACKGROUNDS), default=defaults.background, show_default=True,

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import click
 
-from deepflash_app.commands.correction_options import correction_options
+from deepflash_app.commands.correction_options import correction_options, with_key
 from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
 from deepflash_core.errors import DeepFlashError, ImageWriteError, ServerUnavailableError
 from deepflash_core.options import Options
@@ -162,6 +162,7 @@ def process(
     out_dir: Path | None,
     strength: float,
     look: str | tuple[float | None, ...],
+    key: str | None,
     whole_image: bool,
     background: str,
     red_eye: bool,
@@ -192,7 +193,7 @@ def process(
     if not writable:
         sys.exit(1)
 
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=look)
+    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=with_key(look, key))
     # None of what importing torch and loading the model make is garbage, and the collector's passes over it
     # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
     gc.disable()

@@ -113,6 +113,42 @@ assert tuple(f.name for f in fields(Look)) == LOOK_NAMES, "Look's fields follow 
 
 
 @dataclass(frozen=True)
+class FaceAxes:
+    """The face's own frame in the photo's pixels: ``across`` runs eye to eye, ``up`` chin to brow.
+
+    Attributes:
+        centre: the midpoint between the eyes, ``(x, y)``.
+        across: the unit vector from the image-left eye to the other, divided by the face's width (jaw to jaw).
+        up: the unit vector toward the brow, divided by the face's height (chin to brows).
+    """
+
+    centre: tuple[float, float]
+    across: tuple[float, float]
+    up: tuple[float, float]
+
+    @classmethod
+    def of(cls, face: Face) -> FaceAxes:
+        marks = {name: np.asarray(points, np.float64) for name, points in face.landmarks.items()}
+        left_eye, right_eye = marks["left_eye"].mean(0), marks["right_eye"].mean(0)
+        across = (right_eye - left_eye) / max(float(np.hypot(*(right_eye - left_eye))), 1e-6)
+        up = np.array([across[1], -across[0]])  # image y points down; "up" is toward the brow
+        jaw = marks["chin"]
+        brows = np.concatenate([marks["left_eyebrow"], marks["right_eyebrow"]])
+        width = max(float(np.hypot(*(jaw[-1] - jaw[0]))), 1.0)
+        height = max(float((brows.mean(0) - jaw[len(jaw) // 2]) @ up), 1.0)
+        centre = 0.5 * (left_eye + right_eye)
+        return cls((float(centre[0]), float(centre[1])), tuple(across / width), tuple(up / height))  # type: ignore[arg-type]
+
+    def grid(self, x0: float, y0: float, columns: int, rows: int, step: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Across and up of a grid of ``rows × columns`` pixels ``step`` photo pixels apart, whose first pixel
+        covers the photo from ``(x0, y0)``: ``(rows, columns)`` float32 each."""
+        xs = (x0 + (np.arange(columns, dtype=np.float32) + 0.5) * step - 0.5 - self.centre[0])[None, :]
+        ys = (y0 + (np.arange(rows, dtype=np.float32) + 0.5) * step - 0.5 - self.centre[1])[:, None]
+        return (xs * np.float32(self.across[0]) + ys * np.float32(self.across[1]),
+                xs * np.float32(self.up[0]) + ys * np.float32(self.up[1]))
+
+
+@dataclass(frozen=True)
 class _FaceFrame:
     """The analysed copy of the face region and where the face's parts lie on it."""
 
@@ -210,27 +246,14 @@ def _face_frame(pixels: np.ndarray, face: Face) -> _FaceFrame:
     top_lip, bottom_lip = points("top_lip"), points("bottom_lip")
     mouth = _fill(shape, np.concatenate([top_lip[7:12][::-1], bottom_lip[8:11][::-1]])) \
         if len(top_lip) == 12 and len(bottom_lip) == 12 else np.zeros(shape, bool)
-    return _FaceFrame(lab, rgb, skin, hull, eyes, [*eyes, mouth], _face_axes(shape, left_eye, right_eye, jaw, brows))
+    axes = FaceAxes.of(face).grid(x0, y0, size[0], size[1], step=(x1 - x0) / size[0])
+    return _FaceFrame(lab, rgb, skin, hull, eyes, [*eyes, mouth], axes)
 
 
 def _fill(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32).reshape(-1, 2)], 1)
     return mask.astype(bool)
-
-
-def _face_axes(shape: tuple[int, int], left_eye: np.ndarray, right_eye: np.ndarray, jaw: np.ndarray,
-               brows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's place in the face's own frame: across (eye to eye, in face widths) and up (in face heights)."""
-    across = right_eye.mean(0) - left_eye.mean(0)
-    across /= max(float(np.hypot(*across)), 1e-6)
-    up = np.array([across[1], -across[0]], np.float32)  # image y points down; "up" is toward the brow
-    centre = 0.5 * (left_eye.mean(0) + right_eye.mean(0))
-    face_width = max(float(np.hypot(*(jaw[-1] - jaw[0]))), 1.0)
-    face_height = max(float((brows.mean(0) - jaw[len(jaw) // 2]) @ up), 1.0)
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-    dx, dy = xs - centre[0], ys - centre[1]
-    return (dx * across[0] + dy * across[1]) / face_width, (dx * up[0] + dy * up[1]) / face_height
 
 
 def _white(frame: _FaceFrame, skin_l: np.ndarray) -> tuple[float, float, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepflash_core.faces import Face
-from deepflash_core.look.descriptor import Look, describe
+from deepflash_core.look.descriptor import FaceAxes, Look, describe
 from deepflash_core.look.presets import requested_look
 from deepflash_core.look.transfer import apply_transform, plan_transform
 from deepflash_core.options import Options
@@ -33,5 +33,5 @@ def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subj
         return None
     largest = max(measured, key=lambda face: face.box[2] - face.box[0])
     own = describe(pixels, largest)
-    apply_transform(pixels, output, plan_transform(own, requested), subject, options.strength)
+    apply_transform(pixels, output, plan_transform(own, requested, FaceAxes.of(largest)), subject, options.strength)
     return requested.resolve(own)

@@ -14,6 +14,11 @@ CIELAB:
   difference (a yellow-green flash cast), both bounded; chroma past the skin's range rolls off instead of
   clipping;
 
+- modelling: the light falling across the face moves by the difference of the looks' ``key_x``, ``key_y``
+  (stops across the face's width and height, bounded): luminance times ``2**(Δkey_x·across + Δkey_y·up)`` in
+  the face's own frame, ``across`` and ``up`` held at the head's edges so the body takes the light of the
+  head's side;
+
 and applies the result with weight ``strength × matte``, so the backdrop keeps its exact pixels. The skin is
 never pulled toward the reference's skin: the same light gives the same map whoever stands in it, so the
 lightness order of people corrected toward one look is their order in the photos. The requested look's own
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deepflash_core.look.descriptor import Look
+from deepflash_core.look.descriptor import FaceAxes, Look
 from deepflash_core.pixels import PIXEL_SCALE, to_float
 
 # Bounds of each move: the descriptor can be wrong on an odd photo, and a bounded move is still a better one.
@@ -41,6 +46,10 @@ HUE_LIMIT_DEG = 30.0
 MIN_CHROMA = 3.0
 # Chroma rolls off above this (C*ab): saturated clothes are not pushed out of gamut.
 CHROMA_KNEE = 60.0
+# The most the modelling moves (stops across the face), and how far from the eyes the key's ramp runs (face
+# widths across, heights up) before it holds.
+KEY_LIMIT = 1.5
+KEY_REACH = (0.6, 0.8)
 CHROMA_SOFTNESS = 40.0
 # Rows per strip when the map is applied at full resolution: bounded float temporaries.
 STRIP_PIXELS = 1 << 19
@@ -55,6 +64,8 @@ class LookTransform:
         white_from, white_to: the whites' ``(a*, b*)``; colours are seen from the first and put back from the second.
         chroma_gain: scale of the colours seen from the white.
         hue_turn_deg: their turn, degrees.
+        key_turn: the change of modelling, ``(Δkey_x, Δkey_y)`` stops.
+        axes: the face's frame in the photo (needed when ``key_turn`` is not zero).
     """
 
     gain: float = 1.0
@@ -63,18 +74,37 @@ class LookTransform:
     white_to: tuple[float, float] = (0.0, 0.0)
     chroma_gain: float = 1.0
     hue_turn_deg: float = 0.0
+    key_turn: tuple[float, float] = (0.0, 0.0)
+    axes: FaceAxes | None = None
 
     @property
     def is_identity(self) -> bool:
         return (abs(self.gain - 1) < 1e-3 and abs(self.offset) < 0.05 and self.chroma_gain == 1.0
-                and abs(self.hue_turn_deg) < 0.05 and np.allclose(self.white_from, self.white_to, atol=0.05))
+                and abs(self.hue_turn_deg) < 0.05 and np.allclose(self.white_from, self.white_to, atol=0.05)
+                and not self.shades)
 
-    def apply_lab(self, lab: np.ndarray) -> np.ndarray:
-        """The map applied to ``(..., 3)`` float32 CIELAB values (a new array)."""
+    @property
+    def shades(self) -> bool:
+        return self.axes is not None and max(map(abs, self.key_turn)) >= 0.01
+
+    def apply_lab(self, lab: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The map applied to ``(h, w, 3)`` float32 CIELAB values whose first pixel is the photo's ``origin``
+        ``(x, y)`` (a new array)."""
         out = np.empty_like(lab)
         np.multiply(lab[..., 0], np.float32(self.gain), out=out[..., 0])
         out[..., 0] += np.float32(self.offset)
         np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
+        lift = None
+        if self.shades:
+            across, up = self.axes.grid(origin[0], origin[1], lab.shape[1], lab.shape[0])  # type: ignore[union-attr]
+            stops = np.clip(across, -KEY_REACH[0], KEY_REACH[0]) * np.float32(self.key_turn[0])
+            stops += np.clip(up, -KEY_REACH[1], KEY_REACH[1]) * np.float32(self.key_turn[1])
+            # Luminance times 2**stops is L* + 16 times its cube root (and a*, b* alike).
+            lift = np.exp2(stops / np.float32(3.0))
+            out[..., 0] += 16.0
+            out[..., 0] *= lift
+            out[..., 0] -= 16.0
+            np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
         a = lab[..., 1] - np.float32(self.white_from[0])
         b = lab[..., 2] - np.float32(self.white_from[1])
         turn = math.radians(self.hue_turn_deg)
@@ -86,15 +116,18 @@ class LookTransform:
             factor = np.where(excess > 0, (CHROMA_KNEE + excess / (1.0 + excess / CHROMA_SOFTNESS))
                               / np.maximum(chroma, 1e-6), 1.0).astype(np.float32)
             a, b = a * factor, b * factor
+        if lift is not None:
+            a, b = a * lift, b * lift
         out[..., 1] = a + np.float32(self.white_to[0])
         out[..., 2] = b + np.float32(self.white_to[1])
         return out
 
 
-def plan_transform(own: Look, requested: Look) -> LookTransform:
+def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> LookTransform:
     """The map that takes a photo whose look is ``own`` (complete, measured) to ``requested``.
 
-    Numbers ``requested`` leaves open are the photo's own, so they ask for no move.
+    Numbers ``requested`` leaves open are the photo's own, so they ask for no move. Without the face's
+    ``axes`` the modelling is left as it is.
     """
     target = requested.resolve(own)
     span_from = max(own.white_lightness - own.black_lightness, 1.0)
@@ -111,8 +144,10 @@ def plan_transform(own: Look, requested: Look) -> LookTransform:
         turn = float(np.clip(turn, -HUE_LIMIT_DEG, HUE_LIMIT_DEG))
     if abs(chroma_gain - 1.0) < 1e-6:
         chroma_gain = 1.0
+    key_turn = (float(np.clip(target.key_x - own.key_x, -KEY_LIMIT, KEY_LIMIT)),
+                float(np.clip(target.key_y - own.key_y, -KEY_LIMIT, KEY_LIMIT)))
     return LookTransform(gain, offset, (own.white_a, own.white_b), (target.white_a, target.white_b),
-                         chroma_gain, turn)
+                         chroma_gain, turn, key_turn, axes)
 
 
 def apply_transform(pixels: np.ndarray, output: np.ndarray, transform: LookTransform, matte: np.ndarray,
@@ -143,7 +178,8 @@ def apply_transform(pixels: np.ndarray, output: np.ndarray, transform: LookTrans
         if not strip.any():
             continue
         rgb = to_float(pixels[r0:r1, x0:x1, :3])
-        mapped = cv2.cvtColor(transform.apply_lab(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)), cv2.COLOR_Lab2RGB)
+        lab = transform.apply_lab(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), origin=(x0, r0))
+        mapped = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
         mapped -= rgb
         mapped *= strip[..., None] * np.float32(strength)
         mapped += rgb
