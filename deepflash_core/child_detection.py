@@ -1,7 +1,7 @@
 """Detect a photo in a child process while this process imports torch and loads the model.
 
 A cold ``deepflash process`` spends most of its time importing torch, and the photo's detection
-(dlib's 68-point predictor, MediaPipe's two graphs, the detection itself) needs none of it. Loading
+(dlib's 68-point predictor, MediaPipe's segmentation and mesh models, the detection itself) needs none of it. Loading
 them in a thread does not overlap with the torch import: both hold the interpreter lock most of the
 time. A second process does, on a second core. The child reads the photo itself, detects it
 (:func:`deepflash_core.detection.detect`) and sends the :class:`~deepflash_core.detection.Detection`
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # for annotations only: detection's modules are imported wher
     from deepflash_core.detection import Detection
 
 # Modules that start native thread pools a forked child would not have.
-_THREAD_POOLS = ("torch", "cv2", "mediapipe")
+_THREAD_POOLS = ("torch", "cv2")
 # A child that has not answered by then is stuck (a photo takes seconds at most); the parent detects itself.
 ANSWER_TIMEOUT_S = 120.0
 
@@ -100,8 +100,8 @@ def start_method() -> str:
     """``fork`` at the start of a process on a platform that forks by default, else ``spawn``.
 
     A forked child starts at once with this process's imports, but inherits no threads: it would wait
-    forever on a lock another thread held, or on the thread pools of torch (OpenMP), OpenCV or a built
-    MediaPipe graph. So it forks only while one thread runs and none of those is imported.
+    forever on a lock another thread held, or on the thread pools of torch (OpenMP) or OpenCV. So it
+    forks only while one thread runs and neither of those is imported.
     """
     default = multiprocessing.get_all_start_methods()[0]
     pristine = threading.active_count() == 1 and not any(name in sys.modules for name in _THREAD_POOLS)
@@ -116,9 +116,9 @@ def pixel_digest(pixels: np.ndarray) -> tuple[tuple[int, ...], str, bytes]:
 
 def detect_file(path: str, options: Options, connection: Connection) -> None:
     """The child's work: read the photo, detect it, send ``(digest, detection)`` or None. Prints nothing."""
-    # Silenced for the child's whole life, not only while a graph starts: MediaPipe's inference threads
-    # write some start-up notes of their own a moment later, when a window around the call has closed.
-    # What goes wrong here is reported by the parent, which detects the photo itself.
+    # Silenced for the child's whole life: native libraries' notes (OpenCV's, dlib's) must not reach the
+    # user's terminal from a process whose work is invisible. What goes wrong here is reported by the
+    # parent, which detects the photo itself.
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 2)

@@ -1,25 +1,21 @@
-"""Where each eye's iris is: MediaPipe's 478-point face mesh per face crop, the 68 landmarks as fallback.
+"""Where each eye's iris is: MediaPipe's face mesh and iris models per face crop, the 68 landmarks as fallback.
 
-The mesh (with its iris refinement) runs on each face's crop, shrunk to at most ``MESH_SIDE``
-pixels, never on the whole frame; its points are mapped back to image pixels. When it finds no
-face in the crop, or MediaPipe is not installed, the eye centres and an iris radius come from the
-face's 68-point eye contours instead (iris radius = ``IRIS_PER_EYE_WIDTH`` × eye width, the human
-average).
+The mesh and iris models (:mod:`deepflash_core.mesh_models`) run on each face's crop, shrunk to at most
+``MESH_SIDE`` pixels, never on the whole frame; their points are mapped back to image pixels. When they
+find no face in the crop, the eye centres and an iris radius come from the face's 68-point eye contours
+instead (iris radius = ``IRIS_PER_EYE_WIDTH`` × eye width, the human average).
 """
 
 from __future__ import annotations
 
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
+from deepflash_core import mesh_models
 from deepflash_core.faces import Face
-from deepflash_core.mediapipe_solutions import solution
-from deepflash_core.native_log import native_stderr_silenced
 from deepflash_core.pixels import to_uint8
 
 # Longest side of the crop the mesh sees: its face model works at 192 px and its iris model on
@@ -34,9 +30,7 @@ _EYE_CONTOURS = (
 )
 _IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 
-_lock = threading.Lock()
-_mesh: Any = None
-_mesh_ran = False  # the graph's first run still logs its start-up
+_lock = threading.Lock()  # the models' networks run one input at a time
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,7 @@ class Eye:
         centre: iris centre ``(x, y)``.
         radius: iris radius.
         opening: ``(N, 2)`` float32 polygon of the eyelids' edges.
-        source: ``"mesh"`` (MediaPipe iris) or ``"landmarks"`` (68-point contour estimate).
+        source: ``"mesh"`` (MediaPipe's iris model) or ``"landmarks"`` (68-point contour estimate).
     """
 
     centre: tuple[float, float]
@@ -70,7 +64,7 @@ def find_eyes(pixels: np.ndarray, face: Face, use_mesh: bool = True) -> list[Eye
     Args:
         pixels: ``(H, W, 3|4)`` uint8, uint16 or float32 image (alpha ignored).
         face: the face, whose crop bounds the mesh's search.
-        use_mesh: False skips MediaPipe and uses the 68 landmarks only.
+        use_mesh: False skips the mesh and uses the 68 landmarks only.
 
     Returns:
         Zero to two eyes in image pixels.
@@ -109,11 +103,12 @@ def _mesh_eyes(pixels: np.ndarray, face: Face) -> list[Eye]:
     if factor < 1.0:
         size = (max(round(crop.shape[1] * factor), 1), max(round(crop.shape[0] * factor), 1))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    points = _run_mesh(np.ascontiguousarray(crop))
+    with _lock:
+        points = mesh_models.face_mesh(np.ascontiguousarray(crop))
     if points is None:
         return []
-    # Normalised mesh coordinates -> crop pixels -> image pixels (pixel centres).
-    points = points * np.array([crop.shape[1], crop.shape[0]], np.float32) / factor - 0.5 + np.array([x0, y0], np.float32)
+    # Shrunk crop -> image pixels. MediaPipe's coordinates put a pixel's centre at +0.5, the product's at 0.
+    points = points / factor - 0.5 + np.array([x0, y0], np.float32)
     eyes = []
     for contour_ids, iris_ids in zip(_EYE_CONTOURS, _IRISES):
         iris = points[list(iris_ids)]
@@ -127,26 +122,3 @@ def _inside_box(eyes: list[Eye], face: Face) -> bool:
     left, top, right, bottom = face.box
     margin = 0.1 * max(right - left, bottom - top)
     return all(left - margin <= e.centre[0] <= right + margin and top - margin <= e.centre[1] <= bottom + margin for e in eyes)
-
-
-def _run_mesh(rgb: np.ndarray) -> np.ndarray | None:
-    """``(478, 2)`` normalised points of the most prominent face, or None (no face, or no MediaPipe)."""
-    global _mesh
-    with _lock:  # one graph per process; it is not safe to call from two threads at once
-        if _mesh is None:
-            try:
-                face_mesh = solution("face_mesh")
-            except ImportError:
-                _mesh = False
-            else:
-                with native_stderr_silenced():
-                    _mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
-        if _mesh is False:
-            return None
-        global _mesh_ran
-        with nullcontext() if _mesh_ran else native_stderr_silenced():
-            found = _mesh.process(rgb).multi_face_landmarks
-        _mesh_ran = True
-    if not found:
-        return None
-    return np.array([(p.x, p.y) for p in found[0].landmark], np.float32)

