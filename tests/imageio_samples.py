@@ -32,3 +32,24 @@ def write_bytes(path: Path, data: bytes) -> Path:
 def save_image(path: Path, image: Image.Image) -> Path:
     image.save(path)
     return path
+
+
+CAMERA_MAKE = "DeepFlash test phone"
+PHONE_ICC = srgb_icc()  # made once: a profile's header holds the time it was made
+
+
+def phone_heic(path: Path, source: Path = PORTRAIT) -> Path:
+    """A HEIC as a phone held sideways writes it: the photo stored turned, EXIF orientation 6, sRGB profile, a camera make.
+
+    Made at test time from a bundled JPEG with pillow-heif (skips the test when it is missing).
+    """
+    import pytest
+
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    stored = Image.open(source).convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    exif[0x010F] = CAMERA_MAKE
+    stored.save(path, format="HEIF", quality=95, exif=exif.tobytes(), icc_profile=PHONE_ICC)
+    return path

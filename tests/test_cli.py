@@ -313,3 +313,19 @@ def test_no_red_eye_keeps_the_red_pupils_that_the_default_removes(tmp_path: Path
     red = outputs["--no-red-eye"][differs]
     fixed = outputs["--red-eye"][differs]
     assert (red[:, 0] - red[:, 1:].max(axis=1)).mean() > 3 * (fixed[:, 0] - fixed[:, 1:].max(axis=1)).mean()
+
+
+def test_a_phone_heic_is_corrected_into_a_heic_with_its_metadata(tmp_path: Path, weights: Path) -> None:
+    from imageio_samples import CAMERA_MAKE, PHONE_ICC, phone_heic
+
+    source = phone_heic(tmp_path / "IMG_0003.HEIC")
+    before = source.read_bytes()
+    out = tmp_path / "studio.heic"
+    result = run("process", source, "-o", out, "--weights", weights)
+    assert result.exit_code == 0, result.output
+    assert source.read_bytes() == before
+    with Image.open(out) as written, Image.open(PORTRAIT) as upright:
+        assert written.format == "HEIF" and written.size == upright.size  # upright: the phone's turn applied
+        assert written.info.get("icc_profile") == PHONE_ICC
+        assert written.getexif().get(0x010F) == CAMERA_MAKE
+        assert written.getexif().get(0x0112, 1) == 1

@@ -128,6 +128,20 @@ def test_exif_rotated_phone_photo_is_corrected_upright(client: Client, portrait_
     assert "**1 face**" in summary
 
 
+def test_a_phone_heic_upload_comes_back_as_an_upright_heic_with_its_metadata(client: Client, portrait_path: Path,
+                                                                              tmp_path: Path) -> None:
+    from imageio_samples import CAMERA_MAKE, PHONE_ICC, phone_heic
+
+    upload = phone_heic(tmp_path / "IMG_0004.HEIC", portrait_path)
+    _, _, download, summary, _ = correct(client, upload)
+    assert Path(download).name == "IMG_0004-deepflash.HEIC"  # the upload's own name and format
+    with Image.open(download) as result, Image.open(portrait_path) as upright:
+        assert result.format == "HEIF" and result.size == upright.size
+        assert result.info.get("icc_profile") == PHONE_ICC
+        assert result.getexif().get(0x010F) == CAMERA_MAKE
+    assert "**1 face**" in summary
+
+
 def test_corrupt_file_gets_a_clear_message(client: Client, tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" * 20)

@@ -48,7 +48,8 @@ _STAGES: dict[str, str] = {
 }
 
 # Extension for a result whose upload had no usable one (a webcam snapshot, a file named "photo").
-_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp",
+               "HEIF": ".heic"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class CorrectionService:
         self.preview_side = preview_side
         self.output_root = output_root or Path(tempfile.mkdtemp(prefix="deepflash-web-"))
         self.output_root.mkdir(parents=True, exist_ok=True)
+        # The upload component opens uploads with Pillow before the page sees them: HEIC must be known by then.
+        imageio.heif.register()
 
     def run(
         self,

@@ -40,10 +40,10 @@ def is_uri(source: str) -> bool:
 
 
 def image_extensions() -> set[str]:
-    """File extensions (lower case, with the dot) of the formats Pillow can open."""
-    from PIL import Image
+    """File extensions (lower case, with the dot) of the formats Pillow can open, HEIC/HEIF included."""
+    from deepflash_core.imageio.heif import readable_extensions
 
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return readable_extensions()
 
 
 Failure = tuple[str, str]

@@ -30,9 +30,9 @@ class Job:
 
 
 def _image_extensions() -> set[str]:
-    from PIL import Image
+    from deepflash_core.imageio.heif import readable_extensions
 
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return readable_extensions()
 
 
 def expand_inputs(inputs: Iterable[Path]) -> tuple[list[Path], list[str]]:

@@ -10,6 +10,7 @@ written from a JPEG keeps the source's quantization tables and subsampling.
 Every file that cannot be read or written raises a typed error with one line.
 """
 
+from deepflash_core.imageio import heif
 from deepflash_core.imageio.photo import Photo
 from deepflash_core.imageio.read import EXIF_ORIENTATION, MAX_PIXELS, MIN_SIDE, load_photo
 from deepflash_core.imageio.encode import JPEG_QUALITY
@@ -23,6 +24,7 @@ __all__ = [
     "Photo",
     "check_writable",
     "copy_unchanged",
+    "heif",
     "load_photo",
     "luminance",
     "output_format",

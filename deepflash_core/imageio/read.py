@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from deepflash_core.errors import ImageReadError, ImageTooLargeError
+from deepflash_core.imageio import heif
 from deepflash_core.imageio.photo import Photo
 
 # Larger than any phone photo (200 MP sensors bin to 50 MP) but below Pillow's own bomb limit
@@ -58,8 +59,8 @@ def load_photo(path: str | os.PathLike[str]) -> Photo:
         raise ImageReadError(f"{path}: cannot be read ({error.strerror or error}).") from None
     if size == 0:
         raise ImageReadError(f"{name}: the file is empty.")
-    if path.suffix.lower() in (".heic", ".heif"):
-        _heif_support()
+    if heif.is_heif(path):
+        heif.register()
     # face_recognition sets this global on import; a truncated photo must be an error, not grey pixels.
     load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -78,8 +79,8 @@ def load_photo(path: str | os.PathLike[str]) -> Photo:
     except UnidentifiedImageError:
         if _is_float_tiff(path):
             raise ImageReadError(_float_refusal(name)) from None
-        if path.suffix.lower() in (".heic", ".heif") and not _heif_support():
-            raise ImageReadError(f"{name}: reading HEIC photos needs the pillow-heif package (pip install pillow-heif).") from None
+        if heif.is_heif(path) and not heif.register():
+            raise ImageReadError(f"{name}: reading HEIC photos needs the pillow-heif package, which ./install.sh installs.") from None
         raise ImageReadError(f"{name}: not an image file DeepFlash can read.") from None
     except PermissionError:
         raise ImageReadError(f"{name}: permission denied.") from None
@@ -90,16 +91,6 @@ def load_photo(path: str | os.PathLike[str]) -> Photo:
         raise ImageReadError(f"{name}: damaged or truncated image ({detail}).") from None
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
-
-
-def _heif_support() -> bool:
-    """Register pillow-heif's HEIC/HEIF opener when that optional package is installed."""
-    try:
-        import pillow_heif  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
 
 
 def _check_size(name: str, size: tuple[int, int]) -> None:

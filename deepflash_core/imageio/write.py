@@ -16,11 +16,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from deepflash_core.errors import ImageReadError, ImageWriteError
+from deepflash_core.imageio import heif
 from deepflash_core.imageio.encode import write_16bit_colour, write_16bit_gray, write_with_pillow
 from deepflash_core.imageio.photo import Photo
 
 # Formats that store only 8 bits per channel / no alpha; saving to them reduces the photo.
-_EIGHT_BIT_FORMATS = {"JPEG", "WEBP", "BMP", "GIF", "PPM", "ICO", "PCX", "TGA"}
+_EIGHT_BIT_FORMATS = {"JPEG", "WEBP", "BMP", "GIF", "PPM", "ICO", "PCX", "TGA", "HEIF"}
 _NO_ALPHA_FORMATS = {"JPEG", "BMP", "PPM", "PCX"}
 
 
@@ -32,6 +33,8 @@ def output_format(path: str | os.PathLike[str]) -> str:
     """
     suffix = Path(path).suffix.lower()
     Image.preinit()  # JPEG, PNG and a few more; every other plugin (dozens of imports) only when needed
+    if suffix in heif.SUFFIXES:
+        heif.register()
     fmt = Image.EXTENSION.get(suffix) or Image.registered_extensions().get(suffix)
     if not suffix or fmt is None or fmt not in Image.SAVE:
         raise ImageWriteError(f"{Path(path).name}: cannot tell an image format to write from the extension '{suffix}'.")
@@ -115,6 +118,8 @@ def copy_unchanged(source: str | os.PathLike[str], path: str | os.PathLike[str])
         ImageWriteError: the output cannot be written; no partial file is left behind.
     """
     source, path = Path(source), Path(path)
+    if heif.is_heif(source):
+        heif.register()
     try:
         with Image.open(source) as image:
             source_format = image.format
