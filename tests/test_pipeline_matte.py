@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 
 import cv2
 import numpy as np
@@ -85,8 +84,8 @@ def test_a_face_the_matte_misses_gets_the_landmark_head_mask_and_a_warning(
     constant_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     # A segmentation model that sees nobody (as on a photo it fails on): the face crops still get corrected.
-    blind = types.SimpleNamespace(process=lambda image: types.SimpleNamespace(segmentation_mask=np.zeros(image.shape[:2], np.float32)))
-    monkeypatch.setattr(segmentation, "_segmentation_model", lambda: blind)
+    blind = {"mask": np.zeros(segmentation.MODEL_SIDE ** 2, np.float32)}
+    monkeypatch.setattr(segmentation, "run", lambda model, blob: blind)
     pixels = np.full((500, 700, 3), 128, np.uint8)
     pixels[200:475, 240:465] = portrait()
     result = constant_pipe.process(pixels, Options(with_matte=True, look=LOOK_AS_SHOT))
