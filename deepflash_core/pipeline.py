@@ -181,9 +181,9 @@ class Pipeline:
     def _infer(self, filtered: torch.Tensor, look: Look | None = None) -> torch.Tensor:
         """Network output ``y`` for a batch of filtered crops, float32.
 
-        A model conditioned on looks (one whose ``look_features`` attribute is set) gets the requested look as
-        ``model(batch, look=(B, look_features) tensor)`` (:meth:`Look.as_condition`); without a look (no face
-        to measure one on) it gets None, its "no condition".
+        A model conditioned on looks (its card's ``config.look_dim`` is set) gets the requested look as
+        ``model(batch, look)``, a ``(B, look_dim)`` tensor (:meth:`Look.as_condition`); without a look (no face to
+        measure one on) it gets None, its "no condition".
 
         On the CPU the network runs on one thread: how a convolution's sums are split over threads
         changes their last bits, and so, now and then, an output pixel. On one thread a photo gives the
@@ -194,10 +194,10 @@ class Pipeline:
         batch = filtered.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), bilateral.one_cpu_thread(self.device):
             with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=self.mixed_precision):
-                if getattr(self.model, "look_features", 0):
+                if getattr(self.card.config, "look_dim", 0):
                     condition = None if look is None else \
                         torch.from_numpy(look.as_condition()).to(self.device).expand(batch.shape[0], -1)
-                    output = self.model(batch, look=condition)
+                    output = self.model(batch, condition)
                 else:
                     output = self.model(batch)
         return output.float()
