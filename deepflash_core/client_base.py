@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from deepflash_core import protocol
 from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
-from deepflash_core.options import Options
+from deepflash_core.options import Options, check_look
 from deepflash_core.protocol import ImageSpec
 from deepflash_core.state_files import log_note
 
@@ -91,6 +91,44 @@ class BaseClient:
             ServerError: the server refused the request (``code`` says why, e.g. "no_face", "too_large").
             ServerUnavailableError: no server answered within the timeout.
         """
+        view, image = self._image(pixels, width, height, channels, dtype)
+        header = protocol.encode_request(protocol.OP_PROCESS, new_request_id(), image, options)
+        reply = self._checked(self._call([header, view], self.timeout_s))
+        fields = reply.fields
+        if reply.pixels is None:
+            raise ServerError(f"The server's reply has no pixels ({self._log_note()}).", protocol.E_INTERNAL)
+        return ProcessReply(pixels=_to_bytes(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
+                            channels=int(fields["channels"]), dtype=str(fields["dtype"]),
+                            faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
+                            warnings=list(fields.get("warnings", [])),
+                            matte=_to_bytes(reply.matte) if reply.matte is not None else None)
+
+    def describe_look(self, pixels: bytes | memoryview, width: int, height: int, channels: int = 3,
+                      dtype: str = "u8") -> tuple[float, ...]:
+        """The look of a reference portrait, measured once by the server (which keeps it by the pixels' hash).
+
+        The vector goes into :class:`Options` as ``look`` for every photo corrected toward it; the pixels are
+        laid out as for :meth:`process`.
+
+        Raises:
+            ServerError: code ``bad_reference`` when the portrait cannot give a look (no face, a tiny one,
+                greyscale, not a photo), with the one line that says which.
+            ServerUnavailableError: no server answered within the timeout.
+        """
+        view, image = self._image(pixels, width, height, channels, dtype)
+        header = protocol.encode_request(protocol.OP_LOOK, new_request_id(), image)
+        look = self._checked(self._call([header, view], self.timeout_s)).fields.get("look")
+        try:
+            vector = check_look(look)
+        except InvalidOptionError:
+            vector = None
+        if not isinstance(vector, tuple) or None in vector:
+            raise ServerError(f"The server's look reply holds no look ({self._log_note()}).", protocol.E_INTERNAL)
+        return vector  # type: ignore[return-value]
+
+    def _image(self, pixels: bytes | memoryview, width: int, height: int, channels: int,
+               dtype: str) -> tuple[bytes | memoryview, ImageSpec]:
+        """The pixels as bytes to send and their spec, checked against the layout and the server's limits."""
         try:
             view = pixels if isinstance(pixels, bytes) else memoryview(pixels).cast("B")
         except TypeError:
@@ -102,16 +140,7 @@ class BaseClient:
             raise InvalidOptionError(f"{len(view)} bytes of pixels do not make a {width}×{height}×{channels} "
                                      f"{dtype} image ({image.frame_bytes} bytes).")
         self._check_limits(image)
-        header = protocol.encode_request(protocol.OP_PROCESS, new_request_id(), image, options)
-        reply = self._checked(self._call([header, view], self.timeout_s))
-        fields = reply.fields
-        if reply.pixels is None:
-            raise ServerError(f"The server's reply has no pixels ({self._log_note()}).", protocol.E_INTERNAL)
-        return ProcessReply(pixels=_to_bytes(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
-                            channels=int(fields["channels"]), dtype=str(fields["dtype"]),
-                            faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
-                            warnings=list(fields.get("warnings", [])),
-                            matte=_to_bytes(reply.matte) if reply.matte is not None else None)
+        return view, image
 
     def process_array(self, pixels: Any, options: Options | None = None) -> tuple[Any, ProcessReply]:
         """:meth:`process` for a numpy array ``(H, W, 3|4)`` of uint8, uint16 or float32 (numpy imported here only).

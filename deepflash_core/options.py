@@ -83,10 +83,11 @@ def check_look(look: Any) -> str | tuple[float | None, ...]:
         if value is None:
             values.append(None)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not field.low <= value <= field.high:
+        # Compared before any float conversion, as strength is: an integer beyond a float's range overflows one.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and not math.isfinite(value)) or not field.low <= value <= field.high:
             raise InvalidOptionError(f"look's {field.name} must be a number between {field.low:g} and "
-                                     f"{field.high:g} ({field.unit}) or null, got {value!r}.")
+                                     f"{field.high:g} ({field.unit}) or null, got {_shown(value)}.")
         values.append(float(value))
     return tuple(values)
 

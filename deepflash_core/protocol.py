@@ -9,7 +9,11 @@ A message is a ZeroMQ multipart message:
 
 Requests carry ``v`` (protocol version), ``op`` and ``id``; ``process`` adds ``width``, ``height``,
 ``channels``, ``dtype`` and the fields of :class:`~deepflash_core.options.Options` (``strength``,
-``whole_image``, ``background``, ``red_eye``, ``with_matte``; each may be left out for its default).
+``whole_image``, ``background``, ``red_eye``, ``with_matte``, ``look``: a preset's name or a look's vector;
+each may be left out for its default). ``look`` takes the same image fields and frame (a reference
+portrait) and replies with the reference's ``look`` vector (``cached``: the server had described these
+very pixels before), which a client then sends in ``process`` requests; a bad reference is refused with
+``bad_reference``.
 Replies echo ``v``, ``op`` and ``id`` and carry ``status`` ``"ok"`` (plus the op's fields) or ``"error"``
 with ``code``, a one-line ``message`` and ``log`` (the server's log file). A ``process`` reply asked for
 ``with_matte`` may carry a third frame, the subject matte (``height × width`` bytes), announced by
@@ -38,7 +42,10 @@ DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 OP_PING = "ping"
 OP_INFO = "info"
 OP_PROCESS = "process"
-OPS = (OP_PING, OP_INFO, OP_PROCESS)
+OP_LOOK = "look"
+OPS = (OP_PING, OP_INFO, OP_PROCESS, OP_LOOK)
+IMAGE_OPS = (OP_PROCESS, OP_LOOK)
+"""The ops whose request carries an image (a second frame)."""
 
 DTYPE_SIZES: dict[str, int] = {"u8": 1, "u16": 2, "f32": 4}
 """Sample types on the wire and their size in bytes (numpy: uint8, uint16, float32, little-endian)."""
@@ -56,17 +63,19 @@ E_UNKNOWN_OP = "unknown_op"
 E_TOO_LARGE = "too_large"
 E_INVALID_OPTION = "invalid_option"
 E_NO_FACE = "no_face"
+E_BAD_REFERENCE = "bad_reference"
 E_BUSY = "busy"
 E_SHUTTING_DOWN = "shutting_down"
 E_UNAVAILABLE = "unavailable"
 E_INTERNAL = "internal"
 
+_IMAGE_KEYS = {"width", "height", "channels", "dtype"}
 _REQUEST_KEYS = {
     OP_PING: {"v", "op", "id"},
     OP_INFO: {"v", "op", "id"},
-    OP_PROCESS: {"v", "op", "id", "width", "height", "channels", "dtype", *OPTION_FIELDS},
+    OP_PROCESS: {"v", "op", "id", *_IMAGE_KEYS, *OPTION_FIELDS},
+    OP_LOOK: {"v", "op", "id", *_IMAGE_KEYS},
 }
-_REQUIRED_PROCESS_KEYS = {"width", "height", "channels", "dtype"}
 MAX_ID_LENGTH = 64
 
 
@@ -163,13 +172,14 @@ def _dump(header: dict[str, Any]) -> bytes:
 
 
 def encode_request(op: str, request_id: str, image: ImageSpec | None = None, options: Options | None = None) -> bytes:
-    """The header frame of a request (the caller sends the pixel frame after it for ``process``)."""
+    """The header frame of a request (the caller sends the pixel frame after it for ``process`` and ``look``)."""
     header: dict[str, Any] = {"v": PROTOCOL_VERSION, "op": op, "id": request_id}
-    if op == OP_PROCESS:
+    if op in IMAGE_OPS:
         if image is None:
-            raise ValueError("a process request needs an ImageSpec")
-        header.update(width=image.width, height=image.height, channels=image.channels, dtype=image.dtype,
-                      **(options or Options()).to_dict())
+            raise ValueError(f"a {op} request needs an ImageSpec")
+        header.update(width=image.width, height=image.height, channels=image.channels, dtype=image.dtype)
+    if op == OP_PROCESS:
+        header.update((options or Options()).to_dict())
     return _dump(header)
 
 
@@ -193,22 +203,33 @@ def _load_header(raw: Any) -> dict[str, Any]:
         raise ProtocolError(f"The header has {size} bytes; the limit is {MAX_HEADER_BYTES}.")
     data = bytes(getattr(raw, "buffer", raw))
     try:
-        header = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
-    except _NonFinite as error:
-        raise ProtocolError(f"The header holds {error}, which is not a number (JSON has no NaN or infinity).") from None
+        header = json.loads(data.decode("utf-8"), parse_constant=_NonFinite)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"The header is not valid UTF-8 JSON ({type(error).__name__}).") from None
     if not isinstance(header, dict):
         raise ProtocolError("The header must be a JSON object.")
+    for key, value in header.items():
+        constant = _non_finite_in(value)
+        if constant is not None:
+            raise ProtocolError(f"'{str(key)[:32]}' holds {constant.name}, which is not a number (JSON has no NaN "
+                                "or infinity).")
     return header
 
 
-class _NonFinite(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity`` in a header (Python's JSON reader accepts them)."""
+class _NonFinite:
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a header (Python's JSON reader accepts them): kept as a marker
+    until the key that holds it is known, then refused by that key's name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-def _refuse_constant(name: str) -> float:
-    raise _NonFinite(name)
+def _non_finite_in(value: Any) -> _NonFinite | None:
+    """The first non-finite marker in ``value`` or, one level down, in the list or object it is."""
+    if isinstance(value, _NonFinite):
+        return value
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((item for item in inner if isinstance(item, _NonFinite)), None)
 
 
 def _int_field(header: dict[str, Any], key: str, low: int, high: int) -> int:
@@ -263,15 +284,15 @@ def _parse_header(header: dict[str, Any], request_id: str, frames: Sequence[Any]
     unknown = set(header) - _REQUEST_KEYS[op]
     if unknown:
         raise ProtocolError(f"Unknown header keys for '{op}': {', '.join(sorted(map(str, unknown)))[:200]}.")
-    expected_frames = 2 if op == OP_PROCESS else 1
+    expected_frames = 2 if op in IMAGE_OPS else 1
     if len(frames) != expected_frames:
         raise ProtocolError(f"A '{op}' request has {expected_frames} frame(s); this one has {len(frames)}.")
-    if op != OP_PROCESS:
+    if op not in IMAGE_OPS:
         return Request(op=op, request_id=request_id)
 
-    missing = _REQUIRED_PROCESS_KEYS - set(header)
+    missing = _IMAGE_KEYS - set(header)
     if missing:
-        raise ProtocolError(f"'process' needs {', '.join(sorted(missing))}.")
+        raise ProtocolError(f"'{op}' needs {', '.join(sorted(missing))}.")
     width = _int_field(header, "width", 1, limits.max_side)
     height = _int_field(header, "height", 1, limits.max_side)
     limits.check_image(width, height)

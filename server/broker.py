@@ -2,7 +2,7 @@
 
 ``ping`` and ``info`` are answered at once, so they never wait behind a slow ``process``; every request is
 validated (header schema, frame count and sizes, image limits) before any work, and a malformed one gets
-an error reply. Valid ``process`` requests go to the :class:`~server.worker.WorkerPool`; their replies come
+an error reply. Valid ``process`` and ``look`` requests go to the :class:`~server.worker.WorkerPool`; their replies come
 back through an inproc socket and leave through the ROUTER.
 """
 
@@ -17,9 +17,10 @@ from typing import Any
 import zmq
 
 from deepflash_core import __version__, protocol
-from deepflash_core.errors import DeepFlashError
+from deepflash_core.errors import DeepFlashError, InvalidOptionError
 from server import lifecycle
 from server.config import ServerConfig
+from server.looks import check_preset
 from server.worker import RESULTS_ADDRESS, Job, PipelineHolder, WorkerPool
 
 log = logging.getLogger("deepflash.server")
@@ -121,6 +122,12 @@ class Broker:
         if request.op == protocol.OP_INFO:
             return [protocol.encode_reply(request.op, request.request_id, **self.info_fields())]
         self.last_request = time.monotonic()
+        try:
+            check_preset(request.options)
+        except InvalidOptionError as error:
+            self.counts["errors"] += 1
+            return [protocol.encode_error(protocol.E_INVALID_OPTION, str(error), request.op, request.request_id,
+                                          self.log_file)]
         if self.holder.error is not None:
             return [protocol.encode_error(protocol.E_INTERNAL, str(self.holder.error), request.op,
                                           request.request_id, self.log_file)]
@@ -153,6 +160,7 @@ class Broker:
             "curve": self.config.curve_dir is not None,
             "started_by": self.config.started_by,
             "idle_exit_s": self.config.idle_exit_s,
+            "references_described": self.pool.looks.described,
         }
 
     def _shutdown(self) -> None:

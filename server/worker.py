@@ -18,8 +18,9 @@ import numpy as np
 import zmq
 
 from deepflash_core import protocol
-from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, NoFaceError,
-                                   WeightsError)
+from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, LookReferenceError,
+                                   NoFaceError, WeightsError)
+from server.looks import ReferenceLooks, content_key
 
 log = logging.getLogger("deepflash.server")
 
@@ -29,6 +30,7 @@ MAX_QUEUED_BYTES = 2 << 30
 
 _ERROR_CODES: tuple[tuple[type[DeepFlashError], str], ...] = (
     (NoFaceError, protocol.E_NO_FACE),
+    (LookReferenceError, protocol.E_BAD_REFERENCE),
     (InvalidOptionError, protocol.E_INVALID_OPTION),
     (ImageTooLargeError, protocol.E_TOO_LARGE),
     (WeightsError, protocol.E_INTERNAL),
@@ -73,6 +75,7 @@ class WorkerPool:
         self.max_queued_bytes = max_queued_bytes
         self.busy = 0
         self.queued_bytes = 0
+        self.looks = ReferenceLooks()
         self._count_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, name=f"deepflash-worker-{i}", daemon=True)
                          for i in range(max(1, workers))]
@@ -142,6 +145,8 @@ class WorkerPool:
         """Reply frames for one job; every failure becomes an error reply."""
         request = job.request
         try:
+            if request.op == protocol.OP_LOOK:
+                return _look(job, self.holder, self.device_lock, self.looks)
             return _process(job, self.holder, self.device_lock)
         except DeepFlashError as error:
             code = next((code for kind, code in _ERROR_CODES if isinstance(error, kind)), protocol.E_BAD_REQUEST)
@@ -153,14 +158,34 @@ class WorkerPool:
                                           "the details.", request.op, request.request_id, self.log_file)]
 
 
+def _pixels(job: Job) -> np.ndarray:
+    image = job.request.image
+    if image is None:
+        raise RuntimeError(f"a {job.request.op} job without an image spec")
+    pixels = np.frombuffer(job.pixels.buffer, dtype=protocol.NUMPY_DTYPES[image.dtype])
+    return pixels.reshape(image.height, image.width, image.channels)
+
+
+def _look(job: Job, holder: PipelineHolder, device_lock: threading.Lock, looks: ReferenceLooks) -> list[Any]:
+    """The reply to ``look``: the reference's look, from the cache when these pixels were described before."""
+    request, image = job.request, job.request.image
+    key = content_key(image, job.pixels.buffer)  # type: ignore[arg-type]
+    look = looks.cached(key)
+    cached = look is not None
+    if look is None:
+        holder.ready.wait()  # the face models load with the pipeline
+        if holder.error is not None:
+            raise holder.error
+        with device_lock:  # one face detection at a time, as in process
+            look = looks.describe(image, _pixels(job), key)  # type: ignore[arg-type]
+    return [protocol.encode_reply(request.op, request.request_id, look=list(look), cached=cached)]
+
+
 def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> list[Any]:
     request, image = job.request, job.request.image
-    if image is None:
-        raise RuntimeError("a process job without an image spec")
     started = time.perf_counter()
     queued_s = time.monotonic() - job.received
-    pixels = np.frombuffer(job.pixels.buffer, dtype=protocol.NUMPY_DTYPES[image.dtype])
-    pixels = pixels.reshape(image.height, image.width, image.channels)
+    pixels = _pixels(job)
     if image.dtype == "f32" and not np.isfinite(pixels).all():
         raise InvalidOptionError("The float32 pixels contain NaN or infinity.")
     waiting = time.perf_counter()

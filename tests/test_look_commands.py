@@ -63,7 +63,7 @@ def test_a_bad_reference_is_one_line(tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), (128, 128, 128)).save(blank)
     result = run("process", PORTRAIT, "-o", tmp_path / "out.jpg", "--look", blank)
-    assert result.exit_code != 0 and "no face found" in result.output and "Traceback" not in result.output
+    assert result.exit_code != 0 and "The reference has no face" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.jpg").exists()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deepflash_core import protocol, state_files, stdio_frames
-from deepflash_core.options import Options
+from deepflash_core.options import LOOK_NAMES, Options
 from deepflash_core.protocol import ImageSpec, Limits, ProtocolError
 
 LIMITS = Limits(max_pixels=1_000_000, max_side=2000)
@@ -170,3 +170,64 @@ def test_client_module_works_without_pyzmq():
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.splitlines()[0] == "StdioClient"
     assert "pyzmq is not installed" in output
+
+
+# --- looks on the wire ------------------------------------------------------------------------------------------
+
+def test_a_look_vector_and_a_preset_name_cross_the_wire_unchanged():
+    spec = ImageSpec(width=4, height=3, channels=3, dtype="u8")
+    vector = tuple(float(index) / 100 for index in range(len(LOOK_NAMES)))
+    for look in ("neutral-studio", vector, (None,) * len(LOOK_NAMES)):
+        header = protocol.encode_request("process", "id", spec, Options(look=look))
+        assert protocol.parse_request([header, bytes(36)], LIMITS).options.look == look
+
+
+def test_a_look_request_carries_a_reference_image_and_no_options():
+    spec = ImageSpec(width=4, height=3, channels=4, dtype="f32")
+    header = protocol.encode_request("look", "ref", spec, Options(strength=0.2))
+    assert b"strength" not in header
+    request = protocol.parse_request([header, bytes(spec.frame_bytes)], LIMITS)
+    assert request.op == "look" and request.image == spec
+    with pytest.raises(ProtocolError, match="Unknown header keys for 'look': look"):
+        protocol.parse_request([header.replace(b"}", b',"look":"warm-studio"}'), bytes(spec.frame_bytes)], LIMITS)
+    with pytest.raises(ProtocolError, match="2 frame"):
+        protocol.parse_request([header], LIMITS)
+
+
+def vector_with(index: int, value: object) -> list:
+    vector: list = [None] * len(LOOK_NAMES)
+    vector[index] = value
+    return vector
+
+
+@pytest.mark.parametrize(("look", "words"), [
+    (vector_with(0, 1e308 * 10), "'look' holds Infinity, which is not a number"),
+    (vector_with(5, float("nan")), "'look' holds NaN, which is not a number"),
+    (vector_with(8, -float("inf")), "'look' holds -Infinity, which is not a number"),
+])
+def test_a_non_finite_look_number_is_refused_by_the_key_that_holds_it(look, words):
+    frames = process_frames(look=look)
+    with pytest.raises(ProtocolError, match=words) as caught:
+        protocol.parse_request(frames, LIMITS)
+    assert caught.value.code == "bad_request" and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("look", "words"), [
+    (vector_with(0, 10**4000), r"look's white_lightness must be a number between 0 and 100 \(L\*\) or null, got an "
+                               r"integer of about 4000 digits"),
+    (vector_with(2, 41), r"look's white_b must be a number between -40 and 40"),
+    (vector_with(3, "70"), r"look's black_lightness must be a number"),
+    (vector_with(4, True), r"look's face_lightness must be a number"),
+    (vector_with(6, [1.0]), r"look's face_hue must be a number"),
+    ([50.0] * (len(LOOK_NAMES) - 1), rf"look must be a look's name or a list of {len(LOOK_NAMES)} numbers"),
+    ([50.0] * (len(LOOK_NAMES) + 1), rf"look must be a look's name or a list of {len(LOOK_NAMES)} numbers"),
+    ({"white_a": 1}, r"look must be a look's name or a list"),
+    ("../../etc/passwd", r"look must be a look's name \(lower-case letters, digits, '-'\)"),
+    ("", r"look must be a look's name"),
+    (12, r"look must be a look's name or a list"),
+])
+def test_hostile_looks_are_refused_by_name_in_one_short_line(look, words):
+    with pytest.raises(ProtocolError, match=words) as caught:
+        protocol.parse_request(process_frames(look=look), LIMITS)
+    assert caught.value.code == "invalid_option"
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300

@@ -22,15 +22,23 @@ def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -
 
 
 def _look(ctx: click.Context, param: click.Parameter, value: str) -> str | tuple[float | None, ...]:
-    """A preset's name as it is; a portrait's path becomes its look's numbers (measured once, before any photo)."""
+    """A preset's name as it is (an unknown one refused here, before any photo, also for --server); a portrait's
+    path becomes its look's numbers (measured once, before any photo, and handed to every worker)."""
+    from deepflash_core.look.presets import requested_look
+
+    path = Path(value)
     try:
-        if Path(value).is_file():
+        if path.is_file():
             from deepflash_app.commands.look import reference_look
 
-            return reference_look(Path(value))
-        return Options(look=value).look
+            return reference_look(path)
+        look = Options(look=value).look
+        requested_look(look)
+        return look
     except DeepFlashError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
+        message = str(error)
+        raise click.BadParameter(message if message.startswith(value) or not path.is_file()
+                                 else f"{value}: {message}", ctx, param) from None
 
 
 # --key: where the key light stands in the image, as the look's key_x (stops across the face: 1 stop is 2:1).

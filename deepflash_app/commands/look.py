@@ -18,19 +18,12 @@ def reference_look(path: Path) -> tuple[float, ...]:
     """The look of the reference photo at ``path``, as a vector (its largest face).
 
     Raises:
-        ImageReadError, NoFaceError, LookReferenceError: the photo cannot give a look (one line says why).
+        ImageReadError, LookReferenceError: the photo cannot give a look (one line says why).
     """
-    from deepflash_core.errors import NoFaceError
-    from deepflash_core.faces import detect_faces
     from deepflash_core.imageio import load_photo
-    from deepflash_core.look import describe
+    from deepflash_core.look.reference import describe_reference
 
-    pixels = load_photo(path).pixels
-    faces = [face for face in detect_faces(pixels) if face.landmarks]
-    if not faces:
-        raise NoFaceError(f"{path}: no face found; a look is taken from a portrait.")
-    largest = max(faces, key=lambda face: face.box[2] - face.box[0])
-    return describe(pixels, largest, reference=True).as_vector()  # type: ignore[return-value]
+    return describe_reference(load_photo(path).pixels).as_vector()  # type: ignore[return-value]
 
 
 def _manifest_row(path: Path) -> tuple[str, dict[str, str]]:
