@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deepflash_core.errors import WeightsError
+
 Box = tuple[int, int, int, int]
 Point = tuple[float, float]
 
@@ -30,6 +32,9 @@ RETRY_AREA = 1_200_000
 # the box centre: the HOG box spans eyebrows to chin, the crop must hold hair, forehead and chin.
 CROP_SCALE = 2.0
 CROP_SHIFT_UP = 0.12
+# A damaged environment (DeepFlash installed without its dependencies) says what is missing and what to run.
+_MISSING = ("Face detection needs {what}, which is not installed in this Python; "
+            "run ./install.sh in the DeepFlash folder, or pip install it again with its dependencies.")
 # Faces smaller than this fraction of the largest face's eye distance are dropped (reflections in
 # glasses or mirrors, tiny background faces the flash barely reached).
 MIN_RELATIVE_SIZE = 0.2
@@ -172,8 +177,10 @@ def face_models() -> tuple[Any, Any]:
     global _models
     with _load_lock:
         if _models is None:
-            import dlib
-
+            try:
+                import dlib
+            except ImportError:
+                raise WeightsError(_MISSING.format(what="dlib (the dlib-bin package)")) from None
             _models = (_hog_detector(), dlib.shape_predictor(str(_model_folder() / PREDICTOR_FILE)))
     return _models
 
@@ -213,15 +220,15 @@ def _model_folder() -> Path:
     """face_recognition_models' model folder, found without importing the package (it imports pkg_resources)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("face_recognition_models is not installed (./install.sh installs it)")
+        raise WeightsError(_MISSING.format(what="face_recognition_models (its model files)"))
     return Path(spec.origin).parent / "models"
 
 
 def _detect_at(small: np.ndarray, upsample: int, factor: int) -> list[Face]:
     """Detect on ``small`` and map boxes and landmarks back to the image ``factor`` times larger."""
+    detector, predictor = face_models()  # first: it says what is missing when dlib is
     import dlib
 
-    detector, predictor = face_models()
     height, width = small.shape[:2]
     sx = sy = factor
     faces = []

@@ -168,3 +168,16 @@ def test_face_to_dict_is_json_ready(portrait: np.ndarray) -> None:
     data = json.loads(json.dumps(face.to_dict()))
     assert data["box"] == list(face.box) and data["crop"] == list(face.crop)
     assert len(data["landmarks"]["chin"]) == 17
+
+
+def test_missing_face_models_are_one_line_naming_the_package_and_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from deepflash_core import faces
+    from deepflash_core.errors import WeightsError
+
+    monkeypatch.setattr(faces, "_models", None)
+    monkeypatch.setitem(sys.modules, "dlib", None)  # importing dlib now fails, as without the package
+    with pytest.raises(WeightsError, match="dlib-bin") as raised:
+        faces.detect_faces(np.zeros((64, 64, 3), np.uint8))
+    assert "./install.sh" in str(raised.value) and "\n" not in str(raised.value)
