@@ -26,6 +26,7 @@ Standard library only (pyzmq is not needed here): editor plug-ins vendor this mo
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass, field
@@ -163,6 +164,13 @@ class Reply:
     fields: dict[str, Any] = field(default_factory=dict)
     pixels: Any = None
     matte: Any = None
+
+
+def reference_key(image: ImageSpec, pixels: Any) -> str:
+    """A reference image's identity for a cache of looks: the SHA-256 of its layout and every byte of its pixels."""
+    digest = hashlib.sha256(f"{image.width}x{image.height}x{image.channels}{image.dtype}:".encode())
+    digest.update(memoryview(getattr(pixels, "buffer", pixels)))
+    return digest.hexdigest()
 
 
 # --- encoding -----------------------------------------------------------------------------------------

@@ -12,14 +12,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from deepflash_editor import messages
+from deepflash_editor.looks import Reference, reference_look
 from deepflash_core.errors import DeepFlashError, ServerError, ServerStartError, ServerUnavailableError
 from deepflash_core.options import Options
-from deepflash_core.protocol import DTYPE_SIZES, E_NO_FACE
+from deepflash_core.protocol import DTYPE_SIZES, E_BAD_REFERENCE, E_NO_FACE
 
 T = TypeVar("T")
 
@@ -32,7 +33,11 @@ class ProcessingClient(Protocol):
 
 @dataclass(frozen=True)
 class Job:
-    """Pixels to correct: packed R,G,B(,A) samples of ``dtype``, row-major, no padding."""
+    """Pixels to correct: packed R,G,B(,A) samples of ``dtype``, row-major, no padding.
+
+    With a ``reference`` (the layer the user chose for the look), its look is asked for first and sent as
+    ``options.look``.
+    """
 
     pixels: bytes
     width: int
@@ -40,6 +45,7 @@ class Job:
     channels: int
     dtype: str
     options: Options = field(default_factory=Options)
+    reference: Reference | None = None
 
     def check(self) -> None:
         """Raise ``ValueError`` when the buffer does not match the declared shape."""
@@ -55,7 +61,7 @@ class Outcome:
     only when the job asked for it and the server made one."""
 
     ok: bool
-    code: str  # "ok", "no_face", "server_down", "start_failed", "server_error", "unexpected"
+    code: str  # "ok", "no_face", "bad_reference", "server_down", "start_failed", "server_error", "unexpected"
     message: str
     pixels: bytes | None = None
     faces: int = 0
@@ -112,6 +118,8 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
         log.warning("server error %s: %s", error.code, error)
         if error.code == E_NO_FACE:
             return Outcome(False, "no_face", messages.no_face(context.whole_image_hint))
+        if error.code == E_BAD_REFERENCE:
+            return Outcome(False, "bad_reference", messages.bad_reference(str(error), context.log_path))
         return Outcome(False, "server_error", messages.server_failed(str(error), context.log_path))
     except DeepFlashError as error:
         log.error("failed: %s", error)
@@ -135,10 +143,17 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
 
 def _send(job: Job, context: Context) -> Any:
     client = context.connect(context.address)
+
+    def send() -> Any:
+        options = job.options
+        if job.reference is not None:
+            options = replace(options, look=reference_look(client, job.reference))
+            context.log.info("reference look %s", options.look)
+        return client.process(job.pixels, width=job.width, height=job.height, channels=job.channels,
+                              dtype=job.dtype, options=options)
+
     try:
-        return context.wait(lambda: client.process(
-            job.pixels, width=job.width, height=job.height, channels=job.channels, dtype=job.dtype,
-            options=job.options))
+        return context.wait(send)
     finally:
         close = getattr(client, "close", None)
         if close is not None:

@@ -36,6 +36,16 @@ def no_face(whole_image_hint: str) -> str:
     return f"No face found in this layer, so nothing was changed. To correct it anyway, {whole_image_hint}"
 
 
+def bad_reference(message: str, log_path: Path) -> str:
+    """The layer chosen as the look's reference cannot give one (the server's line says why)."""
+    return f"{message} Nothing was changed: choose another reference, or a preset look. {_see_log(log_path)}"
+
+
+def no_reference(what: str) -> str:
+    """The Look menu asks for a reference and none is chosen."""
+    return f"Choose the {what} whose look to take, or a preset look."
+
+
 def server_failed(message: str, log_path: Path) -> str:
     """The server refused or failed the request (its own message is one line)."""
     return f"DeepFlash failed: {message} {_see_log(log_path)}"

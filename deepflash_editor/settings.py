@@ -49,6 +49,9 @@ INSTALL_RECORD = (
     Setting("serve_command", list, [], "Command line that starts `deepflash serve` (without --bind)",
             lambda value: all(isinstance(part, str) for part in value)),
     Setting("version", str, "", "DeepFlash version that installed the plug-in"),
+    Setting("looks", list, [], "The looks the DeepFlash environment ships: name and description of each preset",
+            lambda value: all(isinstance(look, dict) and isinstance(look.get("name"), str)
+                              and isinstance(look.get("description", ""), str) for look in value)),
 )
 
 class Settings:

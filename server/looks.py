@@ -7,7 +7,6 @@ request after the first one cost a hash of the pixels, not a face detection and 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 
@@ -31,13 +30,6 @@ def check_preset(options: Options) -> None:
         from deepflash_core.look.presets import requested_look
 
         requested_look(options.look)
-
-
-def content_key(image: protocol.ImageSpec, pixels: memoryview) -> str:
-    """The hash a reference is kept by: its layout and every byte of its pixels."""
-    digest = hashlib.sha256(f"{image.width}x{image.height}x{image.channels}{image.dtype}:".encode())
-    digest.update(pixels)
-    return digest.hexdigest()
 
 
 class ReferenceLooks:

@@ -20,7 +20,7 @@ import zmq
 from deepflash_core import protocol
 from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, LookReferenceError,
                                    NoFaceError, WeightsError)
-from server.looks import ReferenceLooks, content_key
+from server.looks import ReferenceLooks
 
 log = logging.getLogger("deepflash.server")
 
@@ -169,7 +169,7 @@ def _pixels(job: Job) -> np.ndarray:
 def _look(job: Job, holder: PipelineHolder, device_lock: threading.Lock, looks: ReferenceLooks) -> list[Any]:
     """The reply to ``look``: the reference's look, from the cache when these pixels were described before."""
     request, image = job.request, job.request.image
-    key = content_key(image, job.pixels.buffer)  # type: ignore[arg-type]
+    key = protocol.reference_key(image, job.pixels)  # type: ignore[arg-type]
     look = looks.cached(key)
     cached = look is not None
     if look is None:

@@ -11,6 +11,8 @@ from deepflash_core.options import Options
 from deepflash_editor.job import Context, Job
 
 LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
+REFERENCE_LOOK = (92.0, 0.5, 3.0, 12.0, 58.0, 24.0, 55.0, 11.0, 0.4, 0.1, 0.01, 0.0)
+"""What the fake server answers for any reference: a look's 12 numbers, each inside its range."""
 
 
 # --- a scriptable server client ----------------------------------------------------------------------
@@ -24,6 +26,8 @@ class FakeClient:
     calls: list[dict] = field(default_factory=list)
     faces: int = 1
     closed: int = 0
+    described: list[dict] = field(default_factory=list)
+    look_failures: list[Exception] = field(default_factory=list)
 
     def process(self, pixels, *, width, height, channels, dtype, options):
         self.calls.append(dict(width=width, height=height, channels=channels, dtype=dtype, options=options,
@@ -33,6 +37,12 @@ class FakeClient:
         matte = bytes((10 + index) % 256 for index in range(width * height)) if options.with_matte else None
         return ProcessReply(bytes(255 - b for b in pixels), width, height, channels, dtype,
                             faces=[{"box": [0, 0, 1, 1]}] * self.faces, timings={"total": 0.01}, matte=matte)
+
+    def describe_look(self, pixels, width, height, channels, dtype):
+        self.described.append(dict(pixels=bytes(pixels), width=width, height=height, channels=channels, dtype=dtype))
+        if self.look_failures:
+            raise self.look_failures.pop(0)
+        return REFERENCE_LOOK
 
     def close(self):
         self.closed += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from editor_fakes import FakeClient, make_context
+from editor_fakes import REFERENCE_LOOK, FakeClient, make_context
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 import gimp_filter  # noqa: E402
 from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
 from deepflash_core.options import Options  # noqa: E402
+from deepflash_editor import looks  # noqa: E402
 from deepflash_editor.job import Outcome  # noqa: E402
 
 
@@ -59,6 +60,9 @@ class FakeLayer:
 
     def is_layer(self):
         return self.layer
+
+    def get_image(self):
+        return self.image
 
     def has_alpha(self):
         return self.kind.endswith("A")
@@ -106,6 +110,8 @@ class FakeImage:
         self.layers, self.base, self.selection = layers, base, selection
         self.precision = SimpleNamespace(value_name=precision)
         self.undo = []
+        for layer in layers:
+            layer.image = self
 
     def get_base_type(self):
         return self.base
@@ -315,7 +321,7 @@ def test_success_is_one_short_status_line_for_interactive_runs(interactive):
 def test_dialog_labels_have_distinct_mnemonics_unlike_the_dialog_buttons():
     source = (REPO / "gimp_plugin" / "deepflash" / "deepflash.py").read_text()
     labels = re.findall(r'add_\w+_argument\(\s*"[\w-]+",\s*"([^"]*)"', source)
-    assert len(labels) == 7
+    assert len(labels) == 9
     keys = [label[label.index("_") + 1].lower() for label in labels if "_" in label]
     assert len(keys) == len(labels), f"a label without a mnemonic: {labels}"
     # GimpProcedureDialog's buttons: _Help, _Reset, _Cancel, _OK, _Load and _Save defaults.
@@ -340,3 +346,58 @@ def test_the_plug_in_file_compiles_and_is_executable(tmp_path):
     py_compile.compile(str(plug_in), cfile=str(tmp_path / "x.pyc"), doraise=True)
     assert plug_in.stat().st_mode & 0o111
     assert plug_in.read_text().splitlines()[-1] == "Gimp.main(DeepFlash.__gtype__, sys.argv)"
+
+
+# --- the Look choice --------------------------------------------------------------------------------------------
+
+def test_a_preset_look_travels_by_name_and_the_result_is_one_new_layer_in_one_undo_step():
+    layer = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)})
+    image = FakeImage([layer])
+    client = FakeClient()
+    outcome, _ = run_filter(image, [layer], client, gimp_filter.Params(options=Options(look="neutral-studio")))
+    assert outcome.ok and [call["options"].look for call in client.calls] == ["neutral-studio"]
+    assert not client.described and [l.name for l in image.layers] == [gimp_filter.LAYER_NAME, "photo"]
+    assert image.undo == ["start", "end"]
+
+
+def test_a_reference_layer_of_another_image_is_described_and_its_look_sent_with_the_photo():
+    looks._described.clear()
+    deep = bytes(range(256)) * 3  # 16 × 8 RGB at 16 bits
+    reference = FakeLayer("studio portrait", 16, 8, "RGB", {"R'G'B' u16": deep})
+    other = FakeImage([reference], precision="GIMP_PRECISION_U16_LINEAR")
+    layer = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)})
+    image = FakeImage([layer])
+    client = FakeClient()
+    params = gimp_filter.Params(options=Options(look=looks.REFERENCE), reference=reference)
+    outcome, _ = run_filter(image, [layer], client, params)
+    assert outcome.ok, outcome.message
+    assert client.described == [dict(pixels=deep, width=16, height=8, channels=3, dtype="u16")]
+    assert [call["options"].look for call in client.calls] == [REFERENCE_LOOK]
+    assert [l.name for l in image.layers] == [gimp_filter.LAYER_NAME, "photo"] and image.undo == ["start", "end"]
+    assert [l.name for l in other.layers] == ["studio portrait"] and other.undo == []
+
+
+def test_the_reference_look_without_a_reference_layer_is_one_line_and_nothing_is_sent():
+    layer = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)})
+    image = FakeImage([layer])
+    client = FakeClient()
+    outcome, _ = run_filter(image, [layer], client, gimp_filter.Params(options=Options(look=looks.REFERENCE)))
+    assert not outcome.ok and outcome.code == "bad_input"
+    assert outcome.message == "Choose the reference image or layer (“Reference layer”) whose look to take, or a preset look."
+    assert not client.calls and not client.described and image.layers == [layer]
+
+
+def test_a_bad_reference_is_the_servers_line_and_the_image_is_left_alone():
+    looks._described.clear()
+    grey = FakeLayer("grey", 4, 4, "RGB", {"R'G'B' u8": bytes(48)})
+    FakeImage([grey])
+    layer = FakeLayer("photo", 2, 3, "RGBA", {"R'G'B'A u8": bytes(24)})
+    image = FakeImage([layer])
+    client = FakeClient(look_failures=[ServerError("The reference is greyscale; a look is taken from a colour photo.",
+                                                   "bad_reference")])
+    outcome, _ = run_filter(image, [layer], client, gimp_filter.Params(options=Options(look=looks.REFERENCE),
+                                                                       reference=grey))
+    assert not outcome.ok and outcome.code == "bad_reference"
+    assert outcome.message.startswith("The reference is greyscale; a look is taken from a colour photo. Nothing was "
+                                      "changed: choose another reference, or a preset look.")
+    assert "\n" not in outcome.message and not client.calls and image.layers == [layer] and image.undo == []

@@ -126,6 +126,9 @@ class FakeNode:
     def parentNode(self):  # noqa: N802
         return self.parent
 
+    def childNodes(self):  # noqa: N802
+        return list(self.children)
+
     def addChildNode(self, child, above):  # noqa: N802
         child.parent = self
         index = self.children.index(above) + 1 if above is not None else len(self.children)
@@ -419,3 +422,56 @@ def test_package_imports_outside_krita_without_registering():
     import krita_plugin.deepflash as package
 
     assert package.Krita is None
+
+
+# --- the Look: a preset in the docker's settings, or a layer of any open document as the reference -----------
+
+def test_the_docker_remembers_a_look_and_sends_it_refusing_what_is_no_look_name(tmp_path):
+    settings_file = tmp_path / "krita-docker.json"
+    docker_settings = krita_settings(settings_file)
+    docker_settings.set("look", "neutral-studio")
+    docker_settings.save()
+    remembered = krita_settings(settings_file)
+    assert remembered.load() == [] and options_of(remembered).look == "neutral-studio"
+    settings_file.write_text('{"look": "../../etc"}')
+    assert len(remembered.load()) == 1 and options_of(remembered).look == "neutral-studio"
+    settings_file.write_text('{"look": [1, 2]}')
+    assert len(remembered.load()) == 1
+
+
+class NamedDocument(FakeDocument):
+    """A fake document whose nodes answer ``name()`` as Krita's do (the other tests read ``.name``)."""
+
+    def __init__(self, file_name, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.file_name = file_name
+        for node in [self.root, *self.root.children]:
+            label = node.name
+            node.name = lambda label=label: label
+
+    def name(self):
+        return self.file_name
+
+
+def test_every_image_layer_of_every_open_document_can_be_the_reference_groups_included():
+    photo = NamedDocument("flash.kra", "U8", bytes(8))
+    studio = NamedDocument("studio.kra", "U16", bytes(16))
+    group = FakeNode("retouch", "grouplayer", document=studio)
+    inner = FakeNode("skin", data=bytes(16), document=studio)
+    group.addChildNode(inner, None)
+    studio.root.addChildNode(group, None)
+    group.name, inner.name = (lambda: "retouch"), (lambda: "skin")
+    choices = document.image_layers([photo, studio])
+    assert [label for _, _, label in choices] == ["flash.kra — background", "flash.kra — photo",
+                                                   "studio.kra — background", "studio.kra — photo",
+                                                   "studio.kra — retouch", "studio.kra — skin"]
+    assert all(node.type() != "transparencymask" for _, node, _ in choices)
+
+
+def test_a_reference_layer_of_a_16_bit_document_is_read_in_the_protocols_layout_and_left_alone():
+    bgra16 = struct.pack("<8H", 100, 200, 300, 65535, 400, 500, 600, 1000)
+    studio = FakeDocument("U16", bgra16)
+    layer = document.read_layer(studio, studio.photo)
+    assert (layer.width, layer.height, layer.layout.protocol_dtype) == (2, 1, "u16")
+    assert struct.unpack("<8H", layer.pixels) == (300, 200, 100, 65535, 600, 500, 400, 1000)
+    assert studio.photo.data == bgra16 and studio.events == []

@@ -101,8 +101,13 @@ def serve_command(python: str = sys.executable) -> list[str]:
 
 
 def install_record(address: str, python: str = sys.executable) -> dict[str, object]:
-    """The JSON a plug-in reads at start: server address, this environment's Python and server command."""
-    return {"address": address, "python": python, "serve_command": serve_command(python), "version": __version__}
+    """The JSON a plug-in reads at start: server address, this environment's Python and server command, and the
+    presets its Look menu offers."""
+    from deepflash_core.look.presets import load_preset, preset_names
+
+    looks = [{"name": name, "description": load_preset(name).description} for name in preset_names()]
+    return {"address": address, "python": python, "serve_command": serve_command(python), "version": __version__,
+            "looks": looks}
 
 
 def _copy_python_files(source: Path, target: Path) -> list[Path]:

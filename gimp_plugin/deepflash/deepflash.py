@@ -34,12 +34,13 @@ from deepflash_editor.connection import can_start, client_factory  # noqa: E402
 from deepflash_editor.job import CallerThread, Context, Outcome  # noqa: E402
 from deepflash_editor.logfile import open_log  # noqa: E402
 from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options  # noqa: E402
+from deepflash_editor.looks import look_menu  # noqa: E402
 from deepflash_editor.settings import DEFAULT_ADDRESS, install_record  # noqa: E402
-from gimp_filter import Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402
+from gimp_filter import REFERENCE_LABEL, Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402
 
 PROCEDURE = "python-fu-deepflash"
 MODE_FACES, MODE_WHOLE = "faces", "whole"
-CHOICES = ("mode", "background")  # shown as labelled combos: GIMP's radio frame has no mnemonic it can find
+CHOICES = ("mode", "look", "background")  # shown as labelled combos: GIMP's radio frame has no mnemonic it can find
 BACKGROUND_LABELS = {"keep": ("Keep", "Leave everything outside the person as it is"),
                      "lift": ("Lift", "Brighten the backdrop smoothly, as a studio light would")}
 
@@ -83,9 +84,11 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
                                     whole_image=config.get_property("mode") == MODE_WHOLE,
                                     background=config.get_property("background"),
                                     red_eye=config.get_property("red-eye"),
-                                    with_matte=config.get_property("matte-mask")),
+                                    with_matte=config.get_property("matte-mask"),
+                                    look=config.get_property("look")),
                     address=config.get_property("address").strip() or record["address"],
-                    start_server=config.get_property("start-server"))
+                    start_server=config.get_property("start-server"),
+                    reference=config.get_property("reference-layer"))
     caller = CallerThread()  # the start question is asked while the request waits in a worker thread
     may_start = caller.wrap(may_start_server(interactive, params, lambda: _ask_start_server(params.address)))
     context = Context(
@@ -135,6 +138,16 @@ class DeepFlash(Gimp.PlugIn):
         mode.add(MODE_WHOLE, 1, "Whole image", "Correct the whole layer, with or without a face")
         procedure.add_choice_argument("mode", "_What to correct", "Faces only or the whole image", mode, MODE_FACES,
                                       GObject.ParamFlags.READWRITE)
+        look = Gimp.Choice.new()
+        menu = look_menu(record["looks"], REFERENCE_LABEL)
+        for index, entry in enumerate(menu):
+            look.add(entry.name, index, entry.label, entry.description)
+        procedure.add_choice_argument("look", "Loo_k", "The light to correct toward: a preset, the photo's own, or "
+                                      "the look of a portrait in another open image or layer", look, menu[0].name,
+                                      GObject.ParamFlags.READWRITE)
+        procedure.add_layer_argument("reference-layer", "Reference la_yer", "With the Look “From another open image "
+                                     "or layer”: the portrait whose light and colour to take", True,
+                                     GObject.ParamFlags.READWRITE)
         background = Gimp.Choice.new()
         for index, name in enumerate(BACKGROUNDS):
             background.add(name, index, *BACKGROUND_LABELS[name])

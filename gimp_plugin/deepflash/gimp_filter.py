@@ -14,20 +14,24 @@ from typing import Any
 from deepflash_core.options import Options
 from deepflash_editor import messages
 from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
+from deepflash_editor.looks import REFERENCE, Reference
 
 LAYER_NAME = "Studio light (DeepFlash)"
 WHOLE_IMAGE_HINT = "choose “Whole image” in the DeepFlash dialog."
+REFERENCE_LABEL = "From another open image or layer"
+REFERENCE_WHAT = "reference image or layer (“Reference layer”)"
 MATTE_FORMAT = "Y u8"
 """The matte's values are opacities: written as linear grey, GIMP keeps them whatever the mask's storage."""
 
 
 @dataclass(frozen=True)
 class Params:
-    """The procedure's arguments."""
+    """The procedure's arguments; ``reference`` is the layer whose look to take (with the Look :data:`REFERENCE`)."""
 
     options: Options = field(default_factory=Options)
     address: str = ""
     start_server: bool = True
+    reference: Any = None
 
 
 @dataclass(frozen=True)
@@ -94,17 +98,16 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
     except FilterError as error:
         return Outcome(False, "bad_input", str(error))
     fmt = wire_format(image.get_precision().value_name, drawable.has_alpha())
-    source = drawable.get_buffer()
-    rect = source.get_extent()
-    width, height = rect.width, rect.height
-    if width <= 0 or height <= 0:
-        return Outcome(False, "bad_input", "The layer is empty.")
-    pixels = bytes(source.get(rect, 1.0, fmt.babl, gegl.AbyssPolicy.CLAMP))
+    try:
+        pixels, width, height = read_pixels(gegl, drawable, fmt)
+        reference = read_reference(gegl, params.reference) if params.options.look == REFERENCE else None
+    except FilterError as error:
+        return Outcome(False, "bad_input", str(error))
 
     gimp.progress_init("Flash to Studio: waiting for the DeepFlash server…")
     context.wait = lambda call: call_with_heartbeat(call, gimp.progress_pulse, caller=context.caller)
     try:
-        job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options)
+        job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options, reference)
         outcome = run_job(job, context, LAYER_NAME)
         if outcome.ok:
             add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height, outcome.matte)
@@ -113,6 +116,28 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
         return outcome
     finally:
         gimp.progress_end()
+
+
+def read_pixels(gegl: Any, drawable: Any, fmt: WireFormat) -> tuple[bytes, int, int]:
+    """A drawable's pixels in ``fmt``, with its width and height; :class:`FilterError` when it is empty."""
+    source = drawable.get_buffer()
+    rect = source.get_extent()
+    if rect.width <= 0 or rect.height <= 0:
+        raise FilterError("The layer is empty.")
+    return bytes(source.get(rect, 1.0, fmt.babl, gegl.AbyssPolicy.CLAMP)), rect.width, rect.height
+
+
+def read_reference(gegl: Any, layer: Any) -> Reference:
+    """The pixels of the layer chosen as the look's reference (any open image, any precision).
+
+    Raises:
+        FilterError: none is chosen, or it is empty.
+    """
+    if layer is None:
+        raise FilterError(messages.no_reference(REFERENCE_WHAT))
+    fmt = wire_format(layer.get_image().get_precision().value_name, layer.has_alpha())
+    pixels, width, height = read_pixels(gegl, layer, fmt)
+    return Reference(pixels, width, height, fmt.channels, fmt.dtype)
 
 
 def add_result_layer(gimp: Any, gegl: Any, image: Any, drawable: Any, fmt: WireFormat, pixels: bytes,

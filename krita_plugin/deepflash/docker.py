@@ -11,11 +11,12 @@ from deepflash_editor import messages
 from deepflash_editor.connection import can_start, client_factory
 from deepflash_editor.job import Context, Job, Outcome
 from deepflash_editor.logfile import open_log
+from deepflash_editor.looks import REFERENCE, Reference, look_menu
 from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor.settings import install_record
 
-from .document import DocumentError, LayerPixels, add_result_layer, read_active_layer
-from .qt import HORIZONTAL, SELECTABLE_TEXT, QTimer, QtWidgets
+from .document import DocumentError, LayerPixels, add_result_layer, image_layers, read_active_layer, read_layer
+from .qt import HORIZONTAL, SELECTABLE_TEXT, TOOLTIP_ROLE, QTimer, QtWidgets
 from .settings import krita_settings, options_of
 from .worker import JobThread, StatusThread
 
@@ -23,6 +24,8 @@ PLUGIN_DIR = Path(__file__).resolve().parent
 STATUS_INTERVAL_MS = 15_000
 WHOLE_IMAGE_HINT = "untick “Faces only” in the DeepFlash docker."
 BACKGROUND_LABELS = {"keep": "Keep", "lift": "Lift"}
+REFERENCE_LABEL = "From another open document or layer"
+REFERENCE_WHAT = "reference document and layer (“Reference”)"
 
 
 class DeepFlashDocker(DockWidget):
@@ -43,6 +46,7 @@ class DeepFlashDocker(DockWidget):
         for problem in self.settings.load():
             self.log.warning("settings: %s", problem)
         self.job_thread: JobThread | None = None
+        self.pending_message = ""
         self.status_thread: StatusThread | None = None
         self.source: LayerPixels | None = None
         self._build()
@@ -74,6 +78,30 @@ class DeepFlashDocker(DockWidget):
         self.faces_only.setChecked(not self.settings["whole_image"])
         self.faces_only.setToolTip("Untick to correct the whole layer, also without a detected face.")
         layout.addWidget(self.faces_only)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Look", body))
+        self.look = QtWidgets.QComboBox(body)
+        self.look_entries = look_menu(self.record["looks"], REFERENCE_LABEL)
+        for index, entry in enumerate(self.look_entries):
+            self.look.addItem(entry.label, entry.name)
+            self.look.setItemData(index, entry.description, TOOLTIP_ROLE)
+        names = [entry.name for entry in self.look_entries]
+        if self.settings["look"] not in names:  # a preset this DeepFlash no longer ships: said, not hidden
+            self.log.warning("the saved look %r is not offered; showing %r", self.settings["look"], names[0])
+            self.pending_message = f"The look “{self.settings['look']}” is no longer offered; choose a look."
+        self.look.setCurrentIndex(names.index(self.settings["look"]) if self.settings["look"] in names else 0)
+        self.look.setToolTip("The light to correct toward: a preset, the photo's own, or another open portrait's.")
+        row.addWidget(self.look, 1)
+        layout.addLayout(row)
+        self.reference_row = QtWidgets.QWidget(body)
+        row = QtWidgets.QHBoxLayout(self.reference_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QtWidgets.QLabel("Reference", self.reference_row))
+        self.reference = QtWidgets.QComboBox(self.reference_row)
+        self.reference.setToolTip("The portrait whose light and colour to take (its largest face).")
+        self.reference_choices: list[tuple[Any, Any, str]] = []
+        row.addWidget(self.reference, 1)
+        layout.addWidget(self.reference_row)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Background", body))
         self.background = QtWidgets.QComboBox(body)
@@ -108,20 +136,25 @@ class DeepFlashDocker(DockWidget):
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         self.setWidget(body)
+        if self.pending_message:
+            self.show_message(self.pending_message)
 
         self.strength_slider.valueChanged.connect(self._strength_changed)
         self.faces_only.toggled.connect(lambda checked: self._save("whole_image", not checked))
         self.background.currentIndexChanged.connect(lambda index: self._save("background", BACKGROUNDS[index]))
+        self.look.currentIndexChanged.connect(self._look_changed)
         self.red_eye.toggled.connect(lambda checked: self._save("red_eye", checked))
         self.matte_mask.toggled.connect(lambda checked: self._save("with_matte", checked))
         self.start_server.toggled.connect(lambda checked: self._save("start_server", checked))
         self.apply_button.clicked.connect(self.apply)
         self._strength_changed(self.strength_slider.value())
+        self._look_changed(self.look.currentIndex())
 
     # -- Krita hooks -----------------------------------------------------------------------------------
 
     def canvasChanged(self, canvas: Any) -> None:  # noqa: N802 (Krita's name)
         self.apply_button.setEnabled(self.job_thread is None and Krita.instance().activeDocument() is not None)
+        self.refresh_references()
 
     # -- settings --------------------------------------------------------------------------------------
 
@@ -132,6 +165,48 @@ class DeepFlashDocker(DockWidget):
     def _strength_changed(self, value: int) -> None:
         self.strength_value.setText(f"{value}%")
         self._save("strength", value / 100)
+
+    def _look_changed(self, index: int) -> None:
+        name = self.look_entries[index].name
+        self._save("look", name)
+        self.reference_row.setVisible(name == REFERENCE)
+        if name == REFERENCE:
+            self.refresh_references()
+
+    def refresh_references(self) -> None:
+        """List the open documents' layers as references, keeping the chosen one when it is still open."""
+        chosen = self.chosen_reference()
+        self.reference_choices = image_layers(list(Krita.instance().documents()))
+        self.reference.blockSignals(True)
+        self.reference.clear()
+        for _, _, label in self.reference_choices:
+            self.reference.addItem(label)
+        keep = [index for index, (_, node, _) in enumerate(self.reference_choices) if chosen and node == chosen[1]]
+        self.reference.setCurrentIndex(keep[0] if keep else -1)
+        self.reference.blockSignals(False)
+
+    def chosen_reference(self) -> tuple[Any, Any, str] | None:
+        index = self.reference.currentIndex()
+        return self.reference_choices[index] if 0 <= index < len(self.reference_choices) else None
+
+    def choose_reference(self, document: Any, node: Any) -> None:
+        """Pick ``node`` of ``document`` as the reference (what choosing it in the combo does; scripts call it)."""
+        self.refresh_references()
+        for index, (_, candidate, _) in enumerate(self.reference_choices):
+            if candidate == node:
+                self.reference.setCurrentIndex(index)
+                return
+        raise DocumentError(f"{node.name()} is not an image layer of an open document.")
+
+    def _reference(self) -> Reference | None:
+        """The chosen reference layer's pixels when the Look asks for one."""
+        if self.settings["look"] != REFERENCE:
+            return None
+        chosen = self.chosen_reference()
+        if chosen is None:
+            raise DocumentError(messages.no_reference(REFERENCE_WHAT))
+        layer = read_layer(chosen[0], chosen[1])
+        return Reference(layer.pixels, layer.width, layer.height, 4, layer.layout.protocol_dtype)
 
     def _save(self, name: str, value: Any) -> None:
         try:
@@ -166,12 +241,14 @@ class DeepFlashDocker(DockWidget):
             return
         try:
             self.source = read_active_layer(document or Krita.instance().activeDocument())
+            reference = self._reference()
         except DocumentError as error:
+            self.source = None
             self.show_message(str(error))
             return
         start = self.settings["start_server"]
         job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.layout.protocol_dtype,
-                  options_of(self.settings))
+                  options_of(self.settings), reference)
         context = Context(address=self.address,
                           connect=client_factory(self.record["python"], self.record["serve_command"],
                                                  lambda: start, start),

@@ -56,6 +56,15 @@ def read_active_layer(document: Any) -> LayerPixels:
         node = layers[0] if len(layers) == 1 else None
     if node is None or node.type() not in _IMAGE_LAYERS:
         raise DocumentError("Select a layer (not a mask) to correct.")
+    return read_layer(document, node)
+
+
+def read_layer(document: Any, node: Any) -> LayerPixels:
+    """The pixels of ``node`` (an image layer of ``document``) within its own bounds, as :func:`read_active_layer`.
+
+    Raises:
+        DocumentError: an empty layer, or the colour model is not RGBA.
+    """
     try:
         layout = krita_layout(document.colorModel(), document.colorDepth())
     except UnsupportedLayoutError as error:
@@ -75,6 +84,23 @@ def read_active_layer(document: Any) -> LayerPixels:
     if linear:
         pixels = linear_to_srgb(pixels)
     return LayerPixels(document, node, layout, x, y, width, height, pixels, linear)
+
+
+def image_layers(documents: list[Any]) -> list[tuple[Any, Any, str]]:
+    """Every image layer of the open ``documents`` (groups' members too), as (document, node, "file — layer"):
+    what the docker offers as a look's reference."""
+    found = []
+
+    def walk(document: Any, nodes: list[Any], name: str) -> None:
+        for node in nodes:
+            if node.type() in _IMAGE_LAYERS:
+                found.append((document, node, f"{name} — {node.name()}"))
+            if node.type() == "grouplayer":
+                walk(document, node.childNodes(), name)
+
+    for document in documents:
+        walk(document, document.topLevelNodes(), document.name() or "Untitled")
+    return found
 
 
 def new_selection() -> Any:

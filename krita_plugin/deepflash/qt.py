@@ -11,7 +11,8 @@ except ImportError:
 
     QT_API = "PyQt5"
 
-__all__ = ["QT_API", "QtCore", "QtGui", "QtWidgets", "Signal", "QThread", "QTimer", "HORIZONTAL", "SELECTABLE_TEXT"]
+__all__ = ["QT_API", "QtCore", "QtGui", "QtWidgets", "Signal", "QThread", "QTimer", "HORIZONTAL", "SELECTABLE_TEXT",
+           "TOOLTIP_ROLE"]
 
 Signal = QtCore.pyqtSignal
 QThread = QtCore.QThread
@@ -20,3 +21,4 @@ QTimer = QtCore.QTimer
 # PyQt6 only has scoped enums (Qt.Orientation.Horizontal); PyQt5 accepts both spellings.
 HORIZONTAL = QtCore.Qt.Orientation.Horizontal
 SELECTABLE_TEXT = QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+TOOLTIP_ROLE = QtCore.Qt.ItemDataRole.ToolTipRole

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from deepflash_core.errors import InvalidOptionError
+from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options, check_look
 from deepflash_editor.paths import user_config_dir
 from deepflash_editor.settings import Setting, Settings
 
@@ -18,17 +19,26 @@ KRITA_SETTINGS = (
             lambda value: value in BACKGROUNDS),
     Setting("red_eye", bool, Options().red_eye, "Repair red pupils"),
     Setting("with_matte", bool, Options().with_matte, "Mask the new layer with the person's matte"),
+    Setting("look", str, DEFAULT_LOOK, "The Look menu's entry: a preset, as-shot, or reference (a layer's look)",
+            lambda value: _look_name(value)),
     Setting("start_server", bool, True, "Start the local server when none answers"),
     Setting("address", str, "", "Server address; empty uses the one recorded at install",
             lambda value: value == "" or (value.startswith(_ADDRESS_PREFIXES) and len(value) > 6)),
 )
 
 
+def _look_name(value: str) -> bool:
+    try:
+        return isinstance(check_look(value), str)
+    except InvalidOptionError:
+        return False
+
+
 def options_of(settings: Settings) -> Options:
-    """The request the docker's settings describe."""
+    """The request the docker's settings describe (a reference's look replaces ``look`` when the job is sent)."""
     return Options(strength=settings["strength"], whole_image=settings["whole_image"],
                    background=settings["background"], red_eye=settings["red_eye"],
-                   with_matte=settings["with_matte"])
+                   with_matte=settings["with_matte"], look=settings["look"])
 
 
 def krita_settings(path: Path | None = None) -> Settings:
