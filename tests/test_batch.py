@@ -47,7 +47,7 @@ def shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def first_run(shoot: Path, tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("batch-out")
     # Two CPUs: two actors, each asking for one of them and taking whole photos.
-    return deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "-q"), out
+    return deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "--runner", "ray", "-q"), out
 
 
 def records_by_name(out: Path) -> dict[str, manifest.Record]:
@@ -116,7 +116,7 @@ def test_a_rerun_writes_only_what_is_missing(first_run, shoot: Path, tiny_weight
     kept_stat = kept.stat()
     redo = (out / "b_deep.png").read_bytes()
     (out / "b_deep.png").unlink()
-    result = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "-q")
+    result = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--cpus", "2", "--runner", "ray", "-q")
     records = records_by_name(out)
     assert records["a_portrait.jpg"].status == "skipped"
     assert records["b_deep.png"].status == "done"
@@ -132,7 +132,7 @@ def test_ctrl_c_keeps_what_is_done_and_records_the_rest(tiny_weights: Path, tmp_
     for index in range(16):
         shutil.copy(FIXTURES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
     out = tmp_path / "out"
-    job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2", "-q"],
+    job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2", "--runner", "ray", "-q"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while job.poll() is None and not any(out.glob("p*.jpg")) and time.monotonic() < deadline:
@@ -158,7 +158,7 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['ray'] = None\n"
         "from deepflash_app.cli import main\n"
-        f"sys.argv = ['deepflash', 'batch', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]\n"
+        f"sys.argv = ['deepflash', 'batch', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}, '--runner', 'ray']\n"
         "main()\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

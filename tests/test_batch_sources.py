@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,46 @@ def test_with_gpus_there_is_one_actor_per_gpu_and_room_for_the_tasks() -> None:
     assert plan.task_cpus > 0 and plan.actor_threads == int(plan.actor_cpus)
 
 
+def test_a_cluster_address_always_means_ray() -> None:
+    for photos, megapixels, cores in ((1, 0.1, 1), (3, 6.0, 2), (10_000, 120_000.0, 64)):
+        chosen = resources.choose_runner(photos, megapixels, cores, address="10.0.0.5:6379")
+        assert chosen.on_ray and "10.0.0.5:6379" in chosen.reason
+
+
+def test_one_core_never_starts_ray() -> None:
+    assert not resources.choose_runner(100_000, 1_200_000.0, cores=1).on_ray
+
+
+def test_a_few_photos_stay_here_and_many_go_to_ray() -> None:
+    few = resources.choose_runner(20, 140.0, cores=2)
+    many = resources.choose_runner(2000, 14_000.0, cores=2)
+    assert not few.on_ray and "this process" in few.reason
+    assert many.on_ray and "Ray" in many.reason
+
+
+def test_ray_is_chosen_exactly_where_its_estimate_beats_the_loop_here() -> None:
+    for cores in (2, 4, 32):
+        seen = []
+        for photos in (1, 5, 20, 60, 100, 200, 400, 1000, 5000):
+            megapixels = 7.0 * photos
+            work = photos * resources.PHOTO_SECONDS + megapixels * resources.MEGAPIXEL_SECONDS
+            on_ray = resources.RAY_FIXED_SECONDS + work / (1 + (cores - 1) * resources.CORE_EFFICIENCY)
+            chosen = resources.choose_runner(photos, megapixels, cores)
+            assert chosen.on_ray == (on_ray < work), (cores, photos)
+            seen.append(chosen.on_ray)
+        assert seen == sorted(seen)  # once Ray pays off, a larger job keeps it
+    # More cores make Ray pay off sooner: the smallest job sent to Ray shrinks.
+    def smallest(cores: int) -> int:
+        return next(n for n in range(1, 100_000, 5) if resources.choose_runner(n, 7.0 * n, cores).on_ray)
+    assert smallest(32) < smallest(4) < smallest(2)
+
+
+def test_megapixels_are_read_from_headers_and_unknown_ones_counted(shoot: Path) -> None:
+    photos = [str(shoot / "a.JPG"), str(shoot / "b.jpg"), "s3://bucket/x.jpg", str(shoot / "missing.jpg")]
+    one = 225 * 275 / 1e6  # the congress portrait
+    assert sources.megapixels(photos, unknown=12.0) == pytest.approx(2 * one + 2 * 12.0)
+
+
 def test_manifest_round_trips_and_counts(tmp_path: Path) -> None:
     records = [
         manifest.Record("a.jpg", "out/a.jpg", manifest.DONE, faces=2, seconds=1.5),
@@ -96,3 +138,25 @@ def test_manifest_round_trips_and_counts(tmp_path: Path) -> None:
     assert manifest.read(path) == records
     assert manifest.summary(records) == {"done": 1, "skipped": 1, "failed": 1, "not run": 0}
     assert [p.name for p in path.parent.iterdir()] == [manifest.MANIFEST_NAME]
+
+
+@pytest.mark.slow
+def test_a_small_job_runs_here_and_writes_what_process_writes(tmp_path: Path, tiny_weights: Path) -> None:
+    shoot = tmp_path / "small"
+    shoot.mkdir()
+    shutil.copy(FIXTURES / "congress_A000014.jpg", shoot / "a.jpg")
+    shutil.copy(FIXTURES / "flash_portrait.jpg", shoot / "b.jpg")
+    (shoot / "c.jpg").write_bytes((FIXTURES / "congress_A000022.jpg").read_bytes()[:3000])
+    command = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
+    batch = subprocess.run([*command, "batch", str(shoot), "--out", str(tmp_path / "batch"), "--weights", str(tiny_weights), "-q"],
+                           capture_output=True, text=True, timeout=600)
+    process = subprocess.run([*command, "process", str(shoot / "a.jpg"), str(shoot / "b.jpg"), "--out-dir", str(tmp_path / "process"),
+                              "--weights", str(tiny_weights), "-q"], capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr
+    assert batch.returncode == 1, batch.stderr  # c.jpg is truncated
+    assert batch.stderr.splitlines()[0].startswith("deepflash: 3 photos in this process:")
+    records = {Path(record.input).name: record.status for record in manifest.read(tmp_path / "batch" / manifest.MANIFEST_NAME)}
+    assert records == {"a.jpg": "done", "b.jpg": "done", "c.jpg": "failed"}
+    for name in ("a.jpg", "b.jpg"):
+        assert (tmp_path / "batch" / name).read_bytes() == (tmp_path / "process" / name).read_bytes(), name
+    assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == ["a.jpg", "b.jpg", manifest.MANIFEST_NAME]

@@ -16,6 +16,7 @@ once the job ends.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -108,6 +109,31 @@ def run(
         report_stats(dataset.stats())
 
 
+def run_here(items: Sequence[Item], settings: Settings, staging: Path) -> Iterator[Record]:
+    """Correct ``items`` one after another in this process, as ``deepflash process DIR`` does, yielding records.
+
+    The same whole-photo steps as a Ray actor's (so the same files); as in ``process``, the first photo is
+    detected in a child process while torch imports and the model loads, and the collector keeps off
+    what the import makes.
+    """
+    from deepflash_core.child_detection import ChildDetection
+    from deepflash_core.corrector import InProcessCorrector
+
+    if not items:
+        return
+    ahead = ChildDetection.start(items[0].source, settings.options) if not is_uri(items[0].source) else None
+    gc.disable()
+    try:
+        corrector = InProcessCorrector.load(settings.weights, settings.device, settings.mixed_precision, ahead=ahead)
+    finally:
+        gc.freeze()
+        gc.enable()
+    photos = _PhotosHere(settings, corrector, str(staging))
+    for item in items:
+        row = photos({"input": item.source, "output": item.target})
+        yield Record(row["input"], row["output"], row["status"], int(row["faces"]), round(float(row["seconds"]), 3), row["error"])
+
+
 def new_staging_folder(out_dir: Path) -> Path:
     """A folder of this job's own inside the destination, where results are written before their rename."""
     folder = out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -181,7 +207,7 @@ class _CorrectingActor:
         row = dict(row)
         try:
             detection = pickle.loads(row["detection"]) if row["detection"] else None  # made by the decode task
-            result = self.pipeline.process(row["pixels"], self.options, detection=detection)
+            result = self._corrected(row["pixels"], detection)
             row["unchanged"] = np.array_equal(result.pixels, row["pixels"])
             row["pixels"], row["faces"] = result.pixels, len(result.faces)
         except Exception as caught:  # noqa: BLE001 - one photo's failure is its own record
@@ -189,6 +215,10 @@ class _CorrectingActor:
             row["error"] = _error_line(caught, os.path.basename(str(row["input"])))
         row["seconds"] += time.perf_counter() - start
         return row
+
+
+    def _corrected(self, pixels: np.ndarray, detection: Any) -> Any:
+        return self.pipeline.process(pixels, self.options, detection=detection)
 
 
 class _PhotoActor(_CorrectingActor):
@@ -200,6 +230,18 @@ class _PhotoActor(_CorrectingActor):
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         return _encode(self.correct(_decode(row)), self.staging)
+
+
+class _PhotosHere(_PhotoActor):
+    """A whole-photo actor's steps in this process, around its corrector (which may hold a detection made ahead)."""
+
+    def __init__(self, settings: Settings, corrector: Any, staging: str) -> None:  # noqa: D107 - no Ray, no load
+        self.options = settings.options
+        self.corrector = corrector
+        self.staging = staging
+
+    def _corrected(self, pixels: np.ndarray, detection: Any) -> Any:
+        return self.corrector.correct(pixels, self.options)
 
 
 def _encode(row: dict[str, Any], staging: str) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Starting or joining Ray, and sizing the job to the cluster it gets.
+"""Whether a job starts Ray at all; starting or joining Ray, and sizing the job to the cluster it gets.
+
+A job on this machine alone runs on Ray only when Ray's fixed cost (starting it, its workers each
+importing torch and loading the models, stopping it) is less than what the other cores save; otherwise
+the photos go through the whole-photo loop in this process, as ``deepflash process DIR`` does. A job
+given a cluster's address always runs on it.
 
 Ray Data hands out work only while the CPUs its operators ask for fit the cluster's budget. On CPUs
 alone the job is one pool of actors, one per core, each taking whole photos: together they ask for
@@ -22,6 +27,50 @@ ACTOR_SHARE = 0.5
 TASKS_PER_ACTOR = 1
 # Environment for every Ray worker: idle OpenMP threads sleep instead of spinning, as in the CLI.
 WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+# What deciding between Ray and this process assumes: one core's CPU seconds per photo, fixed plus per
+# megapixel (decode, every stage of the pipeline, encode: `benchmarks/bench_batch.py --stages`), Ray's
+# fixed cost on one machine beyond the in-process loop's (its first photo 11-18 s after the start against 1.6-1.8 s,
+# plus ~1.5 s stopping, on the 2-core development machine shared with other work: `benchmarks/
+# bench_batch.py`), and how much of a core each further process gets (two processes on alternate halves
+# of the photos ran 1.77x one on two cores: cache and memory bandwidth are shared).
+PHOTO_SECONDS = 0.06
+MEGAPIXEL_SECONDS = 0.04
+RAY_FIXED_SECONDS = 15.0
+CORE_EFFICIENCY = 0.85
+# A photo whose size is not known before it is read (a URI): assume a phone's.
+UNKNOWN_MEGAPIXELS = 12.0
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Where a job runs: ``on_ray``, or the whole-photo loop in this process; ``reason`` says why, in words."""
+
+    on_ray: bool
+    reason: str
+
+
+def choose_runner(photos: int, megapixels: float, cores: int, address: str | None = None) -> Runner:
+    """Ray, or the whole-photo loop in this process, for ``photos`` of ``megapixels`` in all.
+
+    Args:
+        photos: how many photos the job corrects.
+        megapixels: their pixels in all, in millions (count ``UNKNOWN_MEGAPIXELS`` for each one not known).
+        cores: the cores a local Ray would get.
+        address: the Ray cluster given (``--address`` or ``RAY_ADDRESS``); a cluster always means Ray.
+    """
+    if address:
+        return Runner(True, f"on the Ray cluster at {address}")
+    work = photos * PHOTO_SECONDS + megapixels * MEGAPIXEL_SECONDS  # one core's seconds
+    if cores < 2:
+        return Runner(False, "in this process: one core, nothing for Ray to run beside it")
+    on_ray = RAY_FIXED_SECONDS + work / (1.0 + (cores - 1) * CORE_EFFICIENCY)
+    if on_ray < work:
+        return Runner(True, f"on a local Ray over {cores} cores: ~{work:.1f} s of one core's work, "
+                            f"more than Ray's start (~{RAY_FIXED_SECONDS:.0f} s) costs")
+    return Runner(False, f"in this process: ~{work:.1f} s of one core's work, too little for Ray's start "
+                         f"(~{RAY_FIXED_SECONDS:.0f} s) to pay off on {cores} cores")
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,22 @@ def split_done(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
     return todo, done
 
 
+def megapixels(photos: Sequence[str], unknown: float) -> float:
+    """The photos' pixels in all, in millions, from their headers; ``unknown`` for each URI or unreadable file."""
+    from PIL import Image
+
+    total = 0.0
+    for photo in photos:
+        try:
+            if is_uri(photo):
+                raise OSError("not read before the job")
+            with Image.open(photo) as image:  # the header only: no pixels are decoded
+                total += image.width * image.height / 1e6
+        except Exception:  # noqa: BLE001 - the job reports an unreadable photo when it comes to it
+            total += unknown
+    return total
+
+
 @contextmanager
 def local_copy(source: str) -> Iterator[Path]:
     """A local path holding the photo: the file itself, or a temporary copy of a URI's bytes under its own name."""

@@ -15,6 +15,7 @@ from deepflash_core.options import Options
 
 if TYPE_CHECKING:
     from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.resources import Runner
     from deepflash_app.batch.manifest import Record
     from deepflash_app.batch.sources import Item
 
@@ -36,6 +37,10 @@ class BatchJobError(DeepFlashError):
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
 @click.option("--address", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (e.g. 10.0.0.5:6379) instead of starting one here; RAY_ADDRESS works too.")
 @click.option("--cpus", type=click.IntRange(1), help="CPUs of the Ray started here  [default: every core of this machine].")
+@click.option("--runner", type=click.Choice(["auto", "ray", "here"]), default="auto", show_default=True,
+              help="Where the photos are corrected: on Ray, here (one after another in this process, as `deepflash "
+                   "process` does), or auto: here when Ray's start would cost more than the other cores save "
+                   "(always Ray with --address).")
 @click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the JSONL record of every photo  [default: OUT/deepflash-batch.jsonl].")
 @click.option("--stats", is_flag=True, help="At the end, print Ray Data's statistics: time per stage, tasks per node.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no Ray logs; failures and the summary are still printed.")
@@ -53,21 +58,20 @@ def batch(
     mixed_precision: bool,
     address: str | None,
     cpus: int | None,
+    runner: str,
     manifest_path: Path | None,
     stats: bool,
     quiet: bool,
 ) -> None:
-    """Correct every photo in SOURCES into the folder OUT, on Ray.
+    """Correct every photo in SOURCES into the folder OUT, on Ray or, for a job too small for Ray to pay off, here.
 
     SOURCES are photos, folders, glob patterns or URIs that pyarrow reads (s3://bucket/shoot/,
     gs://...). Each result is the file `deepflash process` would write. A rerun skips photos whose
     result is already there; a photo that cannot be read is reported and the job goes on; the
     record of every photo is written as JSON lines when the job ends, or is stopped with Ctrl-C.
     """
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise RayMissingError("deepflash batch needs Ray: pip install 'deepflash[batch]'.") from None
+    if runner == "ray" or address:
+        _require_ray()
     from deepflash_app.batch import manifest, sources as source_list
     from deepflash_app.batch.job import Settings
     from deepflash_app.batch.manifest import FAILED, NOT_RUN, SKIPPED, Record
@@ -90,7 +94,15 @@ def batch(
     for source, reason in unlisted + refused:
         _say(f"{source}: {reason}")
     finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
-    outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished) if todo else ""
+    outcome = ""
+    if todo:
+        chosen = _choose_runner(runner, todo, address, cpus)
+        _say(f"{len(todo)} photo{'s' if len(todo) > 1 else ''} {chosen.reason}.")
+        if chosen.on_ray:
+            _require_ray()
+            outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
+        else:
+            outcome = _run_here(todo, settings, out_dir, finished)
     records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
     manifest.write(records, manifest_path)
     counts = manifest.summary(records)
@@ -150,6 +162,44 @@ def _run(
 
 
 INTERRUPTED = "interrupted"
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise RayMissingError("deepflash batch needs Ray: pip install 'deepflash[batch]'.") from None
+
+
+def _choose_runner(runner: str, todo: list[Item], address: str | None, cpus: int | None) -> Runner:
+    """The runner asked for, or (auto) the one the job's size, this machine's cores and ``address`` call for."""
+    from deepflash_app.batch import resources, sources
+
+    if runner == "ray":
+        return resources.Runner(True, f"on the Ray cluster at {address}" if address else "on a local Ray (--runner ray)")
+    if runner == "here" and not address:
+        return resources.Runner(False, "in this process (--runner here)")
+    megapixels = sources.megapixels([item.source for item in todo], resources.UNKNOWN_MEGAPIXELS)
+    return resources.choose_runner(len(todo), megapixels, cpus or resources.local_cpus(), address)
+
+
+def _run_here(todo: list[Item], settings: Settings, out_dir: Path, finished: dict[str, Record]) -> str:
+    """The whole-photo loop in this process; returns "" when it ran to the end, ``INTERRUPTED`` after Ctrl-C."""
+    from deepflash_app.batch import job
+    from deepflash_app.batch.manifest import FAILED
+
+    _check_settings(settings, local=True)
+    staging = job.new_staging_folder(out_dir)
+    try:
+        for record in job.run_here(todo, settings, staging):
+            finished[record.input] = record
+            if record.status == FAILED:
+                _say(f"{record.input}: {record.error}")
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    finally:
+        job.remove_staging_folder(staging)
+    return ""
 
 
 def _unreported(item: Item) -> Record:
