@@ -12,8 +12,14 @@ The photos are a bundled public-domain portrait upscaled into a 4:3 frame with s
 detection runs as it would on a real photo. The network is randomly initialised (its speed does not depend
 on its weights); the product never runs without trained weights.
 
+* with ``--warm``: a warm server against the in-process pipeline at 2 and 12 MP, requests interleaved with
+  in-process runs on the same photo (median of each pair's ratio, wall time), the server's own stages (every
+  one the pipeline times, checked by ``pipeline_stages``), and its resident memory after 10 and after 100
+  requests of 12 MP.
+
     python benchmarks/bench_server.py                         # full-width network
     python benchmarks/bench_server.py --width 0.125 --repeat 2 --requests 10
+    python benchmarks/bench_server.py --warm --repeat 7 --memory-requests 100   # the shipped model's width
 """
 
 from __future__ import annotations
@@ -30,14 +36,19 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-from PIL import Image
+# As the CLI (and so the server) does, before torch starts its threads: idle OpenMP workers sleep, so
+# the in-process pipeline measured here runs as the server's does.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
+from pipeline_stages import checked  # noqa: E402
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
 
@@ -107,6 +118,58 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
     print("  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
 
 
+def warm_against_in_process(address: str, weights: Path, sizes: list[float], repeat: int) -> None:
+    """Round trips to a warm server against the same pipeline in this process, interleaved, per size."""
+    from deepflash_core.options import Options
+    from deepflash_core.pipeline import Pipeline
+
+    client = DeepFlashClient(address, timeout_s=600, retries=0)
+    pipeline = Pipeline.load(weights=weights, device="cpu")
+    print(f"warm server against the pipeline in this process (wall seconds, median of {repeat} interleaved pairs; "
+          f"load average {os.getloadavg()[0]:.1f}):")
+    for megapixels in sizes:
+        image = photo(megapixels)
+        height, width = image.shape[:2]
+        for _ in range(2):  # warm: first-call allocations on both sides
+            client.process(image, width, height)
+            pipeline.process(image, Options())
+        trips, locals_, ratios, stages = [], [], [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            reply = client.process(image, width, height)
+            trips.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            pipeline.process(image, Options())
+            locals_.append(time.perf_counter() - started)
+            ratios.append(trips[-1] / locals_[-1])
+            stages.append(reply.timings)
+        pipeline_stages = checked({name: value for name, value in stages[0].items() if name not in SERVER_TIMINGS}, OFF)
+        print(f"  {megapixels:g} MP ({width}x{height}): round trip {statistics.median(trips):.3f} s, in-process "
+              f"{statistics.median(locals_):.3f} s, ratio {statistics.median(ratios):.2f} (per pair "
+              + " ".join(f"{r:.2f}" for r in ratios) + ")")
+        print("    server's stages (median): " + ", ".join(
+            f"{name} {statistics.median(t[name] for t in stages):.3f}" for name in [*pipeline_stages, *SERVER_TIMINGS]))
+
+
+def memory_over(address: str, image: np.ndarray, requests: int) -> None:
+    """The server's resident memory after 10 requests of ``image`` and after ``requests``."""
+    client = DeepFlashClient(address, timeout_s=600, retries=0)
+    height, width = image.shape[:2]
+    marks = {}
+    for done in range(1, requests + 1):
+        client.process(image, width, height)
+        if done in (10, requests):
+            marks[done] = client.info()["memory"]["rss_bytes"]
+    first, last = marks[10], marks[requests]
+    print(f"server RSS after 10 requests of {image.shape[1]}x{image.shape[0]}: {first / 2**20:.0f} MiB; after "
+          f"{requests}: {last / 2**20:.0f} MiB ({100 * (last - first) / first:+.1f} %)")
+
+
+# What the server adds to the pipeline's own timings in a reply; the default options keep the backdrop.
+SERVER_TIMINGS = ("queue", "decode", "pipeline", "server_total")
+OFF = ("backdrop",)
+
+
 def pings_during(address: str, request: object) -> list[float]:
     """Latencies of pings sent every 20 ms from another client while ``request()`` runs."""
     latencies: list[float] = []
@@ -160,7 +223,13 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=1.0, help="network width multiplier (1.0 = the paper's)")
     parser.add_argument("--repeat", type=int, default=3, help="12 MP requests timed")
     parser.add_argument("--requests", type=int, default=20, help="0.5 MP requests per client")
+    parser.add_argument("--warm", action="store_true", help="only the warm server against the in-process pipeline "
+                        "(2 and 12 MP) and its memory over --memory-requests requests of 12 MP")
+    parser.add_argument("--memory-requests", type=int, default=100)
     args = parser.parse_args()
+    if args.warm:
+        warm_main(args)
+        return
 
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["DEEPFLASH_STATE_DIR"] = str(Path(scratch) / "state")
@@ -182,6 +251,35 @@ def main() -> None:
             memory = client.info()["memory"]
             print(f"server RSS: {idle / 2**20:.0f} MiB after loading, {memory['rss_bytes'] / 2**20:.0f} MiB now, "
                   f"peak {memory['peak_rss_bytes'] / 2**20:.0f} MiB")
+        finally:
+            os.kill(pid, signal.SIGTERM)
+
+
+def warm_main(args: argparse.Namespace) -> None:
+    """The --warm run: the shipped model's architecture (random weights) unless --width is given."""
+    import dataclasses
+
+    import torch
+
+    from deepflash_core.network import FlashUNet, ModelConfig
+    from deepflash_core.weights import ModelCard, read_card, save_model
+
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["DEEPFLASH_STATE_DIR"] = str(Path(scratch) / "state")
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        config = read_card().config if "--width" not in sys.argv else dataclasses.replace(ModelConfig(), width=args.width)
+        torch.manual_seed(0)
+        model = FlashUNet(config).eval()
+        weights = Path(scratch) / "random.safetensors"
+        save_model(model, ModelCard.for_model(model, name="random-shipped-architecture"), weights)
+        address = f"tcp://127.0.0.1:{free_port()}"
+        launch = ServerLaunch(command=[sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"], weights=str(weights))
+        pid = ensure_server(address, launch)["pid"]
+        try:
+            print(f"server pid {pid}, network width {config.width}, input {config.input_size} px, {os.cpu_count()} CPUs")
+            warm_against_in_process(address, weights, [2.0, 12.0], args.repeat)
+            memory_over(address, photo(12.0), args.memory_requests)
+            print(f"load average {os.getloadavg()[0]:.1f} at the end")
         finally:
             os.kill(pid, signal.SIGTERM)
 

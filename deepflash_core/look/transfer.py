@@ -89,11 +89,26 @@ class LookTransform:
 
     def apply_lab(self, lab: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """The map applied to ``(h, w, 3)`` float32 CIELAB values whose first pixel is the photo's ``origin``
-        ``(x, y)`` (a new array)."""
-        out = np.empty_like(lab)
-        np.multiply(lab[..., 0], np.float32(self.gain), out=out[..., 0])
-        out[..., 0] += np.float32(self.offset)
-        np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
+        ``(x, y)`` (a new array).
+
+        The lightness map and the colours' shift, scale and turn are one affine map of ``(L, a, b)``, applied
+        by ``cv2.transform`` in one pass over the interleaved values; only the modelling and the chroma's
+        roll-off work on planes.
+        """
+        turn = math.radians(self.hue_turn_deg)
+        cos, sin = self.chroma_gain * math.cos(turn), self.chroma_gain * math.sin(turn)
+        (a0, b0), (a1, b1) = self.white_from, self.white_to
+        rolls_off = self.chroma_gain > 1.0
+        # Colours seen from the new white while they are scaled further, then put back.
+        centred = rolls_off or self.shades
+        shift_a, shift_b = (0.0, 0.0) if centred else (a1, b1)
+        matrix = np.array([[self.gain, 0.0, 0.0, self.offset],
+                           [0.0, cos, -sin, shift_a - cos * a0 + sin * b0],
+                           [0.0, sin, cos, shift_b - sin * a0 - cos * b0]], np.float32)
+        values = np.ascontiguousarray(lab, np.float32)
+        image = values.reshape(-1, values.shape[-2] if values.ndim >= 3 else 1, 3)  # what OpenCV takes
+        lightness, a, b = cv2.split(cv2.transform(image, matrix))
+        np.clip(lightness, 0.0, 100.0, out=lightness)
         lift = None
         if self.shades:
             across, up = self.axes.grid(origin[0], origin[1], lab.shape[1], lab.shape[0])  # type: ignore[union-attr]
@@ -101,26 +116,22 @@ class LookTransform:
             stops += np.clip(up, -KEY_REACH[1], KEY_REACH[1]) * np.float32(self.key_turn[1])
             # Luminance times 2**stops is L* + 16 times its cube root (and a*, b* alike).
             lift = np.exp2(stops / np.float32(3.0))
-            out[..., 0] += 16.0
-            out[..., 0] *= lift
-            out[..., 0] -= 16.0
-            np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
-        a = lab[..., 1] - np.float32(self.white_from[0])
-        b = lab[..., 2] - np.float32(self.white_from[1])
-        turn = math.radians(self.hue_turn_deg)
-        cos, sin = np.float32(self.chroma_gain * math.cos(turn)), np.float32(self.chroma_gain * math.sin(turn))
-        a, b = cos * a - sin * b, sin * a + cos * b
-        if self.chroma_gain > 1.0:
-            chroma = np.hypot(a, b)
+            lightness += 16.0
+            lightness *= lift
+            lightness -= 16.0
+            np.clip(lightness, 0.0, 100.0, out=lightness)
+        if rolls_off:
+            chroma = cv2.magnitude(a, b)
             excess = np.maximum(chroma - np.float32(CHROMA_KNEE), 0.0)
-            factor = np.where(excess > 0, (CHROMA_KNEE + excess / (1.0 + excess / CHROMA_SOFTNESS))
-                              / np.maximum(chroma, 1e-6), 1.0).astype(np.float32)
+            # 1 up to the knee (x / x), the soft roll-off past it.
+            factor = (np.minimum(chroma, np.float32(CHROMA_KNEE)) + excess / (1.0 + excess / CHROMA_SOFTNESS))
+            factor /= np.maximum(chroma, 1e-6)
             a, b = a * factor, b * factor
         if lift is not None:
             a, b = a * lift, b * lift
-        out[..., 1] = a + np.float32(self.white_to[0])
-        out[..., 2] = b + np.float32(self.white_to[1])
-        return out
+        if centred:
+            a, b = a + np.float32(a1), b + np.float32(b1)
+        return cv2.merge([lightness, a, b]).reshape(lab.shape)
 
 
 def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> LookTransform:
