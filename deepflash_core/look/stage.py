@@ -1,14 +1,29 @@
-"""The look stage of the pipeline: the photo's own look measured, and the global move to the requested one."""
+"""The look stage of the pipeline: the photo's own look measured, and the global move to the requested one.
+
+The move is a function of colour (and, for the key light, a smooth function of place), so it is computed
+on a copy of the person's region at most ``LOW_SIDE`` pixels a side and brought to full resolution like
+the network's correction: by the guided upsampler, which fits it in every small window as an affine
+function of the photo's own colours and applies that fit to the full-resolution pixels, strip by strip,
+straight into the output through the subject matte. A photo no larger than that copy is mapped pixel by
+pixel (:func:`deepflash_core.look.transfer.apply_transform`).
+"""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import torch
 
+from deepflash_core import upsample
 from deepflash_core.faces import Face
 from deepflash_core.look.descriptor import FaceAxes, Look, describe
 from deepflash_core.look.presets import requested_look
-from deepflash_core.look.transfer import apply_transform, plan_transform
+from deepflash_core.look.transfer import LookTransform, apply_transform, mapped_rgb, plan_transform
 from deepflash_core.options import Options
+from deepflash_core.pixels import PIXEL_SCALE, to_float
+
+# Longer side of the copy the move is computed on.
+LOW_SIDE = 384
 
 
 def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subject: np.ndarray, options: Options,
@@ -33,5 +48,42 @@ def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subj
         return None
     largest = max(measured, key=lambda face: face.box[2] - face.box[0])
     own = describe(pixels, largest)
-    apply_transform(pixels, output, plan_transform(own, requested, FaceAxes.of(largest)), subject, options.strength)
+    transform = plan_transform(own, requested, FaceAxes.of(largest))
+    if not transform.is_identity and options.strength > 0:
+        apply_through_upsampler(pixels, output, transform, subject, options.strength)
     return requested.resolve(own)
+
+
+def apply_through_upsampler(pixels: np.ndarray, output: np.ndarray, transform: LookTransform, matte: np.ndarray,
+                            strength: float) -> None:
+    """``output = x + strength·matte·(T(x) − x)`` over the matte's extent, ``T(x) − x`` computed at low resolution."""
+    rows = np.flatnonzero(matte.max(axis=1) > 0)
+    columns = np.flatnonzero(matte.max(axis=0) > 0)
+    if rows.size == 0:
+        return
+    x0, x1, y0, y1 = int(columns[0]), int(columns[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
+    factor = LOW_SIDE / max(x1 - x0, y1 - y0)
+    if factor >= 1.0:
+        apply_transform(pixels, output, transform, matte, strength)
+        return
+    size = (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor)))
+    region = pixels[y0:y1, x0:x1, :3]
+    guide = to_float(np.ascontiguousarray(cv2.resize(region, size, interpolation=cv2.INTER_AREA)))
+    delta = mapped_rgb(guide, transform, origin=(x0, y0), step=(x1 - x0) / size[0]) - guide
+    scale = np.float32(strength * PIXEL_SCALE[pixels.dtype])
+
+    def add(batch: int, first: int, end: int, strip: torch.Tensor) -> None:
+        weight = matte[y0 + first : y0 + end, x0:x1] * scale
+        moved = cv2.merge([plane * weight for plane in strip.numpy()])
+        source = pixels[y0 + first : y0 + end, x0:x1, :3]
+        target = output[y0 + first : y0 + end, x0:x1, :3]
+        if pixels.dtype == np.float32:
+            np.clip(source + moved, 0.0, 1.0, out=target)
+        else:
+            depth = cv2.CV_8U if pixels.dtype == np.uint8 else cv2.CV_16U
+            target[...] = cv2.add(source, moved, dtype=depth)
+
+    high = region if pixels.dtype != np.float32 else np.clip(np.nan_to_num(region), 0.0, 1.0)
+    upsample.guided_upsample(torch.from_numpy(delta).permute(2, 0, 1)[None],
+                             torch.from_numpy(guide).permute(2, 0, 1)[None],
+                             torch.from_numpy(high).permute(2, 0, 1)[None], sink=add)

@@ -4,25 +4,25 @@ It needs no flash detector, so it does the same to any photo: it measures the ph
 descriptor as the reference (:func:`deepflash_core.look.describe`) and moves the *light* between the two, in
 CIELAB:
 
-- lightness: the affine map that takes the photo's black and white levels (pupils, eye whites) to the
-  requested ones, ``L' = g·L + o``; then, because eye whites catch a flash more than skin does (and are
-  clipped in most flash photos), the face is moved a bounded part of the way left to the requested face's
-  lightness: ``FACE_FOLLOW`` of it, at most ``FACE_BAND`` L*, the same for every pixel (the map stays
-  increasing, so the lightness order of any two people stays theirs);
+- lightness: an affine map of L*: through the photo's black and white levels (pupils, eye whites or
+  teeth) to the requested ones; where the photo's white is clipped (most flash photos: a lower bound only),
+  an exposure through the black level alone. Then the face is moved ``FACE_FOLLOW`` of the way left to the
+  requested face's lightness, at most ``FACE_BAND`` L*, the same for every pixel: the anchors are small and
+  noisy, the face is large; the small share keeps each person's own skin (the map stays increasing, so the
+  lightness order of any two people stays theirs);
 - colour: the white moves to the requested white (a shift of a*, b*), and the colours seen from the white are
   scaled by the ratio of the skins' chroma (pale flash skin regains its colour) and turned by their hue
-  difference (a yellow-green flash cast), both bounded; chroma past the skin's range rolls off instead of
-  clipping;
-
+  difference (a yellow-green flash cast), both bounded, the turn fading with a colour's hue distance from
+  the skin's (clothes keep their hue); chroma past the skin's range rolls off instead of clipping;
 - modelling: the light falling across the face moves by the difference of the looks' ``key_x``, ``key_y``
   (stops across the face's width and height, bounded): luminance times ``2**(Δkey_x·across + Δkey_y·up)`` in
   the face's own frame, ``across`` and ``up`` held at the head's edges so the body takes the light of the
   head's side;
 
-and applies the result with weight ``strength × matte``, so the backdrop keeps its exact pixels. The skin is
-never pulled toward the reference's skin: the same light gives the same map whoever stands in it, so the
-lightness order of people corrected toward one look is their order in the photos. The requested look's own
-skin numbers only set how far the rendering moves (saturation, hue), never where the skin lands.
+and applies the result with weight ``strength × matte``, so the backdrop keeps its exact pixels. Lightness is
+taken from the light (anchors that do not depend on the skin), so people corrected toward one look keep their
+order of skin lightness; the skin's chroma and hue are the rendering's, so they do follow the requested look's
+(bounded): docs/LOOK.md measures what that costs each skin tone.
 """
 
 from __future__ import annotations
@@ -38,10 +38,14 @@ from deepflash_core.pixels import PIXEL_SCALE, to_float
 
 # Bounds of each move: the descriptor can be wrong on an odd photo, and a bounded move is still a better one.
 GAIN_RANGE = (0.5, 2.0)
-FACE_FOLLOW = 0.5
-FACE_BAND = 8.0
+FACE_FOLLOW = 0.3
+FACE_BAND = 10.0
+# A white at or above this L* is clipped: only a lower bound of the light's level.
+WHITE_CLIPPED = 95.0
 CHROMA_GAIN_RANGE = (0.5, 3.0)
-HUE_LIMIT_DEG = 30.0
+HUE_LIMIT_DEG = 75.0
+# How fast the hue turn fades with a colour's distance from the skin's hue (a Gaussian's width, degrees).
+HUE_WIDTH_DEG = 40.0
 # A skin paler than this (C*ab, from the white) has no colour to scale: a greyscale photo stays grey.
 MIN_CHROMA = 3.0
 # Chroma rolls off above this (C*ab): saturated clothes are not pushed out of gamut.
@@ -63,7 +67,8 @@ class LookTransform:
         gain, offset: ``L' = gain·L + offset``.
         white_from, white_to: the whites' ``(a*, b*)``; colours are seen from the first and put back from the second.
         chroma_gain: scale of the colours seen from the white.
-        hue_turn_deg: their turn, degrees.
+        hue_turn_deg: their turn at the skin's hue, degrees (fading with the distance of a colour's hue from it).
+        skin_hue_deg: the skin's hue seen from the white (``white_from``).
         key_turn: the change of modelling, ``(Δkey_x, Δkey_y)`` stops.
         axes: the face's frame in the photo (needed when ``key_turn`` is not zero).
     """
@@ -74,6 +79,7 @@ class LookTransform:
     white_to: tuple[float, float] = (0.0, 0.0)
     chroma_gain: float = 1.0
     hue_turn_deg: float = 0.0
+    skin_hue_deg: float = 0.0
     key_turn: tuple[float, float] = (0.0, 0.0)
     axes: FaceAxes | None = None
 
@@ -87,51 +93,51 @@ class LookTransform:
     def shades(self) -> bool:
         return self.axes is not None and max(map(abs, self.key_turn)) >= 0.01
 
-    def apply_lab(self, lab: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        """The map applied to ``(h, w, 3)`` float32 CIELAB values whose first pixel is the photo's ``origin``
-        ``(x, y)`` (a new array).
+    def _turn_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin of the turn for each whole degree of hue (seen from the white)."""
+        distance = (np.arange(360, dtype=np.float32) - np.float32(self.skin_hue_deg) + 180.0) % 360.0 - 180.0
+        turn = np.radians(self.hue_turn_deg) * np.exp(-0.5 * (distance / HUE_WIDTH_DEG) ** 2)
+        return np.cos(turn).astype(np.float32), np.sin(turn).astype(np.float32)
 
-        The lightness map and the colours' shift, scale and turn are one affine map of ``(L, a, b)``, applied
-        by ``cv2.transform`` in one pass over the interleaved values; only the modelling and the chroma's
-        roll-off work on planes.
-        """
-        turn = math.radians(self.hue_turn_deg)
-        cos, sin = self.chroma_gain * math.cos(turn), self.chroma_gain * math.sin(turn)
-        (a0, b0), (a1, b1) = self.white_from, self.white_to
-        rolls_off = self.chroma_gain > 1.0
-        # Colours seen from the new white while they are scaled further, then put back.
-        centred = rolls_off or self.shades
-        shift_a, shift_b = (0.0, 0.0) if centred else (a1, b1)
-        matrix = np.array([[self.gain, 0.0, 0.0, self.offset],
-                           [0.0, cos, -sin, shift_a - cos * a0 + sin * b0],
-                           [0.0, sin, cos, shift_b - sin * a0 - cos * b0]], np.float32)
-        values = np.ascontiguousarray(lab, np.float32)
-        image = values.reshape(-1, values.shape[-2] if values.ndim >= 3 else 1, 3)  # what OpenCV takes
-        lightness, a, b = cv2.split(cv2.transform(image, matrix))
-        np.clip(lightness, 0.0, 100.0, out=lightness)
+    def apply_lab(self, lab: np.ndarray, origin: tuple[float, float] = (0, 0), step: float = 1.0) -> np.ndarray:
+        """The map applied to ``(h, w, 3)`` float32 CIELAB values whose first pixel covers the photo from
+        ``origin`` ``(x, y)``, each ``step`` photo pixels wide (a new array)."""
+        out = np.empty_like(lab)
+        np.multiply(lab[..., 0], np.float32(self.gain), out=out[..., 0])
+        out[..., 0] += np.float32(self.offset)
+        np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
         lift = None
         if self.shades:
-            across, up = self.axes.grid(origin[0], origin[1], lab.shape[1], lab.shape[0])  # type: ignore[union-attr]
+            across, up = self.axes.grid(origin[0], origin[1], lab.shape[1], lab.shape[0], step)  # type: ignore[union-attr]
             stops = np.clip(across, -KEY_REACH[0], KEY_REACH[0]) * np.float32(self.key_turn[0])
             stops += np.clip(up, -KEY_REACH[1], KEY_REACH[1]) * np.float32(self.key_turn[1])
             # Luminance times 2**stops is L* + 16 times its cube root (and a*, b* alike).
             lift = np.exp2(stops / np.float32(3.0))
-            lightness += 16.0
-            lightness *= lift
-            lightness -= 16.0
-            np.clip(lightness, 0.0, 100.0, out=lightness)
-        if rolls_off:
-            chroma = cv2.magnitude(a, b)
+            out[..., 0] += 16.0
+            out[..., 0] *= lift
+            out[..., 0] -= 16.0
+            np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
+        a = lab[..., 1] - np.float32(self.white_from[0])
+        b = lab[..., 2] - np.float32(self.white_from[1])
+        if abs(self.hue_turn_deg) >= 0.05:
+            # The turn is the skin's: full at the skin's hue, fading with the distance from it (clothes, sky).
+            hue = cv2.phase(np.ascontiguousarray(a), np.ascontiguousarray(b), angleInDegrees=True)
+            index = np.round(hue).astype(np.int32) % 360
+            cos, sin = self._turn_table()
+            a, b = cos[index] * a - sin[index] * b, sin[index] * a + cos[index] * b
+        if self.chroma_gain != 1.0:
+            a, b = a * np.float32(self.chroma_gain), b * np.float32(self.chroma_gain)
+        if self.chroma_gain > 1.0:
+            chroma = np.hypot(a, b)
             excess = np.maximum(chroma - np.float32(CHROMA_KNEE), 0.0)
-            # 1 up to the knee (x / x), the soft roll-off past it.
-            factor = (np.minimum(chroma, np.float32(CHROMA_KNEE)) + excess / (1.0 + excess / CHROMA_SOFTNESS))
-            factor /= np.maximum(chroma, 1e-6)
+            factor = np.where(excess > 0, (CHROMA_KNEE + excess / (1.0 + excess / CHROMA_SOFTNESS))
+                              / np.maximum(chroma, 1e-6), 1.0).astype(np.float32)
             a, b = a * factor, b * factor
         if lift is not None:
             a, b = a * lift, b * lift
-        if centred:
-            a, b = a + np.float32(a1), b + np.float32(b1)
-        return cv2.merge([lightness, a, b]).reshape(lab.shape)
+        out[..., 1] = a + np.float32(self.white_to[0])
+        out[..., 2] = b + np.float32(self.white_to[1])
+        return out
 
 
 def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> LookTransform:
@@ -141,11 +147,7 @@ def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> 
     ``axes`` the modelling is left as it is.
     """
     target = requested.resolve(own)
-    span_from = max(own.white_lightness - own.black_lightness, 1.0)
-    span_to = max(target.white_lightness - target.black_lightness, 1.0)
-    gain = float(np.clip(span_to / span_from, *GAIN_RANGE))
-    offset = 0.5 * (target.white_lightness + target.black_lightness) \
-        - gain * 0.5 * (own.white_lightness + own.black_lightness)
+    gain, offset = _lightness_map(own, target)
     face_left = target.face_lightness - (gain * own.face_lightness + offset)
     offset += float(np.clip(FACE_FOLLOW * face_left, -FACE_BAND, FACE_BAND))
     chroma_gain, turn = 1.0, 0.0
@@ -158,12 +160,37 @@ def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> 
     key_turn = (float(np.clip(target.key_x - own.key_x, -KEY_LIMIT, KEY_LIMIT)),
                 float(np.clip(target.key_y - own.key_y, -KEY_LIMIT, KEY_LIMIT)))
     return LookTransform(gain, offset, (own.white_a, own.white_b), (target.white_a, target.white_b),
-                         chroma_gain, turn, key_turn, axes)
+                         chroma_gain, turn, own.face_hue, key_turn, axes)
+
+
+def mapped_rgb(rgb: np.ndarray, transform: LookTransform, origin: tuple[float, float] = (0, 0),
+               step: float = 1.0) -> np.ndarray:
+    """float32 sRGB ``(h, w, 3)`` in [0, 1] mapped by ``transform`` (placed in the photo as in :meth:`LookTransform.apply_lab`)."""
+    lab = transform.apply_lab(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), origin, step)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+
+
+def _lightness_map(own: Look, target: Look) -> tuple[float, float]:
+    """``(gain, offset)`` of ``L' = gain·L + offset`` taking ``own``'s levels to ``target``'s.
+
+    Through both anchors (black and white) when the photo's white is measured; when it is clipped (a lower
+    bound only, as in most flash photos) through the black level alone, as an exposure: luminance scales by
+    the ratio of the blacks' luminances, which in L* is a gain about L* = -16 (true black).
+    """
+    if own.white_lightness < WHITE_CLIPPED:
+        span_from = max(own.white_lightness - own.black_lightness, 1.0)
+        span_to = max(target.white_lightness - target.black_lightness, 1.0)
+        gain = float(np.clip(span_to / span_from, *GAIN_RANGE))
+        return gain, 0.5 * (target.white_lightness + target.black_lightness) \
+            - gain * 0.5 * (own.white_lightness + own.black_lightness)
+    gain = float(np.clip((target.black_lightness + 16.0) / (own.black_lightness + 16.0), *GAIN_RANGE))
+    return gain, 16.0 * gain - 16.0
 
 
 def apply_transform(pixels: np.ndarray, output: np.ndarray, transform: LookTransform, matte: np.ndarray,
                     strength: float = 1.0) -> None:
-    """Write ``pixels`` mapped by ``transform`` into ``output`` with weight ``w = strength·matte``: ``x + w·(T(x) − x)``.
+    """Write ``pixels`` mapped by ``transform`` into ``output`` with weight ``w = strength·matte``: ``x + w·(T(x) − x)``,
+    pixel by pixel at full resolution (the exact map; the pipeline applies it through its upsampler instead).
 
     Args:
         pixels: ``(H, W, 3|4)`` uint8, uint16 or float32 photo (alpha is never touched).
@@ -189,8 +216,7 @@ def apply_transform(pixels: np.ndarray, output: np.ndarray, transform: LookTrans
         if not strip.any():
             continue
         rgb = to_float(pixels[r0:r1, x0:x1, :3])
-        lab = transform.apply_lab(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), origin=(x0, r0))
-        mapped = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+        mapped = mapped_rgb(rgb, transform, origin=(x0, r0))
         mapped -= rgb
         mapped *= strip[..., None] * np.float32(strength)
         mapped += rgb
