@@ -10,7 +10,8 @@ with a message of its own. :mod:`deepflash_core.imageio` reads the uploaded file
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import gradio as gr
 
 from deepflash_core.errors import DeepFlashError, InvalidOptionError
 from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from web_demo.looks import REFERENCE, ReferenceLooks, look_choices, look_sweep
 from web_demo.service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ DEFAULTS = Options()
 BACKGROUND_CHOICES: list[tuple[str, str]] = [(value.capitalize(), value) for value in BACKGROUNDS]
 """The :data:`~deepflash_core.options.BACKGROUNDS`, as the page labels them."""
 API_NAME = "correct"
+SWEEP_API_NAME = "look_sweep"
 CONCURRENCY_ID = "deepflash"
 MAX_EXAMPLES = 4
 EXAMPLE_LABELS = {
@@ -97,28 +100,29 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
             allowed to serve their folders.
     """
 
+    references = ReferenceLooks(service)
+
     def correct(
         photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
-        red_eye: bool = DEFAULTS.red_eye, show_matte: bool = DEFAULTS.with_matte, progress: gr.Progress = gr.Progress()
+        red_eye: bool = DEFAULTS.red_eye, show_matte: bool = DEFAULTS.with_matte, look: str = DEFAULTS.look,
+        reference: dict[str, Any] | None = None, progress: gr.Progress = gr.Progress()
     ) -> tuple[tuple[str, str], str, str, str, str | None]:
-        try:
+        with _one_line_errors():
             upload, name = upload_path(photo)
-            result = service.run(
-                upload,
-                _options(strength, mode, background, red_eye, show_matte),
-                name=name,
-                progress=lambda fraction, step: progress(fraction, desc=step),
-            )
-        except DeepFlashError as error:
-            raise gr.Error(str(error), title="Cannot correct this photo", print_exception=False) from None
-        except Exception as error:  # a bug, not the user's doing: log it, show one line
-            log.exception("correction failed")
-            raise gr.Error(
-                f"Something went wrong inside DeepFlash ({type(error).__name__}); the details are in the server log.",
-                print_exception=False,
-            ) from None
+            options = _options(strength, mode, background, red_eye, show_matte, references.requested(look, reference))
+            result = service.run(upload, options, name=name, progress=lambda fraction, step: progress(fraction, desc=step))
         matte = str(result.matte) if result.matte is not None else None
         return (str(result.before), str(result.after)), str(result.faces), str(result.download), result.summary, matte
+
+    def sweep(
+        photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
+        red_eye: bool = DEFAULTS.red_eye, reference: dict[str, Any] | None = None,
+    ) -> list[tuple[str, str]]:
+        with _one_line_errors():
+            upload, name = upload_path(photo)
+            options = _options(strength, mode, background, red_eye, False)
+            look = references.look(reference) if reference else None
+            return look_sweep(service, upload, Path(name or upload.name).name, options, look)
 
     with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -140,10 +144,18 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                 background = gr.Radio(BACKGROUND_CHOICES, value=DEFAULTS.background, label="Background",
                                       elem_id="background",
                                       info="Keep leaves everything outside the person untouched; lift brightens a dark backdrop.")
+                look = gr.Dropdown(look_choices(), value=DEFAULTS.look, label="Look", elem_id="look",
+                                   info="The light to correct toward: a studio preset, the photo's own colour, or "
+                                        "the reference portrait below.")
+                reference = gr.Image(label="Reference portrait (optional): its light and colour become the look",
+                                     type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                     elem_id="reference", height=160)
                 with gr.Row():
                     red_eye = gr.Checkbox(value=DEFAULTS.red_eye, label="Fix red eyes", elem_id="red-eye")
                     show_matte = gr.Checkbox(value=DEFAULTS.with_matte, label="Show the matte", elem_id="show-matte")
-                button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
+                with gr.Row():
+                    button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
+                    sweep_button = gr.Button("Preview every look", elem_id="sweep")
                 if examples:
                     gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
                                 label="Example portraits",
@@ -163,6 +175,8 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                     with gr.Column():
                         download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
                         summary = gr.Markdown(label="Summary", elem_id="summary")
+                looks = gr.Gallery(label="Look sweep: the photo, small, under each look", columns=4, height=260,
+                                   elem_id="look-sweep", buttons=["fullscreen"])
                 matte = gr.Image(label="Subject matte (white: the person the correction goes through)",
                                  type="filepath", interactive=False, elem_id="matte", visible=False, height=360,
                                  buttons=["fullscreen"])
@@ -172,11 +186,25 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
                      show_progress="hidden", api_visibility="private")
         show_matte.change(lambda shown: gr.update(visible=shown), inputs=show_matte, outputs=matte, queue=False,
                           show_progress="hidden", api_visibility="private")
+        photo.change(lambda: None, inputs=None, outputs=looks, queue=False, show_progress="hidden",
+                     api_visibility="private")
+        # A reference uploaded is the look asked for, in view on the menu (never used behind a preset's name).
+        reference.upload(lambda: REFERENCE, inputs=None, outputs=look, queue=False, show_progress="hidden",
+                         api_visibility="private")
         button.click(
             correct,
-            inputs=[photo, strength, mode, background, red_eye, show_matte],
+            inputs=[photo, strength, mode, background, red_eye, show_matte, look, reference],
             outputs=results,
             api_name=API_NAME,
+            preprocess=False,
+            concurrency_limit=concurrency,
+            concurrency_id=CONCURRENCY_ID,
+        )
+        sweep_button.click(
+            sweep,
+            inputs=[photo, strength, mode, background, red_eye, reference],
+            outputs=looks,
+            api_name=SWEEP_API_NAME,
             preprocess=False,
             concurrency_limit=concurrency,
             concurrency_id=CONCURRENCY_ID,
@@ -219,12 +247,27 @@ def launch_app(
     return url
 
 
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A DeepFlash error as the page's one line; anything else logged and said in one line too."""
+    try:
+        yield
+    except DeepFlashError as error:
+        raise gr.Error(str(error), title="Cannot correct this photo", print_exception=False) from None
+    except Exception as error:  # a bug, not the user's doing: log it, show one line
+        log.exception("correction failed")
+        raise gr.Error(
+            f"Something went wrong inside DeepFlash ({type(error).__name__}); the details are in the server log.",
+            print_exception=False,
+        ) from None
+
+
 def _options(strength: Any, mode: Any, background: Any = DEFAULTS.background, red_eye: Any = DEFAULTS.red_eye,
-             show_matte: Any = DEFAULTS.with_matte) -> Options:
+             show_matte: Any = DEFAULTS.with_matte, look: Any = DEFAULTS.look) -> Options:
     """The page's form values as :class:`Options` (which checks every value: range, NaN, type)."""
     values = [value for _, value in MODES]
     if mode not in values:
         raise InvalidOptionError(f"mode must be one of {', '.join(values)}, got {mode!r}.")
     # The value goes to Options as it came, so the page refuses what the protocol refuses (text, true).
     return Options(strength=strength, whole_image=mode == "whole", background=background, red_eye=red_eye,
-                   with_matte=show_matte)
+                   with_matte=show_matte, look=look)

@@ -121,11 +121,11 @@ class CorrectionService:
         name = Path(name or upload.name).name
         report(0.0, "Reading the photo")
         with clock("read"):
-            self._check_pixel_count(upload, name)
+            self.check_pixel_count(upload, name)
             photo = imageio.load_photo(upload)
         report(0.1, "Finding faces")
         with clock("correct"):
-            correction = self._correct(photo.pixels, options, name,
+            correction = self.correct(photo.pixels, options, name,
                                        lambda stage, fraction: report(0.1 + 0.75 * fraction, _STAGES.get(stage, stage)))
         # whole-image mode reports the frame as its one "face"
         boxes = [] if options.whole_image else [_box(face.box) for face in correction.faces]
@@ -154,8 +154,8 @@ class CorrectionService:
         """Delete every result this service wrote (the page is going away, and its links with it)."""
         shutil.rmtree(self.output_root, ignore_errors=True)
 
-    def _correct(self, pixels: np.ndarray, options: Options, name: str,
-                 progress: Callable[[str, float], None]) -> Result:
+    def correct(self, pixels: np.ndarray, options: Options, name: str,
+                progress: Callable[[str, float], None] | None = None) -> Result:
         """The corrector's result; "no face" is reworded for the page (the core's words name a CLI flag)."""
         try:
             return self.corrector.correct(pixels, options, progress=progress)
@@ -164,7 +164,7 @@ class CorrectionService:
                 raise
             raise NoFaceError(f"{name}: no face found; choose “Whole image” to correct the whole frame.") from None
 
-    def _check_pixel_count(self, upload: Path, name: str) -> None:
+    def check_pixel_count(self, upload: Path, name: str) -> None:
         """Refuse huge images from their header, before anything is decoded."""
         try:
             with Image.open(upload) as image:

@@ -73,6 +73,13 @@ def run_case(case):
     config.set_property("red-eye", True)
     config.set_property("matte-mask", case.get("matte", False))
     config.set_property("start-server", False)
+    reference = None
+    if case.get("look"):
+        config.set_property("look", case["look"])
+    if case.get("reference"):  # another open image, as a user would have it
+        reference = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(str(WORK / case["reference"])))
+        config.set_property("reference-layer", reference.get_layers()[0])
+        reference_before = _names(reference)
     with case_address(case) as address:
         config.set_property("address", address)
         started = time.monotonic()
@@ -87,6 +94,9 @@ def run_case(case):
               "bounds_original": _bounds(original),
               "pixels": {"width": original.get_width(), "height": original.get_height(), "channels": channels,
                          "dtype": dtype}}
+    if reference is not None:
+        result.update(reference_layers_before=reference_before, reference_layers_after=_names(reference))
+        reference.delete()
     if status == Gimp.PDBStatusType.SUCCESS:
         result["outcome"] = "ok"
         new = layers[0]
@@ -103,7 +113,7 @@ def run_case(case):
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(str(out / "export.png")), None)
     else:
         text = result["message"]
-        result["outcome"] = ("no_face" if "No face" in text else
+        result["outcome"] = ("no_face" if "No face" in text else "bad_reference" if "The reference" in text else
                              "server_down" if "No DeepFlash server" in text else "error")
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"gimp case {case['name']}: {result['outcome']} in {seconds:.2f} s; {result['message'][:120]}", flush=True)

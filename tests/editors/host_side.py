@@ -10,9 +10,11 @@ exchange files with this script (under the root's /tmp/deepflash-editors).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,6 +26,8 @@ from deepflash_core.client import DeepFlashClient  # noqa: E402
 from deepflash_core.options import Options  # noqa: E402
 
 PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
+REFERENCE = REPO / "tests" / "fixtures" / "congress_A000055.jpg"  # another person's portrait: the look's reference
+PRESET = "neutral-studio"  # a preset that is not the default
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
 MOVED_TO = (60, 40)  # the "moved" case's layer offset: the layer then extends past the canvas
 FACE_LEVELS = 2.0  # a float document's face may differ from the 8-bit document's by this mean (of 255)
@@ -51,6 +55,10 @@ def cases(address: str) -> list[dict]:
         {"name": "noface", "image": "noface.png", "mode": "faces", "address": address, "expect": "no_face"},
         {"name": "noface_whole", "image": "noface.png", "mode": "whole", "address": address, "expect": "ok"},
         {"name": "server_down", **portrait, "address": "", "expect": "server_down"},
+        {"name": "look_preset", **portrait, "look": PRESET},
+        {"name": "look_reference", **portrait, "look": "reference", "reference": "reference.png"},
+        {"name": "look_grey_ref", **portrait, "look": "reference", "reference": "grey_reference.png",
+         "expect": "bad_reference"},
     ]
 
 
@@ -75,6 +83,10 @@ def prepare(work: Path) -> None:
     ramp = np.linspace(40, 220, 160, dtype=np.float32)
     flat = np.stack([np.tile(ramp, (120, 1))] * 3, axis=2).astype(np.uint8)
     cv2.imwrite(str(work / "noface.png"), flat)
+    reference = cv2.imread(str(REFERENCE), cv2.IMREAD_COLOR)
+    cv2.imwrite(str(work / "reference.png"), reference)
+    grey = cv2.cvtColor(cv2.cvtColor(reference, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(work / "grey_reference.png"), grey)  # an RGB file without colour: refused, in one line
     torch.manual_seed(0)
     model = network.FlashUNet(network.ModelConfig(width=0.125, input_size=64))
     torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network is "no change"; the tests must see a change
@@ -109,7 +121,8 @@ def check(work: Path, editor: str) -> list[str]:
         elif case["expect"] != "ok":
             if result["layers_after"] != result["layers_before"]:
                 problems.append(f"layers changed on failure: {result['layers_after']}")
-            needle = {"no_face": "No face", "server_down": "No DeepFlash server"}[case["expect"]]
+            needle = {"no_face": "No face", "server_down": "No DeepFlash server",
+                      "bad_reference": "The reference is greyscale"}[case["expect"]]
             if needle not in (result.get("message") or ""):
                 problems.append(f"message lacks {needle!r}: {result.get('message')!r}")
         else:
@@ -175,10 +188,19 @@ def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClie
     sent, wire_dtype = _with_rgb(before, _encode) if linear else before, meta["dtype"]
     if wire_dtype in ("f16", "f32"):
         sent, wire_dtype = sent.astype(np.float32), "f32"
-    reply = client.process(np.ascontiguousarray(sent), width=meta["width"], height=meta["height"],
-                           channels=meta["channels"], dtype=wire_dtype,
-                           options=Options(whole_image=case["mode"] == "whole", with_matte=case.get("matte", False)))
-    direct = np.frombuffer(reply.pixels, dtype=sent.dtype).reshape(new.shape)
+    options = Options(whole_image=case["mode"] == "whole", with_matte=case.get("matte", False))
+    if case.get("look"):
+        problems += _check_look(folder, result, case, client, notes)
+        options = dataclasses.replace(options, look=_requested_look(work_of(folder), case, client))
+
+    def direct_output(options: Options) -> tuple[np.ndarray, Any]:
+        reply = client.process(np.ascontiguousarray(sent), width=meta["width"], height=meta["height"],
+                               channels=meta["channels"], dtype=wire_dtype, options=options)
+        return np.frombuffer(reply.pixels, dtype=sent.dtype).reshape(new.shape), reply
+
+    direct, reply = direct_output(options)
+    if case.get("look") and np.array_equal(direct, direct_output(dataclasses.replace(options, look=Options().look))[0]):
+        problems.append(f"the look {options.look} gives the default look's output: the test would not notice it")
     expected = _with_rgb(direct, _decode) if linear else direct.astype(np.float64)
     # A half-float document (GIMP's read as f32) keeps what it is written to half precision.
     half = meta["dtype"] == "f16" or case.get("precision") == "f16"
@@ -196,6 +218,30 @@ def _check_success(folder: Path, result: dict, case: dict, client: DeepFlashClie
         problems += _check_mask(folder, result, case, meta, reply.matte, notes)
     elif result.get("has_mask"):
         problems.append("the new layer has a mask without a selection or a matte")
+    return problems
+
+
+def work_of(folder: Path) -> Path:
+    return folder.parents[2]  # WORK/out/EDITOR/CASE
+
+
+def _requested_look(work: Path, case: dict, client: DeepFlashClient) -> Any:
+    """What the editor should have sent as the look: the preset's name, or the reference file's look as the
+    server describes it (the editors send the reference layer's pixels; alpha plays no part)."""
+    if case["look"] != "reference":
+        return case["look"]
+    rgb = np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(work / case["reference"]), cv2.IMREAD_COLOR),
+                                            cv2.COLOR_BGR2RGB))
+    return client.describe_look(rgb, rgb.shape[1], rgb.shape[0], 3, "u8")
+
+
+def _check_look(folder: Path, result: dict, case: dict, client: DeepFlashClient, notes: list[str]) -> list[str]:
+    """A look case: the reference's document untouched; the look shown in the note."""
+    problems = []
+    if case.get("reference") and result.get("reference_layers_after") != result.get("reference_layers_before"):
+        problems.append(f"the reference's layers changed: {result.get('reference_layers_before')} -> "
+                        f"{result.get('reference_layers_after')}")
+    notes.append(f"look {case['look']}" + (f" from {case['reference']}" if case.get("reference") else ""))
     return problems
 
 

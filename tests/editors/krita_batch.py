@@ -88,6 +88,13 @@ def run_case(docker, case):
     docker.matte_mask.setChecked(case.get("matte", False))
     docker.start_server.setChecked(False)
     docker.strength_slider.setValue(100)
+    names = [entry.name for entry in docker.look_entries]
+    docker.look.setCurrentIndex(names.index(case.get("look") or names[0]))
+    reference = None
+    if case.get("reference"):  # another open document, as a user would have it
+        reference = Krita.instance().openDocument(str(WORK / case["reference"]))
+        reference_before = _names(reference)
+        docker.choose_reference(reference, reference.topLevelNodes()[0])
     with case_address(case) as address:
         docker.settings.set("address", address)
         started = time.monotonic()
@@ -102,6 +109,9 @@ def run_case(docker, case):
               "pixels": {"width": width, "height": height, "channels": 4,
                          "dtype": {"U8": "u8", "U16": "u16", "F32": "f32", "F16": "f16"}[depth],
                          "order": "bgra" if depth in ("U8", "U16") else "rgba"}}
+    if reference is not None:
+        result.update(reference_layers_before=reference_before, reference_layers_after=_names(reference))
+        reference.close()
     new = [node for node in document.topLevelNodes() if node.name() == "Studio light (DeepFlash)"]
     if new:
         result["outcome"] = "ok"
@@ -117,7 +127,7 @@ def run_case(docker, case):
         document.refreshProjection()
         document.exportImage(str(out / "export.png"), __import__("krita").InfoObject())
     else:
-        result["outcome"] = ("no_face" if "No face" in message else
+        result["outcome"] = ("no_face" if "No face" in message else "bad_reference" if "The reference" in message else
                              "server_down" if "No DeepFlash server" in message else "error")
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"krita case {case['name']}: {result['outcome']} in {seconds:.2f} s; {message[:120]}", flush=True)
