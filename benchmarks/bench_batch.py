@@ -12,6 +12,7 @@ byte-identical. With --stages it also prints the CPU cost of each stage of one p
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 200 --keep /tmp/bench-photos
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 0 --stages
     python benchmarks/bench_batch.py --portraits /path/to/portraits -n 200 --ceiling   # and the machine's own limit
+    python benchmarks/bench_batch.py --portraits /path/to/portraits -n 20 60 200 --ceiling --keep /tmp/bench-photos
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -192,10 +192,47 @@ def stage_costs(photos: list[Path]) -> None:
                   + f" | {encode:5.3f} | {total:5.3f} (network {stages[NETWORK]:.3f})  -> {1 / total:.2f} photos/s per core")
 
 
+def compare_commands(deepflash: list[str], photos: list[Path], scratch: Path, ceiling: bool) -> None:
+    """``process DIR`` and ``batch`` (and, with ``ceiling``, two ``process`` at once) on the same photos, one after another."""
+    # Both commands get a folder of exactly these photos (a kept folder may hold more).
+    photos_dir = scratch / "photos"
+    photos_dir.mkdir(parents=True)
+    for photo in photos:
+        (photos_dir / photo.name).symlink_to(photo.absolute())
+    names = [p.name for p in photos]
+    megapixels = [_megapixels(p) for p in photos]
+    print(f"\n{len(photos)} photos, {min(megapixels):.1f}-{max(megapixels):.1f} MP ({sum(megapixels):.0f} MP in all), "
+          f"load average {os.getloadavg()[0]:.1f}")
+    process_out, batch_out = scratch / "process", scratch / "batch"
+    count = len(photos)
+    process_time, process_peak, process_run, process_span = run_measured(
+        [*deepflash, "process", str(photos_dir), "--out-dir", str(process_out), "-q"], process_out, count)
+    batch_time, batch_peak, batch_run, batch_span = run_measured(
+        [*deepflash, "batch", str(photos_dir), "--out", str(batch_out), "-q"], batch_out, count)
+    for label, run in (("process", process_run), ("batch", batch_run)):
+        if run.returncode != 0:
+            print(f"{label} failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
+    said = [line for line in batch_run.stderr.splitlines() if " photos " in line and (" on " in line or " in this process" in line)]
+    print(f"batch said: {said[0] if said else '(nothing)'}")
+    for label, elapsed, peak, (first, last) in (("deepflash process DIR:", process_time, process_peak, process_span),
+                                               ("deepflash batch:      ", batch_time, batch_peak, batch_span)):
+        steady = (count - 1) / (last - first) if last > first else float("nan")
+        print(f"{label} {elapsed:7.1f} s  {count / elapsed:.3f} photos/s  peak {peak / 2**20:,.0f} MiB  "
+              f"CPU {CPU_SECONDS[label.split()[1].rstrip(':')]:.1f} s  (first output after {first:.1f} s, then {steady:.2f} photos/s)")
+    print(f"throughput ratio batch/process: {process_time / batch_time:.2f}x")
+    if ceiling:
+        limit = parallel_halves(deepflash, photos, scratch / "halves")
+        print(f"ceiling without Ray: two `deepflash process` on alternate halves at once: {limit:.1f} s, "
+              f"{process_time / limit:.2f}x `process DIR`; batch reaches {limit / batch_time:.0%} of it")
+    different = compare(process_out, batch_out, names)
+    print(f"byte-identical outputs: {len(names) - len(different)}/{len(names)}" + (f"  differ: {different[:10]}" if different else ""))
+    print(f"load average {os.getloadavg()[0]:.1f} after this size")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--portraits", type=Path, required=True, help="folder of studio portraits (searched recursively for .jpg)")
-    parser.add_argument("-n", "--count", type=int, default=20)
+    parser.add_argument("-n", "--count", type=int, nargs="+", default=[20], help="photos per run (several: one run each)")
     parser.add_argument("--keep", type=Path, help="make (or reuse) the photos here instead of a temporary folder")
     parser.add_argument("--stages", action="store_true", help="also print the per-stage CPU costs at 2, 6 and 12 MP")
     parser.add_argument("--ceiling", action="store_true",
@@ -203,43 +240,16 @@ def main() -> None:
                              "what this machine's cores give with no scheduler at all")
     args = parser.parse_args()
     deepflash = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
+    print(f"load average {os.getloadavg()[0]:.1f} at the start, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
-        photos = make_photos(args.portraits, args.count, args.keep or Path(scratch) / "made")
-        # Both commands get a folder of exactly these photos (a kept folder may hold more).
-        photos_dir = Path(scratch) / "photos"
-        photos_dir.mkdir()
-        for photo in photos:
-            (photos_dir / photo.name).symlink_to(photo.absolute())
-        if photos:
-            names = [p.name for p in photos]
-            megapixels = [_megapixels(p) for p in photos]
-            print(f"{len(photos)} photos, {min(megapixels):.1f}-{max(megapixels):.1f} MP ({sum(megapixels):.0f} MP in all), {os.cpu_count()} CPUs")
-            process_out, batch_out = Path(scratch) / "process", Path(scratch) / "batch"
-            count = len(photos)
-            process_time, process_peak, process_run, process_span = run_measured(
-                [*deepflash, "process", str(photos_dir), "--out-dir", str(process_out), "-q"], process_out, count)
-            batch_time, batch_peak, batch_run, batch_span = run_measured(
-                [*deepflash, "batch", str(photos_dir), "--out", str(batch_out), "-q"], batch_out, count)
-            for label, run in (("process", process_run), ("batch", batch_run)):
-                if run.returncode != 0:
-                    print(f"{label} failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
-            for label, elapsed, peak, (first, last) in (("deepflash process DIR:", process_time, process_peak, process_span),
-                                                       ("deepflash batch:      ", batch_time, batch_peak, batch_span)):
-                steady = (count - 1) / (last - first) if last > first else float("nan")
-                print(f"{label} {elapsed:7.1f} s  {count / elapsed:.3f} photos/s  peak {peak / 2**20:,.0f} MiB  "
-                      f"CPU {CPU_SECONDS[label.split()[1].rstrip(':')]:.1f} s  (first output after {first:.1f} s, then {steady:.2f} photos/s)")
-            print(f"throughput ratio batch/process: {process_time / batch_time:.2f}x")
-            if args.ceiling:
-                ceiling = parallel_halves(deepflash, photos, Path(scratch) / "halves")
-                print(f"ceiling without Ray: two `deepflash process` on alternate halves at once: {ceiling:.1f} s, "
-                      f"{process_time / ceiling:.2f}x `process DIR`")
-            different = compare(process_out, batch_out, names)
-            print(f"byte-identical outputs: {len(names) - len(different)}/{len(names)}" + (f"  differ: {different[:10]}" if different else ""))
+        for count in args.count:
+            kept = args.keep / f"n{count}" if args.keep else None
+            photos = make_photos(args.portraits, count, kept or Path(scratch) / f"made{count}")
+            if photos:
+                compare_commands(deepflash, photos, Path(scratch) / f"run{count}", args.ceiling)
         if args.stages:
             source = _portraits(args.portraits)[0]
             stage_costs([_upscaled(source, mp, Path(scratch) / f"stage_{mp:.0f}mp.jpg") for mp in (2.0, 6.0, 12.0)])
-        if args.keep is None:
-            shutil.rmtree(photos_dir, ignore_errors=True)
 
 
 def _megapixels(path: Path) -> float:

@@ -133,22 +133,25 @@ def warm_against_in_process(address: str, weights: Path, sizes: list[float], rep
         for _ in range(2):  # warm: first-call allocations on both sides
             client.process(image, width, height)
             pipeline.process(image, Options())
-        trips, locals_, ratios, stages = [], [], [], []
+        trips, locals_, ratios, stages, local_stages = [], [], [], [], []
         for _ in range(repeat):
             started = time.perf_counter()
             reply = client.process(image, width, height)
             trips.append(time.perf_counter() - started)
             started = time.perf_counter()
-            pipeline.process(image, Options())
+            result = pipeline.process(image, Options())
             locals_.append(time.perf_counter() - started)
             ratios.append(trips[-1] / locals_[-1])
             stages.append(reply.timings)
-        pipeline_stages = checked({name: value for name, value in stages[0].items() if name not in SERVER_TIMINGS}, OFF)
+            local_stages.append(checked(result.timings, OFF))
+        names = list(checked({name: value for name, value in stages[0].items() if name not in SERVER_TIMINGS}, OFF))
         print(f"  {megapixels:g} MP ({width}x{height}): round trip {statistics.median(trips):.3f} s, in-process "
               f"{statistics.median(locals_):.3f} s, ratio {statistics.median(ratios):.2f} (per pair "
               + " ".join(f"{r:.2f}" for r in ratios) + ")")
-        print("    server's stages (median): " + ", ".join(
-            f"{name} {statistics.median(t[name] for t in stages):.3f}" for name in [*pipeline_stages, *SERVER_TIMINGS]))
+        print("    stages, server / in-process (median s): " + ", ".join(
+            f"{name} {statistics.median(t[name] for t in stages):.3f}/{statistics.median(t[name] for t in local_stages):.3f}"
+            for name in names))
+        print("    the server's own: " + ", ".join(f"{name} {statistics.median(t[name] for t in stages):.3f}" for name in SERVER_TIMINGS))
 
 
 def memory_over(address: str, image: np.ndarray, requests: int) -> None:
