@@ -12,8 +12,9 @@ part changes nothing), "global" the look stage alone (no network), "product" bot
   requested look that the output closes; beside it the high-frequency texture change (mean |high-pass L*|
   difference to the input over the face).
 - **skin**: the lightest, middle and darkest held-out people of the London set (by their own studio face L*),
-  flash rendered from their untouched portraits, corrected toward the presets and the two references: each
-  output face's CIEDE2000 to the person's own studio photo, and whether the order of face lightness is kept.
+  flash rendered from their untouched portraits (then the same portraits made globally flash-like), corrected
+  toward the presets and the two references: each output face's CIEDE2000 to the person's own studio photo,
+  and how many of the pairs of people whose own faces differ by 5 L* or more keep their lightness order.
 - **global-flash**: held-out portraits made globally flash-like (L* → 0.6 L* + 40, a* → 0.5 a* − 2,
   b* → 0.5 b* + 6); share of the face's L* and chroma difference to the original closed, toward the default
   look and toward the original's own look, beside the same share on the renders.
@@ -22,6 +23,7 @@ part changes nothing), "global" the look stage alone (no network), "product" bot
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -63,13 +65,13 @@ def fidelity(pipe, renders: list, references: list) -> None:
                   + f" | {texture:.2f} |", flush=True)
 
 
-def skin(pipe, people: list, references: list) -> None:
+def skin(pipe, people: list, references: list, inputs: str) -> None:
     from skimage.color import deltaE_ciede2000
 
     from deepflash_core.look.presets import preset_names
     from deepflash_core.options import LOOK_AS_SHOT
 
-    print(f"\n### Skin tone kept: {len(people)} people (light to dark), flash rendered from their own portraits")
+    print(f"\n### Skin tone kept: {len(people)} people (light to dark), inputs: {inputs}")
     truth = [face_lab(r.target, r.hull) for _, r in people]
     # The pairs whose own studio faces differ by 5 L* or more: their order must survive the correction.
     pairs = [(i, j) for i in range(len(people)) for j in range(len(people)) if truth[i][0] >= truth[j][0] + 5]
@@ -162,7 +164,10 @@ def main(data: str | None, count: int, weights: str | None, only: str, seed: int
         ranked = sorted(london, key=lambda p: describe(*p).face_lightness)
         picks = [ranked[-1], ranked[-2], ranked[len(ranked) // 2], ranked[len(ranked) // 2 - 1], ranked[1], ranked[0]]
         names = ["light 1", "light 2", "medium 1", "medium 2", "dark 1", "dark 2"]
-        skin(pipe, [(n, render(rgb, face, seed, plain=True)) for n, (rgb, face) in zip(names, picks)], references)
+        plain = [(n, render(rgb, face, seed, plain=True)) for n, (rgb, face) in zip(names, picks)]
+        skin(pipe, plain, references, "flash rendered from their own portraits")
+        skin(pipe, [(n, dataclasses.replace(r, flash=flash_like(r.target))) for n, r in plain], references,
+             "their own portraits made globally flash-like")
     if "global-flash" in sections:
         global_flash(pipe, people, renders)
     if "no-flash" in sections:

@@ -52,7 +52,7 @@ MIN_CHROMA = 3.0
 CHROMA_KNEE = 60.0
 # The most the modelling moves (stops across the face), and how far from the eyes the key's ramp runs (face
 # widths across, heights up) before it holds.
-KEY_LIMIT = 1.5
+KEY_LIMIT = 2.5
 KEY_REACH = (0.6, 0.8)
 CHROMA_SOFTNESS = 40.0
 # Rows per strip when the map is applied at full resolution: bounded float temporaries.
