@@ -138,3 +138,16 @@ def test_process_through_the_server_refuses_an_unknown_look_before_sending_anyth
     assert result.exit_code == 2 and "Unknown look 'sepia'; the looks are" in result.output
     assert not (tmp_path / "out.png").exists() and not error_lines(result)
     assert client.info()["requests"]["requests"] == before + 1  # only this info's own request
+
+
+def test_an_editor_without_pyzmq_gets_the_same_look_and_refusals_through_the_stdio_helper(client):
+    import sys
+
+    from deepflash_core.stdio_client import StdioClient
+
+    helper = StdioClient(python=sys.executable, address=client.address, timeout_s=120, auto_start=False)
+    pixels = rgb(REFERENCE)
+    assert describe(helper, pixels) == describe(client, pixels)
+    with pytest.raises(ServerError, match="The reference is greyscale") as caught:
+        describe(helper, greyscale(pixels))
+    assert caught.value.code == protocol.E_BAD_REFERENCE
