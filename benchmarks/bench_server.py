@@ -30,6 +30,7 @@ import os
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -118,8 +119,21 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
     print("  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
 
 
-def warm_against_in_process(address: str, weights: Path, sizes: list[float], repeat: int) -> None:
-    """Round trips to a warm server against the same pipeline in this process, interleaved, per size."""
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of every thread of process ``pid`` (the scheduler's nanosecond counts)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # a thread that just ended
+            continue
+    return total / 1e9
+
+
+def warm_against_in_process(address: str, weights: Path, sizes: list[float], repeat: int, server_pid: int) -> None:
+    """Round trips to a warm server against the same pipeline in this process, interleaved, per size: wall
+    seconds, and CPU seconds (the server's threads plus this process during the request, against this
+    process during the in-process run), which other work on the machine disturbs far less."""
     from deepflash_core.options import Options
     from deepflash_core.pipeline import Pipeline
 
@@ -133,21 +147,24 @@ def warm_against_in_process(address: str, weights: Path, sizes: list[float], rep
         for _ in range(2):  # warm: first-call allocations on both sides
             client.process(image, width, height)
             pipeline.process(image, Options())
-        trips, locals_, ratios, stages, local_stages = [], [], [], [], []
+        trips, locals_, ratios, stages, local_stages, cpu_ratios = [], [], [], [], [], []
         for _ in range(repeat):
-            started = time.perf_counter()
+            started, cpu, served = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
             reply = client.process(image, width, height)
             trips.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            trip_cpu = time.process_time() - cpu + cpu_seconds(server_pid) - served
+            started, cpu = time.perf_counter(), time.process_time()
             result = pipeline.process(image, Options())
             locals_.append(time.perf_counter() - started)
             ratios.append(trips[-1] / locals_[-1])
+            cpu_ratios.append(trip_cpu / (time.process_time() - cpu))
             stages.append(reply.timings)
             local_stages.append(checked(result.timings, OFF))
         names = list(checked({name: value for name, value in stages[0].items() if name not in SERVER_TIMINGS}, OFF))
         print(f"  {megapixels:g} MP ({width}x{height}): round trip {statistics.median(trips):.3f} s, in-process "
               f"{statistics.median(locals_):.3f} s, ratio {statistics.median(ratios):.2f} (per pair "
-              + " ".join(f"{r:.2f}" for r in ratios) + ")")
+              + " ".join(f"{r:.2f}" for r in ratios) + f"); CPU seconds ratio {statistics.median(cpu_ratios):.2f} (per pair "
+              + " ".join(f"{r:.2f}" for r in cpu_ratios) + ")")
         print("    stages, server / in-process (median s): " + ", ".join(
             f"{name} {statistics.median(t[name] for t in stages):.3f}/{statistics.median(t[name] for t in local_stages):.3f}"
             for name in names))
@@ -276,15 +293,21 @@ def warm_main(args: argparse.Namespace) -> None:
         weights = Path(scratch) / "random.safetensors"
         save_model(model, ModelCard.for_model(model, name="random-shipped-architecture"), weights)
         address = f"tcp://127.0.0.1:{free_port()}"
-        launch = ServerLaunch(command=[sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"], weights=str(weights))
-        pid = ensure_server(address, launch)["pid"]
+        # Started in this benchmark's own session, not detached as a client would: Linux shares the CPU among
+        # sessions first (autogroups), so a detached server would get a share of its own on a busy machine.
+        server = subprocess.Popen([sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu", "--bind", address,
+                                   "--weights", str(weights)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            print(f"server pid {pid}, network width {config.width}, input {config.input_size} px, {os.cpu_count()} CPUs")
-            warm_against_in_process(address, weights, [2.0, 12.0], args.repeat)
+            DeepFlashClient(address, timeout_s=600, retries=0).ping()
+            while DeepFlashClient(address, timeout_s=600, retries=0).ping().get("state") != "ready":
+                time.sleep(0.5)
+            print(f"server pid {server.pid}, network width {config.width}, input {config.input_size} px, {os.cpu_count()} CPUs")
+            warm_against_in_process(address, weights, [2.0, 12.0], args.repeat, server.pid)
             memory_over(address, photo(12.0), args.memory_requests)
             print(f"load average {os.getloadavg()[0]:.1f} at the end")
         finally:
-            os.kill(pid, signal.SIGTERM)
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
 
 
 if __name__ == "__main__":
