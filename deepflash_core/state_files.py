@@ -48,6 +48,16 @@ def pid_path(address: str) -> Path:
     return state_dir() / f"server-{port_of(address)}.pid"
 
 
+SERVER_FILE_PATTERNS = ("server-*.log", "server-*.log.[0-9]", "server-*.pid", "server-*.pid.[0-9]*")
+"""The files servers write into the state folder: logs (rotated ones too), pid files and their temporary copies.
+Only these are removed on a purge: the folder may be one the user keeps other files in."""
+
+
+def server_files(folder: Path) -> list[Path]:
+    """The files in ``folder`` that match :data:`SERVER_FILE_PATTERNS`."""
+    return sorted({path for pattern in SERVER_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()})
+
+
 def log_note(address: str, reported: str | None = None) -> str:
     """Where an error message sends the user to read the log of the server at ``address``.
 

@@ -257,3 +257,36 @@ def test_purge_leaves_a_server_the_user_started_running_with_its_files(user_home
 def test_purge_without_uninstall_is_refused(home):
     result = CliRunner().invoke(cli, ["install", "gimp", "--purge"])
     assert result.exit_code != 0 and "--purge goes with --uninstall" in str(result.exception)
+
+
+def test_purge_removes_only_the_servers_files_from_a_state_folder_the_user_shares(home, monkeypatch):
+    from server_helpers import free_port
+
+    shared = home / "shared"
+    monkeypatch.setenv("DEEPFLASH_STATE_DIR", str(shared))
+    (shared / "photos").mkdir(parents=True)
+    (shared / "photos" / "holiday.jpg").write_bytes(b"the user's")
+    (shared / "notes.txt").write_text("the user's")
+    ours = ["server-6000.log", "server-6000.log.1", "server-6000.pid", "server-6000.pid.4242", "server-run_df.log"]
+    for name in ours:
+        (shared / name).write_text("written by a server")
+    invoke("gimp", "--address", f"tcp://127.0.0.1:{free_port()}")
+    result = invoke("gimp", "--uninstall", "--purge")
+    assert result.exit_code == 0, result.output
+    assert (shared / "notes.txt").read_text() == "the user's"
+    assert (shared / "photos" / "holiday.jpg").read_bytes() == b"the user's"
+    assert sorted(path.name for path in shared.iterdir()) == ["notes.txt", "photos"]
+    assert f"Removed the DeepFlash server files in {shared}; the folder stays" in result.output
+
+
+def test_purge_removes_a_state_folder_that_holds_only_the_servers_files(home, monkeypatch):
+    from server_helpers import free_port
+
+    state = home / "state"
+    monkeypatch.setenv("DEEPFLASH_STATE_DIR", str(state))
+    state.mkdir()
+    (state / "server-6000.log").write_text("written by a server")
+    invoke("gimp", "--address", f"tcp://127.0.0.1:{free_port()}")
+    result = invoke("gimp", "--uninstall", "--purge")
+    assert result.exit_code == 0, result.output
+    assert not state.exists() and f"Removed {state}" in result.output

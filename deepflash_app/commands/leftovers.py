@@ -89,14 +89,21 @@ def purge(left: Leftovers) -> list[str]:
         shutil.rmtree(left.config_dir, ignore_errors=True)
         lines.append(f"Removed {left.config_dir}")
     if left.state_dir is not None:
-        kept = _remove_state(left.state_dir)
-        lines.append(f"Removed {left.state_dir}" if not kept else
-                     f"Removed the files in {left.state_dir} except those of running servers ({', '.join(kept)})")
+        kept, others = _remove_state(left.state_dir)
+        if kept:
+            lines.append(f"Removed the DeepFlash server files in {left.state_dir} except those of running servers "
+                         f"({', '.join(kept)})")
+        elif others:
+            lines.append(f"Removed the DeepFlash server files in {left.state_dir}; the folder stays, as it holds "
+                         f"other files")
+        else:
+            lines.append(f"Removed {left.state_dir}")
     return lines
 
 
-def _remove_state(folder: Path) -> list[str]:
-    """Remove the state folder's files but a running server's pid file and logs; returns the kept names."""
+def _remove_state(folder: Path) -> tuple[list[str], bool]:
+    """Remove the files servers wrote in ``folder``, but a running server's pid file and logs, and the folder
+    when nothing else is left in it; returns the kept names and whether other files stay."""
     from server import lifecycle
 
     kept: set[str] = set()
@@ -105,13 +112,10 @@ def _remove_state(folder: Path) -> list[str]:
         if record is not None and record.is_running_server():
             stem = pid_file.name.removesuffix(".pid")
             kept |= {path.name for path in folder.glob(f"{stem}.*")}
-    for path in folder.iterdir():
-        if path.name in kept:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+    for path in state_files.server_files(folder):
+        if path.name not in kept:
             path.unlink(missing_ok=True)
-    if not kept:
-        shutil.rmtree(folder, ignore_errors=True)
-    return sorted(kept)
+    others = any(path.name not in kept for path in folder.iterdir())
+    if not kept and not others:
+        folder.rmdir()
+    return sorted(kept), others
