@@ -297,10 +297,60 @@ def test_linear_profiles_are_told_apart_by_name(name, linear):
     assert transfer.is_linear_profile(name) is linear
 
 
-def test_integer_documents_are_sent_as_they_are_whatever_the_profile():
+def krita_srgb8_to_linear16(srgb: np.ndarray) -> np.ndarray:
+    """What Krita stores when an 8-bit sRGB image is converted to 16-bit with its default 16-bit profile
+    (sRGB-elle-V2-g10.icc, linear): the decoded value, rounded to 16 bits; alpha is scaled."""
+    normal = srgb.astype(np.float64) / 255
+    decoded = np.where(normal <= 0.04045, normal / 12.92, ((normal + 0.055) / 1.055) ** 2.4)
+    decoded[..., 3] = normal[..., 3]
+    return np.round(decoded * 65535).astype(np.uint16)
+
+
+def krita_linear16_to_srgb8(linear: np.ndarray) -> np.ndarray:
+    normal = linear.astype(np.float64) / 65535
+    encoded = np.where(normal <= 0.0031308, normal * 12.92, 1.055 * normal ** (1 / 2.4) - 0.055)
+    encoded[..., 3] = normal[..., 3]
+    return np.round(encoded * 255).astype(np.uint8)
+
+
+def test_a_linear_16_bit_document_is_sent_as_the_8_bit_srgb_values_and_comes_back_as_it_was(portrait_path):
+    from PIL import Image
+
+    rgba8 = np.asarray(Image.open(portrait_path).convert("RGBA"))
+    height, width = rgba8.shape[:2]
+    linear16 = krita_srgb8_to_linear16(rgba8)
+    bgra16 = linear16[..., [2, 1, 0, 3]].tobytes()
+    doc = FakeDocument("U16", bgra16, width=width, height=height, profile=LINEAR_PROFILE)
+    source = document.read_active_layer(doc)
+    assert source.linear and source.dtype == "f32"
+    sent = np.frombuffer(source.pixels, np.float32).reshape(height, width, 4)
+    assert np.abs(sent * 255 - rgba8).max() < 0.5  # the model sees what the 8-bit document shows
+    # Pixels the server leaves alone (outside the person) come back exactly as they were.
+    assert document.add_result_layer(source, source.pixels).data == bgra16
+    # A change the server makes lands as Krita would convert it: the 8-bit view of the layer is that change.
+    brighter = np.clip(sent + np.float32(0.1), 0, 1)
+    brighter[..., 3] = sent[..., 3]
+    layer = document.add_result_layer(source, brighter.tobytes())
+    shown = krita_linear16_to_srgb8(np.frombuffer(layer.data, np.uint16).reshape(height, width, 4)[..., [2, 1, 0, 3]])
+    assert np.abs(shown.astype(int) - np.round(brighter * 255)).max() <= 1
+
+
+@pytest.mark.parametrize("with_numpy", [True, False])
+@pytest.mark.parametrize("depth, dtype", [("U8", np.uint8), ("U16", np.uint16)])
+def test_every_integer_value_of_a_linear_document_round_trips_exactly(monkeypatch, depth, dtype, with_numpy):
+    values = np.arange(np.iinfo(dtype).max + 1, dtype=dtype)
+    if not with_numpy:
+        monkeypatch.setitem(sys.modules, "numpy", None)  # an editor Python without numpy
+    doc = FakeDocument(depth, values.tobytes(), width=len(values) // 4, profile=LINEAR_PROFILE)
+    source = document.read_active_layer(doc)
+    assert source.linear and source.dtype == "f32"
+    assert document.add_result_layer(source, source.pixels).data == values.tobytes()
+
+
+def test_an_srgb_integer_document_is_sent_as_it_is():
     bgra = bytes([10, 20, 30, 255, 40, 50, 60, 128])
-    source = document.read_active_layer(FakeDocument("U8", bgra, profile=LINEAR_PROFILE))
-    assert not source.linear and source.pixels == pixels.swap_red_blue(bgra, 1)
+    source = document.read_active_layer(FakeDocument("U8", bgra, profile=SRGB_PROFILE))
+    assert not source.linear and source.dtype == "u8" and source.pixels == pixels.swap_red_blue(bgra, 1)
 
 
 def test_a_moved_layer_is_read_and_written_at_its_own_bounds():

@@ -206,7 +206,7 @@ class DeepFlashDocker(DockWidget):
         if chosen is None:
             raise DocumentError(messages.no_reference(REFERENCE_WHAT))
         layer = read_layer(chosen[0], chosen[1])
-        return Reference(layer.pixels, layer.width, layer.height, 4, layer.layout.protocol_dtype)
+        return Reference(layer.pixels, layer.width, layer.height, 4, layer.dtype)
 
     def _save(self, name: str, value: Any) -> None:
         try:
@@ -247,7 +247,7 @@ class DeepFlashDocker(DockWidget):
             self.show_message(str(error))
             return
         start = self.settings["start_server"]
-        job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.layout.protocol_dtype,
+        job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.dtype,
                   options_of(self.settings), reference)
         context = Context(address=self.address,
                           connect=client_factory(self.record["python"], self.record["serve_command"],

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .pixels import KritaLayout, UnsupportedLayoutError, krita_layout, krita_to_protocol, protocol_to_krita
+from .pixels import (KritaLayout, UnsupportedLayoutError, float_to_integer, integer_to_float, krita_layout,
+                     krita_to_protocol, protocol_to_krita)
 
 from .transfer import is_linear_profile, linear_to_srgb, srgb_to_linear
 
@@ -25,7 +26,8 @@ class DocumentError(Exception):
 
 @dataclass
 class LayerPixels:
-    """The active layer's pixels inside its own bounds, already in the protocol's sRGB-encoded R,G,B,A."""
+    """The active layer's pixels inside its own bounds, already in the protocol's sRGB-encoded R,G,B,A of
+    ``dtype`` (the layout's, but ``f32`` for a linear document)."""
 
     document: Any
     node: Any
@@ -35,7 +37,8 @@ class LayerPixels:
     width: int
     height: int
     pixels: bytes
-    linear: bool = False  # a float document with a linear profile: encoded for the model, decoded back
+    dtype: str
+    linear: bool = False  # a document with a linear profile: encoded for the model, decoded back
 
 
 def read_active_layer(document: Any) -> LayerPixels:
@@ -78,12 +81,13 @@ def read_layer(document: Any, node: Any) -> LayerPixels:
     data = bytes(read(x, y, width, height))
     if len(data) != width * height * layout.pixel_bytes:
         raise DocumentError(f"Krita returned {len(data)} bytes for a {width}×{height} {layout.depth} layer.")
-    pixels = krita_to_protocol(data, layout)
-    # Integer documents hold sRGB-encoded values; float ones follow their profile.
-    linear = layout.protocol_dtype == "f32" and is_linear_profile(document.colorProfile())
+    pixels, dtype = krita_to_protocol(data, layout), layout.protocol_dtype
+    # The model expects sRGB-encoded values. A linear profile (Krita's default for 16-bit and float documents)
+    # is encoded, as floats: re-encoded at 8 or 16 bits the darks would lose levels.
+    linear = is_linear_profile(document.colorProfile())
     if linear:
-        pixels = linear_to_srgb(pixels)
-    return LayerPixels(document, node, layout, x, y, width, height, pixels, linear)
+        pixels, dtype = linear_to_srgb(integer_to_float(pixels, dtype)), "f32"
+    return LayerPixels(document, node, layout, x, y, width, height, pixels, dtype, linear)
 
 
 def image_layers(documents: list[Any]) -> list[tuple[Any, Any, str]]:
@@ -122,7 +126,7 @@ def add_result_layer(source: LayerPixels, pixels: bytes, matte: bytes | None = N
     document = source.document
     layer = document.createNode(LAYER_NAME, "paintlayer")
     if source.linear:
-        pixels = srgb_to_linear(pixels)
+        pixels = float_to_integer(srgb_to_linear(pixels), source.layout.protocol_dtype)
     data = protocol_to_krita(pixels, source.layout)
     if layer.setPixelData(data, source.x, source.y, source.width, source.height) is False:
         raise DocumentError("Krita refused the new layer's pixels.")

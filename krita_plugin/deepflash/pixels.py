@@ -139,3 +139,42 @@ def protocol_to_krita(data: bytes | bytearray | memoryview, layout: KritaLayout)
     if layout.depth == "F16":
         return float_to_half(data)
     return bytes(data)
+
+
+_INTEGER_TYPECODES = {"u8": "B", "u16": "H"}
+
+
+def integer_to_float(data: bytes | bytearray | memoryview, dtype: str) -> bytes:
+    """Native-order ``u8``/``u16`` samples to native-order 32-bit floats in [0, 1] (``f32`` passes through)."""
+    if dtype == "f32":
+        return bytes(data)
+    code = _INTEGER_TYPECODES[dtype]
+    scale = float((1 << (8 * array.array(code).itemsize)) - 1)
+    try:
+        import numpy
+
+        return (numpy.frombuffer(data, dtype=numpy.dtype(code)).astype(numpy.float32) / numpy.float32(scale)).tobytes()
+    except ImportError:
+        pass
+    samples = array.array(code)
+    samples.frombytes(data)
+    return array.array("f", [value / scale for value in samples]).tobytes()
+
+
+def float_to_integer(data: bytes | bytearray | memoryview, dtype: str) -> bytes:
+    """Native-order 32-bit floats to ``u8``/``u16`` samples, rounded and clipped to [0, 1] (``f32`` passes through)."""
+    if dtype == "f32":
+        return bytes(data)
+    code = _INTEGER_TYPECODES[dtype]
+    scale = float((1 << (8 * array.array(code).itemsize)) - 1)
+    try:
+        import numpy
+
+        values = numpy.frombuffer(data, dtype=numpy.float32).astype(numpy.float64)
+        return numpy.rint(numpy.clip(numpy.nan_to_num(values) * scale, 0, scale)).astype(numpy.dtype(code)).tobytes()
+    except ImportError:
+        pass
+    values = array.array("f")
+    values.frombytes(data)
+    return array.array(code, [int(min(max(value * scale, 0.0), scale) + 0.5) if value == value else 0
+                              for value in values]).tobytes()
