@@ -378,6 +378,18 @@ def test_a_selection_becomes_a_transparency_mask_on_the_new_layer():
     assert [(child.kind, child.selection) for child in layer.children] == [("transparencymask", selection)]
 
 
+@pytest.mark.parametrize("matte", [None, bytes(2)], ids=["selection", "matte"])
+def test_the_mask_joins_the_layer_before_the_layer_joins_the_document(monkeypatch, matte):
+    """Krita records each node added to the document as one undo step: the mask must already be on the layer
+    when the layer is added, so that one undo removes the result, mask and all."""
+    monkeypatch.setattr(document, "new_selection", FakeSelection)
+    doc = FakeDocument("U8", bytes(8), selection=object())
+    layer = document.add_result_layer(document.read_active_layer(doc), bytes(8), matte)
+    [mask] = layer.children
+    assert doc.events == [("pixels", document.LAYER_NAME, False), ("add", mask.name),
+                          ("add", document.LAYER_NAME)]
+
+
 class FakeSelection:
     """A Krita selection: the bytes set on it, and the selections intersected into it."""
 

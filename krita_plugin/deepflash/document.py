@@ -117,8 +117,8 @@ def new_selection() -> Any:
 def add_result_layer(source: LayerPixels, pixels: bytes, matte: bytes | None = None) -> Any:
     """Add ``pixels`` (protocol layout) as a new paint layer right above the source layer, at its bounds.
 
-    The pixels are written before the layer joins the document, so adding it is the one undo
-    step. A selection becomes a transparency mask on the new layer: the user sees and can edit
+    The pixels (and the mask) are set before the layer joins the document, so adding it is the one
+    undo step. A selection becomes a transparency mask on the new layer: the user sees and can edit
     what it kept, and the layer itself holds the server's result unchanged. The subject ``matte``
     (one byte per pixel of the layer's bounds), when given, is that mask instead, intersected with
     the selection if there is one (Krita's intersection: the lesser value).
@@ -130,9 +130,6 @@ def add_result_layer(source: LayerPixels, pixels: bytes, matte: bytes | None = N
     data = protocol_to_krita(pixels, source.layout)
     if layer.setPixelData(data, source.x, source.y, source.width, source.height) is False:
         raise DocumentError("Krita refused the new layer's pixels.")
-    parent = source.node.parentNode() or document.rootNode()
-    above = source.node if source.node.parentNode() is not None else None
-    parent.addChildNode(layer, above)
     selection = document.selection()
     if matte is not None:
         matte_selection = new_selection()
@@ -146,5 +143,10 @@ def add_result_layer(source: LayerPixels, pixels: bytes, matte: bytes | None = N
         mask = document.createTransparencyMask(name)
         mask.setSelection(selection)
         layer.addChildNode(mask, None)
+    # Last: Krita records each node added to the document as an undo step, so the mask joins the layer
+    # first and one undo removes the result with its mask.
+    parent = source.node.parentNode() or document.rootNode()
+    above = source.node if source.node.parentNode() is not None else None
+    parent.addChildNode(layer, above)
     document.refreshProjection()
     return layer
