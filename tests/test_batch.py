@@ -165,3 +165,72 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == "deepflash: deepflash batch needs Ray: pip install 'deepflash[batch]'."
     assert os.listdir(tmp_path) == []
+
+
+# Each flag away from its default, on photos where each one changes the result (checked below).
+USER_FLAGS = ("--strength", "0.4", "--background", "lift", "--no-red-eye", "--whole-image")
+
+
+@pytest.fixture(scope="module")
+def options_shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("options-shoot")
+    for name in ("congress_A000014.jpg", "red_eye_portrait.jpg"):
+        shutil.copy(FIXTURES / name, folder / name)
+    return folder
+
+
+def test_each_user_option_changes_the_results_of_the_options_shoot(options_shoot: Path, tiny_weights: Path) -> None:
+    """The guard of the two tests below: a worker that dropped any one option would write other files."""
+    from deepflash_core.imageio import load_photo
+    from deepflash_core.options import Options
+    from deepflash_core.pipeline import Pipeline
+
+    pipeline = Pipeline.load(weights=tiny_weights, device="cpu")
+    users = Options(strength=0.4, background="lift", red_eye=False, whole_image=True)
+    photos = [load_photo(path).pixels for path in sorted(options_shoot.iterdir())]
+    wanted = [pipeline.process(pixels, users).pixels for pixels in photos]
+    for name, default in {"strength": 1.0, "background": "keep", "red_eye": True, "whole_image": False}.items():
+        dropped = replace(users, **{name: default})
+        assert any(not np.array_equal(pipeline.process(pixels, dropped).pixels, want)
+                   for pixels, want in zip(photos, wanted)), f"{name} changes nothing on these photos"
+
+
+@pytest.fixture(scope="module")
+def processed_with_user_options(options_shoot: Path, tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("process-options")
+    result = deepflash("process", *sorted(options_shoot.iterdir()), "--out-dir", out, "--weights", tiny_weights,
+                       *USER_FLAGS, "-q")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_batch_workers_apply_the_users_options(options_shoot: Path, processed_with_user_options: Path,
+                                               tiny_weights: Path, tmp_path: Path) -> None:
+    result = deepflash("batch", options_shoot, "--out", tmp_path, "--weights", tiny_weights, "--cpus", "2", "-q",
+                       *USER_FLAGS)
+    assert result.returncode == 0, result.stderr
+    for path in options_shoot.iterdir():
+        assert (tmp_path / path.name).read_bytes() == (processed_with_user_options / path.name).read_bytes(), path.name
+
+
+@pytest.mark.slow
+def test_the_staged_layout_applies_the_users_options(options_shoot: Path, processed_with_user_options: Path,
+                                                     tiny_weights: Path, tmp_path: Path) -> None:
+    import ray
+
+    from deepflash_app.batch import job, resources, sources
+    from deepflash_core.options import Options
+
+    items, _ = sources.plan([str(path) for path in sorted(options_shoot.iterdir())], tmp_path)
+    staged = replace(resources.plan_for(2, gpus=1), actor_gpus=0.0)
+    settings = job.Settings(Options(strength=0.4, background="lift", red_eye=False, whole_image=True),
+                            weights=str(tiny_weights))
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    try:
+        records = list(job.run(items, settings, staged, job.new_staging_folder(tmp_path), progress=False))
+    finally:
+        ray.shutdown()
+    assert {record.status for record in records} == {"done"}
+    for path in options_shoot.iterdir():
+        assert (tmp_path / path.name).read_bytes() == (processed_with_user_options / path.name).read_bytes(), path.name
