@@ -56,6 +56,22 @@ def test_background_red_eye_and_matte_reach_the_pipeline_as_options(client: Clie
     assert Image.open(download).size == (225, 275)
 
 
+@pytest.mark.parametrize("strength", [0.3, 0.8])
+def test_the_in_process_page_applies_the_strength_slider(client: Client, recording: Recording, portrait_path: Path,
+                                                         tmp_path: Path, strength: float) -> None:
+    from deepflash_core.imageio import load_photo
+
+    upload = tmp_path / "portrait.png"  # lossless, so the download holds the pipeline's pixels exactly
+    Image.open(portrait_path).convert("RGB").save(upload)
+    (_, _), _, download, _, _ = correct(client, upload, strength=strength)
+    assert recording.options[-1] == Options(strength=strength)
+    pixels = load_photo(upload).pixels
+    expected = recording.inner.pipeline.process(pixels, Options(strength=strength)).pixels
+    assert np.array_equal(np.asarray(Image.open(download)), expected)
+    full = recording.inner.pipeline.process(pixels, Options()).pixels
+    assert not np.array_equal(expected, full)  # the slider's value matters for this photo
+
+
 def test_the_defaults_of_the_page_are_those_of_options(client: Client, recording: Recording,
                                                        portrait_path: Path) -> None:
     client.predict(handle_file(str(portrait_path)), 1.0, "faces", api_name="/correct")  # older three-value calls
