@@ -62,7 +62,10 @@ def stop_server(pid: int, timeout_s: float = 60.0) -> None:
 
 
 def wait_until_ready(client: DeepFlashClient, timeout_s: float = 180.0) -> dict:
+    """The ``ping`` reply once the model is loaded; fails the test when it is still loading after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while (reply := client.ping())["state"] == "loading" and time.monotonic() < deadline:
+    while (reply := client.ping())["state"] == "loading":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server at {client.address} still loads its model after {timeout_s:g} s")
         time.sleep(0.05)
     return reply

@@ -120,11 +120,11 @@ def test_ping_is_answered_while_images_are_processing(server, client):
         for _ in range(3):
             dealer.send_multipart([b"", header, big], copy=False)
         busy_seen = None
-        for _ in range(200):
+        deadline = time.monotonic() + 120  # bounded by time, not by polls: a loaded machine starts late
+        while busy_seen is None and time.monotonic() < deadline:
             info = client.info()
             if info["running"]:
                 busy_seen = info
-                break
             time.sleep(0.01)
         assert busy_seen is not None, "no request was ever seen running"
         assert client.ping()["state"] == "ready"

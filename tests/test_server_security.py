@@ -49,4 +49,15 @@ def test_a_secret_key_others_can_read_is_refused_with_the_fix(tmp_path):
 
 def test_a_private_secret_key_is_accepted(tmp_path):
     keys = security.generate_keys(tmp_path / "keys")
-    security.check_private(keys / "server.key_secret")
+    secret = keys / "server.key_secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # written private
+    assert security.check_private(secret) is None  # accepted: no error
+    context = zmq.Context()
+    socket = context.socket(zmq.ROUTER)
+    try:
+        authenticator = security.enable_curve(context, socket, keys)
+        assert socket.getsockopt(zmq.CURVE_SERVER) == 1
+        authenticator.stop()
+    finally:
+        socket.close(linger=0)
+        context.term()

@@ -92,3 +92,10 @@ def test_sigterm_after_the_first_reply_still_answers_every_request(one_worker_se
             assert reply.pixels is not None and len(reply.pixels) == image.frame_bytes
         else:
             assert reply.fields["code"] == protocol.E_SHUTTING_DOWN
+    # One worker takes the requests in order: r0 was answered and r1 running (the worker takes it as it
+    # finishes r0) when the signal came, so both finish; the last one had not started and is refused. What
+    # finished comes before what was refused.
+    outcomes = [reply.status for reply in sorted(replies, key=lambda reply: reply.request_id)]
+    finished = outcomes.count("ok")
+    assert outcomes == ["ok"] * finished + ["error"] * (REQUESTS - finished)
+    assert outcomes[:2] == ["ok", "ok"] and outcomes[-1] == "error"
