@@ -91,6 +91,21 @@ def check_private(secret_file: Path) -> None:
                                  f"(mode {mode:04o}); run `chmod 600 {secret_file}`.")
 
 
+def check_not_writable_by_others(folder: Path) -> None:
+    """Refuse a folder of admitted client keys that users other than its owner may write: anyone who could add
+    a key there would be let in (no-op on Windows).
+
+    Raises:
+        InvalidOptionError: naming the folder, its mode and the chmod that fixes it.
+    """
+    if os.name == "nt":
+        return
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if mode & 0o022:
+        raise InvalidOptionError(f"Refusing the client keys in {folder}: other users can add keys there "
+                                 f"(mode {mode:04o}); run `chmod 700 {folder}`.")
+
+
 def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> ThreadAuthenticator:
     """Make ``socket`` a CURVE server that admits the clients listed in ``curve_dir``."""
     secret_file = curve_dir / "server.key_secret"
@@ -99,6 +114,7 @@ def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> T
         raise InvalidOptionError(f"{curve_dir} has no server.key_secret and {AUTHORIZED_DIR}/; create it with "
                                  "`deepflash serve --generate-keys DIR`.")
     check_private(secret_file)
+    check_not_writable_by_others(authorized)
     try:
         public, secret = zmq.auth.load_certificate(str(secret_file))
     except (OSError, ValueError) as error:

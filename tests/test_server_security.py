@@ -47,6 +47,23 @@ def test_a_secret_key_others_can_read_is_refused_with_the_fix(tmp_path):
     assert "0644" in message and f"chmod 600 {secret}" in message
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757], ids=["0777", "group-writable", "others-writable"])
+def test_an_authorized_clients_folder_others_can_write_is_refused_with_the_fix(tmp_path, mode):
+    keys = security.generate_keys(tmp_path / "keys")
+    authorized = keys / security.AUTHORIZED_DIR
+    os.chmod(authorized, mode)  # anyone who may add a key there is let in
+    context = zmq.Context()
+    socket = context.socket(zmq.ROUTER)
+    try:
+        with pytest.raises(InvalidOptionError) as refused:
+            security.enable_curve(context, socket, keys).stop()
+    finally:
+        socket.close(linger=0)
+        context.term()
+    message = str(refused.value)
+    assert "\n" not in message and f"{mode:04o}" in message and f"chmod 700 {authorized}" in message
+
+
 def test_a_private_secret_key_is_accepted(tmp_path):
     keys = security.generate_keys(tmp_path / "keys")
     secret = keys / "server.key_secret"
