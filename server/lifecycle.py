@@ -173,7 +173,11 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
         raise PortInUseError(f"Port {port} is held by a DeepFlash server (pid {record.pid}) that does not answer; "
                              f"stop it with `deepflash stop --address {address}` or run `deepflash serve --replace`.")
     log.warning("replacing the unresponsive server pid %d", record.pid)
-    stop_process(record.pid)
+    try:
+        stop_process(record.pid)
+    except PermissionError:
+        raise PortInUseError(f"Port {port} is held by another user's DeepFlash server (pid {record.pid}), which "
+                             f"does not answer; only that user (or an administrator) can stop it.") from None
     try:
         router.bind(address)
     except zmq.ZMQError as error:
@@ -235,7 +239,12 @@ def stop_server(address: str, timeout_s: float = 60.0) -> StopOutcome:
     if pid is None:
         return StopOutcome(None, False, f"No DeepFlash server runs at {address}.{stale}")
     origin = f", {started_by_text(record.started_by)}" if record is not None and record.pid == pid else ""
-    if stop_process(pid, grace_s=timeout_s, kill=False):
+    try:
+        stopped = stop_process(pid, grace_s=timeout_s, kill=False)
+    except PermissionError:
+        return StopOutcome(pid, False, f"The DeepFlash server (pid {pid}) at {address} belongs to another user; "
+                                       f"only that user (or an administrator) can stop it.")
+    if stopped:
         return StopOutcome(pid, True, f"Stopped the DeepFlash server (pid {pid}{origin}) at {address}.")
     return StopOutcome(pid, False, f"The DeepFlash server (pid {pid}) at {address} is still running after "
                                    f"{timeout_s:g} s; wait for it, or end it with `kill -9 {pid}`.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -107,3 +108,21 @@ def test_stop_refuses_a_server_on_another_machine(state_dir):
     result = deepflash("stop", "--address", "tcp://192.0.2.1:5557")
     assert result.returncode != 0
     assert "not on this machine" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stop_of_another_users_server_says_so_in_one_line(state_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    from deepflash_app.cli import cli
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    lifecycle.write_pid_file(state_files.pid_path(address), address)  # this process, recorded as a server does
+
+    def not_permitted(pid, signum):  # what the kernel answers when another user's process is signalled
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(lifecycle.os, "kill", not_permitted)
+    result = CliRunner().invoke(cli, ["stop", "--address", address, "--timeout", "1"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "another user" in lines[0] and str(os.getpid()) in lines[0], result.output
