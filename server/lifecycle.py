@@ -171,7 +171,7 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
                              f"port with --bind tcp://127.0.0.1:PORT.")
     if not replace:
         raise PortInUseError(f"Port {port} is held by a DeepFlash server (pid {record.pid}) that does not answer; "
-                             f"stop it with `deepflash stop --address {address}` or run `deepflash serve --replace`.")
+                             f"stop it with `deepflash stop --server {address}` or run `deepflash serve --replace`.")
     log.warning("replacing the unresponsive server pid %d", record.pid)
     try:
         stop_process(record.pid)

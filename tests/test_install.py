@@ -212,7 +212,7 @@ def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_se
         assert f"{config}: the plug-ins' logs and settings" in result.output
         assert f"{state}: the server's logs" in result.output
         assert f"pid {pid}, started by a client (editor plug-in)" in result.output
-        assert f"deepflash stop --address {address}" in result.output
+        assert f"deepflash stop --server {address}" in result.output
         assert "deepflash install gimp --uninstall --purge" in result.output
         assert config.is_dir() and state.is_dir() and lifecycle.process_alive(pid)  # only said
 

@@ -68,7 +68,7 @@ def describe(left: Leftovers, purge_command: str) -> list[str]:
         lines.append(f"  {left.state_dir}: the server's logs")
     if left.server is not None:
         lines.append(f"  a DeepFlash server at {left.address} (pid {left.server.pid}, {left.server.origin}); "
-                     f"stop it with `deepflash stop --address {left.address}`")
+                     f"stop it with `deepflash stop --server {left.address}`")
     if not lines:
         return []
     return ["Left in place:", *lines, f"Remove them with `{purge_command}` (a server you started with "
@@ -84,7 +84,7 @@ def purge(left: Leftovers) -> list[str]:
         lines.append(lifecycle.stop_server(left.address).message)
     elif left.server is not None:
         lines.append(f"Left running the DeepFlash server at {left.address} (pid {left.server.pid}, "
-                     f"{left.server.origin}); stop it with `deepflash stop --address {left.address}`.")
+                     f"{left.server.origin}); stop it with `deepflash stop --server {left.address}`.")
     if left.config_dir is not None:
         shutil.rmtree(left.config_dir, ignore_errors=True)
         lines.append(f"Removed {left.config_dir}")

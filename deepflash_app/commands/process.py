@@ -153,7 +153,7 @@ changed (strength 0) is copied byte for byte when its output has the source's fo
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N or mps.")
 @click.option("--weights", metavar="FILE|NAME", help="A .safetensors weights file (its .json model card beside it) or an installed model's name (`deepflash models` lists them); default: the default model.")
 @click.option("--mixed-precision", is_flag=True, help="Run the network in bf16 (fp16 on Apple MPS): faster, slightly less exact.")
-@click.option("--server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")
+@click.option("--server", "--address", "server", metavar="ADDRESS", help="Send the pixels to a running DeepFlash server (e.g. tcp://127.0.0.1:5557).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes; errors are still printed.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the notes (conversions, warnings) of every photo, not each note once.")
 def process(

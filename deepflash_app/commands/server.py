@@ -58,7 +58,8 @@ def serve(address: str, device: str, weights: Path | None, workers: int, max_que
 
 
 @click.command()
-@click.option("--address", default=protocol.DEFAULT_ADDRESS, show_default=True)
+@click.option("--server", "--address", "address", default=protocol.DEFAULT_ADDRESS, show_default=True,
+              help="The server's address (--address works too).")
 @click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait for an answer.")
 def status(address: str, timeout: float) -> None:
     """Say whether a DeepFlash server answers, with its device, model and log file.
@@ -100,7 +101,8 @@ def status(address: str, timeout: float) -> None:
 
 
 @click.command()
-@click.option("--address", default=protocol.DEFAULT_ADDRESS, show_default=True)
+@click.option("--server", "--address", "address", default=protocol.DEFAULT_ADDRESS, show_default=True,
+              help="The server's address (--address works too).")
 @click.option("--timeout", type=click.FloatRange(1), default=60.0, show_default=True,
               help="Seconds to wait for the server to finish the images it holds and exit.")
 def stop(address: str, timeout: float) -> None:

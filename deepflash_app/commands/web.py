@@ -14,7 +14,7 @@ import click
               help="Interface to listen on; 0.0.0.0 serves the local network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port to listen on  [default: first free port from 7860]")
-@click.option("--server", "server_address", metavar="ADDR", default=None,
+@click.option("--server", "--address", "server_address", metavar="ADDR", default=None,
               help="Use a running DeepFlash server (e.g. tcp://127.0.0.1:5557) instead of loading the model here.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Weights file for the in-process model  [default: the bundled weights]")
