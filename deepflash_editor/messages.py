@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepflash_core.protocol import host_of, is_local
+
 
 def _see_log(log_path: Path) -> str:
     return f"Details: {log_path}"
@@ -14,7 +16,10 @@ def _see_log(log_path: Path) -> str:
 
 def server_down(address: str, log_path: Path, can_start: bool) -> str:
     """No server answered at ``address`` and none was started."""
-    if can_start:
+    if not is_local(address):  # a plug-in starts servers on this machine only
+        hint = (f"The server runs on {host_of(address)}: start it there with `deepflash serve --bind …` (beyond loopback "
+                f"with --curve-dir), or correct the address in the plug-in's settings.")
+    elif can_start:
         hint = "Allow the plug-in to start it, or run `deepflash serve` in a terminal."
     else:
         hint = "Start it with `deepflash serve` in a terminal (or run `deepflash install` again to record its Python)."

@@ -44,6 +44,15 @@ def test_server_down_without_permission_names_address_and_log():
     assert "Allow the plug-in to start it" in outcome.message and str(LOG_PATH) in outcome.message
 
 
+def test_server_down_at_a_remote_address_says_to_start_it_on_that_machine():
+    from deepflash_editor import messages
+
+    for can_start in (True, False):
+        message = messages.server_down("tcp://192.0.2.7:5557", LOG_PATH, can_start)
+        assert "Allow the plug-in to start it" not in message
+        assert "on 192.0.2.7" in message and "deepflash serve" in message and str(LOG_PATH) in message
+
+
 def test_failed_server_start_is_reported_with_its_reason():
     client = FakeClient(failures=[ServerStartError("the port is taken")])
     outcome = run_job(small_job(), make_context(client))
