@@ -76,7 +76,5 @@ def server_status(info: dict | None, address: str, error: str = "") -> str:
     """The docker's one-line server status, from a ``ping`` reply (None when nothing answered)."""
     if info is None:
         return f"No server at {address}" + (f" ({error})" if error else "")
-    device = info.get("device")
-    state = info.get("state")
-    details = ", ".join(str(part) for part in (device, state) if part)
-    return f"Server ready at {address}" + (f" ({details})" if details else "")
+    device, state = info.get("device"), info.get("state") or "answering"
+    return f"Server at {address}: {state}" + (f" ({device})" if device else "")

@@ -270,7 +270,7 @@ def test_messages_are_one_line():
              messages.server_status({"device": "cpu", "state": "ready"}, "tcp://a:1")]
     assert all("\n" not in text for text in texts)
     assert messages.done(2, False, 1.25, "L") == "Corrected 2 faces in 1.2 s; the result is the new layer “L”."
-    assert "(cpu, ready)" in texts[-1]
+    assert texts[-1] == "Server at tcp://a:1: ready (cpu)"
 
 
 def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypatch):
@@ -297,3 +297,12 @@ def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypat
     context.connect = client_factory(python="", serve_command=[], may_start=lambda: True, auto_start_helper=False)
     outcome = run_job(small_job(), context)
     assert outcome.code == "server_error" and "no pyzmq" in outcome.message
+
+
+def test_the_server_status_line_says_its_state_once_and_only_its_own():
+    from deepflash_editor import messages
+
+    ready = messages.server_status({"device": "cpu", "state": "ready"}, "tcp://127.0.0.1:5557")
+    assert ready.count("ready") == 1 and "cpu" in ready and "tcp://127.0.0.1:5557" in ready
+    loading = messages.server_status({"device": "cpu", "state": "loading"}, "tcp://127.0.0.1:5557")
+    assert "loading" in loading and "ready" not in loading
