@@ -164,3 +164,14 @@ def test_the_collector_is_held_off_while_the_model_loads_and_back_on_for_the_pho
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_an_mpo_photo_in_a_folder_is_listed_as_it_is_given_directly(tmp_path: Path, portrait_path: Path) -> None:
+    from deepflash_app.batch import sources
+
+    shutil.copy(portrait_path, tmp_path / "stereo_left.mpo")  # what cameras write: a JPEG Pillow reads as MPO
+    shutil.copy(portrait_path, tmp_path / "plain.jpg")
+    photos, failures = process_command.expand_inputs([tmp_path])
+    assert [photo.name for photo in photos] == ["plain.jpg", "stereo_left.mpo"] and failures == []
+    listed, failures = sources.list_photos([str(tmp_path)])  # deepflash batch
+    assert [Path(photo).name for photo in listed] == ["plain.jpg", "stereo_left.mpo"] and failures == []

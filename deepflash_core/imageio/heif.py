@@ -46,8 +46,9 @@ def is_heif(path: str | os.PathLike[str]) -> bool:
 
 
 def readable_extensions() -> set[str]:
-    """File extensions (lower case, with the dot) of every format that can be read, HEIC/HEIF included."""
+    """File extensions (lower case, with the dot) of every format that can be read, HEIC/HEIF included, and MPO,
+    which Pillow opens through its JPEG reader (a camera's stereo or multi-picture JPEG)."""
     from PIL import Image
 
     register()
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN or fmt == "MPO"}
