@@ -175,3 +175,31 @@ def test_an_mpo_photo_in_a_folder_is_listed_as_it_is_given_directly(tmp_path: Pa
     assert [photo.name for photo in photos] == ["plain.jpg", "stereo_left.mpo"] and failures == []
     listed, failures = sources.list_photos([str(tmp_path)])  # deepflash batch
     assert [Path(photo).name for photo in listed] == ["plain.jpg", "stereo_left.mpo"] and failures == []
+
+
+def loop(folder: Path, name: str) -> Path:
+    """A symbolic link that leads back to itself through a second one."""
+    (folder / f"{name}.other.jpg").symlink_to(folder / name)
+    (folder / name).symlink_to(folder / f"{name}.other.jpg")
+    return folder / name
+
+
+def test_symlink_loops_as_input_output_or_in_the_output_folder_are_one_line(tmp_path: Path, monkeypatch) -> None:
+    from test_cli import assert_clean_failure
+
+    corrector = Recorder(lambda pixels: Correction(255 - pixels, []))
+    monkeypatch.setattr(process_command, "_corrector", lambda *args: corrector)
+    looped_input = loop(tmp_path, "in.jpg")
+    result = run("process", looped_input, "-o", tmp_path / "out.jpg")
+    assert_clean_failure(result)
+    assert "symbolic link" in result.stderr and "loop" in result.stderr
+    # As the output, or an entry of the output folder: the link is replaced by the result, as a file would be.
+    for target in (loop(tmp_path, "out.jpg"), None):
+        out_dir = tmp_path / "outs"
+        if target is None:
+            out_dir.mkdir()
+            loop(out_dir, PORTRAIT.name)
+        result = run("process", PORTRAIT, *(["-o", target] if target else ["--out-dir", out_dir]))
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+        written = target or out_dir / PORTRAIT.name
+        assert not written.is_symlink() and Image.open(written).size == Image.open(PORTRAIT).size

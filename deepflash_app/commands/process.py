@@ -76,7 +76,8 @@ def plan_jobs(photos: list[Path], output: Path | None, out_dir: Path | None) -> 
 
 
 def _identity(path: Path) -> Path:
-    return path.resolve()
+    # Not Path.resolve(): it raises RuntimeError on a symlink loop, which reading or writing then names.
+    return Path(os.path.realpath(path))
 
 
 def _without_name(message: str, path: Path) -> str:

@@ -50,6 +50,8 @@ def load_photo(path: str | os.PathLike[str]) -> Photo:
     path = Path(path)
     name = path.name
     if not path.exists():
+        if path.is_symlink():
+            raise ImageReadError(f"{path}: a symbolic link that leads nowhere (a loop, or its target is gone).")
         raise ImageReadError(f"{path}: no such file.")
     if path.is_dir():
         raise ImageReadError(f"{path}: is a folder, not an image.")
