@@ -21,8 +21,9 @@ WORK = Path(os.environ.get("DEEPFLASH_EDITOR_WORK", "/tmp/deepflash-editors"))
 sys.path.insert(0, str(WORK))
 from editor_side import case_address  # noqa: E402  (copied beside this file)
 
-# Float cases: the 8-bit portrait converted to the precision, keeping its look.
-PRECISIONS = {("f16", "linear"): Gimp.Precision.HALF_LINEAR, ("f16", "srgb"): Gimp.Precision.HALF_NON_LINEAR,
+# Deeper cases: the 8-bit portrait converted to the precision, keeping its look.
+PRECISIONS = {("u16", "linear"): Gimp.Precision.U16_LINEAR, ("u16", "srgb"): Gimp.Precision.U16_NON_LINEAR,
+              ("f16", "linear"): Gimp.Precision.HALF_LINEAR, ("f16", "srgb"): Gimp.Precision.HALF_NON_LINEAR,
               ("f32", "linear"): Gimp.Precision.FLOAT_LINEAR, ("f32", "srgb"): Gimp.Precision.FLOAT_NON_LINEAR}
 
 

@@ -24,7 +24,7 @@ def _names(document):
     return [node.name() for node in document.topLevelNodes() if node.type() in _LAYERS]
 
 
-# Krita's own profiles; "" picks the colour space's default, linear for float RGB.
+# Krita's own profiles; "" picks the colour space's default, linear for 16-bit and float RGB.
 _PROFILES = {"linear": "", "srgb": "sRGB-elle-V2-srgbtrc.icc"}
 
 
@@ -32,12 +32,13 @@ def _open(case):
     """The case's document: 16-bit from the host's raw dump (Krita asks questions when importing 16-bit
     PNGs), float converted from the 8-bit portrait as Image → Convert Image Color Space would."""
     precision = case.get("precision")
-    if precision == "u16":
+    if precision == "u16" and not case.get("transfer"):
         raw = (WORK / "krita_u16.raw").read_bytes()
         probe = Krita.instance().openDocument(str(WORK / "portrait8.png"))  # same size as the raw dump
         width, height = probe.width(), probe.height()
         probe.close()
-        document = Krita.instance().createDocument(width, height, "portrait-U16", "RGBA", "U16", "", 72.0)
+        # The dump holds sRGB-encoded values: the document gets the sRGB profile (the default is linear).
+        document = Krita.instance().createDocument(width, height, "portrait-U16", "RGBA", "U16", _PROFILES["srgb"], 72.0)
         document.topLevelNodes()[0].setPixelData(raw, 0, 0, width, height)
         return document
     document = Krita.instance().openDocument(str(WORK / case["image"]))

@@ -188,6 +188,13 @@ run = json.load(open(sys.argv[1]))
 assert run["layers"] == ["Background", "Studio light (DeepFlash)"], run
 assert run["layers_after_one_undo"] == ["Background"], f"one Ctrl+Z should remove the result: {run}"
 print("krita GUI: Apply added one layer; one undo removed it: PASS")
+for masked in run["masked"]:
+    added = dict(masked["after_apply"])
+    assert len(added) == len(masked["before"]) + 1 and "Studio light (DeepFlash)" in added, masked
+    assert added["Studio light (DeepFlash)"], f"the result has no mask: {masked}"
+    assert masked["after_one_undo"] == masked["before"], f"one Ctrl+Z should remove the result and its mask: {masked}"
+    print(f"krita GUI, {masked['case']}: the result came with its mask {added['Studio light (DeepFlash)']}; "
+          f"one undo removed both: PASS")
 PYEOF
     stop "${background[-1]}"
     rm -rf "$EDITORS_ROOT$TEST_HOME/.local/share/krita/pykrita/deepflash_screenshot"*
@@ -221,7 +228,10 @@ if [ ${#checked[@]} -gt 0 ]; then
     "$PY" "$here/host_side.py" check "$WORK" "${checked[@]}" || status=$?
     phase "checks"
 fi
-for editor in gimp krita; do deepflash install "$editor" --uninstall; done
+# The run's own server goes first, and the test HOME's leftovers with the plug-ins: the uninstall then has
+# nothing of the run to report.
+if [ -n "$server_pid" ]; then stop "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
+for editor in gimp krita; do deepflash install "$editor" --uninstall --purge; done
 echo "timings:"; printf '  %s\n' "${timings[@]}"
 echo "logs and dumps: $WORK (server.out, gimp.log, krita.log, out/)"
 exit $status

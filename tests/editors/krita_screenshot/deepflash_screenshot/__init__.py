@@ -7,9 +7,10 @@ harness waits for.
 
 import json
 import os
+import time
 from pathlib import Path
 
-from krita import Extension, Krita
+from krita import Extension, Krita, Selection
 
 from deepflash.qt import QTimer
 
@@ -58,7 +59,52 @@ class Screenshot(Extension):
 
     def after_undo(self, report):
         report["layers_after_one_undo"] = self._layers()
-        (WORK / "screenshots.done").write_text(json.dumps(report))
+        self.masked = []
+        self.apply_masked(report, [("selection", False), ("matte", True), ("selection+matte", True)])
+
+    def apply_masked(self, report, runs):
+        """With a selection, the subject matte or both, one undo must remove the result and its mask at once."""
+        if not runs:
+            report["masked"] = self.masked
+            (WORK / "screenshots.done").write_text(json.dumps(report))
+            return
+        (name, matte), rest = runs[0], runs[1:]
+        selection = None
+        if "selection" in name:
+            selection = Selection()
+            selection.select(40, 30, 120, 150, 255)  # host_side.SELECTION, over the face
+        self.document.setSelection(selection)
+        self.docker.matte_mask.setChecked(matte)
+        QTimer.singleShot(1500, lambda: self.apply_once(report, name, rest))
+
+    def apply_once(self, report, name, rest):
+        self.document.waitForDone()  # the selection is set: its own undo step is recorded before the result's
+        before = self._tree()
+        self.docker.apply(self.document)
+        deadline = time.monotonic() + 180
+
+        def done():
+            added = len(self._tree()) > len(before)
+            if (self.docker.job_thread is not None or not added) and time.monotonic() < deadline:
+                QTimer.singleShot(200, done)
+                return
+            self.document.waitForDone()
+            QTimer.singleShot(1500, undo)
+
+        def undo():
+            after = self._tree()
+            Krita.instance().action("edit_undo").trigger()
+            QTimer.singleShot(1500, lambda: finish(after))
+
+        def finish(after):
+            self.masked.append({"case": name, "before": before, "after_apply": after,
+                                "after_one_undo": self._tree(), "message": self.docker.message_label.text()})
+            self.apply_masked(report, rest)
+
+        QTimer.singleShot(200, done)
+
+    def _tree(self):
+        return [[node.name(), [child.name() for child in node.childNodes()]] for node in self.document.topLevelNodes()]
 
     def _layers(self):
         return [node.name() for node in self.document.topLevelNodes()]
