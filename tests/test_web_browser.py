@@ -25,6 +25,7 @@ from deepflash_core.corrector import InProcessCorrector  # noqa: E402
 from deepflash_core.weights import DEFAULT_WEIGHTS  # noqa: E402
 from deepflash_app import examples  # noqa: E402
 from web_demo.app import build_app, launch_app  # noqa: E402
+from web_demo.looks import REFERENCE, look_choices  # noqa: E402
 from web_demo.service import CorrectionService  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
@@ -137,6 +138,10 @@ def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page) -> 
     assert page.eval_on_selector("#faces img", "image => image.naturalWidth") > 0
     matte = page.wait_for_selector("#matte img", state="visible")
     assert matte.evaluate("image => image.complete && image.naturalWidth") > 0
+    page.click("#sweep")  # the look sweep: every look but the reference's (none uploaded)
+    page.wait_for_function(f"""() => [...document.querySelectorAll('#look-sweep img')]
+        .filter(image => image.complete && image.naturalWidth > 0).length === {len(look_choices()) - 1}""",
+                           timeout=TIMEOUT_MS)
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -191,3 +196,29 @@ def test_an_error_is_headed_by_its_reason_and_examples_are_labelled(page_url: st
     badge = page.wait_for_selector('#before-after [data-testid="status-tracker"] span.error', state="attached")
     assert not badge.is_visible()
     assert not [b for b in page.query_selector_all('[data-testid="status-tracker"] span.error') if b.is_visible()]
+
+
+def test_a_reference_upload_becomes_the_look_a_bad_one_is_one_line_and_the_sweep_shows_every_look(
+        page_url: str, browser_page, fixtures_dir: Path, tmp_path: Path) -> None:
+    page = browser_page
+    page.goto(page_url)
+    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000014.jpg"))
+    page.wait_for_selector("#photo img", state="visible")
+    grey = tmp_path / "grey_studio.jpg"
+    Image.open(fixtures_dir / "congress_A000055.jpg").convert("L").save(grey)
+    page.set_input_files("#reference input[type=file]", str(grey))
+    page.wait_for_selector("#reference img", state="visible")
+    reference_label = next(label for label, value in look_choices() if value == REFERENCE)
+    page.wait_for_function(f"() => document.querySelector('#look input').value === {reference_label!r}")
+    page.click("#correct")
+    title = page.wait_for_selector('[data-testid="toast-body"].error .toast-title:has-text("greyscale")',
+                                   timeout=TIMEOUT_MS)
+    assert title.inner_text() == "grey_studio.jpg: The reference is greyscale; a look is taken from a colour photo."
+    assert page.evaluate(NO_RESULT_SHOWN)  # nothing was corrected toward a preset instead
+    page.set_input_files("#reference input[type=file]", str(fixtures_dir / "congress_A000055.jpg"))
+    page.click("#sweep")
+    page.wait_for_function(f"""() => [...document.querySelectorAll('#look-sweep img')]
+        .filter(image => image.complete && image.naturalWidth > 0).length === {len(look_choices())}""",
+                           timeout=TIMEOUT_MS)
+    page.click("#correct")
+    page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)

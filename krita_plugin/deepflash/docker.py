@@ -202,6 +202,7 @@ class DeepFlashDocker(DockWidget):
         """The chosen reference layer's pixels when the Look asks for one."""
         if self.settings["look"] != REFERENCE:
             return None
+        self.refresh_references()  # a reference whose document was closed is no longer a choice
         chosen = self.chosen_reference()
         if chosen is None:
             raise DocumentError(messages.no_reference(REFERENCE_WHAT))
