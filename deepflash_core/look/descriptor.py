@@ -28,7 +28,7 @@ from deepflash_core.faces import Face
 from deepflash_core.options import LOOK_FIELDS, LOOK_NAMES, check_look
 from deepflash_core.pixels import to_float
 
-# The face box is brought to at most this width before anything is measured.
+# The face box is brought to between this width and twice it before anything is measured.
 ANALYSIS_WIDTH = 192
 # The analysed region: the face box grown by this share of its size on every side (forehead, jaw line).
 REGION_MARGIN = 0.25
@@ -214,7 +214,8 @@ def _face_frame(pixels: np.ndarray, face: Face) -> _FaceFrame:
     grow_x, grow_y = REGION_MARGIN * (right - left), REGION_MARGIN * (bottom - top)
     x0, y0 = max(0, int(left - grow_x)), max(0, int(top - 2 * grow_y))  # more room above: the forehead
     x1, y1 = min(width, int(math.ceil(right + grow_x))), min(height, int(math.ceil(bottom + grow_y)))
-    factor = min(1.0, ANALYSIS_WIDTH / max(right - left, 1))
+    # A whole number of pixels per analysed pixel: OpenCV's area averaging has a fast path for it.
+    factor = 1.0 / max(1, (right - left) // ANALYSIS_WIDTH)
     size = (max(8, round((x1 - x0) * factor)), max(8, round((y1 - y0) * factor)))
     region = pixels[y0:y1, x0:x1, :3]
     if pixels.dtype == np.float32:
@@ -322,7 +323,8 @@ def _check_reference(frame: _FaceFrame) -> None:
     rgb = frame.rgb[frame.hull]
     if float(np.percentile(rgb.max(axis=1) - rgb.min(axis=1), 95)) < GREY_SPREAD:
         raise LookReferenceError("The reference is greyscale; a look is taken from a colour photo.")
-    distinct = np.unique(np.round(frame.rgb[frame.skin] * 255).astype(np.uint8), axis=0).shape[0]
+    colours = np.round(frame.rgb[frame.skin] * 255).astype(np.uint32)
+    distinct = np.unique((colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]).size
     if distinct < MIN_DISTINCT_COLOURS:
         raise LookReferenceError(f"The reference's face has {distinct} distinct colours; a look is taken from a "
                                  "photo, not a drawing or a flat graphic.")
