@@ -37,13 +37,26 @@ from PIL import Image  # noqa: E402
 from deepflash_core.eyes import fix_eyes  # noqa: E402
 from deepflash_core.face_mesh import Eye, find_eyes  # noqa: E402
 from deepflash_core.faces import detect_faces  # noqa: E402
-from deepflash_core.redeye import DARK_PUPIL, RED_EYE_THRESHOLD, assess_eye, redness  # noqa: E402
+from deepflash_core.pupil_glow import find_glow  # noqa: E402
+from deepflash_core.redeye import GLOW_SHARE, GLOW_STRENGTH  # noqa: E402
 from deepflash_core.synthetic import FlashRenderer  # noqa: E402
 from deepflash_core.synthetic.params import FlashParams  # noqa: E402
 from deepflash_core.synthetic.portraits import crop_to_face, load_portrait  # noqa: E402
 from deepflash_core.synthetic.renderer import RED_EYE_DISC  # noqa: E402
 
 SETS = ("frl_london_neutral", "frl_london_smiling", "frl_canada")
+
+
+def redness(rgb: np.ndarray) -> np.ndarray:
+    """The benchmark's per-pixel redness of float RGB: ``max(0, R − max(G, B)) / (R + G + B + 0.1)``."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return np.maximum(r - np.maximum(g, b), 0.0) / (r + g + b + 0.1)
+
+
+def assess(pixels: np.ndarray, eye: Eye) -> tuple[float, float]:
+    """The stage's glow strength and share for one eye (0, 0 when nothing glows)."""
+    glow = find_glow(pixels, eye)
+    return (glow.strength, glow.share) if glow is not None else (0.0, 0.0)
 
 
 def known_discs(ctx) -> list[tuple[np.ndarray, float, np.ndarray]]:
@@ -97,7 +110,7 @@ def main() -> None:
         eyes = find_eyes(clean, crop_face)
         for eye in eyes:
             sources[eye.source] = sources.get(eye.source, 0) + 1
-        clean_scores += [assess_eye(clean, eye)[1:] for eye in eyes]
+        clean_scores += [assess(clean, eye) for eye in eyes]
         result = fix_eyes(clean, crop_face)
         clean_eyes_changed += sum(o.corrected for o in result.outcomes)
         clean_pixels_changed += int(np.any(result.pixels != clean, axis=-1).sum())
@@ -105,7 +118,7 @@ def main() -> None:
         # Red-eye render.
         strength = float(rng.uniform(0.5, 1.0))
         red = to_u8(renderer.render_prepared(ctx, rng, dataclasses.replace(base, red_eye=strength, glare=0.0))[0])
-        red_scores += [assess_eye(red, eye)[1:] for eye in find_eyes(red, crop_face)]
+        red_scores += [assess(red, eye) for eye in find_eyes(red, crop_face)]
         result = fix_eyes(red, crop_face)
         inside = np.zeros(red.shape[:2], bool)
         for centre, radius, mask in discs:
@@ -155,20 +168,17 @@ def main() -> None:
 
 
 def print_sweep(red: np.ndarray, clean: np.ndarray) -> None:
-    """Red eyes found red (%) / normal eyes found red (count) by score threshold and dark-pupil level."""
-    thresholds = sorted({0.025, 0.03, RED_EYE_THRESHOLD, 0.035, 0.04, 0.045, 0.05, 0.056})
-    print(f"sweep over {len(red)} red and {len(clean)} normal eyes: red eyes found red % / normal eyes found red (score >= t and pupil red share >= d)")
-    print("  d \\ t " + "".join(f"{t:>12.3f}" for t in thresholds))
-    for level in sorted({0.0, 0.4, DARK_PUPIL, 0.6, 0.7}):
+    """Red eyes found glowing (%) / normal eyes found glowing (count) by glow strength and share."""
+    strengths = sorted({0.03, GLOW_STRENGTH, 0.07, 0.1, 0.15})
+    print(f"sweep over {len(red)} red and {len(clean)} normal eyes: red eyes found % / normal eyes found (strength >= t and share >= s)")
+    print("  s \\ t " + "".join(f"{t:>12.3f}" for t in strengths))
+    for share in sorted({0.04, GLOW_SHARE, 0.12, 0.2}):
         cells = []
-        for t in thresholds:
-            tpr = np.mean((red[:, 0] >= t) & (red[:, 1] >= level))
-            flagged = int(np.sum((clean[:, 0] >= t) & (clean[:, 1] >= level)))
+        for t in strengths:
+            tpr = np.mean((red[:, 0] >= t) & (red[:, 1] >= share))
+            flagged = int(np.sum((clean[:, 0] >= t) & (clean[:, 1] >= share)))
             cells.append(f"{100 * tpr:6.1f} /{flagged:3d}")
-        print(f"  {level:5.2f} " + "".join(f"{c:>12}" for c in cells))
-    top = clean[clean[:, 1] >= DARK_PUPIL, 0]
-    print(f"chosen: score >= {RED_EYE_THRESHOLD}, pupil red share >= {DARK_PUPIL}; highest score of a normal eye passing the share test "
-          f"{top.max() if top.size else float('nan'):.3f}; 5th percentile of red eyes' scores {np.percentile(red[:, 0], 5):.3f}")
+        print(f"  {share:5.2f} " + "".join(f"{c:>12}" for c in cells))
 
 
 def measure_glare(args: argparse.Namespace, renderer: FlashRenderer, rng: np.random.Generator) -> tuple[int, int, int, int, int]:

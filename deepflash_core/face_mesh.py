@@ -1,9 +1,10 @@
 """Where each eye's iris is: MediaPipe's face mesh and iris models per face crop, the 68 landmarks as fallback.
 
 The mesh and iris models (:mod:`deepflash_core.mesh_models`) run on each face's crop, shrunk to at most
-``MESH_SIDE`` pixels, never on the whole frame; their points are mapped back to image pixels. When they
-find no face in the crop, the eye centres and an iris radius come from the face's 68-point eye contours
-instead (iris radius = ``IRIS_PER_EYE_WIDTH`` × eye width, the human average).
+``MESH_SIDE`` pixels, never on the whole frame, in the crop's darkest channel (where a glowing pupil is
+dark); their points are mapped back to image pixels. When they find no face in the crop, the eye centres
+and an iris radius come from the face's 68-point eye contours instead (iris radius =
+``IRIS_PER_EYE_WIDTH`` × eye width, the human average).
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def _mesh_eyes(pixels: np.ndarray, face: Face) -> list[Eye]:
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 - x0 < 16 or y1 - y0 < 16:
         return []
-    crop = to_uint8(pixels[y0:y1, x0:x1, :3])
+    # The mesh sees the crop's darkest channel: a pupil lit red, orange or golden by the flash is dark
+    # there, as a normal pupil is; in colour the iris model slides off such a pupil by about a radius.
+    crop = np.repeat(to_uint8(pixels[y0:y1, x0:x1, :3]).min(axis=-1, keepdims=True), 3, axis=-1)
     factor = min(1.0, MESH_SIDE / max(crop.shape[:2]))
     if factor < 1.0:
         size = (max(round(crop.shape[1] * factor), 1), max(round(crop.shape[0] * factor), 1))

@@ -49,8 +49,8 @@ class RedEyeParams:
 
     Attributes:
         pupil: pupil radius over iris radius, 0.45–0.8 (dilated in a dim room; shift 0.3–0.45).
-        brightness: linear luminance of the glow over the skin's around the eye, 0.25–0.9
-            (shift 0.15–0.25, a faint glow).
+        brightness: linear luminance of the glow over the skin's around the eye, 0.4–1.2
+            (shift 0.25–0.4, a faint glow).
         red_hue: hue of the red kinds (``red``, ``lens``, ``ring``), 0 (deep red) – 0.25 (red-orange).
         amber_hue: hue of the amber kinds, 0.35 (orange) – 1 (golden); shift 0.25–0.35.
         core: radius of the pale centre over the pupil's, 0.3–0.7 (``pale_core``).
@@ -71,7 +71,7 @@ class RedEyeParams:
     """
 
     pupil: float = ranged(0.45, 0.8, shift=(0.3, 0.45))
-    brightness: float = ranged(0.25, 0.9, shift=(0.15, 0.25))
+    brightness: float = ranged(0.4, 1.2, shift=(0.25, 0.4))
     red_hue: float = ranged(0.0, 0.25)
     amber_hue: float = ranged(0.35, 1.0, shift=(0.25, 0.35))
     core: float = ranged(0.3, 0.7)

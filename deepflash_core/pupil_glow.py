@@ -1,0 +1,245 @@
+"""Where a pupil glows: the lit retina seen through it, red, amber, golden or pale, whole or a ring.
+
+Everything is judged inside one eye, against that eye's own iris and sclera, so exposure, white
+balance and a lens in front do not matter:
+
+1. **Lens and cast removed.** The eye's window is brought to a common footing: the black level
+   (the darkest pixels of the opening: lashes, a dark pupil; a lens's veiling haze lifts it) is
+   taken off, and each channel is divided by the sclera's, so the white of the eye comes out
+   neutral grey whatever a tinted lens or the white balance did to it.
+2. **Glowing pixels.** In that footing a pixel inside the iris circle glows when it is warm
+   (``(R − B) / (R + G + B + 1)``: red and amber both stand out, a neutral catchlight does not)
+   and at least as bright in red as the iris ring around it, and either redder than that ring
+   or clearly brighter than it (an amber or pale glow). A dark pupil is darker than its iris in
+   every channel; a brown or hazel iris is no redder or brighter than itself.
+3. **The pupil's extent.** The glowing pixels connected to the middle of the iris (a ring glow
+   around a dark centre included), with the holes inside them filled (the catchlight, a ring's
+   dark centre): the pupil as it glows, not a fixed disc, never past the iris circle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from deepflash_core.face_mesh import Eye
+from deepflash_core.pixels import to_float
+
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+# The iris the glow is compared with, and the sclera, in iris radii from the centre.
+IRIS_RING = (0.5, 1.05)
+IRIS_EDGE = (0.85, 1.05)
+IRIS_EDGE_PERCENTILE = 25
+# No iris is lighter in red than this (in the eye's footing): a brighter edge is the glow itself.
+LIGHTEST_IRIS = 0.7
+SCLERA_FROM = 1.15
+# An iris of a smaller radius (pixels) is not judged: JPEG keeps colour at half resolution in 8x8
+# blocks, so a pupil of three or four pixels has no colour of its own (its lids and skin bleed in).
+SMALLEST_IRIS = 5.0
+# The eye's black level: this percentile of the opening's darkest channel.
+BLACK_PERCENTILE = 1
+# The pupil lies inside this share of the iris radius (the mesh's radius is often a little short); a glow must cover its middle (this share).
+PUPIL_REACH = 1.15
+MIDDLE = 0.3
+# A glow centred further than the first (iris radii) from the centre is measured again around itself,
+# up to the second from the given centre (further out, a warm blob is the eye's corner, not its
+# pupil; a 68-point eye contour's centre is only roughly where the iris is).
+RECENTRE = (0.2, {"mesh": 0.6, "landmarks": 1.0})
+RECENTRINGS = 3
+# Per-pixel glow, in the eye's footing (sclera = 1): warmer than this, at least this red, and
+# redder than this or brighter than this. A ring around a dark middle (the middle itself not
+# glowing, as in every normal eye) must be warmer, and redder or brighter (``RING``).
+WARMTH = 0.06
+RED_LEVEL = 0.3
+REDDER = 0.10
+BRIGHTER = 0.45
+RING = (0.12, 0.18, 0.6)  # warmth, and redness or luma
+# A glow around a middle at least this bright (in the eye's footing) has a pale core.
+PALE_CORE = 0.8
+# A glowing pixel's red over the iris edge's (``IRIS_EDGE``); the least share of the iris circle a
+# ring glow leaves seen around it; the least share of the middle a glow covers.
+OVER_IRIS = 1.15
+AROUND_SEEN = 0.1
+MIDDLE_COVER = 0.5
+# The catchlight: bright, near-neutral pixels (blue at least this share of red: JPEG and blur tint
+# its edge by the glow around it), no larger than a disc of this share of the iris's radius.
+CATCHLIGHT_LEVEL = 0.55
+CATCHLIGHT_BLUE = 0.85
+CATCHLIGHT_RADIUS = 0.3
+
+
+@dataclass(frozen=True)
+class PupilGlow:
+    """One eye's glowing pupil, in its window of the image.
+
+    Attributes:
+        window: ``(x0, y0, x1, y1)`` in image pixels.
+        region: bool mask of the glowing pupil (holes filled) over the window.
+        catchlight: bool mask of the catchlight over the window (kept by a fix).
+        share: glowing pixels over the iris circle's area (0 when none reach the middle).
+        strength: mean warmth of the glowing pixels above the iris ring's.
+        level: a natural dark pupil's level in the image's float units (the eye's black level).
+    """
+
+    window: tuple[int, int, int, int]
+    region: np.ndarray
+    catchlight: np.ndarray
+    share: float
+    strength: float
+    level: float
+
+
+def warmth(rgb: np.ndarray) -> np.ndarray:
+    """``(R − B) / (R + G + B + 1)``: red and amber glows high, neutral and blue low. ``(…, 3)`` to ``(…)``."""
+    return (rgb[..., 0] - rgb[..., 2]) / (rgb.sum(axis=-1) + np.float32(1.0))
+
+
+def redness(rgb: np.ndarray) -> np.ndarray:
+    """``(R − max(G, B)) / (R + G + B + 1)``: red high, amber and brown lower."""
+    return (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])) / (rgb.sum(axis=-1) + np.float32(1.0))
+
+
+def eye_footing(rgb: np.ndarray, opening: np.ndarray, sclera: np.ndarray) -> tuple[np.ndarray, float]:
+    """The window with the eye's black level taken off and the sclera made neutral; and the black level.
+
+    Args:
+        rgb: ``(h, w, 3)`` float window.
+        opening: bool mask of the eye opening.
+        sclera: bool mask of the white of the eye (fewer than 4 pixels: only the black level is removed).
+    """
+    seen = rgb[opening] if opening.sum() >= 4 else rgb.reshape(-1, 3)
+    # A lens's haze is near white: one level for all channels, from the darkest pixels seen.
+    black = np.float32(np.percentile(seen.min(axis=-1), BLACK_PERCENTILE))
+    lifted = np.maximum(rgb - black, 0.0)
+    if sclera.sum() < 4:
+        return lifted, float(black)
+    white = np.maximum(np.median(lifted[sclera], axis=0), 0.02)
+    # A lens's tint or a colour cast scales the channels by a few tens of percent, not more.
+    gains = np.clip(white.mean() / white, 0.6, 1.6) / max(float(white.mean()), 0.35)
+    return (lifted * gains).astype(np.float32), float(black)
+
+
+def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
+    """The glowing pupil of ``eye`` in ``pixels`` (``(H, W, 3|4)`` uint8, uint16 or float32); None when none is visible.
+
+    The iris is then re-centred on the glow found (or, when nothing glows around the given centre,
+    on the largest glowing blob within an iris radius of it) and the glow measured again:
+    the mesh's iris model can mistake a bright pupil for the white of the eye and slide off it.
+    """
+    glow, blob = _measure(pixels, eye)
+    given = eye.centre
+    for _ in range(RECENTRINGS):
+        if glow is None or blob is None or not RECENTRE[0] <= np.hypot(blob[0] - eye.centre[0], blob[1] - eye.centre[1]) / eye.radius:
+            break
+        if np.hypot(blob[0] - given[0], blob[1] - given[1]) > RECENTRE[1][eye.source] * eye.radius:
+            break
+        eye = replace(eye, centre=blob)
+        moved, blob = _measure(pixels, eye)
+        if moved is None or moved.share <= glow.share:
+            break
+        glow = moved
+    return glow
+
+
+def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[float, float] | None]:
+    """The glow around ``eye``'s iris centre, and the centre of the largest glowing blob in the opening."""
+    window = _window(pixels.shape, eye)
+    if window is None:
+        return None, None
+    x0, y0, x1, y1 = window
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    distance = np.hypot(xs - eye.centre[0], ys - eye.centre[1])
+    opening = _opening_mask(window, eye.opening, 0)
+    near = _opening_mask(window, eye.opening, 1)
+    iris = near & (distance <= PUPIL_REACH * eye.radius)
+    rgb, black = eye_footing(to_float(pixels[y0:y1, x0:x1, :3]), opening, opening & (distance > SCLERA_FROM * eye.radius))
+    warm, red, luma = warmth(rgb), redness(rgb), rgb @ LUMA
+    catchlight = _catchlight(rgb, warm, iris, eye.radius)
+    # The iris's edge, its darker side: a wide pupil's glow (and its blur) seldom reaches it.
+    edge = opening & ~catchlight & (distance > IRIS_EDGE[0] * eye.radius) & (distance <= IRIS_EDGE[1] * eye.radius)
+    iris_red = min(float(np.percentile(rgb[..., 0][edge], IRIS_EDGE_PERCENTILE)) if edge.sum() >= 3 else 0.0, LIGHTEST_IRIS)
+    candidate = near & ~catchlight & (warm >= WARMTH) & (rgb[..., 0] >= max(RED_LEVEL, OVER_IRIS * iris_red))
+    glowing = candidate & ((red >= REDDER) | (luma >= BRIGHTER))
+    middle = iris & (distance <= MIDDLE * eye.radius)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(glowing.astype(np.uint8), connectivity=8)
+    blob = None
+    if count > 1:
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        blob = (float(centroids[largest][0] + x0), float(centroids[largest][1] + y0))
+    central = np.unique(labels[glowing & middle])
+    region = np.isin(labels, central[central > 0]) & iris
+    if region.any():
+        ry, rx = np.nonzero(region)
+        blob = (float(rx.mean() + x0), float(ry.mean() + y0))
+    if not region.any():  # a glow around a pale, overexposed core (as neutral as the sclera)
+        enclosing = np.isin(labels, _enclosing(glowing, middle))
+        hole = _fill_holes(enclosing) & ~enclosing & middle
+        if hole.any() and np.median(luma[hole]) >= PALE_CORE:
+            region = enclosing & iris
+    ringed = not region.any()
+    if ringed:  # a ring around a dark middle: only a strong glow
+        ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris
+        region = _fill_holes(ring) & middle
+        region = ring & np.isin(cv2.connectedComponents(ring.astype(np.uint8), connectivity=8)[1], _enclosing(ring, middle)) if region.any() else region
+    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black)
+    filled = _fill_holes(region) & iris
+    # The glow covers the middle of the pupil (a lit lid line or the eye's corner only touch it).
+    if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
+        return empty, blob
+    around = opening & ~filled & ~catchlight & (distance > IRIS_RING[0] * eye.radius) & (distance <= IRIS_RING[1] * eye.radius)
+    # A ring (as a brown iris around a dark pupil would look) must show an iris around it.
+    if ringed and around.sum() < AROUND_SEEN * np.pi * eye.radius**2:
+        return empty, blob
+    sclera = opening & (distance > SCLERA_FROM * eye.radius)
+    base = float(np.median(warm[sclera])) if sclera.sum() >= 4 else 0.0
+    share = float(region.sum()) / (np.pi * eye.radius**2)
+    return PupilGlow(window, filled, catchlight, share, float(warm[region].mean()) - base, black), blob
+
+
+def _enclosing(ring: np.ndarray, middle: np.ndarray) -> np.ndarray:
+    """Labels of the components of ``ring`` whose filled shape covers part of ``middle``."""
+    count, labels = cv2.connectedComponents(ring.astype(np.uint8), connectivity=8)
+    return np.array([k for k in range(1, count) if (_fill_holes(labels == k) & middle).any()], np.int32)
+
+
+def _catchlight(rgb: np.ndarray, warm: np.ndarray, iris: np.ndarray, radius: float) -> np.ndarray:
+    """Bright, neutral spots on the iris no larger than a catchlight (a pale glow is larger and warm)."""
+    bright = iris & (rgb.min(axis=-1) >= CATCHLIGHT_LEVEL) & (rgb[..., 2] >= CATCHLIGHT_BLUE * rgb[..., 0])
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max(np.pi * (CATCHLIGHT_RADIUS * radius) ** 2, 4.0))
+    return np.isin(labels, small[small > 0]) & bright
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """The mask with every hole inside it filled (a ring's dark centre, a catchlight)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    outside = padded.copy()
+    cv2.floodFill(outside, None, (0, 0), 1)
+    return (padded.astype(bool) | (outside == 0))[1:-1, 1:-1]
+
+
+def _window(shape: tuple[int, ...], eye: Eye) -> tuple[int, int, int, int] | None:
+    """The box around the eye opening and the iris circle, clipped to the image; None when too small."""
+    height, width = shape[:2]
+    cx, cy = eye.centre
+    r = 1.2 * eye.radius + 1.0
+    x0 = max(int(np.floor(min(cx - r, eye.opening[:, 0].min()))), 0)
+    y0 = max(int(np.floor(min(cy - r, eye.opening[:, 1].min()))), 0)
+    x1 = min(int(np.ceil(max(cx + r, eye.opening[:, 0].max()))) + 1, width)
+    y1 = min(int(np.ceil(max(cy + r, eye.opening[:, 1].max()))) + 1, height)
+    if x1 - x0 < 3 or y1 - y0 < 3 or eye.radius < SMALLEST_IRIS:
+        return None
+    return x0, y0, x1, y1
+
+
+def _opening_mask(window: tuple[int, int, int, int], polygon: np.ndarray, grow: int) -> np.ndarray:
+    """The eyelid polygon rasterised over the window, grown by ``grow`` pixels (the lids' edge pixels)."""
+    x0, y0, x1, y1 = window
+    mask = np.zeros((y1 - y0 + 2 * grow, x1 - x0 + 2 * grow), np.uint8)
+    shifted = np.round((polygon - np.array([x0 - grow, y0 - grow])) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [shifted], 1, shift=4)
+    if grow:
+        mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))[grow:-grow, grow:-grow]
+    return mask.astype(bool)
