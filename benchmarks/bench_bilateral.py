@@ -1,4 +1,4 @@
-"""Bilateral grid (deepflash_core.bilateral) vs cv2.bilateralFilter: mean error and speed.
+"""Bilateral grid (deepflash_core.encoding.bilateral) vs cv2.bilateralFilter: mean error and speed.
 
 Run:  python benchmarks/bench_bilateral.py [--portrait PATH] [--megapixels 2.0] [--threads N] [--skip-opencv]
 
@@ -26,9 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import deepflash_core.bilateral as bilateral_module  # noqa: E402
-from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R  # noqa: E402
-from deepflash_core.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
+import deepflash_core.encoding.bilateral as bilateral_module  # noqa: E402
+from deepflash_core.encoding.bilateral import SIGMA_R_DEFAULT as SIGMA_R  # noqa: E402
+from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
 
 SHARED_PORTRAIT = Path("/work/shared/data/portraits/frl_canada/003f.jpg")
 FIXTURE = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"

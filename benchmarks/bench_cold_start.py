@@ -74,7 +74,7 @@ def import_costs() -> None:
 # The floor with the garbage collector held off during the import and frozen after it, as the command does.
 TORCH_FROZEN = "import gc; gc.disable(); import torch; gc.freeze(); gc.enable()"
 # The command with the first photo's detection kept in its own process: no child is started.
-IN_PROCESS = ("from deepflash_core import child_detection; child_detection.ChildDetection.start = classmethod(lambda *a: None); "
+IN_PROCESS = ("from deepflash_core.detection import child; child.ChildDetection.start = classmethod(lambda *a: None); "
               "from deepflash_app.cli import main; main()")
 
 

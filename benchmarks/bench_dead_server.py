@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_server import free_port  # noqa: E402
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
+from deepflash_client.errors import ServerUnavailableError  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
 from deepflash_core.corrector import ServerCorrector  # noqa: E402
-from deepflash_core.errors import ServerUnavailableError  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
 
 PHOTO = ROOT / "deepflash_app" / "examples" / "flash_portrait.jpg"
 

@@ -49,11 +49,11 @@ def face_lab_figures(image: np.ndarray, hull: np.ndarray) -> dict[str, float]:
 def main(root: Path, landmarks: Path, count: int, size: int, seed: int) -> None:
     import torch
 
-    from deepflash_core.synthetic import FlashRenderer
-    from deepflash_core.training.dataset import (IDENTITY_AUGMENTATION, Augmentation, PortraitStore, SyntheticPairs,
+    from deepflash_train.renderer import FlashRenderer
+    from deepflash_train.dataset import (IDENTITY_AUGMENTATION, Augmentation, PortraitStore, SyntheticPairs,
                                                  crop_affine, transform_points)
-    from deepflash_core.training.landmarks import load_landmark_cache
-    from deepflash_core.training.split import files_in, read_split
+    from deepflash_train.landmarks import load_landmark_cache
+    from deepflash_train.split import files_in, read_split
 
     torch.set_num_threads(1)
     cache = load_landmark_cache(landmarks)["entries"]

@@ -17,7 +17,7 @@ component off at once: what is left is the flash's flat frontal light on the por
 local flash cue), through the model: the share of the face's L* and chroma difference to the original that
 the correction closes (100 % = back to the original, 0 % = nothing done).
 
-A model conditioned on looks reads what training gives it (:func:`deepflash_core.training.look_input`): its
+A model conditioned on looks reads what training gives it (:func:`deepflash_train.look_input`): its
 input after the global look transform toward the requested look, and that look; here the requested look is
 the target's own (for the global-flash test, the original portrait's). Its rows then also give the whole
 correction (global transform and network) against the render itself.
@@ -60,8 +60,8 @@ def corrections(model, items: list[dict], conditioned: bool) -> dict[str, np.nda
     """Per-item face figures: the network's input, its estimate, the eq. 8 truth, and the raw render."""
     import torch
 
-    from deepflash_core import encoding
-    from deepflash_core.training.dataset import bilateral_image
+    from deepflash_core.encoding import equations
+    from deepflash_train.dataset import bilateral_image
 
     rows = {name: [] for name in ("input", "output", "truth", "render", "studio")}
     for item in items:
@@ -82,8 +82,8 @@ def corrections(model, items: list[dict], conditioned: bool) -> dict[str, np.nda
 
 
 def render_items(store, size: int, seed: int, off: tuple[str, ...], conditioned: bool) -> list[dict]:
-    from deepflash_core.synthetic import FlashRenderer
-    from deepflash_core.training.dataset import SyntheticPairs
+    from deepflash_train.dataset import SyntheticPairs
+    from deepflash_train.renderer import FlashRenderer
 
     options = {"look_input": True} if conditioned else {}
     pairs = SyntheticPairs(store, FlashRenderer(off=off), size, seed=seed, augment=False, identity_pairs=False,
@@ -98,7 +98,7 @@ def render_items(store, size: int, seed: int, off: tuple[str, ...], conditioned:
 
 def probe_items(store, size: int, conditioned: bool) -> list[dict]:
     """The untouched studio crops (the pipeline's crop, no augmentation), made globally flash-like."""
-    from deepflash_core.training.dataset import (IDENTITY_AUGMENTATION, Augmentation, crop_affine, face_from_points,
+    from deepflash_train.dataset import (IDENTITY_AUGMENTATION, Augmentation, crop_affine, face_from_points,
                                                  face_hull, transform_points, warp_crop)
 
     items = []
@@ -111,7 +111,7 @@ def probe_items(store, size: int, conditioned: bool) -> list[dict]:
         flash_like = globally_flash_like(studio)
         item = {"input": flash_like, "studio": studio, "face": hull, "render": flash_like, "look": None}
         if conditioned:
-            from deepflash_core.training.look_input import look_pair
+            from deepflash_train.look_input import look_pair
 
             left, top, right, bottom = face.box
             corners = transform_points(np.array([[left, top], [right, bottom], [left, bottom], [right, top]]), matrix)
@@ -140,11 +140,11 @@ def main(root: Path, landmarks: Path, weights_list: tuple[str, ...], components:
          seed: int, global_flash: bool) -> None:
     import torch
 
-    from deepflash_core.synthetic.params import FLASH_COMPONENTS, check_components
-    from deepflash_core.training.dataset import PortraitStore
-    from deepflash_core.training.landmarks import load_landmark_cache
-    from deepflash_core.training.split import files_in, read_split
-    from deepflash_core.weights import load_model
+    from deepflash_core.network.weights import load_model
+    from deepflash_train.dataset import PortraitStore
+    from deepflash_train.landmarks import load_landmark_cache
+    from deepflash_train.renderer.params import FLASH_COMPONENTS, check_components
+    from deepflash_train.split import files_in, read_split
 
     torch.set_num_threads(1)
     components = components or FLASH_COMPONENTS

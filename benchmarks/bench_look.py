@@ -37,14 +37,14 @@ SECTIONS = ("fidelity", "skin", "global-flash", "no-flash")
 
 
 def correct(pipe, pixels: np.ndarray, look) -> np.ndarray:
-    from deepflash_core.options import Options
+    from deepflash_client.options import Options
 
     return pipe.process(pixels, Options(look=look)).pixels
 
 
 def fidelity(pipe, renders: list, references: list) -> None:
+    from deepflash_client.options import LOOK_AS_SHOT
     from deepflash_core.look import describe
-    from deepflash_core.options import LOOK_AS_SHOT
 
     print(f"\n### Look fidelity: {len(renders)} held-out renders, share of the distance to the requested look closed (%)")
     kinds = ("L*", "chroma", "hue", "modelling", "white")
@@ -68,8 +68,8 @@ def fidelity(pipe, renders: list, references: list) -> None:
 def skin(pipe, people: list, references: list, inputs: str) -> None:
     from skimage.color import deltaE_ciede2000
 
+    from deepflash_client.options import LOOK_AS_SHOT
     from deepflash_core.look.presets import preset_names
-    from deepflash_core.options import LOOK_AS_SHOT
 
     print(f"\n### Skin tone kept: {len(people)} people (light to dark), inputs: {inputs}")
     truth = [face_lab(r.target, r.hull) for _, r in people]
@@ -89,8 +89,8 @@ def skin(pipe, people: list, references: list, inputs: str) -> None:
 
 
 def global_flash(pipe, portraits: list, renders: list) -> None:
+    from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT
     from deepflash_core.look import describe
-    from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT
 
     print(f"\n### Global-flash test: {len(portraits)} held-out portraits made globally flash-like; share closed (%)")
     print("| photos | output | face L* share | face chroma share |")
@@ -114,8 +114,8 @@ def global_flash(pipe, portraits: list, renders: list) -> None:
 
 
 def no_flash(pipe, portraits: list) -> None:
+    from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT
     from deepflash_core.look import describe
-    from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT
 
     print(f"\n### No-flash photos: {len(portraits)} held-out studio portraits; mean change over the face")
     print("| look asked for | mean abs change (levels of 255) | face ΔL* | face ΔC* |")

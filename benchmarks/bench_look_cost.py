@@ -28,11 +28,11 @@ CLOCK = time.process_time
 @click.option("--megapixels", default=12.0, show_default=True)
 @click.option("--repeat", default=5, show_default=True)
 def main(megapixels: float, repeat: int) -> None:
-    from deepflash_core.blend import find_subject
-    from deepflash_core.detection import detect
+    from deepflash_client.options import Options
+    from deepflash_core.detection.detect import detect
     from deepflash_core.look import describe
     from deepflash_core.look.stage import correct_look
-    from deepflash_core.options import Options
+    from deepflash_core.reconstruction.blend import find_subject
 
     pixels = landscape_photo(megapixels)
     options = Options(red_eye=False)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_pipeline  # noqa: E402
-from deepflash_core import matte  # noqa: E402
+from deepflash_core.matte import refine as matte  # noqa: E402
 
 
 def best_of(repeat: int, clock, work) -> float:

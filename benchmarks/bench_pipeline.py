@@ -8,7 +8,7 @@ Figures are medians over the repeats; the ratio is the median of each repeat's o
 
 The network is randomly initialised (its speed does not depend on its weights); the product itself
 never runs without trained weights. By default it has the shipped weights' architecture (width and input size
-from the card of ``deepflash_core/pretrained/deepflash-default``), i.e. what users run; ``--width 1
+from the card of ``deepflash_core/network/pretrained/deepflash-default``), i.e. what users run; ``--width 1
 --input-size 512`` measures the paper's full-size network.
 
     python benchmarks/bench_pipeline.py                 # 0.5, 2 and 12 MP, the shipped model's configuration
@@ -53,13 +53,13 @@ from PIL import Image, JpegImagePlugin  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deepflash_core.faces import detect_faces  # noqa: E402
-from deepflash_core.imageio import load_photo, save_photo  # noqa: E402
-from deepflash_core.network import FlashUNet, ModelConfig  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
 from deepflash_core import pipeline as pipeline_module  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
+from deepflash_core.detection.faces import detect_faces  # noqa: E402
+from deepflash_core.imageio import load_photo, save_photo  # noqa: E402
+from deepflash_core.network.unet import FlashUNet, ModelConfig  # noqa: E402
+from deepflash_core.network.weights import ModelCard, read_card, save_model  # noqa: E402
 from deepflash_core.pipeline import Pipeline  # noqa: E402
-from deepflash_core.weights import ModelCard, read_card, save_model  # noqa: E402
 from pipeline_stages import NETWORK, checked  # noqa: E402
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_server import free_port, photo  # noqa: E402
-from deepflash_core.client import ServerLaunch, ensure_server  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
+from deepflash_client.zmq_client import ServerLaunch, ensure_server  # noqa: E402
 from deepflash_editor.connection import client_factory  # noqa: E402
 from deepflash_editor.job import Context, Job, run_job  # noqa: E402
 

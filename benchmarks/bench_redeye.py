@@ -7,7 +7,7 @@
 Renders each studio portrait's face crop (``--size`` px) with the synthetic flash
 studio: with red-eye (known red discs), without red-eye or glare, and with the flash mirrored
 in glasses (known glare ellipses; the congress portraits whose faces wear glasses). Then runs the stage
-(:func:`deepflash_core.eyes.fix_eyes`) and prints:
+(:func:`deepflash_core.eyes.stage.fix_eyes`) and prints:
 
 - the threshold sweep: share of red eyes found red against normal eyes found red, for each score
   threshold, by the score alone and with the dark-pupil test at several levels;
@@ -34,15 +34,15 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from deepflash_core.eyes import fix_eyes  # noqa: E402
-from deepflash_core.face_mesh import Eye, find_eyes  # noqa: E402
-from deepflash_core.faces import detect_faces  # noqa: E402
+from deepflash_core.detection.face_mesh import Eye, find_eyes  # noqa: E402
+from deepflash_core.detection.faces import detect_faces  # noqa: E402
+from deepflash_core.eyes.redeye import GLOW_SHARE, GLOW_STRENGTH  # noqa: E402
+from deepflash_core.eyes.stage import fix_eyes  # noqa: E402
 from deepflash_core.pupil_glow import find_glow  # noqa: E402
-from deepflash_core.redeye import GLOW_SHARE, GLOW_STRENGTH  # noqa: E402
-from deepflash_core.synthetic import FlashRenderer  # noqa: E402
-from deepflash_core.synthetic.params import FlashParams  # noqa: E402
-from deepflash_core.synthetic.portraits import crop_to_face, load_portrait  # noqa: E402
-from deepflash_core.synthetic.renderer import RED_EYE_DISC  # noqa: E402
+from deepflash_train.renderer import FlashRenderer  # noqa: E402
+from deepflash_train.renderer.params import FlashParams  # noqa: E402
+from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
+from deepflash_train.renderer.renderer import RED_EYE_DISC  # noqa: E402
 
 SETS = ("frl_london_neutral", "frl_london_smiling", "frl_canada")
 

@@ -4,10 +4,10 @@
     python benchmarks/bench_redeye_kinds.py --split validation --seed 41 --real 150 --real-split train   # development set
     python benchmarks/bench_redeye_kinds.py --split test --seed 14 --shift --real 0                      # the shift ranges
 
-Each portrait of the split (``deepflash_core/data/portraits_split.csv``; the thresholds were chosen on
+Each portrait of the split (``deepflash_train/data/portraits_split.csv``; the thresholds were chosen on
 ``validation`` people, figures are reported on ``test`` people) is cut to a 512 px face crop and
 rendered once by the flash studio without red-eye; the face mesh on the studio crop gives the irises.
-Then every kind of :mod:`deepflash_core.synthetic.red_eye` is drawn over that render twice with the
+Then every kind of :mod:`deepflash_train.renderer.red_eye` is drawn over that render twice with the
 same draw: with the glow and without it (the same lens, squeeze, blur and JPEG over normal eyes). The
 eye stage runs on both (eyes from the mesh on the render; the far eye of ``far_eye`` as the render
 hands it, off by its mesh error).
@@ -33,14 +33,14 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from deepflash_core.errors import NoFaceError  # noqa: E402
-from deepflash_core.eyes import fix_eyes, fix_face_eyes, wears_glasses  # noqa: E402
-from deepflash_core.face_mesh import find_eyes  # noqa: E402
-from deepflash_core.synthetic import FlashRenderer  # noqa: E402
-from deepflash_core.synthetic.params import FlashParams  # noqa: E402
-from deepflash_core.synthetic.portraits import crop_to_face, load_portrait  # noqa: E402
-from deepflash_core.synthetic.red_eye import KINDS, draw_red_eye  # noqa: E402
-from deepflash_core.training.split import files_in, read_split  # noqa: E402
+from deepflash_client.errors import NoFaceError  # noqa: E402
+from deepflash_core.detection.face_mesh import find_eyes  # noqa: E402
+from deepflash_core.eyes.stage import fix_eyes, fix_face_eyes, wears_glasses  # noqa: E402
+from deepflash_train.renderer import FlashRenderer  # noqa: E402
+from deepflash_train.renderer.params import FlashParams  # noqa: E402
+from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
+from deepflash_train.renderer.red_eye import KINDS, draw_red_eye  # noqa: E402
+from deepflash_train.split import files_in, read_split  # noqa: E402
 
 # How much warmer or brighter than the same eye without glow a fixed pupil may stay (sRGB).
 FIXED_MARGIN = 0.06

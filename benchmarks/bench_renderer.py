@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deepflash_core.synthetic import FlashRenderer  # noqa: E402
-from deepflash_core.synthetic.geometry import subject_matte  # noqa: E402
-from deepflash_core.synthetic.portraits import crop_to_face, load_portrait  # noqa: E402
+from deepflash_train.renderer import FlashRenderer  # noqa: E402
+from deepflash_train.renderer.geometry import subject_matte  # noqa: E402
+from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 

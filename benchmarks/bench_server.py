@@ -48,7 +48,7 @@ from PIL import Image  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
 from pipeline_stages import checked  # noqa: E402
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
@@ -70,8 +70,8 @@ def photo(megapixels: float, seed: int = 0) -> np.ndarray:
 def random_weights(directory: Path, width: float) -> Path:
     import torch
 
-    from deepflash_core.network import FlashUNet, ModelConfig
-    from deepflash_core.weights import ModelCard, save_model
+    from deepflash_core.network.unet import FlashUNet, ModelConfig
+    from deepflash_core.network.weights import ModelCard, save_model
 
     torch.manual_seed(0)
     model = FlashUNet(ModelConfig(width=width)).eval()
@@ -87,7 +87,7 @@ def free_port() -> int:
 
 
 def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: int) -> None:
-    from deepflash_core.options import Options
+    from deepflash_client.options import Options
     from deepflash_core.pipeline import Pipeline
 
     height, width = image.shape[:2]
@@ -134,7 +134,7 @@ def warm_against_in_process(address: str, weights: Path, sizes: list[float], rep
     """Round trips to a warm server against the same pipeline in this process, interleaved, per size: wall
     seconds, and CPU seconds (the server's threads plus this process during the request, against this
     process during the in-process run), which other work on the machine disturbs far less."""
-    from deepflash_core.options import Options
+    from deepflash_client.options import Options
     from deepflash_core.pipeline import Pipeline
 
     client = DeepFlashClient(address, timeout_s=600, retries=0)
@@ -281,8 +281,8 @@ def warm_main(args: argparse.Namespace) -> None:
 
     import torch
 
-    from deepflash_core.network import FlashUNet, ModelConfig
-    from deepflash_core.weights import ModelCard, read_card, save_model
+    from deepflash_core.network.unet import FlashUNet, ModelConfig
+    from deepflash_core.network.weights import ModelCard, read_card, save_model
 
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["DEEPFLASH_STATE_DIR"] = str(Path(scratch) / "state")

@@ -18,8 +18,8 @@ from pathlib import Path
 import click
 import torch
 
-from deepflash_core.encoding import deepflash_loss
-from deepflash_core.network import FlashUNet, ModelConfig
+from deepflash_core.encoding.equations import deepflash_loss
+from deepflash_core.network.unet import FlashUNet, ModelConfig
 
 
 def model_step_rate(width: float, size: int, batch: int, channels_last: bool, bf16: bool, steps: int) -> float:
@@ -74,10 +74,10 @@ def model(widths: str, sizes: str, batches: str, formats: str, precisions: str, 
 @click.option("--count", default=40)
 def data(root: Path, landmarks: Path, size: int, count: int) -> None:
     """Synthetic pairs/s: crop, augmentation, flash render and both bilateral filters, one process."""
-    from deepflash_core.synthetic import FlashRenderer
-    from deepflash_core.training.dataset import PortraitStore, SyntheticPairs, make_pair, sample_rng
-    from deepflash_core.training.landmarks import load_landmark_cache
-    from deepflash_core.training.split import files_in, read_split
+    from deepflash_train.dataset import PortraitStore, SyntheticPairs, make_pair, sample_rng
+    from deepflash_train.landmarks import load_landmark_cache
+    from deepflash_train.renderer import FlashRenderer
+    from deepflash_train.split import files_in, read_split
 
     torch.set_num_threads(1)
     files = files_in(read_split(), "train")
@@ -116,8 +116,8 @@ def relit(portrait: Path, weights: Path | None, seed: int, out_dir: Path) -> Non
     from PIL import Image
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    from deepflash_core.faces import detect_faces
-    from deepflash_core.synthetic import FlashRenderer
+    from deepflash_core.detection.faces import detect_faces
+    from deepflash_train.renderer import FlashRenderer
 
     studio_u8 = np.asarray(Image.open(portrait).convert("RGB"))
     studio = studio_u8.astype(np.float32) / 255.0

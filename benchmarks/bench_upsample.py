@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from deepflash_core.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
-from deepflash_core.upsample import DEFAULT_EPS, DEFAULT_RADIUS, bilinear_upsample, guided_upsample  # noqa: E402
+from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
+from deepflash_core.reconstruction.upsample import DEFAULT_EPS, DEFAULT_RADIUS, bilinear_upsample, guided_upsample  # noqa: E402
 from test_upsample import band_error, near_outline, silhouette_scene  # noqa: E402
 
 SETTINGS = [(1, 1e-3), (2, 1e-3), (4, 1e-3), (4, 1e-2), (8, 1e-3)]

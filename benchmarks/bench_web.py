@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 import torch
 
+from deepflash_client.options import Options
 from deepflash_core.corrector import InProcessCorrector
-from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.options import Options
-from deepflash_core.weights import DEFAULT_WEIGHTS, ModelCard, save_model
-from web_demo.app import build_app, launch_app
-from web_demo.service import CorrectionService, PageResult
+from deepflash_core.network.unet import FlashUNet, ModelConfig
+from deepflash_core.network.weights import DEFAULT_WEIGHTS, ModelCard, save_model
+from deepflash_web.app import build_app, launch_app
+from deepflash_web.service import CorrectionService, PageResult
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PORTRAITS = (REPOSITORY / "tests/fixtures/flash_portrait.jpg", REPOSITORY / "tests/fixtures/congress_A000014.jpg")

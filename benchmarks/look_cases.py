@@ -1,7 +1,7 @@
 """What the look benchmarks share: held-out people of the collection, their renders, and the figures.
 
-Only test and validation people (``deepflash_core/data/portraits_split.csv``) are used, one photo a person.
-A render is the training pairs' own (:func:`deepflash_core.training.dataset.make_pair`, no augmentation, no
+Only test and validation people (``deepflash_train/data/portraits_split.csv``) are used, one photo a person.
+A render is the training pairs' own (:func:`deepflash_train.dataset.make_pair`, no augmentation, no
 identity pair) at 512²: the flash input and its studio target with a randomised look; ``plain=True`` renders
 the flash from the untouched portrait instead, so the target is the person's own studio photo.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_keys_on import globally_flash_like, share_closed  # noqa: E402  (the probe's one home)
 
-from deepflash_core.faces import LANDMARK_INDICES, Face, detect_faces  # noqa: E402
+from deepflash_core.detection.faces import LANDMARK_INDICES, Face, detect_faces  # noqa: E402
 from deepflash_core.look import Look  # noqa: E402
 
 SIZE = 512
@@ -38,7 +38,7 @@ def collection(data: str | None) -> Path:
 
 def held_out(root: Path, count: int, sets: tuple[str, ...] = ("frl_london_neutral", "frl_canada", "congress_225x275")) -> list[Path]:
     """Up to ``count`` held-out people's photos (test and validation), taken in turn from ``sets``."""
-    with open(ROOT / "deepflash_core/data/portraits_split.csv", newline="", encoding="utf-8") as rows:
+    with open(ROOT / "deepflash_train/data/portraits_split.csv", newline="", encoding="utf-8") as rows:
         entries = [row for row in csv.DictReader(rows) if row["split"] in ("test", "validation") and row["set"] in sets]
     by_set = [sorted(row["file"] for row in entries if row["set"] == name) for name in sets]
     files = [name for group in zip(*by_set) for name in group] + [n for g in by_set for n in g[min(map(len, by_set)):]]
@@ -62,10 +62,10 @@ class Render:
 
 def render(rgb: np.ndarray, face: Face, seed: int, plain: bool = False) -> Render:
     """One held-out render: the training pairs' crop and flash (see the module's description)."""
-    from deepflash_core.synthetic import FlashRenderer
-    from deepflash_core.training.dataset import (IDENTITY_AUGMENTATION, Augmentation, crop_affine, face_from_points,
+    from deepflash_train.renderer import FlashRenderer
+    from deepflash_train.dataset import (IDENTITY_AUGMENTATION, Augmentation, crop_affine, face_from_points,
                                                  make_pair, transform_points, warp_crop)
-    from deepflash_core.training.landmarks import FaceLandmarks
+    from deepflash_train.landmarks import FaceLandmarks
 
     points = np.zeros((68, 2), np.float32)
     for name, indices in LANDMARK_INDICES.items():
@@ -135,10 +135,10 @@ def closed(before: list[dict[str, float]], after: list[dict[str, float]], kind: 
 
 def global_part(pixels: np.ndarray, look: str | tuple) -> np.ndarray:
     """The global part of the correction alone (the look stage of the pipeline, no network)."""
-    from deepflash_core.blend import find_subject
-    from deepflash_core.detection import detect
+    from deepflash_client.options import Options
+    from deepflash_core.detection.detect import detect
     from deepflash_core.look.stage import correct_look
-    from deepflash_core.options import Options
+    from deepflash_core.reconstruction.blend import find_subject
 
     options = Options(look=look, red_eye=False)
     detection = detect(pixels, options)

@@ -39,9 +39,9 @@ def tile(image: np.ndarray, label: str) -> np.ndarray:
 def main(data: str | None, out: str) -> None:
     import torch
 
+    from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT, Options
     from deepflash_core.look import describe
     from deepflash_core.look.presets import requested_look
-    from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT, Options
     from deepflash_core.pipeline import Pipeline
 
     torch.set_num_threads(1)

@@ -22,10 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # after PYTHONPATH: the version to save can be another checkout
 
-from deepflash_core.face_mesh import find_eyes  # noqa: E402
-from deepflash_core.faces import detect_faces  # noqa: E402
+from deepflash_core.detection.face_mesh import find_eyes  # noqa: E402
+from deepflash_core.detection.faces import detect_faces  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
-from deepflash_core.matte import refine, segment  # noqa: E402
+from deepflash_core.matte.refine import refine, segment  # noqa: E402
 
 PORTRAITS = ROOT.parent / "shared" / "data" / "portraits"
 PER_SET, TOTAL = 13, 50

@@ -1,7 +1,7 @@
 """Before / after (keep, lift) / matte pictures for the docs, and the backdrop check with PNG output.
 
 Runs ``deepflash process`` (the installed default model) on a photo in both background modes, writes
-PNG outputs, computes the subject matte of the input with :func:`deepflash_core.matte.subject_matte`, and
+PNG outputs, computes the subject matte of the input with :func:`deepflash_core.matte.refine.subject_matte`, and
 prints the largest absolute difference between output and input outside the matte (matte exactly 0)
 and inside it. With ``--picture`` it also writes a side-by-side JPEG: input | keep | lift | matte.
 
@@ -25,8 +25,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deepflash_core import matte  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
+from deepflash_core.matte import refine  # noqa: E402
 
 EXAMPLE = ROOT / "tests" / "fixtures" / "flash_portrait.jpg"
 PICTURE_HEIGHT = 360
@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     source = make_12mp(args.make_12mp) if args.make_12mp else args.photo
     before = load_photo(source).pixels
-    subject = matte.to_uint8(matte.subject_matte(before))
+    subject = refine.to_uint8(refine.subject_matte(before))
     outside = subject == 0
     print(f"{source.name}: {before.shape[1]}x{before.shape[0]}, matte 0 on {outside.mean():.0%} of the frame, "
           f"255 on {(subject == 255).mean():.0%}")

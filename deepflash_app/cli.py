@@ -12,8 +12,8 @@ import sys
 
 import click
 
+from deepflash_client.errors import DeepFlashError
 from deepflash_core import __version__
-from deepflash_core.errors import DeepFlashError
 
 # name -> ("module:attribute" of a click.Command, one-line help shown by `deepflash --help`).
 # The help is written here so that listing the commands imports none of them (torch, gradio).

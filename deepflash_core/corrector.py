@@ -1,6 +1,6 @@
 """Where a correction runs: the pipeline in this process, or a DeepFlash server.
 
-Both take the same pixels and :class:`~deepflash_core.options.Options` and give back the same
+Both take the same pixels and :class:`~deepflash_client.options.Options` and give back the same
 :class:`~deepflash_core.result.Result`, so the command line, the web page and the server's workers do
 not care which one they hold.
 """
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from deepflash_core.options import Options
+from deepflash_client.options import Options
 from deepflash_core.result import ProgressCallback, Result
 
 if TYPE_CHECKING:
-    from deepflash_core.child_detection import ChildDetection
+    from deepflash_core.detection.child import ChildDetection
 
 
 class Corrector(Protocol):
@@ -31,7 +31,7 @@ class Corrector(Protocol):
 class InProcessCorrector:
     """Runs :class:`deepflash_core.pipeline.Pipeline` in this process (the model stays loaded).
 
-    Given a :class:`~deepflash_core.child_detection.ChildDetection` (started before the model loaded), the
+    Given a :class:`~deepflash_core.detection.child.ChildDetection` (started before the model loaded), the
     first photo corrected uses its detection when it was made of exactly that photo's pixels and options.
     """
 
@@ -60,7 +60,7 @@ class InProcessCorrector:
 
     def warm_up(self) -> None:
         """Load the face detector's models and run the network once, so the first photo does not wait."""
-        from deepflash_core.faces import detect_faces
+        from deepflash_core.detection.faces import detect_faces
 
         grey = np.full((64, 64, 3), 128, np.uint8)
         detect_faces(grey)
@@ -74,7 +74,7 @@ class InProcessCorrector:
 
 
 class ServerCorrector:
-    """Sends the pixels to a DeepFlash server through :class:`deepflash_core.client.DeepFlashClient`.
+    """Sends the pixels to a DeepFlash server through :class:`deepflash_client.zmq_client.DeepFlashClient`.
 
     A ZeroMQ socket must not be shared between threads and a web page may serve several people at
     once, so each thread gets its own client.
@@ -91,7 +91,7 @@ class ServerCorrector:
         """This thread's client, created on first use."""
         client = getattr(self._local, "client", None)
         if client is None:
-            from deepflash_core.client import DeepFlashClient
+            from deepflash_client.zmq_client import DeepFlashClient
 
             client = DeepFlashClient(address=self.address, timeout_s=self.timeout_s, retries=self.retries)
             self._local.client = client
@@ -99,13 +99,13 @@ class ServerCorrector:
 
     def ping(self, timeout_s: float = 5.0) -> dict[str, Any]:
         """Ask the server whether it is there (one try); raises ``ServerUnavailableError`` when nothing answers."""
-        from deepflash_core.client import DeepFlashClient
+        from deepflash_client.zmq_client import DeepFlashClient
 
         with DeepFlashClient(address=self.address, timeout_s=timeout_s, retries=0, ping_timeout_s=timeout_s) as client:
             return dict(client.ping(fail_fast=True))
 
     def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
-        from deepflash_core.faces import Face
+        from deepflash_core.detection.faces import Face
 
         if progress is not None:
             progress("send", 0.1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from deepflash_core.errors import InvalidOptionError
+from deepflash_client.errors import InvalidOptionError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

@@ -3,12 +3,12 @@
 Per face crop: resize to the network's input size, bilateral-filter, infer ``y``, turn it into the
 low-frequency correction ``D = 2y − 1``, bring ``D`` back to the crop's native resolution with
 edge-aware upsampling guided by the photo itself, and apply ``x − s·D`` through the subject matte
-(:mod:`deepflash_core.matte`): the person is corrected, the backdrop is not. Where the matte is
+(:mod:`deepflash_core.matte.refine`): the person is corrected, the backdrop is not. Where the matte is
 exactly 0 the correction is exactly 0, so those pixels stay bit-identical; the optional backdrop
-lift (:mod:`deepflash_core.backdrop`) is a smooth parametric brightening, never the network's output.
+lift (:mod:`deepflash_core.matte.backdrop`) is a smooth parametric brightening, never the network's output.
 Then, unless turned off, red pupils and small flash glare on glasses are corrected inside each face
-(:mod:`deepflash_core.eyes`). What all of this needs to know about the photo before correcting it (faces,
-the segmentation model's coarse matte, the eyes) is one :class:`~deepflash_core.detection.Detection`,
+(:mod:`deepflash_core.eyes.stage`). What all of this needs to know about the photo before correcting it (faces,
+the segmentation model's coarse matte, the eyes) is one :class:`~deepflash_core.detection.detect.Detection`,
 made here or handed in (e.g. made in another process while this one loaded the model).
 """
 
@@ -26,21 +26,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepflash_core import backdrop, bilateral, encoding, matte, upsample
-from deepflash_core.bilateral import SIGMA_R_DEFAULT as SIGMA_R
-from deepflash_core.blend import blend_weight, clip_box, find_subject, overlapping_groups, union
+from deepflash_client.errors import InvalidOptionError, WeightsError
+from deepflash_client.options import Options
+from deepflash_core.detection.detect import Detection, detect
+from deepflash_core.detection.faces import Face
 from deepflash_core.device import autocast_dtype, select_device
-from deepflash_core.detection import Detection, detect
-from deepflash_core.errors import InvalidOptionError, WeightsError
-from deepflash_core.eyes import EyeReport, fix_face_eyes
-from deepflash_core.faces import Face
+from deepflash_core.encoding import bilateral, equations
+from deepflash_core.encoding.bilateral import SIGMA_R_DEFAULT as SIGMA_R
+from deepflash_core.eyes.stage import EyeReport, fix_face_eyes
 from deepflash_core.look import Look
 from deepflash_core.look.stage import correct_look
-from deepflash_core.options import Options
+from deepflash_core.matte import backdrop, refine
+from deepflash_core.network.registry import Encoding, model_kind
+from deepflash_core.network.weights import ModelCard, load_model, resolve_weights
 from deepflash_core.pixels import PIXEL_SCALE
-from deepflash_core.registry import Encoding, model_kind
+from deepflash_core.reconstruction import upsample
+from deepflash_core.reconstruction.blend import blend_weight, clip_box, find_subject, overlapping_groups, union
 from deepflash_core.result import ProgressCallback, Result, timed
-from deepflash_core.weights import ModelCard, load_model, resolve_weights
 
 MIN_SIDE = 8
 # Faces per network call: a group photo must not need 30 crops' activations in memory at once.
@@ -102,7 +104,7 @@ class Pipeline:
                 channel is alpha and is returned untouched.
             options: what to do (strength, whole-image mode, …); the defaults when None.
             progress: optional callback ``(stage, fraction)``.
-            detection: what :func:`deepflash_core.detection.detect` found in these pixels with these
+            detection: what :func:`deepflash_core.detection.detect.detect` found in these pixels with these
                 options (e.g. in another process); found here when None. The result is the same either way.
 
         Returns:
@@ -130,7 +132,7 @@ class Pipeline:
         report("matte", 0.03)
         with _timed(timings, "matte"):
             subject = find_subject(pixels, detection.coarse, faces, options, warnings)
-        person = matte.to_uint8(subject) if options.with_matte else None
+        person = refine.to_uint8(subject) if options.with_matte else None
         if options.strength == 0:
             report("done", 1.0)
             return Result(output, faces, timings, [*warnings, "strength 0: the photo is returned unchanged"], person)
@@ -155,7 +157,7 @@ class Pipeline:
                 filtered = bilateral.bilateral_filter(chunk, sigma_s, SIGMA_R)
             report("network", 0.1 + 0.4 * (first + 0.5 * len(chunk)) / len(plans))
             with _timed(timings, "network"):
-                corrections.append(encoding.correction(self._infer(filtered, look)))
+                corrections.append(equations.correction(self._infer(filtered, look)))
         corrections_low = torch.cat(corrections)
         groups = overlapping_groups([plan.inside for plan in plans])
         for done, group in enumerate(groups):
@@ -372,7 +374,7 @@ def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.devic
               sink: upsample.Sink | None = None) -> torch.Tensor | None:
     """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU.
 
-    With ``sink`` it is handed over strip by strip instead (see :func:`deepflash_core.upsample.guided_upsample`).
+    With ``sink`` it is handed over strip by strip instead (see :func:`deepflash_core.reconstruction.upsample.guided_upsample`).
     """
     lx0, ly0, lx1, ly1 = plan.low_inside
     low = correction_low[:, :, ly0:ly1, lx0:lx1].to(device)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from deepflash_core.face_mesh import Eye
+from deepflash_core.detection.face_mesh import Eye
 from deepflash_core.pixels import to_float
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)

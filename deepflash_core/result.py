@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from deepflash_core.faces import Face
+    from deepflash_core.detection.faces import Face
 
 ProgressCallback = Callable[[str, float], None]
 """Called with a stage name and the fraction of the work done, in [0, 1]."""
@@ -23,7 +23,7 @@ class Result:
 
     Attributes:
         pixels: the corrected photo.
-        faces: the corrected faces (:class:`deepflash_core.faces.Face`), one pseudo-face in whole-image mode.
+        faces: the corrected faces (:class:`deepflash_core.detection.faces.Face`), one pseudo-face in whole-image mode.
         timings: seconds per stage.
         warnings: one-line notes worth showing to the user.
         matte: the subject matte, ``(H, W)`` uint8, when it was asked for and could be made.

@@ -3,16 +3,16 @@
 Built from the install record that ``deepflash install`` wrote, so the editor needs no
 environment variables: the record names the DeepFlash environment's Python and the
 command that starts ``deepflash serve``. Finding the server, starting it when allowed and
-retrying once is the client's job (``deepflash_core.client``); this module only says how.
+retrying once is the client's job (``deepflash_client.zmq_client``); this module only says how.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from deepflash_core import client as deepflash_client
-from deepflash_core.stdio_client import StdioClient
-from deepflash_core.errors import DeepFlashError
+from deepflash_client import zmq_client
+from deepflash_client.errors import DeepFlashError
+from deepflash_client.stdio_client import StdioClient
 from deepflash_editor.job import ProcessingClient
 
 PROCESS_TIMEOUT_S = 300.0  # a large photo on a CPU-only server takes minutes
@@ -22,7 +22,7 @@ PROBE_TIMEOUT_S = 10.0  # a server loading its model on a busy CPU still answers
 
 def has_pyzmq() -> bool:
     """Whether this Python can talk ZeroMQ itself."""
-    return deepflash_client.zmq is not None
+    return zmq_client.zmq is not None
 
 
 def can_start(python: str, serve_command: Sequence[str]) -> bool:
@@ -44,10 +44,10 @@ def client_factory(python: str, serve_command: Sequence[str], may_start: Callabl
 
     def connect(address: str) -> ProcessingClient:
         if has_pyzmq():
-            launch = deepflash_client.ServerLaunch(command=list(serve_command), allowed=may_start)
-            return deepflash_client.DeepFlashClient(address, timeout_s=timeout_s, retries=RETRIES,
-                                                    ping_timeout_s=PROBE_TIMEOUT_S,
-                                                    auto_start=launch if serve_command else False)
+            launch = zmq_client.ServerLaunch(command=list(serve_command), allowed=may_start)
+            return zmq_client.DeepFlashClient(address, timeout_s=timeout_s, retries=RETRIES,
+                                              ping_timeout_s=PROBE_TIMEOUT_S,
+                                              auto_start=launch if serve_command else False)
         if not python:
             raise DeepFlashError("This editor's Python has no pyzmq and no DeepFlash Python is recorded; run "
                                  "`deepflash install` again from the DeepFlash environment.")

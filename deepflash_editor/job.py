@@ -16,17 +16,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from deepflash_client.errors import DeepFlashError, ServerError, ServerStartError, ServerUnavailableError
+from deepflash_client.options import Options
+from deepflash_client.protocol import DTYPE_SIZES, E_BAD_REFERENCE, E_NO_FACE
 from deepflash_editor import messages
 from deepflash_editor.looks import Reference, reference_look
-from deepflash_core.errors import DeepFlashError, ServerError, ServerStartError, ServerUnavailableError
-from deepflash_core.options import Options
-from deepflash_core.protocol import DTYPE_SIZES, E_BAD_REFERENCE, E_NO_FACE
 
 T = TypeVar("T")
 
 
 class ProcessingClient(Protocol):
-    """The part of ``deepflash_core.client.DeepFlashClient`` a job uses."""
+    """The part of ``deepflash_client.zmq_client.DeepFlashClient`` a job uses."""
 
     def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str, options: Options) -> Any: ...
 

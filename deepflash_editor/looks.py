@@ -13,8 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT
-from deepflash_core.protocol import ImageSpec, reference_key
+from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT
+from deepflash_client.protocol import ImageSpec, reference_key
 
 REFERENCE = "reference"
 """The menu entry that takes the look of another open image or layer (never a preset's name on the wire)."""
@@ -70,7 +70,7 @@ class Reference:
 
 
 class DescribingClient(Protocol):
-    """The part of ``deepflash_core.client.DeepFlashClient`` that describes a reference."""
+    """The part of ``deepflash_client.zmq_client.DeepFlashClient`` that describes a reference."""
 
     def describe_look(self, pixels: Any, width: int, height: int, channels: int, dtype: str) -> tuple[float, ...]: ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepflash_core.protocol import host_of, is_local
+from deepflash_client.protocol import host_of, is_local
 
 
 def _see_log(log_path: Path) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepflash_core.protocol import DEFAULT_ADDRESS
+from deepflash_client.protocol import DEFAULT_ADDRESS
 
 INSTALL_RECORD_NAME = "deepflash_install.json"
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import zmq
 
-from deepflash_core import __version__, protocol
-from deepflash_core.errors import DeepFlashError
-from server import lifecycle, security
-from server.broker import REPLY_FLUSH_S, SHUTDOWN_GRACE_S, Broker
-from server.config import ServerConfig
-from server.worker import PipelineHolder
+from deepflash_client import protocol
+from deepflash_client.errors import DeepFlashError
+from deepflash_core import __version__
+from . import lifecycle, security
+from .broker import REPLY_FLUSH_S, SHUTDOWN_GRACE_S, Broker
+from .config import ServerConfig
+from .worker import PipelineHolder
 
 log = logging.getLogger("deepflash.server")
 

@@ -2,7 +2,7 @@
 
 ``ping`` and ``info`` are answered at once, so they never wait behind a slow ``process``; every request is
 validated (header schema, frame count and sizes, image limits) before any work, and a malformed one gets
-an error reply. Valid ``process`` and ``look`` requests go to the :class:`~server.worker.WorkerPool`; their replies come
+an error reply. Valid ``process`` and ``look`` requests go to the :class:`~deepflash_server.worker.WorkerPool`; their replies come
 back through an inproc socket and leave through the ROUTER.
 """
 
@@ -16,12 +16,13 @@ from typing import Any
 
 import zmq
 
-from deepflash_core import __version__, protocol
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from server import lifecycle
-from server.config import ServerConfig
-from server.looks import check_preset
-from server.worker import RESULTS_ADDRESS, Job, PipelineHolder, WorkerPool
+from deepflash_client import protocol
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_core import __version__
+from . import lifecycle
+from .config import ServerConfig
+from .looks import check_preset
+from .worker import RESULTS_ADDRESS, Job, PipelineHolder, WorkerPool
 
 log = logging.getLogger("deepflash.server")
 

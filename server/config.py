@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepflash_core import protocol, state_files
-from deepflash_core.state_files import STARTED_BY_USER
+from deepflash_client import protocol, state_files
+from deepflash_client.state_files import STARTED_BY_USER
 
 
 @dataclass(frozen=True)

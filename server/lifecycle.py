@@ -16,10 +16,10 @@ from typing import Any, Callable
 
 import zmq
 
-from deepflash_core import protocol, state_files
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.errors import DeepFlashError, ServerUnavailableError
-from server.process_identity import process_identity
+from deepflash_client import protocol, state_files
+from deepflash_client.errors import DeepFlashError, ServerUnavailableError
+from deepflash_client.zmq_client import DeepFlashClient
+from .process_identity import process_identity
 
 log = logging.getLogger("deepflash.server")
 
@@ -44,7 +44,7 @@ def setup_logging(log_file: Path) -> None:
 
 @dataclass(frozen=True)
 class PidRecord:
-    """What a server writes to its pid file; ``process`` is its identity (see :mod:`server.process_identity`)."""
+    """What a server writes to its pid file; ``process`` is its identity (see :mod:`deepflash_server.process_identity`)."""
 
     pid: int
     address: str

@@ -12,9 +12,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from deepflash_core import protocol
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import Options
+from deepflash_client import protocol
+from deepflash_client.errors import InvalidOptionError
+from deepflash_client.options import Options
 
 MAX_KEPT = 64
 """Reference looks kept (the least recently used one goes first); each is a dozen numbers."""

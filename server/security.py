@@ -27,8 +27,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from deepflash_core import protocol
-from deepflash_core.errors import InvalidOptionError
+from deepflash_client import protocol
+from deepflash_client.errors import InvalidOptionError
 
 AUTHORIZED_DIR = "authorized_clients"
 

@@ -17,10 +17,10 @@ from typing import Any, Callable
 import numpy as np
 import zmq
 
-from deepflash_core import protocol
-from deepflash_core.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, LookReferenceError,
+from deepflash_client import protocol
+from deepflash_client.errors import (DeepFlashError, ImageTooLargeError, InvalidOptionError, LookReferenceError,
                                    NoFaceError, WeightsError)
-from server.looks import ReferenceLooks
+from .looks import ReferenceLooks
 
 log = logging.getLogger("deepflash.server")
 

@@ -33,8 +33,8 @@ def tiny_weights(tmp_path_factory) -> Path:
     """A tiny random FlashUNet (width 0.125, 64² input) saved as safetensors + model card."""
     import torch
 
-    from deepflash_core.network import FlashUNet, ModelConfig
-    from deepflash_core.weights import ModelCard, save_model
+    from deepflash_core.network.unet import FlashUNet, ModelConfig
+    from deepflash_core.network.weights import ModelCard, save_model
 
     torch.manual_seed(1234)
     model = FlashUNet(ModelConfig(width=0.125, input_size=64)).eval()

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepflash_core.client_base import ProcessReply
-from deepflash_core.options import Options
+from deepflash_client.client_base import ProcessReply
+from deepflash_client.options import Options
 from deepflash_editor.job import Context, Job
 
 LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")

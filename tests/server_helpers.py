@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
-from server import lifecycle
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server
+from deepflash_server import lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_SERVER = [sys.executable, "-m", "deepflash_app", "serve", "--device", "cpu"]

@@ -181,8 +181,8 @@ def options_shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_each_user_option_changes_the_results_of_the_options_shoot(options_shoot: Path, tiny_weights: Path) -> None:
     """The guard of the two tests below: a worker that dropped any one option would write other files."""
+    from deepflash_client.options import Options
     from deepflash_core.imageio import load_photo
-    from deepflash_core.options import Options
     from deepflash_core.pipeline import Pipeline
 
     pipeline = Pipeline.load(weights=tiny_weights, device="cpu")
@@ -220,7 +220,7 @@ def test_the_staged_layout_applies_the_users_options(options_shoot: Path, proces
     import ray
 
     from deepflash_app.batch import job, resources, sources
-    from deepflash_core.options import Options
+    from deepflash_client.options import Options
 
     items, _ = sources.plan([str(path) for path in sorted(options_shoot.iterdir())], tmp_path)
     staged = replace(resources.plan_for(2, gpus=1), actor_gpus=0.0)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-import deepflash_core.bilateral as bilateral_module
-from deepflash_core.bilateral import BilateralFilter, bilateral_filter, sigma_s_for, window_radius
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
+import deepflash_core.encoding.bilateral as bilateral_module
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_core.encoding.bilateral import BilateralFilter, bilateral_filter, sigma_s_for, window_radius
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("congress_*.jpg"))
 

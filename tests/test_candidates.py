@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deepflash_core.registry import Encoding, model_kind
-from deepflash_core.weights import CANDIDATES_DIR, WEIGHTS_SUFFIX, load_model
+from deepflash_core.network.registry import Encoding, model_kind
+from deepflash_core.network.weights import CANDIDATES_DIR, WEIGHTS_SUFFIX, load_model
 
 MAX_BYTES = 10 * 1024 * 1024
 CANDIDATES = sorted(CANDIDATES_DIR.glob(f"*{WEIGHTS_SUFFIX}"))

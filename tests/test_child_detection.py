@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepflash_core import child_detection, detection
-from deepflash_core.child_detection import ChildDetection
+from deepflash_client.options import Options
 from deepflash_core.corrector import InProcessCorrector
-from deepflash_core.detection import detect
+from deepflash_core.detection import child
+from deepflash_core.detection import detect as detect_module
+from deepflash_core.detection.child import ChildDetection
+from deepflash_core.detection.detect import detect
 from deepflash_core.imageio import load_photo
-from deepflash_core.options import Options
 from deepflash_core.pipeline import Pipeline
 from test_pipeline import random_pipe  # noqa: F401  (fixture)
 
@@ -34,19 +35,19 @@ CHILD = "child fork" if multiprocessing.get_all_start_methods()[0] == "fork" els
 COMPARE = """
 import sys
 import numpy as np
-from deepflash_core import child_detection
+from deepflash_client.options import Options
+from deepflash_core.detection import child
 from deepflash_core.imageio import load_photo
-from deepflash_core.options import Options
 method = sys.argv[1]
 import multiprocessing
 if multiprocessing.get_all_start_methods()[0] == "fork":
-    assert child_detection.start_method() == "fork", "a new process starts its child by forking"
-child_detection.start_method = lambda: method
+    assert child.start_method() == "fork", "a new process starts its child by forking"
+child.start_method = lambda: method
 options = Options(strength=0.7)
-ahead = child_detection.ChildDetection.start({path!r}, options)
+ahead = child.ChildDetection.start({path!r}, options)
 pixels = load_photo({path!r}).pixels
 found = ahead.result(pixels, options)
-from deepflash_core.detection import detect
+from deepflash_core.detection.detect import detect
 here = detect(pixels, options)
 def eyes(d):
     return [(e.centre, e.radius, e.opening.tobytes(), e.source, f.glasses) for f in d.eyes for e in f.eyes]
@@ -68,7 +69,7 @@ def test_a_process_that_may_hold_thread_pools_spawns_its_child() -> None:
     # pytest has imported torch, OpenCV and MediaPipe by now; a forked child would lack their threads.
     import cv2  # noqa: F401
 
-    assert child_detection.start_method() == "spawn"
+    assert child.start_method() == "spawn"
 
 
 def raises(pixels, options):
@@ -92,11 +93,11 @@ def hangs(pixels, options):
 def test_a_failing_child_falls_back_to_detecting_here(
     failure, random_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture  # noqa: F811
 ) -> None:
-    monkeypatch.setattr(child_detection, "start_method", lambda: "fork")  # the child inherits the failure
-    monkeypatch.setattr(child_detection, "ANSWER_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(child, "start_method", lambda: "fork")  # the child inherits the failure
+    monkeypatch.setattr(child, "ANSWER_TIMEOUT_S", 3.0)
     options = Options()
     with monkeypatch.context() as patch:
-        patch.setattr(detection, "detect", failure)
+        patch.setattr(detect_module, "detect", failure)
         ahead = ChildDetection.start(PHOTO, options)
     pixels = load_photo(PHOTO).pixels
     corrected = InProcessCorrector(random_pipe, ahead=ahead).correct(pixels, options)
@@ -111,8 +112,8 @@ def test_a_failing_child_falls_back_to_detecting_here(
 def test_the_childs_detection_is_used_only_for_its_own_pixels_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     pixels = load_photo(PHOTO).pixels
     made = detect(pixels, Options())
-    monkeypatch.setattr(child_detection, "start_method", lambda: "fork")
-    monkeypatch.setattr(detection, "detect", lambda pixels, options: made)  # what the child answers
+    monkeypatch.setattr(child, "start_method", lambda: "fork")
+    monkeypatch.setattr(detect_module, "detect", lambda pixels, options: made)  # what the child answers
 
     assert ChildDetection.start(PHOTO, Options()).result(pixels, Options(strength=0.5)) is None
     changed = pixels.copy()
@@ -125,27 +126,27 @@ def test_the_childs_detection_is_used_only_for_its_own_pixels_and_options(monkey
 # `deepflash` with the child's start method and answers recorded (True where its detection was used).
 RECORDING_CLI = """
 import os, sys
-from deepflash_core import child_detection
+from deepflash_core.detection import child
 used, methods = [], []
-original_start, original_result = child_detection.ChildDetection.start.__func__, child_detection.ChildDetection.result
+original_start, original_result = child.ChildDetection.start.__func__, child.ChildDetection.result
 def start(cls, path, options):
-    methods.append(child_detection.start_method())
+    methods.append(child.start_method())
     return original_start(cls, path, options)
 def result(self, pixels, options):
     found = original_result(self, pixels, options)
     used.append(found is not None)
     return found
-child_detection.ChildDetection.start = classmethod(start)
-child_detection.ChildDetection.result = result
+child.ChildDetection.start = classmethod(start)
+child.ChildDetection.result = result
 if os.environ.get("FAIL_IN_CHILD"):
-    original_detect_file = child_detection.detect_file
+    original_detect_file = child.detect_file
     def detect_file(path, options, connection):  # runs in the child
-        from deepflash_core import detection
+        from deepflash_core.detection import detect as detect_module
         def failing(*args, **kwargs):
             raise RuntimeError("a bug in detection")
-        detection.detect = failing
+        detect_module.detect = failing
         original_detect_file(path, options, connection)
-    child_detection.detect_file = detect_file
+    child.detect_file = detect_file
 from deepflash_app.cli import main
 try:
     main()

@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from deepflash_app.cli import cli
-from deepflash_core import weights as weights_module
-from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.options import Options
-from deepflash_core.weights import ModelCard, save_model
+from deepflash_client.options import Options
+from deepflash_core.network import weights as weights_module
+from deepflash_core.network.unet import FlashUNet, ModelConfig
+from deepflash_core.network.weights import ModelCard, save_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAIT = FIXTURES / "congress_A000014.jpg"
@@ -197,8 +197,8 @@ def test_exif_rotated_photo_comes_out_upright(tmp_path: Path, weights: Path) -> 
 
 
 def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deepflash_core import client as client_module
-    from deepflash_core.client_base import ProcessReply
+    from deepflash_client import zmq_client as client_module
+    from deepflash_client.client_base import ProcessReply
 
     calls = []
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from deepflash_app.commands import process as process_command
-from deepflash_core.errors import ServerUnavailableError
+from deepflash_client.errors import ServerUnavailableError
 from deepflash_core.result import Result as Correction
 from server_helpers import free_port
 from test_cli import error_lines, no_installed_weights, run  # noqa: F401 (an autouse fixture)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import zmq
 
-from deepflash_core import protocol, state_files
-from deepflash_core.client_base import BaseClient
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
-from deepflash_core.errors import InvalidOptionError, ServerError, ServerUnavailableError
-from deepflash_core.options import Options
-from deepflash_core.stdio_client import StdioClient
-from server import lifecycle
+from deepflash_client import protocol, state_files
+from deepflash_client.client_base import BaseClient
+from deepflash_client.errors import InvalidOptionError, ServerError, ServerUnavailableError
+from deepflash_client.options import Options
+from deepflash_client.stdio_client import StdioClient
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server
+from deepflash_server import lifecycle
 from server_helpers import free_port, launch_for, running_server, server_environment, stop_server, wait_until_ready
 
 

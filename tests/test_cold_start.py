@@ -4,7 +4,7 @@ weights without first initialising the network at random."""
 import subprocess
 import sys
 
-from deepflash_core import faces
+from deepflash_core.detection import faces
 from deepflash_core.imageio import load_photo
 
 
@@ -12,7 +12,7 @@ def test_detection_loads_neither_face_recognition_nor_pkg_resources(portrait_pat
     # face_recognition loads all four dlib models on import (CNN detector, face encoder, two predictors).
     code = (
         "import sys\n"
-        "from deepflash_core.faces import detect_faces\n"
+        "from deepflash_core.detection.faces import detect_faces\n"
         "from deepflash_core.imageio import load_photo\n"
         f"assert len(detect_faces(load_photo({str(portrait_path)!r}).pixels)) == 1\n"
         "print(sorted(m for m in ('face_recognition', 'pkg_resources') if m in sys.modules))\n"
@@ -35,13 +35,13 @@ def test_the_face_models_load_once_and_find_the_same_face(portrait_path):
 def test_loading_weights_skips_the_random_initialisation(tiny_weights, monkeypatch):
     import torch
 
-    from deepflash_core import network, weights
+    from deepflash_core.network import unet, weights
 
     def refuse(self):
         raise AssertionError("the loaded weights replace this initialisation; it must not run")
 
     expected = {name: tensor.clone() for name, tensor in weights.load_model(tiny_weights)[0].state_dict().items()}
-    monkeypatch.setattr(network.FlashUNet, "reset_parameters", refuse)
+    monkeypatch.setattr(unet.FlashUNet, "reset_parameters", refuse)
     model, _ = weights.load_model(tiny_weights)
     loaded = model.state_dict()
     assert loaded.keys() == expected.keys()

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from deepflash_core import encoding
-from deepflash_core import weights as weights_module
 from deepflash_app.cli import cli
-from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
-from deepflash_core.network import DirectUNet, FlashUNet, ModelConfig
-from deepflash_core.training import compare
-from deepflash_core.training.dataset import bilateral_image
-from deepflash_core.weights import ModelCard, save_model
+from deepflash_core.encoding import equations
+from deepflash_core.network import weights as weights_module
+from deepflash_core.network.gridnet import BilateralGridNet, GridNetConfig
+from deepflash_core.network.unet import DirectUNet, FlashUNet, ModelConfig
+from deepflash_core.network.weights import ModelCard, save_model
+from deepflash_train import compare
+from deepflash_train.dataset import bilateral_image
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIZE = 64
@@ -70,7 +70,7 @@ def test_every_model_is_scored_on_the_same_pairs_after_identity(installed: Path)
     identity, default, grid, direct = rows
     # Identity is the input itself scored against eq. 8.
     batch = tiny_pairs(SIZE)[0]
-    truth = encoding.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
+    truth = equations.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
     expected = np.mean([peak_signal_noise_ratio(t.clamp(0, 1).permute(1, 2, 0).double().numpy(),
                                                 x.permute(1, 2, 0).double().numpy(), data_range=1.0)
                         for t, x in zip(truth, batch["flash"])])
@@ -111,7 +111,7 @@ def test_eval_compare_prints_and_writes_the_table(installed: Path, tmp_path: Pat
 
 
 def test_no_models_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deepflash_core.errors import WeightsError
+    from deepflash_client.errors import WeightsError
 
     monkeypatch.setattr(weights_module, "DEFAULT_WEIGHTS", tmp_path / "none.safetensors")
     monkeypatch.setattr(weights_module, "CANDIDATES_DIR", tmp_path / "none")

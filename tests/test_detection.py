@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core.detection import Detection, detect
-from deepflash_core.errors import InvalidOptionError, NoFaceError
-from deepflash_core.options import Options
+from deepflash_client.errors import InvalidOptionError, NoFaceError
+from deepflash_client.options import Options
+from deepflash_core.detection.detect import Detection, detect
 from deepflash_core.pipeline import Pipeline
 from test_pipeline import random_pipe  # noqa: F401  (fixture)
 
@@ -39,8 +39,8 @@ def detected_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> list[Detecti
         "import pickle, sys\n"
         "import numpy as np\n"
         "from PIL import Image\n"
-        "from deepflash_core.detection import detect\n"
-        "from deepflash_core.options import Options\n"
+        "from deepflash_core.detection.detect import detect\n"
+        "from deepflash_client.options import Options\n"
         f"cases = {[(str(FIXTURES / name), options.to_dict()) for name, options in CASES]!r}\n"
         "found = [detect(np.asarray(Image.open(path).convert('RGB')), Options(**options)) for path, options in cases]\n"
         "assert 'torch' not in sys.modules, 'detection imported torch'\n"
@@ -52,7 +52,7 @@ def detected_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> list[Detecti
 
 
 def test_importing_detection_imports_no_torch() -> None:
-    code = "import sys, deepflash_core.detection; print('torch' in sys.modules)"
+    code = "import sys, deepflash_core.detection.detect; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from editor_fakes import LOG_PATH, FakeClient, make_context, small_job
 
-from deepflash_core.errors import ServerError, ServerStartError, ServerUnavailableError
-from deepflash_core.options import Options
+from deepflash_client.errors import ServerError, ServerStartError, ServerUnavailableError
+from deepflash_client.options import Options
 from deepflash_editor import messages
 from deepflash_editor.connection import client_factory
 from deepflash_editor.job import CallerThread, Job, call_with_heartbeat, run_job
@@ -274,13 +274,13 @@ def test_messages_are_one_line():
 
 
 def test_without_pyzmq_the_stdio_helper_of_the_recorded_python_is_used(monkeypatch):
-    """An editor Python without pyzmq: the request goes through ``python -m deepflash_core.stdio_bridge``."""
+    """An editor Python without pyzmq: the request goes through ``python -m deepflash_client.stdio_bridge``."""
     import socket
 
-    from deepflash_core import client as deepflash_client
-    from deepflash_core.stdio_client import StdioClient
+    from deepflash_client import zmq_client
+    from deepflash_client.stdio_client import StdioClient
 
-    monkeypatch.setattr(deepflash_client, "zmq", None)
+    monkeypatch.setattr(zmq_client, "zmq", None)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from editor_fakes import REFERENCE_LOOK, FakeClient, make_context, small_job
 
-from deepflash_core.errors import ServerError
+from deepflash_client.errors import ServerError
+from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT
 from deepflash_core.look.presets import load_preset, preset_names
-from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT
 from deepflash_editor import looks
 from deepflash_editor.job import run_job
 from deepflash_editor.settings import INSTALL_RECORD, Settings

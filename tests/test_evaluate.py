@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from deepflash_core import encoding
-from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.registry import Encoding
-from deepflash_core.training.dataset import bilateral_image
-from deepflash_core.training.evaluate import Scores, evaluate_batches, format_table, run_evaluation
-from deepflash_core.training.real_pairs import RealPairsError, align_studio_to_flash, find_pairs, load_real_pair
+from deepflash_core.encoding import equations
+from deepflash_core.network.registry import Encoding
+from deepflash_core.network.unet import FlashUNet, ModelConfig
+from deepflash_train.dataset import bilateral_image
+from deepflash_train.evaluate import Scores, evaluate_batches, format_table, run_evaluation
+from deepflash_train.real_pairs import RealPairsError, align_studio_to_flash, find_pairs, load_real_pair
 
 FIXTURE = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
 
@@ -55,11 +55,11 @@ def test_perfect_output_scores_perfectly_and_identity_scores_the_input() -> None
     rgb = cv2.resize(_rgb(), (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     flash = np.clip(rgb * 1.3 + 0.05, 0, 1).astype(np.float32)
     batch = _batch(flash, rgb)
-    target = encoding.target(batch["flash_filtered"], batch["studio_filtered"])
+    target = equations.target(batch["flash_filtered"], batch["studio_filtered"])
     evaluation, examples = evaluate_batches(_Oracle(target), [batch], keep=1, encoding_kind=Encoding.BILATERAL)
     summary = evaluation.summary()
     assert summary["psnr"] > 60 and summary["ssim"] > 0.999 and summary["accuracy"] > 99.9
-    truth = encoding.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
+    truth = equations.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
     truth = truth[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
     expected = peak_signal_noise_ratio(truth, flash.astype(np.float64), data_range=1.0)
     assert summary["identity_psnr"] == pytest.approx(expected, rel=1e-6)
@@ -68,7 +68,7 @@ def test_perfect_output_scores_perfectly_and_identity_scores_the_input() -> None
     assert "identity (input unchanged)" in table and "gain" in table
     assert len(examples) == 1 and examples[0][0].shape == (64, 64, 3)
     # A direct-output model is scored on its output itself: the ground truth as output scores perfectly.
-    truth_batch = encoding.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
+    truth_batch = equations.reconstructed_ground_truth(batch["flash"], batch["flash_filtered"], batch["studio_filtered"])
     direct, _ = evaluate_batches(_Oracle(truth_batch), [batch], encoding_kind=Encoding.DIRECT)
     assert direct.summary()["psnr"] > 60 and direct.summary()["identity_psnr"] == summary["identity_psnr"]
 
@@ -115,7 +115,7 @@ def test_real_pair_folder_and_evaluation_table(tmp_path: Path) -> None:
     # Aligned: the studio crop is the flash crop up to the brightness change.
     assert float((item["studio"] * 1.2 - item["flash"]).abs()[:, 8:-8, 8:-8].mean()) < 0.06
 
-    from deepflash_core.weights import ModelCard, save_model
+    from deepflash_core.network.weights import ModelCard, save_model
 
     torch.manual_seed(0)
     model = FlashUNet(ModelConfig(width=0.0625, input_size=64))

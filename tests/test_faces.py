@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core.faces import (
+from deepflash_core.detection.faces import (
     LANDMARK_GROUPS,
     Face,
     crop_for_box,
@@ -173,8 +173,8 @@ def test_face_to_dict_is_json_ready(portrait: np.ndarray) -> None:
 def test_missing_face_models_are_one_line_naming_the_package_and_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from deepflash_core import faces
-    from deepflash_core.errors import WeightsError
+    from deepflash_client.errors import WeightsError
+    from deepflash_core.detection import faces
 
     monkeypatch.setattr(faces, "_models", None)
     monkeypatch.setitem(sys.modules, "dlib", None)  # importing dlib now fails, as without the package

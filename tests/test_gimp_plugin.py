@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "gimp_plugin" / "deepflash"))
 
 import gimp_filter  # noqa: E402
-from deepflash_core.errors import ServerError, ServerUnavailableError  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
+from deepflash_client.errors import ServerError, ServerUnavailableError  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
 from deepflash_editor import looks  # noqa: E402
 from deepflash_editor.job import Outcome  # noqa: E402
 

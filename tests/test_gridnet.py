@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepflash_core import encoding
-from deepflash_core.gridnet import BilateralGridNet, GridNetConfig, apply_affine, slice_grid
+from deepflash_core.encoding import equations
+from deepflash_core.network.gridnet import BilateralGridNet, GridNetConfig, apply_affine, slice_grid
 
 TINY = GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4)
 
@@ -65,7 +65,7 @@ def test_a_new_model_changes_nothing() -> None:
     model = BilateralGridNet(TINY).eval()
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        correction = encoding.correction(model(x))
+        correction = equations.correction(model(x))
     assert float(correction.abs().max()) == 0.0
 
 
@@ -74,13 +74,13 @@ def test_gradients_reach_every_parameter() -> None:
     model = BilateralGridNet(TINY).train()
     x, target = torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)
     # From the identity start only the head can move; the rest follows once it has.
-    encoding.deepflash_loss(model(x), target).backward()
+    equations.deepflash_loss(model(x), target).backward()
     head = model.coefficients.head
     assert float(head.weight.grad.abs().sum()) > 0
     with torch.no_grad():
         head.weight.normal_(0, 0.1)
     model.zero_grad()
-    encoding.deepflash_loss(model(x), target).backward()
+    equations.deepflash_loss(model(x), target).backward()
     silent = [name for name, p in model.named_parameters() if p.grad is None or float(p.grad.abs().sum()) == 0]
     assert silent == []
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, JpegImagePlugin
 
+from deepflash_client.errors import ImageReadError, ImageTooLargeError
 from deepflash_core import imageio
-from deepflash_core.errors import ImageReadError, ImageTooLargeError
 from deepflash_core.imageio import load_photo, save_photo
 from imageio_samples import PORTRAIT, portrait_rgb, rgba16, save_image, srgb_icc, write_bytes
 

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from deepflash_core.errors import ImageReadError
+from deepflash_client.errors import ImageReadError
 from deepflash_core.imageio import load_photo
 from imageio_samples import PORTRAIT
 

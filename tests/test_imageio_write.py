@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepflash_client.errors import ImageWriteError
 from deepflash_core import imageio
-from deepflash_core.errors import ImageWriteError
 from deepflash_core.imageio import Photo, load_photo, save_photo
 from imageio_samples import PORTRAIT, portrait_rgb, rgba16, save_image, srgb_icc, write_bytes
 

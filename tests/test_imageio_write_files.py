@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
+from deepflash_client.errors import ImageWriteError
 from deepflash_core import imageio
-from deepflash_core.errors import ImageWriteError
 from deepflash_core.imageio import Photo, save_photo
 from imageio_samples import PORTRAIT, portrait_rgb
 

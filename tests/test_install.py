@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import deepflash_client
 from deepflash_app.cli import cli
 from deepflash_app.commands import install as installer
 
@@ -40,8 +41,9 @@ def test_gimp_install_puts_an_executable_plug_in_in_a_folder_of_its_name(home):
     entry = plugin / "deepflash.py"
     assert entry.is_file() and os.access(entry, os.X_OK)
     assert (plugin / "gimp_filter.py").is_file()
-    for module in installer.CORE_MODULES:
-        assert (plugin / "vendor" / "deepflash_core" / module).is_file()
+    kit = sorted(path.name for path in Path(deepflash_client.__file__).parent.glob("*.py"))
+    assert sorted(path.name for path in (plugin / "vendor" / "deepflash_client").glob("*.py")) == kit
+    assert sorted(path.name for path in (plugin / "vendor").iterdir()) == ["deepflash_client", "deepflash_editor"]
     assert (plugin / "vendor" / "deepflash_editor" / "job.py").is_file()
     record = json.loads((plugin / installer.RECORD_NAME).read_text())
     assert record["address"] == "tcp://127.0.0.1:6000" and record["python"] == sys.executable
@@ -87,7 +89,7 @@ def test_krita_install_enables_the_plug_in_and_uninstall_reverts_kritarc(home):
     assert result.exit_code == 0, result.output
     pykrita = home / ".local" / "share" / "krita" / "pykrita"
     assert (pykrita / "deepflash.desktop").is_file() and (pykrita / "deepflash" / "__init__.py").is_file()
-    assert (pykrita / "deepflash" / "vendor" / "deepflash_core" / "client.py").is_file()
+    assert (pykrita / "deepflash" / "vendor" / "deepflash_client" / "zmq_client.py").is_file()
     text = kritarc.read_text()
     assert "[python]\nenable_deepflash=true\nenable_other=true" in text and "foo=1" in text
     invoke("krita")  # idempotent
@@ -111,7 +113,7 @@ def test_krita_zip_has_the_desktop_file_and_package_at_its_root(tmp_path):
     assert result.exit_code == 0 and "Import Python Plugin from File" in result.output
     names = zipfile.ZipFile(output).namelist()
     assert "deepflash.desktop" in names and "deepflash/__init__.py" in names
-    assert "deepflash/vendor/deepflash_core/client.py" in names and "deepflash/docker.py" in names
+    assert "deepflash/vendor/deepflash_client/zmq_client.py" in names and "deepflash/docker.py" in names
     assert {name.split("/")[0] for name in names} == {"deepflash.desktop", "deepflash"}
     assert not any("__pycache__" in name for name in names)
 
@@ -153,7 +155,7 @@ def test_vendored_modules_import_without_torch_or_numpy(home):
     pykrita = home / ".local" / "share" / "krita" / "pykrita"
     code = ("import sys; sys.path[:0] = [sys.argv[1]]; "
             "import deepflash, deepflash.document, deepflash.settings, deepflash.pixels; "
-            "import deepflash_core.client, deepflash_editor.job, deepflash_editor.connection, deepflash_editor.settings; "
+            "import deepflash_client.zmq_client, deepflash_editor.job, deepflash_editor.connection, deepflash_editor.settings; "
             "outside = sorted(name for name, module in sys.modules.items() if name.startswith('deepflash') "
             "and not str(getattr(module, '__file__', '') or sys.argv[1]).startswith(sys.argv[1])); "
             "assert not outside, outside; "
@@ -167,7 +169,7 @@ def test_the_installed_gimp_plug_in_imports_only_from_its_own_folder(home):
     invoke("gimp")
     plugin = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "deepflash"
     code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/vendor']; "
-            "import gimp_filter, deepflash_editor.connection, deepflash_editor.job, deepflash_core.client; "
+            "import gimp_filter, deepflash_editor.connection, deepflash_editor.job, deepflash_client.zmq_client; "
             "mine = [m for n, m in sys.modules.items() if n.startswith('deepflash') or n == 'gimp_filter']; "
             "outside = [m.__name__ for m in mine if not str(getattr(m, '__file__', '') or sys.argv[1]).startswith(sys.argv[1])]; "
             "assert not outside, outside; "
@@ -192,9 +194,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_server(user_home, tiny_weights):
-    from deepflash_core import state_files
-    from deepflash_core.client import ServerLaunch, ensure_server
-    from server import lifecycle
+    from deepflash_client import state_files
+    from deepflash_client.zmq_client import ServerLaunch, ensure_server
+    from deepflash_server import lifecycle
     from server_helpers import PYTHON_SERVER, free_port, stop_server
 
     address = f"tcp://127.0.0.1:{free_port()}"
@@ -229,8 +231,8 @@ def test_uninstall_says_what_stays_and_purge_removes_it_stopping_the_plug_ins_se
 def test_purge_leaves_a_server_the_user_started_running_with_its_files(user_home, tiny_weights):
     import subprocess
 
-    from deepflash_core import state_files
-    from deepflash_core.client import DeepFlashClient
+    from deepflash_client import state_files
+    from deepflash_client.zmq_client import DeepFlashClient
     from server_helpers import PYTHON_SERVER, free_port, wait_until_ready
 
     address = f"tcp://127.0.0.1:{free_port()}"

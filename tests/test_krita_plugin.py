@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krita_plugin.deepflash import document, pixels, transfer
-from deepflash_core.options import Options
-from krita_plugin.deepflash.settings import krita_settings, options_of
+from deepflash_client.options import Options
+from deepflash_krita.deepflash import document, pixels, transfer
+from deepflash_krita.deepflash.settings import krita_settings, options_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -481,7 +481,7 @@ def test_desktop_file_names_the_package():
 
 
 def test_package_imports_outside_krita_without_registering():
-    import krita_plugin.deepflash as package
+    import deepflash_krita.deepflash as package
 
     assert package.Krita is None
 

@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from deepflash_app.commands import process as process_command
+from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT, LOOK_NAMES, Options
 from deepflash_core.look import Look
 from deepflash_core.look.presets import preset_names, read_preset
-from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT, LOOK_NAMES, Options
 from deepflash_core.pipeline import Pipeline
 from deepflash_core.result import Result as Correction
 from test_cli import error_lines, no_installed_weights, run  # noqa: F401 (an autouse fixture)

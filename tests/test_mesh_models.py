@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core import mediapipe_models, mesh_models
-from deepflash_core.mediapipe_models import Rect, crop_tensor
+from deepflash_core.detection import mediapipe_models, mesh_models
+from deepflash_core.detection.mediapipe_models import Rect, crop_tensor
 
 
 def test_the_models_ship_with_their_licence_and_notice() -> None:
@@ -70,7 +70,7 @@ def test_no_face_gives_no_mesh() -> None:
 
 
 def test_the_person_is_found_and_the_backdrop_left_out(portrait_path) -> None:
-    from deepflash_core.segmentation import segment
+    from deepflash_core.detection.segmentation import segment
 
     rgb = np.asarray(Image.open(portrait_path).convert("RGB"))
     coarse = segment(rgb)

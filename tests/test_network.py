@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepflash_core.network import FlashUNet, ModelConfig, VGG16Encoder, count_parameters
+from deepflash_core.network.unet import FlashUNet, ModelConfig, VGG16Encoder, count_parameters
 
 
 def test_full_width_is_the_papers_size():

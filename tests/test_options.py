@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deepflash_core import protocol
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, FIELDS, STRENGTH_RANGE, Options
+from deepflash_client import protocol
+from deepflash_client.errors import InvalidOptionError
+from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, FIELDS, STRENGTH_RANGE, Options
 
 
 def test_defaults_keep_the_background_fix_red_eyes_and_send_no_matte():
@@ -75,7 +75,7 @@ def test_a_header_may_leave_options_out_and_gets_the_defaults():
 
 
 def test_the_module_imports_with_the_standard_library_only():
-    code = ("import sys; import deepflash_core.options; "
+    code = ("import sys; import deepflash_client.options; "
             "heavy = {'numpy', 'torch', 'zmq', 'cv2'} & set(sys.modules); assert not heavy, heavy; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "ok", result.stderr

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from deepflash_core.errors import InvalidOptionError, NoFaceError, WeightsError
-from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.options import LOOK_AS_SHOT, Options
+from deepflash_client.errors import InvalidOptionError, NoFaceError, WeightsError
+from deepflash_client.options import LOOK_AS_SHOT, Options
+from deepflash_core.network.unet import FlashUNet, ModelConfig
+from deepflash_core.network.weights import ModelCard, save_model
 from deepflash_core.pipeline import Pipeline, Result
-from deepflash_core.weights import ModelCard, save_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = sorted(FIXTURES.glob("congress_*.jpg"))
@@ -309,7 +309,7 @@ def test_red_eye_stage_changes_only_the_pupils_and_is_timed(random_pipe: Pipelin
 
 
 def test_a_bilateral_grid_model_runs_and_starts_as_no_change(tmp_path: Path) -> None:
-    from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
+    from deepflash_core.network.gridnet import BilateralGridNet, GridNetConfig
 
     model = BilateralGridNet(GridNetConfig(input_size=64, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
     pipe = Pipeline.load(weights=save(model, tmp_path / "grid.safetensors"), device="cpu")
@@ -320,7 +320,7 @@ def test_a_bilateral_grid_model_runs_and_starts_as_no_change(tmp_path: Path) -> 
 
 
 def test_an_evaluation_only_model_is_refused_by_the_pipeline(tmp_path: Path) -> None:
-    from deepflash_core.network import DirectUNet
+    from deepflash_core.network.unet import DirectUNet
 
     path = save(DirectUNet(ModelConfig(width=0.125, input_size=64)), tmp_path / "direct.safetensors")
     with pytest.raises(WeightsError, match="evaluation only"):

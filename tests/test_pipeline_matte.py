@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from deepflash_core import matte, segmentation
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import LOOK_AS_SHOT
+from deepflash_client.errors import InvalidOptionError
+from deepflash_client.options import LOOK_AS_SHOT
+from deepflash_core.detection import segmentation
+from deepflash_core.matte import refine
 from deepflash_core.pipeline import Options, Pipeline
 from test_pipeline import constant_pipe, portrait, random_pipe  # noqa: F401  (fixtures)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deepflash_core import protocol, state_files, stdio_frames
-from deepflash_core.options import LOOK_NAMES, Options
-from deepflash_core.protocol import ImageSpec, Limits, ProtocolError
+from deepflash_client import protocol, state_files, stdio_frames
+from deepflash_client.options import LOOK_NAMES, Options
+from deepflash_client.protocol import ImageSpec, Limits, ProtocolError
 
 LIMITS = Limits(max_pixels=1_000_000, max_side=2000)
 
@@ -153,9 +153,10 @@ def test_state_files_are_per_port(monkeypatch, tmp_path):
 
 
 def test_vendored_modules_import_neither_numpy_nor_torch():
-    from deepflash_app.commands.install import CORE_MODULES
+    import deepflash_client
 
-    modules = ", ".join(f"deepflash_core.{Path(name).stem}" for name in CORE_MODULES if name != "__init__.py")
+    kit = Path(deepflash_client.__file__).parent
+    modules = ", ".join(f"deepflash_client.{path.stem}" for path in sorted(kit.glob("*.py")) if path.stem != "__init__")
     code = f"import sys; import {modules}; print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
@@ -163,10 +164,11 @@ def test_vendored_modules_import_neither_numpy_nor_torch():
 
 def test_client_module_works_without_pyzmq():
     code = ("import sys; sys.modules['zmq'] = None\n"
-            "from deepflash_core import client\n"
-            "c = client.connect(python=sys.executable)\n"
+            "from deepflash_client import zmq_client\n"
+            "from deepflash_client.connect import connect\n"
+            "c = connect(python=sys.executable)\n"
             "print(type(c).__name__)\n"
-            "try:\n    client.DeepFlashClient()\nexcept client.ServerUnavailableError as e:\n    print('refused', e)")
+            "try:\n    zmq_client.DeepFlashClient()\nexcept zmq_client.ServerUnavailableError as e:\n    print('refused', e)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.splitlines()[0] == "StdioClient"
     assert "pyzmq is not installed" in output

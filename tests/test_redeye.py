@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core import face_mesh
-from deepflash_core.eyes import fix_eyes, fix_face_eyes
-from deepflash_core.face_mesh import Eye, find_eyes, landmark_eyes
-from deepflash_core.faces import Face, detect_faces
-from deepflash_core.glare import reduce_glare
+from deepflash_core.detection import face_mesh
+from deepflash_core.detection.face_mesh import Eye, find_eyes, landmark_eyes
+from deepflash_core.detection.faces import Face, detect_faces
+from deepflash_core.eyes.glare import reduce_glare
+from deepflash_core.eyes.redeye import is_glowing
+from deepflash_core.eyes.stage import fix_eyes, fix_face_eyes
 from deepflash_core.pupil_glow import PUPIL_REACH, find_glow
-from deepflash_core.redeye import is_glowing
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -20,11 +20,11 @@ import pytest
 import zmq
 from PIL import Image
 
-from deepflash_core import protocol, state_files
-from deepflash_core.client import CurveKeys, DeepFlashClient
-from deepflash_core.errors import ServerError, ServerUnavailableError
-from deepflash_core.options import Options
-from server import lifecycle
+from deepflash_client import protocol, state_files
+from deepflash_client.errors import ServerError, ServerUnavailableError
+from deepflash_client.options import Options
+from deepflash_client.zmq_client import CurveKeys, DeepFlashClient
+from deepflash_server import lifecycle
 
 from server_helpers import PYTHON_SERVER, free_port, running_server, server_environment, wait_until_ready
 
@@ -281,7 +281,7 @@ def test_status_reports_a_running_server_and_a_missing_one(server, state_dir):
 
 
 def test_envelope_split_handles_req_and_bare_dealer_peers():
-    from server.broker import split_envelope
+    from deepflash_server.broker import split_envelope
 
     assert split_envelope([b"peer", b"", b"head", b"pix"]) == ([b"peer", b""], [b"head", b"pix"])
     assert split_envelope([b"peer", b"head"]) == ([b"peer"], [b"head"])

@@ -12,10 +12,10 @@ import zmq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from deepflash_core import protocol
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.errors import ServerError
-from deepflash_core.options import Options
+from deepflash_client import protocol
+from deepflash_client.errors import ServerError
+from deepflash_client.options import Options
+from deepflash_client.zmq_client import DeepFlashClient
 from server_helpers import running_server, server_environment, wait_until_ready
 
 MAX_SIDE = 512

@@ -12,11 +12,11 @@ import pytest
 import zmq
 from PIL import Image
 
-from deepflash_core import protocol
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.errors import ServerError
+from deepflash_client import protocol
+from deepflash_client.errors import ServerError
+from deepflash_client.options import LOOK_NAMES, Options
+from deepflash_client.zmq_client import DeepFlashClient
 from deepflash_core.look.reference import describe_reference
-from deepflash_core.options import LOOK_NAMES, Options
 from server_helpers import running_server, server_environment, wait_until_ready
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -143,7 +143,7 @@ def test_process_through_the_server_refuses_an_unknown_look_before_sending_anyth
 def test_an_editor_without_pyzmq_gets_the_same_look_and_refusals_through_the_stdio_helper(client):
     import sys
 
-    from deepflash_core.stdio_client import StdioClient
+    from deepflash_client.stdio_client import StdioClient
 
     helper = StdioClient(python=sys.executable, address=client.address, timeout_s=120, auto_start=False)
     pixels = rgb(REFERENCE)

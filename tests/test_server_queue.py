@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import zmq
 
-from deepflash_core import protocol
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
-from deepflash_core.errors import ServerUnavailableError
-from deepflash_core.options import Options
-from server import lifecycle
+from deepflash_client import protocol
+from deepflash_client.errors import ServerUnavailableError
+from deepflash_client.options import Options
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server
+from deepflash_server import lifecycle
 from server_helpers import PYTHON_SERVER, free_port, running_server, server_environment, stop_server, wait_until_ready
 
 REPLY_BOUND_S = 120.0

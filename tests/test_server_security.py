@@ -9,8 +9,8 @@ import sys
 import pytest
 import zmq
 
-from deepflash_core.errors import InvalidOptionError
-from server import security
+from deepflash_client.errors import InvalidOptionError
+from deepflash_server import security
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 

@@ -10,9 +10,9 @@ from typing import Iterator
 import pytest
 import zmq
 
-from deepflash_core import protocol
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.options import Options
+from deepflash_client import protocol
+from deepflash_client.options import Options
+from deepflash_client.zmq_client import DeepFlashClient
 from server_helpers import PYTHON_SERVER, free_port, server_environment, wait_until_ready
 
 # A reply this large is still being written to the socket when the server closes it (87 MB, as a

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from deepflash_core import state_files
-from server import lifecycle
+from deepflash_client import state_files
+from deepflash_server import lifecycle
 from server_helpers import free_port, server_environment
 
 DEEPFLASH = [sys.executable, "-m", "deepflash_app"]

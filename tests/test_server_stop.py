@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from deepflash_core import state_files
-from deepflash_core.client import DeepFlashClient, ServerLaunch, ensure_server
-from server import lifecycle
+from deepflash_client import state_files
+from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server
+from deepflash_server import lifecycle
 from server_helpers import PYTHON_SERVER, free_port, server_environment, stop_server, wait_until_ready
 
 DEEPFLASH = [sys.executable, "-m", "deepflash_app"]
@@ -56,7 +56,7 @@ def test_an_auto_started_server_says_so_and_exits_after_its_idle_time(state_dir,
 
 
 def test_the_default_idle_exit_of_an_auto_started_server_is_set_by_the_environment(monkeypatch):
-    from deepflash_core import launch
+    from deepflash_client import launch
 
     monkeypatch.delenv("DEEPFLASH_IDLE_EXIT_MINUTES", raising=False)
     assert launch.auto_start_idle_exit_min() == launch.AUTO_START_IDLE_EXIT_MIN == 30

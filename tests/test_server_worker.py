@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from deepflash_core import protocol
-from deepflash_core.options import Options
+from deepflash_client import protocol
+from deepflash_client.options import Options
 from deepflash_core.result import Result
-from server.worker import Job, PipelineHolder, _process
+from deepflash_server.worker import Job, PipelineHolder, _process
 
 
 class RecordingCorrector:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core.synthetic import FlashParams, FlashRenderer
-from deepflash_core.synthetic.studio_look import (IDENTITY_PROBABILITY, StudioLook, backdrop, key_light,
+from deepflash_train.renderer import FlashParams, FlashRenderer
+from deepflash_train.renderer.studio_look import (IDENTITY_PROBABILITY, StudioLook, backdrop, key_light,
                                                  restyle)
-from deepflash_core.training.dataset import IDENTITY_AUGMENTATION, Augmentation, make_pair
-from deepflash_core.training.evaluate import face_lightness_std
-from deepflash_core.training.landmarks import detect_landmarks
+from deepflash_train.dataset import IDENTITY_AUGMENTATION, Augmentation, make_pair
+from deepflash_train.evaluate import face_lightness_std
+from deepflash_train.landmarks import detect_landmarks
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_restyle_replaces_the_backdrop_through_the_matte_only() -> None:
 
 def test_key_light_adds_modelling_to_the_face_and_leaves_the_backdrop(portrait) -> None:
     rgb, face = portrait
-    from deepflash_core.training.dataset import face_from_points, face_hull
+    from deepflash_train.dataset import face_from_points, face_hull
 
     studio = rgb.astype(np.float32) / 255
     crop_face = face_from_points(face.landmarks, face.box, (0, 0, rgb.shape[1], rgb.shape[0]))

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepflash_core.faces import Face, detect_faces
-from deepflash_core.synthetic import FlashParams, FlashRenderer, RenderInputError
-from deepflash_core.synthetic.flash import flash_light
-from deepflash_core.synthetic.geometry import normals
-from deepflash_core.synthetic.params import GLARE_PROBABILITY, RED_EYE_PROBABILITY
-from deepflash_core.synthetic.shading import LUMA, srgb_to_linear
+from deepflash_core.detection.faces import Face, detect_faces
+from deepflash_train.renderer import FlashParams, FlashRenderer, RenderInputError
+from deepflash_train.renderer.flash import flash_light
+from deepflash_train.renderer.geometry import normals
+from deepflash_train.renderer.params import GLARE_PROBABILITY, RED_EYE_PROBABILITY
+from deepflash_train.renderer.shading import LUMA, srgb_to_linear
 
 def _face_of(rgb_u8: np.ndarray) -> Face:
     face = detect_faces(rgb_u8)[0]
@@ -277,7 +277,7 @@ def test_demo_fixture_is_reproduced_by_its_script(tmp_path, fixtures_dir) -> Non
 def test_contact_sheet_pairs_targets_with_renders(tmp_path) -> None:
     from pathlib import Path
 
-    from deepflash_core.synthetic.contact_sheet import make_contact_sheet
+    from deepflash_train.renderer.contact_sheet import make_contact_sheet
 
     portraits = Path(__file__).resolve().parents[2] / "shared" / "data" / "portraits"
     if not portraits.is_dir():
@@ -331,7 +331,7 @@ def test_glasses_are_detected_and_mirror_the_flash(fixtures_dir, context) -> Non
 
 def test_each_flash_component_can_be_switched_off(context) -> None:
     """Switching a component off changes the render where that component acts, and nothing else is drawn differently."""
-    from deepflash_core.synthetic.params import FLASH_COMPONENTS
+    from deepflash_train.renderer.params import FLASH_COMPONENTS
 
     full, params = FlashRenderer().render_prepared(context, np.random.default_rng(4))
     for name in FLASH_COMPONENTS:
@@ -345,7 +345,7 @@ def test_each_flash_component_can_be_switched_off(context) -> None:
 
 
 def test_without_clipping_no_pixel_reaches_white_and_hue_is_kept(context) -> None:
-    from deepflash_core.synthetic.camera import roll_off
+    from deepflash_train.renderer.camera import roll_off
 
     bright = np.array([[[3.0, 1.5, 0.75], [0.2, 0.1, 0.05]]], np.float32)
     rolled = roll_off(bright, 0.8)

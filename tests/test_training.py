@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from deepflash_core import encoding
-from deepflash_core.bilateral import bilateral_filter, sigma_s_for
-from deepflash_core.registry import Encoding, kind_of
-from deepflash_core.training import pair_bank
-from deepflash_core.training.dataset import (
+from deepflash_core.encoding import equations
+from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for
+from deepflash_core.network.registry import Encoding, kind_of
+from deepflash_train import pair_bank
+from deepflash_train.dataset import (
     AUGMENTATIONS, Augmentation, PortraitStore, SyntheticPairs, bilateral_image, crop_affine, transform_points,
 )
-from deepflash_core.training.landmarks import build_landmark_cache
-from deepflash_core.training.split import SPLIT_CSV, person_of, read_split, split_by_person
-from deepflash_core.training.checkpoint import load_checkpoint, read_log, save_checkpoint
-from deepflash_core.training.config import PORTRAITS_ENV, TrainConfig, TrainingError, TrainState, portraits_root
-from deepflash_core.training.loop import make_model, train, train_step
-from deepflash_core.training.objective import loss as objective_loss
+from deepflash_train.checkpoint import load_checkpoint, read_log, save_checkpoint
+from deepflash_train.config import PORTRAITS_ENV, TrainConfig, TrainingError, TrainState, portraits_root
+from deepflash_train.landmarks import build_landmark_cache
+from deepflash_train.loop import make_model, train, train_step
+from deepflash_train.objective import loss as objective_loss
+from deepflash_train.split import SPLIT_CSV, person_of, read_split, split_by_person
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
@@ -58,8 +58,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pairs(data_root: Path) -> SyntheticPairs:
-    from deepflash_core.synthetic import FlashRenderer
-    from deepflash_core.training.landmarks import load_landmark_cache
+    from deepflash_train.landmarks import load_landmark_cache
+    from deepflash_train.renderer import FlashRenderer
 
     files = sorted(str(p.relative_to(data_root)) for p in (data_root / "congress_225x275").glob("*.jpg"))
     store = PortraitStore(data_root, files, load_landmark_cache(data_root / "landmarks.json")["entries"], 64)
@@ -112,13 +112,13 @@ def test_pairs_have_shapes_ranges_and_filtered_images_of_themselves(pairs: Synth
     # The exact filter used for training data agrees with the grid filter the pipeline runs.
     grid = bilateral_filter(item["flash"][None], sigma_s_for(64, 64))[0]
     assert float((grid - item["flash_filtered"]).abs().mean()) < 0.01
-    target = encoding.target(item["flash_filtered"], item["studio_filtered"])
+    target = equations.target(item["flash_filtered"], item["studio_filtered"])
     assert 0.0 <= float(target.min()) and float(target.max()) <= 1.0
     # A flash render differs from its studio target: something to learn.
     assert float((item["flash"] - item["studio"]).abs().mean()) > 0.01
     # eq. 2 applied to the exact target gives back eq. 8.
-    truth = encoding.reconstructed_ground_truth(item["flash"], item["flash_filtered"], item["studio_filtered"])
-    assert torch.allclose(encoding.reconstruct(item["flash"], target), truth, atol=1e-6)
+    truth = equations.reconstructed_ground_truth(item["flash"], item["flash_filtered"], item["studio_filtered"])
+    assert torch.allclose(equations.reconstruct(item["flash"], target), truth, atol=1e-6)
 
 
 def test_pairs_are_reproducible_and_fresh_each_epoch(pairs: SyntheticPairs) -> None:
@@ -177,7 +177,7 @@ def test_mean_weight_one_gives_plain_squared_error() -> None:
     generator = torch.Generator().manual_seed(0)
     output, target = torch.rand(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
     bilateral = Encoding.BILATERAL
-    assert float(objective_loss(bilateral, output, target, 0.0)) == pytest.approx(float(encoding.deepflash_loss(output, target)))
+    assert float(objective_loss(bilateral, output, target, 0.0)) == pytest.approx(float(equations.deepflash_loss(output, target)))
     assert float(objective_loss(bilateral, output, target, 1.0)) == pytest.approx(4 * float((output - target).square().mean()), rel=1e-5)
     # eq. 5 ignores a constant offset; the mean term does not.
     assert float(objective_loss(bilateral, target + 0.1, target, 0.0)) == pytest.approx(0.0, abs=1e-10)
@@ -253,13 +253,13 @@ def test_resumed_run_matches_an_uninterrupted_run(data_root: Path, tmp_path: Pat
     log_whole, log_parts = read_log(tmp_path / "whole"), read_log(tmp_path / "parts")
     assert log_whole[-1]["val_loss"] == log_parts[-1]["val_loss"]
     assert (tmp_path / "whole" / "curve.png").stat().st_size > 1000
-    from deepflash_core.weights import load_model
+    from deepflash_core.network.weights import load_model
 
     model, card = load_model(tmp_path / "export" / "m.safetensors")
     assert card.training["steps"] in (3, 5) and "identity_psnr" in card.metrics["validation"]
     assert any("CC BY" in source["license"] for source in card.training["data_sources"])
     # A candidate export names the model and the hypothesis it tests.
-    from deepflash_core.training.checkpoint import export_run
+    from deepflash_train.checkpoint import export_run
 
     import json
 
@@ -293,6 +293,6 @@ def test_evaluation_does_not_import_the_training_loop() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, deepflash_core.training.evaluate, deepflash_core.training.data; "
-            "print('deepflash_core.training.loop' in sys.modules)")
+    code = ("import sys, deepflash_train.evaluate, deepflash_train.data; "
+            "print('deepflash_train.loop' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from deepflash_core.upsample import bilinear_upsample, guided_upsample
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_core.reconstruction.upsample import bilinear_upsample, guided_upsample
 
 SCALE = 4
 

@@ -23,12 +23,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
+from deepflash_client.errors import ImageTooLargeError  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
 from deepflash_core.corrector import InProcessCorrector  # noqa: E402
-from deepflash_core.errors import ImageTooLargeError  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
-from web_demo.app import build_app, launch_app  # noqa: E402
-from web_demo.previews import draw_faces  # noqa: E402
-from web_demo.service import CorrectionService  # noqa: E402
+from deepflash_web.app import build_app, launch_app  # noqa: E402
+from deepflash_web.previews import draw_faces  # noqa: E402
+from deepflash_web.service import CorrectionService  # noqa: E402
 
 # Gradio's queue calls pandas APIs that pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")

@@ -21,12 +21,12 @@ pytest.importorskip("gradio", reason="the web extra is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="run tests/install-test-tools.sh (playwright)")
 
 from deepflash_app import examples  # noqa: E402
-from deepflash_core.corrector import InProcessCorrector  # noqa: E402
-from deepflash_core.weights import DEFAULT_WEIGHTS  # noqa: E402
 from deepflash_app import examples  # noqa: E402
-from web_demo.app import build_app, launch_app  # noqa: E402
-from web_demo.looks import REFERENCE, look_choices  # noqa: E402
-from web_demo.service import CorrectionService  # noqa: E402
+from deepflash_core.corrector import InProcessCorrector  # noqa: E402
+from deepflash_core.network.weights import DEFAULT_WEIGHTS  # noqa: E402
+from deepflash_web.app import build_app, launch_app  # noqa: E402
+from deepflash_web.looks import REFERENCE, look_choices  # noqa: E402
+from deepflash_web.service import CorrectionService  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
 

@@ -14,12 +14,12 @@ pytest.importorskip("gradio", reason="the web extra is not installed")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
+from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
 from deepflash_core.look.presets import preset_names  # noqa: E402
 from deepflash_core.look.reference import describe_reference  # noqa: E402
-from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT  # noqa: E402
 from test_web_options import Recording, client, recording  # noqa: E402,F401 (fixtures)
-from web_demo.looks import REFERENCE, look_choices  # noqa: E402
+from deepflash_web.looks import REFERENCE, look_choices  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 

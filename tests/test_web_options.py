@@ -12,11 +12,11 @@ pytest.importorskip("gradio", reason="the web extra is not installed")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
+from deepflash_client.errors import InvalidOptionError  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
 from deepflash_core.corrector import InProcessCorrector  # noqa: E402
-from deepflash_core.errors import InvalidOptionError  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
 from test_web import correct, error_of, page_client  # noqa: E402
-from web_demo.app import _options  # noqa: E402
+from deepflash_web.app import _options  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 

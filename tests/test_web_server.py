@@ -19,9 +19,9 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from server_helpers import running_server, server_environment  # noqa: E402  (shared server helpers)
 
+from deepflash_client.options import Options  # noqa: E402
 from deepflash_core.corrector import ServerCorrector  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
 from deepflash_core.pipeline import Pipeline  # noqa: E402
 from test_web import page_client  # noqa: E402
 

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from deepflash_core.errors import WeightsError
-from deepflash_core.network import FlashUNet, ModelConfig
-from deepflash_core.weights import ModelCard, card_path, load_model, read_card, save_model
+from deepflash_client.errors import WeightsError
+from deepflash_core.network.unet import FlashUNet, ModelConfig
+from deepflash_core.network.weights import ModelCard, card_path, load_model, read_card, save_model
 
 
 @pytest.fixture()
@@ -92,8 +92,8 @@ def _save(model, path, **card):
 
 
 def test_card_names_the_kind_and_load_builds_that_class(tmp_path):
-    from deepflash_core.gridnet import BilateralGridNet, GridNetConfig
-    from deepflash_core.network import DirectUNet
+    from deepflash_core.network.gridnet import BilateralGridNet, GridNetConfig
+    from deepflash_core.network.unet import DirectUNet
 
     grid = BilateralGridNet(GridNetConfig(input_size=32, grid_size=8, luma_bins=4, channels=2, guide_knots=4))
     direct = DirectUNet(ModelConfig(width=0.0625, input_size=32))
@@ -110,8 +110,8 @@ def test_card_names_the_kind_and_load_builds_that_class(tmp_path):
 
 
 def test_every_kind_builds_without_initialisation_and_loads_its_weights(tmp_path):
-    from deepflash_core.gridnet import GridNetConfig
-    from deepflash_core.registry import KINDS
+    from deepflash_core.network.gridnet import GridNetConfig
+    from deepflash_core.network.registry import KINDS
 
     tiny = {"vgg16-unet": ModelConfig(width=0.0625, input_size=32),
             "direct-unet": ModelConfig(width=0.0625, input_size=32),
@@ -143,7 +143,7 @@ def test_unknown_kind_lists_the_valid_ones(saved):
 
 
 def test_card_and_model_must_be_the_same_kind(tmp_path):
-    from deepflash_core.network import DirectUNet
+    from deepflash_core.network.unet import DirectUNet
 
     model = DirectUNet(ModelConfig(width=0.0625, input_size=32))
     card = ModelCard(name="wrong", config=model.config, architecture="vgg16-unet")
@@ -152,7 +152,7 @@ def test_card_and_model_must_be_the_same_kind(tmp_path):
 
 
 def test_weights_by_name_path_or_default(saved, tmp_path, monkeypatch):
-    from deepflash_core import weights as weights_module
+    from deepflash_core.network import weights as weights_module
 
     model, _, path = saved
     candidates = tmp_path / "candidates"

@@ -17,10 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options
-from web_demo.looks import REFERENCE, ReferenceLooks, look_choices, look_sweep
-from web_demo.service import CorrectionService, upload_path
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE, Options
+from .looks import REFERENCE, ReferenceLooks, look_choices, look_sweep
+from .service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole"
 """Radio choices: (label on the page, value in the API)."""
 DEFAULTS = Options()
 BACKGROUND_CHOICES: list[tuple[str, str]] = [(value.capitalize(), value) for value in BACKGROUNDS]
-"""The :data:`~deepflash_core.options.BACKGROUNDS`, as the page labels them."""
+"""The :data:`~deepflash_client.options.BACKGROUNDS`, as the page labels them."""
 API_NAME = "correct"
 SWEEP_API_NAME = "look_sweep"
 CONCURRENCY_ID = "deepflash"

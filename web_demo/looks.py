@@ -1,7 +1,7 @@
 """The page's looks: the Look menu, a reference portrait described once (kept by its file's hash), and the
 look sweep, the same photo small under every look.
 
-Gradio-free, like :mod:`web_demo.service`; a reference that cannot give a look stops the request with one line,
+Gradio-free, like :mod:`deepflash_web.service`; a reference that cannot give a look stops the request with one line,
 and nothing falls back to a preset.
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from deepflash_client.errors import InvalidOptionError, LookReferenceError
+from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT, Options
 from deepflash_core import imageio
-from deepflash_core.errors import InvalidOptionError, LookReferenceError
 from deepflash_core.look.presets import load_preset, preset_names
-from deepflash_core.options import DEFAULT_LOOK, LOOK_AS_SHOT, Options
-from web_demo.previews import make_preview, write_preview
-from web_demo.service import CorrectionService, upload_path
+from .previews import make_preview, write_preview
+from .service import CorrectionService, upload_path
 
 REFERENCE = "reference"
 """The menu's value for "the look of the reference portrait uploaded beside it"."""

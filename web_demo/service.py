@@ -1,6 +1,6 @@
 """One request of the page: read the upload, correct it, write the full-resolution file, make previews.
 
-Gradio-free, so it can be tested and benchmarked directly; :mod:`web_demo.app` turns its errors into
+Gradio-free, so it can be tested and benchmarked directly; :mod:`deepflash_web.app` turns its errors into
 messages on the page.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from deepflash_client.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
+from deepflash_client.options import Options
 from deepflash_core import imageio
 from deepflash_core.corrector import Corrector
-from deepflash_core.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
-from deepflash_core.options import Options
 from deepflash_core.result import Result
-from web_demo.previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale, write_preview
+from .previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale, write_preview
 
 DEFAULT_MAX_MEGAPIXELS = 50.0
 """Largest upload the page corrects: every current phone camera fits (200 MP sensors bin to 50 MP)."""

@@ -35,9 +35,9 @@ import numpy as np
 from deepflash_app.batch import resources
 from deepflash_app.batch.manifest import DONE, FAILED, Record
 from deepflash_app.batch.sources import Item, is_uri, local_copy
-from deepflash_core.errors import DeepFlashError
-from deepflash_core.native_log import native_stderr_silenced
-from deepflash_core.options import Options
+from deepflash_client.errors import DeepFlashError
+from deepflash_client.options import Options
+from deepflash_core.detection.native_log import native_stderr_silenced
 
 STAGING_PREFIX = ".deepflash-batch-"
 
@@ -116,8 +116,8 @@ def run_here(items: Sequence[Item], settings: Settings, staging: Path) -> Iterat
     detected in a child process while torch imports and the model loads, and the collector keeps off
     what the import makes.
     """
-    from deepflash_core.child_detection import ChildDetection
     from deepflash_core.corrector import InProcessCorrector
+    from deepflash_core.detection.child import ChildDetection
 
     if not items:
         return
@@ -173,7 +173,7 @@ def _decode(row: dict[str, Any], options: Options | None = None) -> dict[str, An
             photo = load_photo(path)
         pixels, meta = photo.pixels, pickle.dumps(replace(photo, pixels=_NO_PIXELS))
         if options is not None:
-            from deepflash_core.detection import detect
+            from deepflash_core.detection.detect import detect
 
             detection = pickle.dumps(detect(pixels, options))
     except Exception as caught:  # noqa: BLE001 - a photo that fails is reported, never stops the job

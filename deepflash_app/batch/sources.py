@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepflash_core.errors import ImageReadError, ImageWriteError
+from deepflash_client.errors import ImageReadError, ImageWriteError
 from deepflash_core.imageio import output_format
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from deepflash_app.commands.correction_options import correction_options, with_key
-from deepflash_core.errors import DeepFlashError, ImageWriteError, InvalidOptionError
-from deepflash_core.options import Options
+from deepflash_client.errors import DeepFlashError, ImageWriteError, InvalidOptionError
+from deepflash_client.options import Options
 
 if TYPE_CHECKING:
     from deepflash_app.batch.job import Settings
-    from deepflash_app.batch.resources import Runner
     from deepflash_app.batch.manifest import Record
+    from deepflash_app.batch.resources import Runner
     from deepflash_app.batch.sources import Item
 
 
@@ -217,7 +217,7 @@ def _say(line: str) -> None:
 def _check_settings(settings: Settings, local: bool) -> None:
     """Fail with one line when the weights (or, on this machine, the device) cannot work."""
     from deepflash_core.device import select_device
-    from deepflash_core.weights import read_card
+    from deepflash_core.network.weights import read_card
 
     read_card(settings.weights)
     if local:

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options
 
 
 def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from deepflash_core.errors import DeepFlashError
+from deepflash_client.errors import DeepFlashError
 
 
 @click.command()
@@ -37,9 +37,9 @@ def info(device: str, weights: str | None, as_json: bool) -> None:
 
 def collect_info(device: str = "auto", weights: str | Path | None = None) -> dict[str, Any]:
     """Everything ``deepflash info`` prints, as a dictionary."""
-    from deepflash_core import weights as weights_module
+    from deepflash_client.errors import WeightsError
     from deepflash_core.device import select_device
-    from deepflash_core.errors import WeightsError
+    from deepflash_core.network import weights as weights_module
 
     try:
         device_name = str(select_device(device))

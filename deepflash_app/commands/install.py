@@ -1,8 +1,7 @@
 """``deepflash install gimp|krita``: put the editor plug-ins where the editors look for them.
 
-The plug-ins stay thin: the client modules they need (:data:`CORE_MODULES` of ``deepflash_core``: errors,
-options, protocol, state files, the clients and ``launch``; and the shared editor package ``deepflash_editor``)
-are copied ("vendored") next to them, and a small JSON install record names the server address, this
+The plug-ins stay thin: the packages they need (the client kit ``deepflash_client`` and the shared editor
+package ``deepflash_editor``, each copied whole) are "vendored" next to them, and a small JSON install record names the server address, this
 environment's Python (for the pyzmq-free stdio helper) and the command that starts ``deepflash serve``.
 ``--uninstall`` removes exactly what an install created and says what stays; ``--purge`` removes that too.
 """
@@ -20,22 +19,21 @@ from pathlib import Path
 
 import click
 
-import deepflash_core
+import deepflash_client
 import deepflash_editor
-import gimp_plugin
-import krita_plugin
-from deepflash_core import __version__
-from deepflash_core.errors import DeepFlashError, InvalidOptionError
-from deepflash_core.protocol import DEFAULT_ADDRESS
+import deepflash_gimp
+import deepflash_krita
 from deepflash_app.commands import leftovers
+from deepflash_client.errors import DeepFlashError, InvalidOptionError
+from deepflash_client.protocol import DEFAULT_ADDRESS
+from deepflash_core import __version__
 
 PLUGIN_NAME = "deepflash"
 RECORD_NAME = "deepflash_install.json"
-CORE_MODULES = ("__init__.py", "errors.py", "options.py", "protocol.py", "state_files.py", "client_base.py",
-                "client.py", "stdio_frames.py", "stdio_client.py", "launch.py")
-GIMP_SOURCE = Path(gimp_plugin.__file__).resolve().parent / PLUGIN_NAME
-EDITOR_SOURCE = Path(deepflash_editor.__file__).resolve().parent
-KRITA_SOURCE = Path(krita_plugin.__file__).resolve().parent
+VENDORED = (deepflash_client, deepflash_editor)
+"""The packages copied whole into each plug-in's ``vendor/`` folder."""
+GIMP_SOURCE = Path(deepflash_gimp.__file__).resolve().parent / PLUGIN_NAME
+KRITA_SOURCE = Path(deepflash_krita.__file__).resolve().parent
 KRITARC_SECTION = "[python]"
 KRITARC_KEY = f"enable_{PLUGIN_NAME}"
 
@@ -124,16 +122,9 @@ def _copy_python_files(source: Path, target: Path) -> list[Path]:
 
 
 def _vendor(plugin_dir: Path) -> None:
-    """Copy the client modules into ``plugin_dir/vendor`` (the plug-in puts it on ``sys.path``)."""
-    core_target = plugin_dir / "vendor" / "deepflash_core"
-    core_target.mkdir(parents=True, exist_ok=True)
-    core_dir = Path(deepflash_core.__file__).resolve().parent
-    for name in CORE_MODULES:
-        source = core_dir / name
-        if not source.is_file():
-            raise InstallError(f"{source} is missing; this DeepFlash installation is incomplete.")
-        shutil.copy2(source, core_target / name)
-    _copy_python_files(EDITOR_SOURCE, plugin_dir / "vendor" / "deepflash_editor")
+    """Copy the :data:`VENDORED` packages into ``plugin_dir/vendor`` (the plug-in puts it on ``sys.path``)."""
+    for package in VENDORED:
+        _copy_python_files(Path(package.__file__).resolve().parent, plugin_dir / "vendor" / package.__name__)
 
 
 def _write_record(plugin_dir: Path, address: str) -> None:

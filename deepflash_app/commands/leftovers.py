@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepflash_core import protocol, state_files
+from deepflash_client import protocol, state_files
 from deepflash_editor.paths import user_config_dir
 from deepflash_editor.settings import install_record
 
@@ -44,7 +44,7 @@ def recorded_address(plugin_dir: Path) -> str:
 
 def find(address: str) -> Leftovers:
     """Look for what stays: the two folders and a server at ``address``."""
-    from server import lifecycle
+    from deepflash_server import lifecycle
 
     config, state = user_config_dir(), state_files.state_dir()
     server = None
@@ -77,7 +77,7 @@ def describe(left: Leftovers, purge_command: str) -> list[str]:
 
 def purge(left: Leftovers) -> list[str]:
     """Stop a server a plug-in started, then remove the folders (keeping a running server's own files)."""
-    from server import lifecycle
+    from deepflash_server import lifecycle
 
     lines = []
     if left.server is not None and left.server.auto_started:
@@ -104,7 +104,7 @@ def purge(left: Leftovers) -> list[str]:
 def _remove_state(folder: Path) -> tuple[list[str], bool]:
     """Remove the files servers wrote in ``folder``, but a running server's pid file and logs, and the folder
     when nothing else is left in it; returns the kept names and whether other files stay."""
-    from server import lifecycle
+    from deepflash_server import lifecycle
 
     kept: set[str] = set()
     for pid_file in folder.glob("server-*.pid"):

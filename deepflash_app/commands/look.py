@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from deepflash_core.options import LOOK_AS_SHOT, LOOK_FIELDS, LOOK_NAMES
+from deepflash_client.options import LOOK_AS_SHOT, LOOK_FIELDS, LOOK_NAMES
 
 
 def reference_look(path: Path) -> tuple[float, ...]:
@@ -51,7 +51,7 @@ def _manifest_row(path: Path) -> tuple[str, dict[str, str]]:
 def look(photos: tuple[Path, ...], save: Path | None, description: str, keep: tuple[str, ...], licence: str,
          attribution: str, as_json: bool) -> None:
     """Print the look (light and rendering) of portraits; with --save, write it as a preset."""
-    from deepflash_core.errors import DeepFlashError
+    from deepflash_client.errors import DeepFlashError
 
     looks = []
     for photo in photos:
@@ -87,8 +87,8 @@ def look(photos: tuple[Path, ...], save: Path | None, description: str, keep: tu
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per preset.")
 def looks(as_json: bool) -> None:
     """List the looks a correction can take (`deepflash process --look NAME`); a portrait's path works too."""
+    from deepflash_client.options import DEFAULT_LOOK
     from deepflash_core.look.presets import load_preset, preset_names
-    from deepflash_core.options import DEFAULT_LOOK
 
     for name in preset_names():
         preset = load_preset(name)

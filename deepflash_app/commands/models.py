@@ -24,8 +24,8 @@ def models(as_json: bool) -> None:
 
 def describe_models() -> list[dict[str, object]]:
     """Name, path, kind, size and hypothesis of every installed model; a broken one says why."""
-    from deepflash_core.errors import WeightsError
-    from deepflash_core.weights import DEFAULT_NAME, installed_models, read_card
+    from deepflash_client.errors import WeightsError
+    from deepflash_core.network.weights import DEFAULT_NAME, installed_models, read_card
 
     entries: list[dict[str, object]] = []
     for name, path in installed_models().items():

@@ -13,9 +13,9 @@ from typing import TextIO
 import click
 
 from deepflash_app.commands.correction_options import correction_options, with_key
+from deepflash_client.errors import DeepFlashError, ImageWriteError, ServerUnavailableError
+from deepflash_client.options import Options
 from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
-from deepflash_core.errors import DeepFlashError, ImageWriteError, ServerUnavailableError
-from deepflash_core.options import Options
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
 DEBUG = os.environ.get("DEEPFLASH_DEBUG", "") not in ("", "0")
@@ -101,7 +101,7 @@ def _corrector(weights: str | None, device: str, mixed_precision: bool, server: 
         return corrector
     ahead = None
     if first is not None and options is not None and "torch" not in sys.modules:
-        from deepflash_core.child_detection import ChildDetection
+        from deepflash_core.detection.child import ChildDetection
 
         ahead = ChildDetection.start(first, options)
     return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from deepflash_core import protocol, state_files
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.errors import ServerUnavailableError
+from deepflash_client import protocol, state_files
+from deepflash_client.errors import ServerUnavailableError
+from deepflash_client.zmq_client import DeepFlashClient
 
 
 @click.command()
@@ -42,8 +42,8 @@ def serve(address: str, device: str, weights: Path | None, workers: int, max_que
 
     Stops cleanly on Ctrl-C, SIGTERM or `deepflash stop`. The log file is named in every error message.
     """
-    from server import app, security
-    from server.config import ServerConfig
+    from deepflash_server import app, security
+    from deepflash_server.config import ServerConfig
 
     if generate_keys is not None:
         directory = security.generate_keys(generate_keys)
@@ -66,7 +66,7 @@ def status(address: str, timeout: float) -> None:
 
     Exit code 0 when one answers, 3 when none does.
     """
-    from server import lifecycle
+    from deepflash_server import lifecycle
 
     local, log_note = protocol.is_local(address), state_files.log_note(address)
     try:
@@ -110,7 +110,7 @@ def stop(address: str, timeout: float) -> None:
 
     Exit code 0 when it stopped or none runs, 1 when it is still there after --timeout.
     """
-    from server import lifecycle
+    from deepflash_server import lifecycle
 
     outcome = lifecycle.stop_server(address, timeout)
     click.echo(outcome.message)

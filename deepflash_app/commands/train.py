@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.training.config import PORTRAITS_ENV
+from deepflash_client.errors import InvalidOptionError
+from deepflash_train.config import PORTRAITS_ENV
 
 DEFAULT_PAIRS = "cache/pairs-128"
 
@@ -28,10 +28,10 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
     """Render synthetic flash/studio training pairs of the training split into OUT (one file per pass)."""
     import time
 
-    from deepflash_core.training import pair_bank
-    from deepflash_core.training.config import TrainConfig
-    from deepflash_core.training.data import default_renderer, portrait_store
-    from deepflash_core.training.dataset import SyntheticPairs
+    from deepflash_train import pair_bank
+    from deepflash_train.config import TrainConfig
+    from deepflash_train.data import default_renderer, portrait_store
+    from deepflash_train.dataset import SyntheticPairs
 
     if size < 32 or size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {size}.")
@@ -109,10 +109,10 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
     """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
     import json
 
-    from deepflash_core.training.checkpoint import export_run
-    from deepflash_core.training.config import TrainConfig
-    from deepflash_core.training.loop import train as run_training
-    from deepflash_core.weights import DEFAULT_WEIGHTS
+    from deepflash_core.network.weights import DEFAULT_WEIGHTS
+    from deepflash_train.checkpoint import export_run
+    from deepflash_train.config import TrainConfig
+    from deepflash_train.loop import train as run_training
 
     if export_default:
         export = DEFAULT_WEIGHTS
@@ -174,13 +174,13 @@ def evaluate(weights: str | None, data_root: Path | None, split: str, real_dir: 
              cache_dir: Path, compare: bool, also: tuple[str, ...], sets: str) -> None:
     """SSIM, PSNR and accuracy (eq. 7) of the model vs eq. 8 ground truth, next to the identity baseline."""
     if compare:
-        from deepflash_core.training.compare import run_comparison
+        from deepflash_train.compare import run_comparison
 
         names = [name.strip() for name in sets.split(",") if name.strip()]
         click.echo(run_comparison(data_root, names, [*also, *([weights] if weights else [])], seed=seed, limit=limit,
                                   out_dir=out_dir, device=device, cache_dir=cache_dir), nl=False)
         return
-    from deepflash_core.training.evaluate import run_evaluation
+    from deepflash_train.evaluate import run_evaluation
 
     table = run_evaluation(weights=weights, data_root=data_root, split=split, real_dir=real_dir, size=size,
                            limit=limit, seed=seed, out_dir=out_dir, sheet_rows=sheet_rows, device=device,

@@ -31,7 +31,7 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
         concurrency: int, queue_size: int, max_megapixels: float, max_upload_mb: int) -> None:
     """Serve the DeepFlash page: upload a flash portrait, compare before/after, download the result."""
     from deepflash_core.corrector import InProcessCorrector, ServerCorrector
-    from web_demo.service import CorrectionService
+    from deepflash_web.service import CorrectionService
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if server_address:
@@ -41,9 +41,8 @@ def web(host: str, port: int | None, server_address: str | None, weights: Path |
         corrector = InProcessCorrector.load(weights=weights, device=device)
         corrector.warm_up()
     service = CorrectionService(corrector, max_megapixels=max_megapixels)
-    from web_demo.app import build_app, launch_app  # Gradio takes seconds to import: only once the model is ready
-
     from deepflash_app import examples
+    from deepflash_web.app import build_app, launch_app  # Gradio takes seconds to import: only once the model is ready
 
     demo = build_app(service, concurrency=concurrency, queue_size=queue_size, examples=examples.photos())
     click.echo(f"DeepFlash page: correcting {corrector.description}. Ctrl+C stops it.")

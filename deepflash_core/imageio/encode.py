@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from deepflash_core.errors import ImageWriteError
+from deepflash_client.errors import ImageWriteError
 from deepflash_core.imageio.photo import Photo
 
 JPEG_QUALITY = 95

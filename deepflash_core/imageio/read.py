@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
-from deepflash_core.errors import ImageReadError, ImageTooLargeError
+from deepflash_client.errors import ImageReadError, ImageTooLargeError
 from deepflash_core.imageio import heif
 from deepflash_core.imageio.photo import Photo
 

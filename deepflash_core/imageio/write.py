@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from deepflash_core.errors import ImageReadError, ImageWriteError
+from deepflash_client.errors import ImageReadError, ImageWriteError
 from deepflash_core.imageio import heif
 from deepflash_core.imageio.encode import write_16bit_colour, write_16bit_gray, write_with_pillow
 from deepflash_core.imageio.photo import Photo

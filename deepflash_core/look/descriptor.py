@@ -2,7 +2,7 @@
 
 A look is measured on one face, on a copy of the face region at most ``ANALYSIS_WIDTH`` pixels wide (a
 12 MP reference costs a resize and a few small array passes). Its numbers (:data:`LOOK_FIELDS`, whose one
-home is :mod:`deepflash_core.options`) fall in three kinds:
+home is :mod:`deepflash_client.options`) fall in three kinds:
 
 - the light, measured on things whose colour does not depend on the skin: the eye whites give the light's
   level and colour (``white_*``), the darkest features (pupils, nostrils, brows) the black level;
@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, fields
 import cv2
 import numpy as np
 
-from deepflash_core.errors import LookReferenceError, NoFaceError
-from deepflash_core.faces import Face
-from deepflash_core.options import LOOK_FIELDS, LOOK_NAMES, check_look
+from deepflash_client.errors import LookReferenceError, NoFaceError
+from deepflash_client.options import LOOK_FIELDS, LOOK_NAMES, check_look
+from deepflash_core.detection.faces import Face
 from deepflash_core.pixels import to_float
 
 # The face box is brought to between this width and twice it before anything is measured.
@@ -73,7 +73,7 @@ class Look:
     clipped: float | None = None
 
     def as_vector(self) -> tuple[float | None, ...]:
-        """The numbers in :data:`LOOK_FIELDS` order (what :class:`~deepflash_core.options.Options` stores)."""
+        """The numbers in :data:`LOOK_FIELDS` order (what :class:`~deepflash_client.options.Options` stores)."""
         return tuple(getattr(self, name) for name in LOOK_NAMES)
 
     @classmethod
@@ -166,7 +166,7 @@ def describe(pixels: np.ndarray, face: Face, reference: bool = False) -> Look:
 
     Args:
         pixels: ``(H, W, 3|4)`` uint8, uint16 or float32 photo.
-        face: a detected face with its 68 landmarks (:func:`deepflash_core.faces.detect_faces`).
+        face: a detected face with its 68 landmarks (:func:`deepflash_core.detection.faces.detect_faces`).
         reference: the photo is a reference the user chose: refuse a tiny face, a greyscale photo or a
             drawing with one clear line instead of describing it.
 

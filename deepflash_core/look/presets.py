@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepflash_core.errors import InvalidOptionError
+from deepflash_client.errors import InvalidOptionError
+from deepflash_client.options import LOOK_AS_SHOT
 from deepflash_core.look.descriptor import Look
-from deepflash_core.options import LOOK_AS_SHOT
 
 PRESET_FOLDER = Path(__file__).with_name("presets")
 
@@ -69,7 +69,7 @@ def read_preset(path: Path) -> Preset:
 
 
 def requested_look(look: str | tuple[float | None, ...]) -> Look:
-    """The look an :class:`~deepflash_core.options.Options` value asks for (as-shot: every number the photo's own).
+    """The look an :class:`~deepflash_client.options.Options` value asks for (as-shot: every number the photo's own).
 
     Raises:
         InvalidOptionError: an unknown preset name.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepflash_core.errors import LookReferenceError
+from deepflash_client.errors import LookReferenceError
 from deepflash_core.look.descriptor import Look, describe
 
 NO_FACE = "The reference has no face; a look is taken from a portrait."
@@ -20,7 +20,7 @@ def describe_reference(pixels: np.ndarray) -> Look:
     Raises:
         LookReferenceError: no face, a tiny face, a greyscale photo or not a photo (one line says which).
     """
-    from deepflash_core.faces import detect_faces
+    from deepflash_core.detection.faces import detect_faces
 
     faces = [face for face in detect_faces(pixels) if face.landmarks]
     if not faces:

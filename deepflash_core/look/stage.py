@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import torch
 
-from deepflash_core import upsample
-from deepflash_core.faces import Face
+from deepflash_client.options import Options
+from deepflash_core.detection.faces import Face
 from deepflash_core.look.descriptor import FaceAxes, Look, describe
 from deepflash_core.look.presets import requested_look
 from deepflash_core.look.transfer import LookTransform, apply_transform, mapped_rgb, plan_transform
-from deepflash_core.options import Options
 from deepflash_core.pixels import PIXEL_SCALE, to_float
+from deepflash_core.reconstruction import upsample
 
 # Longer side of the copy the move is computed on.
 LOW_SIDE = 384

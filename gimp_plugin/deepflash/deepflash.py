@@ -29,11 +29,11 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Gtk", "3.0")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
+from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE, Options  # noqa: E402
 from deepflash_editor import messages  # noqa: E402
 from deepflash_editor.connection import can_start, client_factory  # noqa: E402
 from deepflash_editor.job import CallerThread, Context, Outcome  # noqa: E402
 from deepflash_editor.logfile import open_log  # noqa: E402
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE, Options  # noqa: E402
 from deepflash_editor.looks import look_menu  # noqa: E402
 from deepflash_editor.settings import DEFAULT_ADDRESS, install_record  # noqa: E402
 from gimp_filter import REFERENCE_LABEL, Params, WHOLE_IMAGE_HINT, apply_flash, may_start_server  # noqa: E402

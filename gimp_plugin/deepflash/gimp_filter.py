@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepflash_core.options import Options
+from deepflash_client.options import Options
 from deepflash_editor import messages
 from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
 from deepflash_editor.looks import REFERENCE, Reference

@@ -7,12 +7,12 @@ from typing import Any
 
 from krita import DockWidget, Krita
 
+from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor import messages
 from deepflash_editor.connection import can_start, client_factory
 from deepflash_editor.job import Context, Job, Outcome
 from deepflash_editor.logfile import open_log
 from deepflash_editor.looks import REFERENCE, Reference, look_menu
-from deepflash_core.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor.settings import install_record
 
 from .document import DocumentError, LayerPixels, add_result_layer, image_layers, read_active_layer, read_layer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepflash_core.errors import InvalidOptionError
-from deepflash_core.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options, check_look
+from deepflash_client.errors import InvalidOptionError
+from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options, check_look
 from deepflash_editor.paths import user_config_dir
 from deepflash_editor.settings import Setting, Settings
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepflash_client.connect import connect
+from deepflash_client.errors import DeepFlashError
 from deepflash_editor.job import Context, Job, run_job
-from deepflash_core.client import connect
-from deepflash_core.errors import DeepFlashError
 
 from .document import LAYER_NAME
 from .qt import QThread, Signal

@@ -22,8 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from deepflash_core.client import DeepFlashClient  # noqa: E402
-from deepflash_core.options import Options  # noqa: E402
+from deepflash_client.options import Options  # noqa: E402
+from deepflash_client.zmq_client import DeepFlashClient  # noqa: E402
 
 PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
 REFERENCE = REPO / "tests" / "fixtures" / "congress_A000055.jpg"  # another person's portrait: the look's reference
@@ -69,7 +69,7 @@ def prepare(work: Path) -> None:
     """Write the test images and the tiny random model into ``work``."""
     import torch
 
-    from deepflash_core import network, weights
+    from deepflash_core.network import unet, weights
 
     work.mkdir(parents=True, exist_ok=True)
     bgr = cv2.imread(str(PORTRAIT), cv2.IMREAD_COLOR)
@@ -91,7 +91,7 @@ def prepare(work: Path) -> None:
     grey = cv2.cvtColor(cv2.cvtColor(reference, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     cv2.imwrite(str(work / "grey_reference.png"), grey)  # an RGB file without colour: refused, in one line
     torch.manual_seed(0)
-    model = network.FlashUNet(network.ModelConfig(width=0.125, input_size=64))
+    model = unet.FlashUNet(unet.ModelConfig(width=0.125, input_size=64))
     torch.nn.init.xavier_uniform_(model.head.weight)  # a fresh network is "no change"; the tests must see a change
     weights.save_model(model, weights.ModelCard.for_model(model, name="editor-test-random"), work / "tiny.safetensors")
     print(f"prepared {work}")

@@ -67,7 +67,7 @@ cp "$here/gimp_batch.py" "$here/krita_batch.py" "$here/editor_side.py" "$WORK/"
 start_server() {
     local port
     if [ $screenshots = 1 ]; then
-        port=$("$PY" -c 'from deepflash_core.protocol import DEFAULT_PORT; print(DEFAULT_PORT)')
+        port=$("$PY" -c 'from deepflash_client.protocol import DEFAULT_PORT; print(DEFAULT_PORT)')
     else
         port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     fi
@@ -78,8 +78,8 @@ start_server() {
     "$PY" - "$ADDRESS" "$server_pid" "$WORK/server.out" <<'PYEOF'
 import os, sys, time
 sys.path.insert(0, ".")
-from deepflash_core.client import DeepFlashClient
-from deepflash_core.errors import ServerUnavailableError
+from deepflash_client.zmq_client import DeepFlashClient
+from deepflash_client.errors import ServerUnavailableError
 address, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.monotonic() + 180
 while True:

@@ -1,0 +1,1 @@
+"""The eye stage: red pupils replaced, flash glare on glasses filled in."""

@@ -1,0 +1,121 @@
+"""Red-eye removal: a glowing pupil becomes a dark, natural one; every other pixel stays as it was.
+
+Red-eye is the flash lighting the retina through the pupil. Real phone photos show it red, orange,
+golden or with a pale centre, whole or as a ring, behind eyeglass lenses and on small far eyes.
+:mod:`deepflash_core.pupil_glow` finds the glowing pupil of each eye, judged against that eye's
+own iris and sclera with the lens tint and haze taken off first. An eye is corrected when its
+glowing pupil covers at least ``GLOW_SHARE`` of the iris circle and is at least ``GLOW_STRENGTH``
+warmer than the iris ring (:func:`is_glowing`); any other eye is not touched at all
+(bit-identical).
+
+The fix replaces the whole glowing area (its holes filled: a ring's dark centre, the catchlight)
+by a dark neutral pupil keeping the texture of the pixel's smallest channel, at the eye's own
+black level; the natural catchlight (a small, bright, neutral spot) is kept; the edge is grown by
+a pixel and feathered into the iris so no warm ring is left. It runs on the native pixels, uint8,
+uint16 or float32, RGB or RGBA (alpha never changes).
+
+Both thresholds were chosen on renders of validation people (``benchmarks/bench_redeye_kinds.py``):
+see ``docs/RED_EYE.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deepflash_core.detection.face_mesh import Eye
+from deepflash_core.pixels import from_float, to_float
+from deepflash_core.pupil_glow import PupilGlow, find_glow
+
+# The least share of the iris circle a glowing pupil covers (a pupil of ~0.3 iris radii), and the
+# least its mean warmth exceeds the iris ring's.
+GLOW_SHARE = 0.08
+GLOW_STRENGTH = 0.05
+RED_EYE_THRESHOLD = GLOW_STRENGTH
+# The fixed pupil: a dark neutral at most this far above the eye's black level, with this much of
+# the pixel's smallest channel kept as texture.
+DARK_LEVEL = 0.04
+# A pupil is never lighter than this (an eye with no dark pixel at all: its black level is the glow's).
+BLACKEST = 0.08
+TEXTURE = 0.25
+# Feathering of the fixed area's edge into the iris, in pixels (a Gaussian's sigma).
+FEATHER = 0.7
+# At most this many fixes of one eye (each one on what still glows after the last).
+FIX_PASSES = 3
+
+
+@dataclass(frozen=True)
+class EyeOutcome:
+    """What was decided for one eye: how warm and how large its glowing pupil is, whether it was corrected."""
+
+    eye: Eye
+    score: float
+    corrected: bool
+    glow_share: float = 0.0
+
+
+def is_glowing(glow: PupilGlow | None, threshold: float = GLOW_STRENGTH) -> bool:
+    """Whether a pupil's glow is large and warm enough to be red-eye."""
+    return glow is not None and glow.share >= GLOW_SHARE and glow.strength >= threshold
+
+
+def dark_pupil(rgb: np.ndarray, level: float) -> np.ndarray:
+    """The natural pupil under a glowing one: a dark neutral near ``level`` keeping some texture."""
+    level = min(level, BLACKEST)
+    texture = TEXTURE * rgb.min(axis=-1)
+    value = np.minimum(texture, TEXTURE * 0.5) + level + DARK_LEVEL * 0.5
+    return np.repeat(np.minimum(value, level + DARK_LEVEL)[..., None], 3, axis=-1)
+
+
+def fix_weight(glow: PupilGlow) -> np.ndarray:
+    """How much each window pixel is replaced, in [0, 1]: the glowing area grown by a pixel and
+    feathered, the catchlight kept."""
+    grown = cv2.dilate(glow.region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    feathered = np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER) * grown, glow.region)
+    keep = cv2.GaussianBlur(glow.catchlight.astype(np.float32), (0, 0), 0.5)
+    return (feathered * (1.0 - np.clip(2.0 * keep, 0.0, 1.0)) * ~glow.catchlight).astype(np.float32)
+
+
+def correct_eye(pixels: np.ndarray, eye: Eye, threshold: float = RED_EYE_THRESHOLD) -> EyeOutcome:
+    """Replace one eye's glowing pupil in place; an eye that does not glow is not touched.
+
+    Args:
+        pixels: ``(H, W, 3|4)`` uint8, uint16 or float32 in [0, 1]; alpha is never touched.
+        eye: the eye, in ``pixels``' coordinates.
+        threshold: the least warmth of the glow over the iris ring's that is corrected.
+
+    Returns:
+        The eye's glow strength and share, and whether it was corrected.
+    """
+    glow = find_glow(pixels, eye)
+    score, share = (glow.strength, glow.share) if glow is not None else (0.0, 0.0)
+    if not is_glowing(glow, threshold):
+        return EyeOutcome(eye, score, False, share)
+    level = glow.level
+    # A glow wider than the iris circle it was looked for in (a short radius, a rough centre) is
+    # still glowing past the first fix: what is left is found and fixed again.
+    for _ in range(FIX_PASSES):
+        _replace(pixels, glow, min(level, glow.level))
+        glow = find_glow(pixels, eye)
+        if not is_glowing(glow, threshold):
+            break
+    return EyeOutcome(eye, score, True, share)
+
+
+def _replace(pixels: np.ndarray, glow: PupilGlow, level: float) -> None:
+    """Replace the glowing area by a dark pupil, in place."""
+    x0, y0, x1, y1 = glow.window
+    region = pixels[y0:y1, x0:x1, :3]
+    rgb = to_float(region)
+    weight = fix_weight(glow)[..., None]
+    fixed = rgb + weight * (dark_pupil(rgb, level) - rgb)
+    changed = np.broadcast_to(weight > 0, region.shape)
+    region[changed] = from_float(fixed, pixels.dtype)[changed]
+
+
+def remove_red_eye(pixels: np.ndarray, eyes: list[Eye], threshold: float = RED_EYE_THRESHOLD) -> tuple[np.ndarray, list[EyeOutcome]]:
+    """A copy of ``pixels`` with every glowing pupil among ``eyes`` corrected, and each eye's outcome."""
+    output = pixels.copy()
+    return output, [correct_eye(output, eye, threshold) for eye in eyes]

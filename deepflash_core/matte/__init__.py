@@ -1,0 +1,1 @@
+"""The subject matte: refinement of the coarse segmentation, and the backdrop lift."""
