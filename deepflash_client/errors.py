@@ -5,6 +5,22 @@ Standard library only: editor plug-ins import this module through the client.
 
 from __future__ import annotations
 
+import re
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` safe for a terminal: control characters (a newline or an escape sequence in a file name) shown
+    as Python escapes (``\\n``, ``\\x1b``) instead of acting."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: whitespace runs folded to one space, other control characters escaped."""
+    return printable(" ".join(message.split()))
+
 
 class DeepFlashError(Exception):
     """Base of every error the product reports to a user.
@@ -16,7 +32,7 @@ class DeepFlashError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))
+        super().__init__(one_line(message))
 
     @property
     def message(self) -> str:

@@ -203,3 +203,15 @@ def test_symlink_loops_as_input_output_or_in_the_output_folder_are_one_line(tmp_
         assert result.exit_code == 0 and "Traceback" not in result.output, result.output
         written = target or out_dir / PORTRAIT.name
         assert not written.is_symlink() and Image.open(written).size == Image.open(PORTRAIT).size
+
+
+def test_a_file_name_with_a_newline_and_a_terminal_escape_is_printed_escaped_and_once(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    monkeypatch.setattr(process_command, "_corrector", lambda *args: Recorder(lambda pixels: Correction(pixels, [])))
+    name = "bad\nname\x1b[31mred.jpg"
+    (tmp_path / name).write_text("not an image")
+    result = run("process", tmp_path / name, "-o", tmp_path / "out.jpg")
+    lines = error_lines(result)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "\x1b" not in result.stderr
+    assert lines[0].count("name\\x1b[31mred.jpg") == 1 and "bad\\nname" in lines[0], lines

@@ -13,7 +13,7 @@ from typing import TextIO
 import click
 
 from deepflash_app.commands.correction_options import correction_options, with_key
-from deepflash_client.errors import DeepFlashError, ImageWriteError, ServerUnavailableError
+from deepflash_client.errors import DeepFlashError, ImageWriteError, ServerUnavailableError, one_line, printable
 from deepflash_client.options import Options
 from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
 
@@ -81,8 +81,8 @@ def _identity(path: Path) -> Path:
 
 
 def _without_name(message: str, path: Path) -> str:
-    """Errors from the image reader start with the file name; the CLI prints the path itself."""
-    for prefix in (f"{path}: ", f"{path.name}: "):
+    """Errors from the image reader start with the file name (as errors show it); the CLI prints the path itself."""
+    for prefix in (one_line(f"{path}:") + " ", one_line(f"{path.name}:") + " "):
         if message.startswith(prefix):
             return message[len(prefix) :]
     return message
@@ -190,7 +190,7 @@ def process(
     writable, unwritable = _writable_jobs(jobs)  # before the model loads: a refused output costs nothing
     failures += unwritable
     for line in failures:
-        click.echo(f"deepflash: {line}", err=True)
+        click.echo(printable(f"deepflash: {line}"), err=True)
     if not writable:
         sys.exit(1)
 
@@ -215,9 +215,10 @@ def process(
         from tqdm import tqdm
 
         progress, write = tqdm(writable, unit="photo", file=sys.stderr, dynamic_ncols=True), tqdm.write
+    write = _printable_lines(write)
     with progress as bar:
         for position, job in enumerate(bar):
-            bar.set_postfix_str(job.source.name, refresh=False)
+            bar.set_postfix_str(printable(job.source.name), refresh=False)
             try:
                 notes.add(job, _process_one(job, corrector, options), write)
             except ServerUnavailableError as error:  # the next photos would only wait for it too
@@ -249,6 +250,14 @@ def process(
         click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
     if failed:
         sys.exit(1)
+
+
+def _printable_lines(write: Callable[..., None]) -> Callable[..., None]:
+    """``write`` for lines that hold file names: their control characters are shown, never sent to the terminal."""
+    def printable_write(text: str, file: TextIO | None = None) -> None:
+        write(printable(text), file=file)
+
+    return printable_write
 
 
 class NoBar(list):
