@@ -66,6 +66,19 @@ def test_jpeg_output_keeps_the_sources_quantization_and_subsampling(tmp_path: Pa
         assert JpegImagePlugin.get_sampling(written) == 1
 
 
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+def test_a_cmyk_jpeg_is_written_as_rgb_with_the_sources_quality_and_subsampling(tmp_path: Path, subsampling) -> None:
+    source = tmp_path / "print.jpg"
+    Image.open(PORTRAIT).convert("CMYK").save(source, quality=60, subsampling=subsampling)
+    photo = imageio.load_photo(source)
+    save_photo(photo, tmp_path / "out.jpg")
+    with Image.open(source) as original, Image.open(tmp_path / "out.jpg") as written:
+        assert written.mode == "RGB"
+        tables = list(original.quantization.values())
+        assert list(written.quantization.values()) == (tables * 2)[:2]  # a single table serves luma and chroma
+        assert JpegImagePlugin.get_sampling(written) == subsampling
+
+
 def test_jpeg_from_a_lossless_source_is_written_at_the_default_quality(tmp_path: Path) -> None:
     save_photo(Photo(pixels=portrait_rgb()), tmp_path / "a.jpg")
     save_photo(Photo(pixels=portrait_rgb()), tmp_path / "b.jpg", quality=imageio.JPEG_QUALITY)

@@ -45,8 +45,10 @@ def write_with_pillow(pixels: np.ndarray, path: Path, fmt: str, meta: Photo, qua
         options["dpi"] = meta.dpi
     if fmt == "JPEG":
         options.update(subsampling=meta.jpeg_subsampling if meta.jpeg_subsampling is not None else 0)
-        if quality is None and meta.jpeg_quantization and len(meta.jpeg_quantization) >= min(channels, 2):
-            options.update(qtables=meta.jpeg_quantization)
+        if quality is None and meta.jpeg_quantization:
+            tables = list(meta.jpeg_quantization.values())
+            # A source with one table for every component (as CMYK files often have) gives it to luma and chroma.
+            options.update(qtables=(tables * 2)[:2] if channels >= 3 and len(tables) < 2 else tables)
         else:
             options.update(quality=quality or JPEG_QUALITY)
     elif fmt == "PNG":

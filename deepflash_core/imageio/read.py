@@ -267,6 +267,11 @@ def _jpeg_subsampling(image: Image.Image) -> int | None:
     from PIL import JpegImagePlugin
 
     sampling = JpegImagePlugin.get_sampling(image)
+    if sampling == -1 and len(getattr(image, "layer", ())) >= 3:
+        # Pillow names the sampling of three-component files only; a CMYK one's first component is sampled
+        # against the others the same way: 2x2 -> 4:2:0, 2x1 -> 4:2:2, 1x1 -> 4:4:4.
+        first, second = image.layer[0][1:3], image.layer[1][1:3]
+        sampling = {(1, 1): 0, (2, 1): 1, (2, 2): 2}.get((first[0] // second[0], first[1] // second[1]), -1)
     return sampling if sampling in (0, 1, 2) else None
 
 
