@@ -48,7 +48,7 @@ def pid_path(address: str) -> Path:
     return state_dir() / f"server-{port_of(address)}.pid"
 
 
-SERVER_FILE_PATTERNS = ("server-*.log", "server-*.log.[0-9]", "server-*.pid", "server-*.pid.[0-9]*")
+SERVER_FILE_PATTERNS = ("server-*.log", "server-*.log.[0-9]", "server-*.pid", "server-*.pid.[0-9]*", "server-*.lock")
 """The files servers write into the state folder: logs (rotated ones too), pid files and their temporary copies.
 Only these are removed on a purge: the folder may be one the user keeps other files in."""
 
@@ -56,6 +56,12 @@ Only these are removed on a purge: the folder may be one the user keeps other fi
 def server_files(folder: Path) -> list[Path]:
     """The files in ``folder`` that match :data:`SERVER_FILE_PATTERNS`."""
     return sorted({path for pattern in SERVER_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()})
+
+
+def lock_path(address: str) -> Path:
+    """The lock file of the server at an ``ipc://`` address: held while it runs, so that a second server started
+    at the same moment does not take over the path."""
+    return state_dir() / f"server-{port_of(address)}.lock"
 
 
 def log_note(address: str, reported: str | None = None) -> str:

@@ -19,6 +19,7 @@ import zmq
 from deepflash_client import protocol, state_files
 from deepflash_client.errors import DeepFlashError, ServerUnavailableError
 from deepflash_client.zmq_client import DeepFlashClient
+from . import ipc_lock
 from .process_identity import process_identity
 
 log = logging.getLogger("deepflash.server")
@@ -152,9 +153,15 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
     Raises:
         PortInUseError: another program (or a hung server, without ``replace``) holds the port.
     """
-    # Binding an ipc path that exists would silently take it over, so ask first there.
-    if address.startswith("ipc://") and (running := answering_server(address)) is not None:
-        return running
+    # Binding an ipc path that exists would silently take it over, so ask first there, holding the path's lock
+    # from the question to the end of this process: a second server started at the same moment waits for the
+    # first to answer and reuses it.
+    if address.startswith("ipc://"):
+        if not ipc_lock.hold(address):
+            log.info("another server holds the lock of %s; waiting for it to answer", address)
+            return _first_answer(address)
+        if (running := answering_server(address)) is not None:
+            return running
     try:
         router.bind(address)
         return None
@@ -183,6 +190,21 @@ def bind(router: zmq.Socket, address: str, pid_file: Path, replace: bool) -> dic
     except zmq.ZMQError as error:
         raise PortInUseError(f"Cannot bind to {address} after stopping pid {record.pid}: {error.strerror}.") from None
     return None
+
+
+IPC_STARTUP_WAIT_S = 120.0
+"""How long a second server waits for the one that holds the ipc path's lock to answer."""
+
+
+def _first_answer(address: str) -> dict[str, Any]:
+    """The ``ping`` reply of the server that holds ``address``'s lock, once it answers."""
+    deadline = time.monotonic() + IPC_STARTUP_WAIT_S
+    while time.monotonic() < deadline:
+        if (running := answering_server(address)) is not None:
+            return running
+        time.sleep(0.2)
+    raise PortInUseError(f"Another DeepFlash server holds {address} but does not answer; stop it with "
+                         f"`deepflash stop --server {address}`.")
 
 
 def stop_process(pid: int, grace_s: float = 10.0, kill: bool = True) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import zmq
 
-from deepflash_client import protocol
+from deepflash_client import protocol, state_files
 from deepflash_client.errors import ServerUnavailableError
 from deepflash_client.options import Options
 from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server
@@ -86,3 +86,51 @@ def test_pings_and_info_do_not_keep_an_auto_started_server_up(state_dir, tiny_we
         asker.join()
         stop_server(pid)
     assert answered["ping"] > 3 and answered["info"] > 3  # it was asked all along
+
+
+def test_two_servers_started_at_once_on_one_ipc_path_leave_one_server(state_dir, tiny_weights, tmp_path):
+    import subprocess
+
+    address = f"ipc://{tmp_path}/deepflash.sock"
+    servers = [subprocess.Popen([*PYTHON_SERVER, "--bind", address, "--weights", str(tiny_weights)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        with DeepFlashClient(address, timeout_s=60, retries=2) as client:
+            serving = wait_until_ready(client)["pid"]
+        other = next(server for server in servers if server.pid != serving)
+        out, err = other.communicate(timeout=REPLY_BOUND_S)  # the other one leaves, reusing the first
+        assert other.returncode == 0 and "reusing" in out, (out, err)
+        assert lifecycle.read_pid_file(state_files.pid_path(address)).pid == serving
+        with DeepFlashClient(address, timeout_s=60, retries=0) as client:
+            assert client.ping()["pid"] == serving
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+                server.communicate(timeout=60)
+
+
+def test_a_server_that_finds_the_ipc_path_locked_waits_instead_of_taking_it_over(state_dir, tiny_weights, tmp_path):
+    """The moment of the race made to last: the path's lock is held (as by a server that is starting) and
+    nobody answers yet; a second server must not bind the path."""
+    import subprocess
+
+    from deepflash_server import ipc_lock
+
+    socket_file = tmp_path / "deepflash.sock"
+    address = f"ipc://{socket_file}"
+    assert ipc_lock.hold(address)  # this test process stands for the first server
+    second = subprocess.Popen([*PYTHON_SERVER, "--bind", address, "--weights", str(tiny_weights)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + REPLY_BOUND_S
+        log = state_files.log_path(address)
+        while not socket_file.exists() and time.monotonic() < deadline and second.poll() is None:
+            if log.is_file() and "waiting for it to answer" in log.read_text():
+                break
+            time.sleep(0.1)
+        assert not socket_file.exists(), "the second server took over the ipc path of the first"
+        assert second.poll() is None and "waiting for it to answer" in log.read_text()
+    finally:
+        second.kill()
+        second.wait(timeout=60)
