@@ -205,10 +205,11 @@ def processed_with_user_options(options_shoot: Path, tiny_weights: Path, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("runner", ["ray", "here"])
 def test_batch_workers_apply_the_users_options(options_shoot: Path, processed_with_user_options: Path,
-                                               tiny_weights: Path, tmp_path: Path) -> None:
-    result = deepflash("batch", options_shoot, "--out", tmp_path, "--weights", tiny_weights, "--cpus", "2", "-q",
-                       *USER_FLAGS)
+                                               tiny_weights: Path, tmp_path: Path, runner: str) -> None:
+    result = deepflash("batch", options_shoot, "--out", tmp_path, "--weights", tiny_weights, "--cpus", "2",
+                       "--runner", runner, "-q", *USER_FLAGS)
     assert result.returncode == 0, result.stderr
     for path in options_shoot.iterdir():
         assert (tmp_path / path.name).read_bytes() == (processed_with_user_options / path.name).read_bytes(), path.name
@@ -234,3 +235,19 @@ def test_the_staged_layout_applies_the_users_options(options_shoot: Path, proces
     assert {record.status for record in records} == {"done"}
     for path in options_shoot.iterdir():
         assert (tmp_path / path.name).read_bytes() == (processed_with_user_options / path.name).read_bytes(), path.name
+
+
+def test_a_rerun_keeps_the_faces_and_seconds_of_photos_done_before(tiny_weights: Path, tmp_path: Path) -> None:
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    shutil.copy(FIXTURES / "congress_A000014.jpg", shoot / "a.jpg")
+    out = tmp_path / "out"
+    first = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--runner", "here", "-q")
+    assert first.returncode == 0, first.stderr
+    [done] = manifest.read(out / manifest.MANIFEST_NAME)
+    assert (done.status, done.faces) == ("done", 1) and done.seconds > 0
+    again = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--runner", "here", "-q")
+    assert again.returncode == 0, again.stderr
+    [skipped] = manifest.read(out / manifest.MANIFEST_NAME)
+    assert skipped.status == "skipped"
+    assert (skipped.faces, skipped.seconds) == (done.faces, done.seconds)  # what the run that did it measured

@@ -26,8 +26,8 @@ class Record:
         input: the photo's path or URI.
         output: the file its result is (or would be) written to.
         status: one of ``STATUSES``.
-        faces: faces corrected (0 when failed, skipped or not run).
-        seconds: time spent on it (decode, correction and encode), 0 unless done.
+        faces: faces corrected (0 when failed or not run; a skipped photo keeps those of the run that did it).
+        seconds: time spent on it (decode, correction and encode) by the run that did it; 0 when failed or not run.
         error: the one-line reason it failed, else empty.
     """
 
@@ -64,6 +64,16 @@ def read(path: Path) -> list[Record]:
     """The records of a manifest written by :func:`write`."""
     with open(path, encoding="utf-8") as lines:
         return [Record(**json.loads(line)) for line in lines if line.strip()]
+
+
+def read_done(path: Path) -> dict[str, tuple[int, float]]:
+    """The faces and seconds of each photo an earlier run recorded as done (or skipped with them); none when
+    there is no readable manifest at ``path``."""
+    try:
+        records = read(path)
+    except (OSError, ValueError, TypeError):
+        return {}
+    return {record.input: (record.faces, record.seconds) for record in records if record.status in (DONE, SKIPPED)}
 
 
 def summary(records: Iterable[Record]) -> dict[str, int]:

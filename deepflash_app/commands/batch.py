@@ -93,7 +93,9 @@ def batch(
     refusals = [Record(source, "", FAILED, error=reason) for source, reason in unlisted + refused]
     for source, reason in unlisted + refused:
         _say(f"{source}: {reason}")
-    finished = {item.source: Record(item.source, item.target, SKIPPED) for item in done}
+    earlier = manifest.read_done(manifest_path)  # a skipped photo keeps what the run that did it measured
+    finished = {item.source: Record(item.source, item.target, SKIPPED, *earlier.get(item.source, (0, 0.0)))
+                for item in done}
     outcome = ""
     if todo:
         chosen = _choose_runner(runner, todo, address, cpus)
