@@ -251,3 +251,32 @@ def test_a_rerun_keeps_the_faces_and_seconds_of_photos_done_before(tiny_weights:
     [skipped] = manifest.read(out / manifest.MANIFEST_NAME)
     assert skipped.status == "skipped"
     assert (skipped.faces, skipped.seconds) == (done.faces, done.seconds)  # what the run that did it measured
+
+
+PHOTOS_TO_STOP = 40
+"""Enough photos that the job cannot end between the first result and the signal."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "runner"), [(signal.SIGINT, "here"), (signal.SIGTERM, "ray"), (signal.SIGTERM, "here")],
+                         ids=["sigint-ignored-by-the-parent", "sigterm-ray", "sigterm-here"])
+def test_a_background_batch_stops_on_sigint_or_sigterm_with_its_manifest(tiny_weights: Path, tmp_path: Path, signum, runner) -> None:
+    """A script's background job starts with SIGINT ignored (the shell does so); SIGTERM is how services stop."""
+    shoot = tmp_path / "many"
+    shoot.mkdir()
+    for index in range(PHOTOS_TO_STOP):
+        shutil.copy(FIXTURES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
+    out = tmp_path / "out"
+    job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2",
+                            "--runner", runner, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 300
+    while job.poll() is None and not any(out.glob("p*.jpg")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.send_signal(signum)
+    _, stderr = job.communicate(timeout=300)
+    assert job.returncode == 130, stderr  # stopped: the signal came after the first of many photos
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    records = records_by_name(out)
+    assert len(records) == PHOTOS_TO_STOP and {record.status for record in records.values()} <= {"done", "not run"}
+    assert "not run (stopped)" in stderr and sum(r.status == "not run" for r in records.values()) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -140,6 +141,7 @@ def _run(
     with ThreadPoolExecutor(1) as pool:
         check = pool.submit(_check_settings, settings, not address)
         plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
+        _stop_on_signals()  # after Ray's start, which installs handlers of its own
         try:
             check.result()
         except BaseException:
@@ -191,6 +193,7 @@ def _run_here(todo: list[Item], settings: Settings, out_dir: Path, finished: dic
     from deepflash_app.batch.manifest import FAILED
 
     _check_settings(settings, local=True)
+    _stop_on_signals()
     staging = job.new_staging_folder(out_dir)
     try:
         for record in job.run_here(todo, settings, staging):
@@ -202,6 +205,17 @@ def _run_here(todo: list[Item], settings: Settings, out_dir: Path, finished: dic
     finally:
         job.remove_staging_folder(staging)
     return ""
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the job as Ctrl-C does (what is done is kept, the manifest and the summary are
+    written), also in a script's background job, which the shell starts with SIGINT ignored."""
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 def _unreported(item: Item) -> Record:
