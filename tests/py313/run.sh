@@ -13,6 +13,12 @@ trap 'exit 143' TERM INT HUP
 
 editors_build
 editors_mount
+# Its own /proc, /sys and /dev on top of those: an editor-test run sharing the root unmounts the ones it
+# mounted when it ends, which must not pull them from under this one (the tests read /proc).
+mount -t proc proc "$EDITORS_ROOT/proc" && EDITORS_MOUNTS+=("$EDITORS_ROOT/proc")
+mount -t sysfs sys "$EDITORS_ROOT/sys" && EDITORS_MOUNTS+=("$EDITORS_ROOT/sys")
+mount --bind /dev "$EDITORS_ROOT/dev" && EDITORS_MOUNTS+=("$EDITORS_ROOT/dev")
+mount -t tmpfs shm "$EDITORS_ROOT/dev/shm" && EDITORS_MOUNTS+=("$EDITORS_ROOT/dev/shm")
 cp /etc/resolv.conf "$EDITORS_ROOT/etc/resolv.conf"
 # Debian splits venv (ensurepip) out of python3; the editor tests do not need it, this run does.
 if ! chroot "$EDITORS_ROOT" python3 -c "import ensurepip" 2>/dev/null; then
