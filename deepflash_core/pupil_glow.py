@@ -58,6 +58,7 @@ BRIGHTER = 0.45
 RING = (0.12, 0.18, 0.6)  # warmth, and redness or luma
 # A glow around a middle at least this bright (in the eye's footing) has a pale core.
 PALE_CORE = 0.8
+PALE_REACH = 0.8
 # A glowing pixel's red over the iris edge's (``IRIS_EDGE``); the least share of the iris circle a
 # ring glow leaves seen around it; the least share of the middle a glow covers.
 OVER_IRIS = 1.15
@@ -162,6 +163,9 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     iris_red = min(float(np.percentile(rgb[..., 0][edge], IRIS_EDGE_PERCENTILE)) if edge.sum() >= 3 else 0.0, LIGHTEST_IRIS)
     candidate = near & ~catchlight & (warm >= WARMTH) & (rgb[..., 0] >= max(RED_LEVEL, OVER_IRIS * iris_red))
     glowing = candidate & ((red >= REDDER) | (luma >= BRIGHTER))
+    # An overexposed retina: near-white and larger than a catchlight, well inside the iris (no iris
+    # is as light as the white of the eye).
+    glowing |= near & ~catchlight & (luma >= PALE_CORE) & (distance <= PALE_REACH * eye.radius)
     middle = iris & (distance <= MIDDLE * eye.radius)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(glowing.astype(np.uint8), connectivity=8)
     blob = None
