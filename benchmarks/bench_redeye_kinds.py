@@ -1,7 +1,7 @@
 """Red-eye as real flash photos show it: share fixed per kind, normal eyes touched, on held-out people.
 
     python benchmarks/bench_redeye_kinds.py --split test --seed 14 --real 300 --sheet docs/red_eye_kinds.jpg
-    python benchmarks/bench_redeye_kinds.py --split validation --seed 41 --real 150 --real-split train   # development set
+    python benchmarks/bench_redeye_kinds.py --split validation --seed 41 --real 400 --real-split train   # development set
     python benchmarks/bench_redeye_kinds.py --split test --seed 14 --shift --real 0                      # the shift ranges
 
 Each portrait of the split (``deepflash_train/data/portraits_split.csv``; the thresholds were chosen on
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--shift", action="store_true", help="draw the red-eye parameters from their shift ranges")
     parser.add_argument("--real", type=int, default=300, help="real portraits checked as they are")
-    parser.add_argument("--real-split", default="test,train", help="splits the real portraits come from, in this order")
+    parser.add_argument("--real-split", default="test,validation,train:400", help="splits the real portraits come from, in this order")
     parser.add_argument("--sheet", type=Path, default=None, help="write before/after crops of every kind here")
     args = parser.parse_args()
     entries = read_split()
@@ -146,7 +146,9 @@ def main() -> None:
         if (index + 1) % 20 == 0:
             print(f"  {index + 1}/{len(paths)} portraits", flush=True)
     real_eyes = real_changed = real_pixels = 0
-    real_paths = [args.portraits / f for s in args.real_split.split(",") for f in files_in(entries, s)][: args.real]
+    # "train:400" is the train split from its 401st portrait on (the first 400 were looked at in development).
+    parts = [(p.split(":")[0], int(p.split(":")[1]) if ":" in p else 0) for p in args.real_split.split(",")]
+    real_paths = [args.portraits / f for name, skip in parts for f in files_in(entries, name)[skip:]][: args.real]
     for path in real_paths:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         try:
