@@ -38,7 +38,7 @@ from deepflash_core.detection.face_mesh import Eye, find_eyes  # noqa: E402
 from deepflash_core.detection.faces import detect_faces  # noqa: E402
 from deepflash_core.eyes.redeye import GLOW_SHARE, GLOW_STRENGTH  # noqa: E402
 from deepflash_core.eyes.stage import fix_eyes  # noqa: E402
-from deepflash_core.pupil_glow import find_glow  # noqa: E402
+from deepflash_core.eyes.pupil_glow import find_glow  # noqa: E402
 from deepflash_train.renderer import FlashRenderer  # noqa: E402
 from deepflash_train.renderer.params import FlashParams  # noqa: E402
 from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402

@@ -3,6 +3,7 @@
     python benchmarks/bench_redeye_kinds.py --split test --seed 14 --real 300 --sheet docs/red_eye_kinds.jpg
     python benchmarks/bench_redeye_kinds.py --split validation --seed 41 --real 400 --real-split train   # development set
     python benchmarks/bench_redeye_kinds.py --split test --seed 14 --shift --real 0                      # the shift ranges
+    python benchmarks/bench_redeye_kinds.py --cost 3567bbb          # eye stage at 12 MP: that revision's red-eye against this one
 
 Each portrait of the split (``deepflash_train/data/portraits_split.csv``; the thresholds were chosen on
 ``validation`` people, figures are reported on ``test`` people) is cut to a 512 px face crop and
@@ -23,8 +24,11 @@ through the stage too: eyes changed, pixels changed.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a source checkout
@@ -35,6 +39,9 @@ from PIL import Image  # noqa: E402
 
 from deepflash_client.errors import NoFaceError  # noqa: E402
 from deepflash_core.detection.face_mesh import find_eyes  # noqa: E402
+from deepflash_core.detection.faces import detect_faces  # noqa: E402
+from deepflash_core.eyes import redeye  # noqa: E402
+from deepflash_core.eyes.glare import reduce_glare  # noqa: E402
 from deepflash_core.eyes.stage import fix_eyes, fix_face_eyes, wears_glasses  # noqa: E402
 from deepflash_train.renderer import FlashRenderer  # noqa: E402
 from deepflash_train.renderer.params import FlashParams  # noqa: E402
@@ -102,7 +109,10 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=300, help="real portraits checked as they are")
     parser.add_argument("--real-split", default="test,validation,train:400", help="splits the real portraits come from, in this order")
     parser.add_argument("--sheet", type=Path, default=None, help="write before/after crops of every kind here")
+    parser.add_argument("--cost", metavar="REV", help="only time the eye stage at 12 MP with REV's redeye.py against this tree's")
     args = parser.parse_args()
+    if args.cost:
+        return print_cost(args.cost, sorted((args.portraits / "frl_london_neutral").glob("*.jpg"))[0])
     entries = read_split()
     paths = [args.portraits / f for f in files_in(entries, args.split)]
     paths = paths[: args.count] if args.count else paths
@@ -172,6 +182,33 @@ def main() -> None:
         rows = [sheet[k] for k in KINDS if k in sheet]
         Image.fromarray(np.concatenate(rows, axis=0)).save(args.sheet, quality=90)
         print(f"wrote {args.sheet}")
+
+
+def print_cost(revision: str, path: Path) -> None:
+    """CPU seconds of the eye stage for one face in a 4000x3000 frame, REV's red-eye and this tree's alternating."""
+    old = types.ModuleType("redeye_before")
+    sys.modules[old.__name__] = old  # its dataclasses look their module up
+    source = subprocess.check_output(["git", "show", f"{revision}:deepflash_core/redeye.py"], text=True)
+    # Written before the tree move: its imports name the old layout.
+    exec(source.replace("deepflash_core.face_mesh", "deepflash_core.detection.face_mesh"), old.__dict__)
+    studio = np.asarray(Image.open(path).convert("RGB"))
+    studio = cv2.resize(studio, (round(studio.shape[1] * 3000 / studio.shape[0]), 3000), interpolation=cv2.INTER_CUBIC)
+    frame = np.zeros((3000, 4000, 3), np.uint8)
+    frame[:, 500 : 500 + studio.shape[1]] = studio[:, :3500]
+    face = detect_faces(frame)[0]
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(7):
+        for name, module in (("before", old), ("after", redeye)):
+            start = time.process_time()
+            output, eyes = frame.copy(), find_eyes(frame, face)
+            for eye in eyes:
+                module.correct_eye(output, eye)
+            for eye in eyes if wears_glasses(frame, face) else []:
+                reduce_glare(output, eye)
+            times[name].append(time.process_time() - start)
+    before, after = np.median(times["before"]), np.median(times["after"])
+    print(f"eye stage per face at 4000x3000 (mesh, red-eye, glare; CPU s, median of 7, alternating): "
+          f"{revision} {before:.3f}, this tree {after:.3f}, ratio {after / before:.2f}; load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

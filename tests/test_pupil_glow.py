@@ -7,7 +7,7 @@ import pytest
 
 from deepflash_core.detection.face_mesh import Eye
 from deepflash_core.eyes.redeye import correct_eye
-from deepflash_core.pupil_glow import eye_footing, find_glow, warmth
+from deepflash_core.eyes.pupil_glow import eye_footing, find_glow, warmth
 
 SKIN = (0.8, 0.6, 0.5)
 SCLERA = (0.9, 0.88, 0.86)

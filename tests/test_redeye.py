@@ -14,7 +14,7 @@ from deepflash_core.detection.faces import Face, detect_faces
 from deepflash_core.eyes.glare import reduce_glare
 from deepflash_core.eyes.redeye import is_glowing
 from deepflash_core.eyes.stage import fix_eyes, fix_face_eyes
-from deepflash_core.pupil_glow import PUPIL_REACH, find_glow
+from deepflash_core.eyes.pupil_glow import PUPIL_REACH, find_glow
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

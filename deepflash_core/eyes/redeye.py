@@ -2,7 +2,7 @@
 
 Red-eye is the flash lighting the retina through the pupil. Real phone photos show it red, orange,
 golden or with a pale centre, whole or as a ring, behind eyeglass lenses and on small far eyes.
-:mod:`deepflash_core.pupil_glow` finds the glowing pupil of each eye, judged against that eye's
+:mod:`deepflash_core.eyes.pupil_glow` finds the glowing pupil of each eye, judged against that eye's
 own iris and sclera with the lens tint and haze taken off first. An eye is corrected when its
 glowing pupil covers at least ``GLOW_SHARE`` of the iris circle and is at least ``GLOW_STRENGTH``
 warmer than the iris ring (:func:`is_glowing`); any other eye is not touched at all
@@ -27,7 +27,7 @@ import numpy as np
 
 from deepflash_core.detection.face_mesh import Eye
 from deepflash_core.pixels import from_float, to_float
-from deepflash_core.pupil_glow import PupilGlow, find_glow
+from deepflash_core.eyes.pupil_glow import PupilGlow, find_glow
 
 # The least share of the iris circle a glowing pupil covers (a pupil of ~0.3 iris radii), and the
 # least its mean warmth exceeds the iris ring's.

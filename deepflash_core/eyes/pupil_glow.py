@@ -8,13 +8,18 @@ balance and a lens in front do not matter:
    taken off, and each channel is divided by the sclera's, so the white of the eye comes out
    neutral grey whatever a tinted lens or the white balance did to it.
 2. **Glowing pixels.** In that footing a pixel inside the iris circle glows when it is warm
-   (``(R − B) / (R + G + B + 1)``: red and amber both stand out, a neutral catchlight does not)
-   and at least as bright in red as the iris ring around it, and either redder than that ring
-   or clearly brighter than it (an amber or pale glow). A dark pupil is darker than its iris in
-   every channel; a brown or hazel iris is no redder or brighter than itself.
-3. **The pupil's extent.** The glowing pixels connected to the middle of the iris (a ring glow
-   around a dark centre included), with the holes inside them filled (the catchlight, a ring's
-   dark centre): the pupil as it glows, not a fixed disc, never past the iris circle.
+   (``(R − B) / (R + G + B + 1)``: red and amber both stand out, a neutral catchlight does not),
+   clearly brighter in red than the iris edge (where a wide pupil's glow seldom reaches), and either
+   red or bright; near-white pixels well inside the iris glow too (an overexposed retina). A dark
+   pupil is darker than its iris in every channel; a brown or hazel iris is no brighter in red than
+   its own edge.
+3. **The pupil's extent.** The glowing pixels connected to the middle of the iris, with the holes
+   inside them filled (the catchlight, a ring's dark centre): the pupil as it glows, not a fixed
+   disc. When the middle itself is dark (as in every normal eye) only a ring of strong glow with
+   iris seen around it counts. The iris is re-centred on the glow found and measured again.
+
+The levels were chosen on renders of validation people (``benchmarks/bench_redeye_kinds.py``): see
+``docs/RED_EYE.md``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ SCLERA_FROM = 1.15
 SMALLEST_IRIS = 5.0
 # The eye's black level: this percentile of the opening's darkest channel.
 BLACK_PERCENTILE = 1
-# The pupil lies inside this share of the iris radius (the mesh's radius is often a little short); a glow must cover its middle (this share).
+# The pupil lies inside this share of the iris radius (the mesh's radius is often a little short);
+# a glow must cover its middle (this share).
 PUPIL_REACH = 1.15
 MIDDLE = 0.3
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
