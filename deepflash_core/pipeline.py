@@ -37,6 +37,7 @@ from deepflash_core.eyes.stage import EyeReport, fix_face_eyes
 from deepflash_core.look import Look
 from deepflash_core.look.stage import correct_look
 from deepflash_core.matte import backdrop, refine
+from deepflash_core.network.film import reads_looks
 from deepflash_core.network.registry import Encoding, model_kind
 from deepflash_core.network.weights import ModelCard, load_model, resolve_weights
 from deepflash_core.pixels import PIXEL_SCALE
@@ -183,9 +184,9 @@ class Pipeline:
     def _infer(self, filtered: torch.Tensor, look: Look | None = None) -> torch.Tensor:
         """Network output ``y`` for a batch of filtered crops, float32.
 
-        A model conditioned on looks (its card's ``config.look_dim`` is set) gets the requested look as
-        ``model(batch, look)``, a ``(B, look_dim)`` tensor (:meth:`Look.as_condition`); without a look (no face to
-        measure one on) it gets None, its "no condition".
+        A model conditioned on looks (``look_dim`` in its config, :func:`deepflash_core.network.film.reads_looks`) gets the
+        requested look as ``model(batch, look)``, a ``(B, look_dim)`` tensor (:meth:`Look.as_condition`); without a look (no face
+        to measure one on) it gets None, its "no condition".
 
         On the CPU the network runs on one thread: how a convolution's sums are split over threads
         changes their last bits, and so, now and then, an output pixel. On one thread a photo gives the
@@ -196,7 +197,7 @@ class Pipeline:
         batch = filtered.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), bilateral.one_cpu_thread(self.device):
             with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=self.mixed_precision):
-                if getattr(self.card.config, "look_dim", 0):
+                if reads_looks(self.model):
                     condition = None if look is None else \
                         torch.from_numpy(look.as_condition()).to(self.device).expand(batch.shape[0], -1)
                     output = self.model(batch, condition)

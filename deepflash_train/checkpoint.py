@@ -162,6 +162,12 @@ def model_card_fields(config: TrainConfig, state: TrainState, device: torch.devi
         "batch_size": config.batch_size, "loss": loss_description(config),
         "bf16": config.bf16, "seed": config.seed,
     }
+    if config.look_input:
+        training["look_input"] = ("the flash render after the global look transform toward the target's own look "
+                                  "(deepflash_core.look.transfer, through the subject matte); condition: that look "
+                                  "(deepflash_core.look.describe, as_condition); identity pairs keep their own look")
+    if config.init_weights:
+        training["init_weights"] = {"file": Path(config.init_weights).name, "reset_head": config.reset_head}
     estimate = "x-2y+1" if model_kind(config.model_kind).encoding is Encoding.BILATERAL else "the output o"
     metrics = {"validation": {k: round(v, 5) for k, v in summary.items()},
                "protocol": f"prediction {estimate} vs eq. 8 ground truth x-BL(x)+BL(o) at the training size; "

@@ -71,6 +71,9 @@ class TrainConfig:
     init_weights: str | None = None
     # With init_weights: start the last layer at zero ("no change") and keep the rest.
     reset_head: bool = True
+    # Condition the model on the target's look, read after the global look transform toward it
+    # (deepflash_train.look_input); renders on the fly (pair banks hold no looks).
+    look_input: bool = False
 
     def model_config(self) -> CardConfig:
         """The kind's config: its fields named like a setting of this run take that setting
@@ -86,7 +89,12 @@ class TrainConfig:
 
         kind = model_kind(self.model_kind)
         own = {f.name for f in config_fields(kind.config_class)} & {f.name for f in fields(self)}
-        return kind.config_from_dict({**{name: getattr(self, name) for name in own}, **self.model_options})
+        look: dict[str, Any] = {}
+        if self.look_input:
+            from deepflash_core.network.film import look_dimension, look_fields_version
+
+            look = {"look_dim": look_dimension(), "look_version": look_fields_version()}
+        return kind.config_from_dict({**{name: getattr(self, name) for name in own}, **look, **self.model_options})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

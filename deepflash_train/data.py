@@ -60,7 +60,7 @@ def validation_batches(config: TrainConfig, renderer: Any = None) -> list[dict[s
         if config.val_limit:
             store.files = store.files[: config.val_limit]
         pairs = SyntheticPairs(store, renderer or default_renderer(), config.input_size,
-                               seed=config.seed + 1, augment=False, identity_pairs=False)
+                               seed=config.seed + 1, augment=False, identity_pairs=False, look_input=config.look_input)
         items = [pairs[i] for i in range(len(pairs))]
         stacked = {key: torch.stack([item[key] for item in items]) for key in items[0]}
         save_file({k: v.contiguous() for k, v in stacked.items()}, str(path))
@@ -115,7 +115,7 @@ class EpochSource:
             store = portrait_store(self.config, "train")
             store.preload(progress=True)
             self._pairs = SyntheticPairs(store, self.renderer or default_renderer(), self.config.input_size,
-                                         seed=self.config.seed)
+                                         seed=self.config.seed, look_input=self.config.look_input)
         return self._pairs
 
     def prepare(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -170,6 +170,21 @@ def face_hull(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(np.float32)
 
 
+class Pair(NamedTuple):
+    """One training pair at the training size (see :func:`make_pair`).
+
+    ``flash`` and ``studio`` are float32 ``(S, S, 3)`` in [0, 1], ``face`` the ``(S, S)`` landmark-hull mask.
+    With the look input, ``look_flash`` is the flash after the global transform toward the target's look and
+    ``look`` that look's condition vector (:mod:`deepflash_train.look_input`); otherwise None.
+    """
+
+    flash: np.ndarray
+    studio: np.ndarray
+    face: np.ndarray
+    look_flash: np.ndarray | None = None
+    look: np.ndarray | None = None
+
+
 def make_pair(
     studio_u8: np.ndarray,
     face: FaceLandmarks,
@@ -182,7 +197,8 @@ def make_pair(
     identity_pairs: bool = True,
     render_size: int | None = None,
     no_flash: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    look_input: bool = False,
+) -> Pair:
     """Crop and augment one studio portrait, randomise its look and render its flash input.
 
     With a renderer that can ``prepare`` (the :class:`~deepflash_train.renderer.FlashRenderer`),
@@ -196,10 +212,10 @@ def make_pair(
         identity_pairs: allow identity pairs (input = target); evaluation leaves them out.
         no_flash: make every pair an identity pair (a photo with no flash cue: nothing to change).
         render_size: render at this side and scale the pair down to ``size`` (INTER_AREA).
+        look_input: also give what a look-conditioned model reads (needs a renderer that can ``prepare``).
 
     Returns:
-        ``(flash, studio, face)``: float32 ``(size, size, 3)`` in [0, 1] and the ``(size, size)``
-        landmark-hull mask of the face.
+        The :class:`Pair`.
     """
     side = render_size or size
     matrix = crop_affine(face, side, augmentation)
@@ -235,9 +251,20 @@ def make_pair(
         studio = cv2.resize(studio, (size, size), interpolation=cv2.INTER_AREA)
         points = points * (size / side)
     hull = face_hull(points, (size, size))
+    images = [flash, studio, hull]
+    condition = None
+    if look_input:
+        from deepflash_train.look_input import look_pair
+
+        small_face = crop_face if side == size else face_from_points(points, tuple(c * size / side for c in box),
+                                                                     (0, 0, size, size))
+        small_matte = cv2.resize(crop_matte, (size, size), interpolation=cv2.INTER_AREA) if side != size else crop_matte
+        moved, condition = look_pair(flash, studio, small_face, small_matte, flip=augmentation.flip)
+        images.append(moved)
     if augmentation.flip:
-        flash, studio, hull = flash[:, ::-1], studio[:, ::-1], hull[:, ::-1]
-    return np.ascontiguousarray(flash), np.ascontiguousarray(studio), np.ascontiguousarray(hull)
+        images = [image[:, ::-1] for image in images]
+    images = [np.ascontiguousarray(image) for image in images]
+    return Pair(*images[:3], images[3] if look_input else None, condition)
 
 
 def bilateral_image(image: np.ndarray) -> np.ndarray:
@@ -269,6 +296,9 @@ class SyntheticPairs(Dataset):
         identity_pairs: include identity pairs (training); evaluation sets False.
         no_flash: every pair is an identity pair (measures how much a model changes a photo
             that has no flash cue).
+        look_input: items also hold what a look-conditioned model reads: ``look_flash`` (the flash after
+            the global transform toward the target's look), its filtered ``look_flash_filtered``, and
+            ``look``, the target's look as a condition vector.
     """
 
     def __init__(
@@ -282,6 +312,7 @@ class SyntheticPairs(Dataset):
         shift: bool = False,
         identity_pairs: bool = True,
         no_flash: bool = False,
+        look_input: bool = False,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -292,6 +323,7 @@ class SyntheticPairs(Dataset):
         self.shift = shift
         self.identity_pairs = identity_pairs
         self.no_flash = no_flash
+        self.look_input = look_input
         self._large: PortraitStore | None = None
 
     def _large_store(self) -> PortraitStore:
@@ -325,11 +357,17 @@ class SyntheticPairs(Dataset):
         studio_u8, face = store.get(portrait)
         matte = store.matte(portrait) if hasattr(self.renderer, "prepare") else None
         rng = sample_rng(self.seed, epoch, index)
-        flash, studio, hull = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng,
-                                        matte, shift=self.shift, identity_pairs=self.identity_pairs,
-                                        render_size=SHIFT_RENDER_SIZE if large else None, no_flash=self.no_flash)
-        images = {"flash": flash, "studio": studio,
-                  "flash_filtered": bilateral_image(flash), "studio_filtered": bilateral_image(studio),
-                  "face": hull[..., None]}
-        return {key: torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).contiguous()
+        pair = make_pair(studio_u8, face, self.size, self.augmentation_of(index), self.renderer, rng, matte,
+                         shift=self.shift, identity_pairs=self.identity_pairs,
+                         render_size=SHIFT_RENDER_SIZE if large else None, no_flash=self.no_flash,
+                         look_input=self.look_input)
+        images = {"flash": pair.flash, "studio": pair.studio,
+                  "flash_filtered": bilateral_image(pair.flash), "studio_filtered": bilateral_image(pair.studio),
+                  "face": pair.face[..., None]}
+        if pair.look_flash is not None:
+            images.update(look_flash=pair.look_flash, look_flash_filtered=bilateral_image(pair.look_flash))
+        item = {key: torch.from_numpy(np.ascontiguousarray(value)).permute(2, 0, 1).contiguous()
                 for key, value in images.items()}
+        if pair.look is not None:
+            item["look"] = torch.from_numpy(pair.look)
+        return item

@@ -18,6 +18,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from deepflash_core.encoding import equations
+from deepflash_core.network.film import reads_looks
 from deepflash_core.network.registry import Encoding, kind_of
 from deepflash_train import objective
 
@@ -61,12 +62,14 @@ def to_hwc(batch: torch.Tensor) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, network_input: torch.Tensor, bf16: bool = False) -> torch.Tensor:
-    """Network output for a batch of its input (``BL(x)`` or ``x``; eval mode, on the model's device)."""
+def predict(model: torch.nn.Module, network_input: torch.Tensor, bf16: bool = False,
+            look: torch.Tensor | None = None) -> torch.Tensor:
+    """Network output for a batch of its input (``BL(x)`` or ``x``; eval mode, on the model's device), given
+    ``look`` when the model is conditioned on one."""
     parameter = next(model.parameters())
     x = network_input.to(parameter.device).contiguous(memory_format=torch.channels_last)
     with torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=bf16):
-        y = model(x)
+        y = model(x) if look is None else model(x, look.to(parameter.device))
     return y.float().cpu()
 
 
@@ -117,6 +120,7 @@ def evaluate_batches(
         The evaluation and the kept examples.
     """
     kind = encoding_kind or kind_of(model).encoding
+    conditioned = reads_looks(model)
     was_training = model.training
     model.eval()
     result = Evaluation()
@@ -124,9 +128,11 @@ def evaluate_batches(
     try:
         for batch in batches:
             flash = batch["flash"]
-            output = predict(model, objective.network_input(kind, batch), bf16)
-            result.losses.append(float(objective.loss(kind, output, objective.network_target(kind, batch))))
-            prediction = objective.studio_estimate(kind, batch, output)
+            output = predict(model, objective.network_input(kind, batch, conditioned), bf16,
+                             objective.network_condition(batch, conditioned))
+            target = objective.network_target(kind, batch, conditioned)
+            result.losses.append(float(objective.loss(kind, output, target)))
+            prediction = objective.studio_estimate(kind, batch, output, conditioned)
             truth = equations.reconstructed_ground_truth(flash, batch["flash_filtered"], batch["studio_filtered"])
             # The part of the error eq. 5 leaves free: the per-image, per-channel mean, in image units.
             offset = (prediction - truth).mean(dim=(2, 3), keepdim=True)
@@ -184,11 +190,14 @@ def renderer_fingerprint() -> str:
     """A hash of the code that makes synthetic pairs: cached evaluation pairs are reused only while it holds."""
     import hashlib
 
+    import deepflash_core.look as look
     import deepflash_train.renderer as synthetic
-    from deepflash_train import dataset
+    from deepflash_train import dataset, look_input
 
     digest = hashlib.sha256()
-    for path in sorted(Path(synthetic.__file__).parent.glob("*.py")) + [Path(dataset.__file__)]:
+    sources = [Path(synthetic.__file__).parent, Path(look.__file__).parent]
+    for path in sorted(p for folder in sources for p in folder.glob("*.py")) + [Path(dataset.__file__),
+                                                                                Path(look_input.__file__)]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -201,7 +210,8 @@ def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, 
     With ``shift``, flash and target look come from the ranges training never draws (the shift test);
     with ``no_flash``, each input is its target (a studio-lit photo: the right output is the input).
     With ``cache_dir``, the rendered pairs are kept there (keyed by the renderer's code), so every
-    model is scored on the same pairs without rendering them again.
+    model is scored on the same pairs without rendering them again. The pairs carry the look input too, so
+    models with and without looks are scored on the same renders.
     """
     from safetensors.torch import load_file, save_file
 
@@ -209,14 +219,15 @@ def synthetic_batches(data_root: Path | None, split: str, size: int, seed: int, 
     from deepflash_train.data import default_renderer, portrait_store
     from deepflash_train.dataset import SyntheticPairs
 
-    name = f"{split}{'-shift' if shift else ''}{'-no-flash' if no_flash else ''}-{size}-seed{seed}-{limit or 'all'}-{renderer_fingerprint()}.safetensors"
+    name = (f"{split}{'-shift' if shift else ''}{'-no-flash' if no_flash else ''}-{size}-seed{seed}-{limit or 'all'}"
+            f"-look-{renderer_fingerprint()}.safetensors")
     cached = Path(cache_dir) / name if cache_dir else None
     if cached is None or not cached.exists():
         store = portrait_store(TrainConfig(data_root=str(data_root or ""), input_size=size), split)
         if limit:
             store.files = store.files[:limit]
         pairs = SyntheticPairs(store, default_renderer(), size, seed=seed, augment=False, shift=shift,
-                               identity_pairs=False, no_flash=no_flash)
+                               identity_pairs=False, no_flash=no_flash, look_input=True)
         items = [pairs[i] for i in range(len(pairs))]
         tensors = {key: torch.stack([item[key] for item in items]).contiguous() for key in items[0]}
         if cached is not None:
@@ -262,6 +273,11 @@ def run_evaluation(weights: Path | None, data_root: Path | None, split: str = "t
 
     model, card = load_model(weights, select_device(device))
     size = size or card.config.input_size
+    if real_dir is not None and reads_looks(model):
+        from deepflash_train.config import TrainingError
+
+        raise TrainingError(f"{card.name} is conditioned on looks: score it on real pairs through `deepflash process "
+                            "--look` (the look is measured on the detected face), not on crops without one.")
     if real_dir is not None:
         batches, title = real_batches(Path(real_dir), size, limit), f"Real pairs in {real_dir}"
     elif split == "shift":

@@ -26,6 +26,8 @@ import torch
 
 from deepflash_client.errors import InvalidOptionError
 from deepflash_core.device import select_device
+from deepflash_client.errors import InvalidOptionError
+from deepflash_core.network.film import is_look_parameter, reads_looks
 from deepflash_core.network.registry import kind_of, model_kind
 from deepflash_train import objective
 from deepflash_train.checkpoint import (append_log, copy_weights, export_model, load_checkpoint, plot_curve,
@@ -39,11 +41,13 @@ def train_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, batch: 
                config: TrainConfig, device: torch.device) -> float:
     """One Adam step on a batch, with the input, target and loss of the model's encoding; returns the loss."""
     encoding = kind_of(model).encoding
+    conditioned = reads_looks(model)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    x = objective.network_input(encoding, batch).to(device).contiguous(memory_format=memory_format)
-    target = objective.network_target(encoding, batch).to(device)
+    x = objective.network_input(encoding, batch, conditioned).to(device).contiguous(memory_format=memory_format)
+    target = objective.network_target(encoding, batch, conditioned).to(device)
+    look = objective.network_condition(batch, conditioned)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-        output = model(x)
+        output = model(x) if look is None else model(x, look.to(device))
     loss = objective.loss(encoding, output.float(), target, config.mean_weight)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
@@ -59,8 +63,12 @@ def make_model(config: TrainConfig, device: torch.device) -> tuple[torch.nn.Modu
         from deepflash_core.network.weights import load_model
 
         start, _ = load_model(Path(config.init_weights), torch.device("cpu"))
-        # The network is fully convolutional: weights trained at one input size start another.
-        model.load_state_dict(start.state_dict())
+        # The network is fully convolutional: weights trained at one input size start another. Weights
+        # trained without looks start a conditioned model: its look modulation starts at "no effect".
+        missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+        if unexpected or any(not is_look_parameter(name) for name in missing):
+            raise TrainingError(f"{config.init_weights} does not fit a {config.model_kind} model of this run "
+                                f"(missing {missing[:3]}, unexpected {unexpected[:3]}).")
         if config.reset_head:
             model.reset_head()
     model = model.to(device)
@@ -95,6 +103,8 @@ def train(config: TrainConfig, resume: bool = False, max_minutes: float | None =
         raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run.")
     if config.batch_size < 1 or config.validate_every < 1:
         raise InvalidOptionError("batch size and validation interval must be at least 1.")
+    if config.look_input and config.pairs_dir:
+        raise InvalidOptionError("--look-input renders its pairs on the fly; rendered passes (--pairs) hold no looks.")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(asdict(config), indent=1))
     device = select_device(config.device)

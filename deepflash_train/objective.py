@@ -6,7 +6,9 @@
   reconstruction term, no discriminator), the output itself as the studio estimate.
 
 Batches are dicts of ``(B, 3, H, W)`` tensors with ``flash``, ``studio``, ``flash_filtered`` and
-``studio_filtered``, as :class:`~deepflash_train.dataset.SyntheticPairs` yields them.
+``studio_filtered``, as :class:`~deepflash_train.dataset.SyntheticPairs` yields them. A model
+conditioned on looks (``look_dim`` in its config) reads ``look_flash`` instead of ``flash`` (the flash after
+the global transform toward the target's look) and is given ``look``, that look's condition vector.
 """
 
 from __future__ import annotations
@@ -17,22 +19,35 @@ from deepflash_core.encoding import equations
 from deepflash_core.network.registry import Encoding
 
 
-def network_input(kind: Encoding, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def _flash(batch: dict[str, torch.Tensor], conditioned: bool, filtered: bool) -> torch.Tensor:
+    name = ("look_flash" if conditioned else "flash") + ("_filtered" if filtered else "")
+    if name not in batch:
+        raise KeyError(f"a model conditioned on looks needs pairs made with the look input (no {name!r})")
+    return batch[name]
+
+
+def network_input(kind: Encoding, batch: dict[str, torch.Tensor], conditioned: bool = False) -> torch.Tensor:
     """What the network reads."""
-    return batch["flash_filtered"] if kind is Encoding.BILATERAL else batch["flash"]
+    return _flash(batch, conditioned, filtered=kind is Encoding.BILATERAL)
 
 
-def network_target(kind: Encoding, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def network_condition(batch: dict[str, torch.Tensor], conditioned: bool) -> torch.Tensor | None:
+    """The look a conditioned network is given (the target's own), else None."""
+    return batch["look"] if conditioned else None
+
+
+def network_target(kind: Encoding, batch: dict[str, torch.Tensor], conditioned: bool = False) -> torch.Tensor:
     """What the network should output."""
     if kind is Encoding.BILATERAL:
-        return equations.target(batch["flash_filtered"], batch["studio_filtered"])
+        return equations.target(_flash(batch, conditioned, filtered=True), batch["studio_filtered"])
     return batch["studio"]
 
 
-def studio_estimate(kind: Encoding, batch: dict[str, torch.Tensor], output: torch.Tensor) -> torch.Tensor:
+def studio_estimate(kind: Encoding, batch: dict[str, torch.Tensor], output: torch.Tensor,
+                    conditioned: bool = False) -> torch.Tensor:
     """The studio photo a network output stands for (unclipped)."""
     if kind is Encoding.BILATERAL:
-        return equations.reconstruct(batch["flash"].to(output.device), output)
+        return equations.reconstruct(_flash(batch, conditioned, filtered=False).to(output.device), output)
     return output
 
 

@@ -103,7 +103,7 @@ def test_key_light_adds_modelling_to_the_face_and_leaves_the_backdrop(portrait) 
 def _pair(portrait, seed: int, **options):
     rgb, face = portrait
     return make_pair(rgb, face, 64, Augmentation.from_index(IDENTITY_AUGMENTATION), FlashRenderer(),
-                     np.random.default_rng(seed), **options)
+                     np.random.default_rng(seed), **options)[:3]
 
 
 def _identity_seed() -> int:
@@ -130,3 +130,46 @@ def test_no_flash_pairs_are_identity_pairs_even_where_none_is_drawn(portrait) ->
     seed = next(seed for seed in range(500) if not StudioLook.sample(np.random.default_rng(seed)).identity)
     flash, studio, _ = _pair(portrait, seed, no_flash=True)
     assert np.array_equal(flash, studio)
+
+
+def _look_pair(portrait, seed: int, augmentation: int = IDENTITY_AUGMENTATION, **options):
+    rgb, face = portrait
+    return make_pair(rgb, face, 128, Augmentation.from_index(augmentation), FlashRenderer(), np.random.default_rng(seed),
+                     look_input=True, **options)
+
+
+def test_the_look_input_takes_the_flash_toward_the_targets_look(portrait) -> None:
+    from skimage.color import rgb2lab
+
+    seed = next(seed for seed in range(500) if not StudioLook.sample(np.random.default_rng(seed)).identity)
+    pair = _look_pair(portrait, seed)
+    assert pair.look.dtype == np.float32 and pair.look.ndim == 1 and np.all(np.abs(pair.look) <= 1.0)
+    face = pair.face > 0.5
+
+    def lightness_and_chroma(image: np.ndarray) -> np.ndarray:
+        lab = rgb2lab(image)[face]
+        return np.array([lab[:, 0].mean(), np.hypot(lab[:, 1], lab[:, 2]).mean()])
+
+    target = lightness_and_chroma(pair.studio)
+    before = np.abs(lightness_and_chroma(pair.flash) - target)
+    after = np.abs(lightness_and_chroma(pair.look_flash) - target)
+    assert np.all(after < 0.5 * before), (before, after)
+
+
+def test_an_identity_pair_asks_for_its_own_look_and_is_left_alone(portrait) -> None:
+    pair = _look_pair(portrait, _identity_seed())
+    assert np.array_equal(pair.flash, pair.studio)
+    assert np.abs(pair.look_flash - pair.flash).max() < 1e-6
+
+
+def test_a_flipped_pair_asks_for_the_key_light_on_the_other_side(portrait) -> None:
+    from deepflash_client.options import LOOK_NAMES
+
+    seed = next(seed for seed in range(500) if not StudioLook.sample(np.random.default_rng(seed)).identity)
+    plain = _look_pair(portrait, seed, IDENTITY_AUGMENTATION)
+    flipped = _look_pair(portrait, seed, IDENTITY_AUGMENTATION + 10)  # the same crop, flipped
+    key_x = LOOK_NAMES.index("key_x")
+    assert np.array_equal(flipped.flash, plain.flash[:, ::-1])
+    assert flipped.look[key_x] == pytest.approx(-plain.look[key_x], abs=1e-6)
+    others = [i for i in range(len(plain.look)) if i != key_x]
+    np.testing.assert_allclose(flipped.look[others], plain.look[others])

@@ -92,6 +92,9 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--init-weights", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Start from these weights (e.g. the shipped model) instead of a fresh network.")
 @click.option("--keep-head", is_flag=True, help="With --init-weights: keep their last layer instead of zeroing it.")
+@click.option("--look-input", is_flag=True,
+              help="Condition the model on the target's look (FiLM), reading the flash after the global look "
+                   "transform toward it.")
 @click.option("--resume", is_flag=True, help="Continue the run in --run from its checkpoint.")
 @click.option("--export-only", is_flag=True, help="Only copy the run's best model to --export / the default.")
 @click.option("--name", default=None,
@@ -104,7 +107,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
           lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
           max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
           workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
-          keep_head: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None,
+          keep_head: bool, look_input: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None,
           evaluations: tuple[Path, ...]) -> None:
     """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
     import json
@@ -136,7 +139,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
         width=width, input_size=input_size, batch_size=batch_size, lr=lr, mean_weight=mean_weight, bf16=bf16,
         channels_last=channels_last, device=device, seed=seed, max_steps=max_steps, validate_every=validate_every,
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
-        init_weights=str(init_weights) if init_weights else None, reset_head=not keep_head,
+        init_weights=str(init_weights) if init_weights else None, reset_head=not keep_head, look_input=look_input,
     )
     state = run_training(config, resume=resume, max_minutes=max_minutes)
     click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepflash_core.encoding import equations
+from deepflash_core.network.film import LookModulation
 from deepflash_core.network.config import CardConfig
-from deepflash_core.network.unet import ConvNormAct
+from deepflash_core.network.unet import ConvNormAct, check_look_settings
 
 AFFINE_ROWS, AFFINE_COLUMNS = 3, 4
 """Each transform maps (r, g, b, 1) to (r, g, b): a 3×4 matrix, stored row by row."""
@@ -41,6 +42,8 @@ class GridNetConfig(CardConfig):
         luma_bins: cells of the grid along the guide intensity.
         channels: channels of the first strided convolution; they double with every halving.
         guide_knots: knots of the learnt guide curve.
+        look_dim: length of the look vector the grid is conditioned on (0: no look input).
+        look_version: :func:`deepflash_core.network.film.look_fields_version` of the looks it was trained on.
     """
 
     input_size: int = 128
@@ -48,6 +51,8 @@ class GridNetConfig(CardConfig):
     luma_bins: int = 8
     channels: int = 8
     guide_knots: int = 16
+    look_dim: int = 0
+    look_version: str = ""
 
     def __post_init__(self) -> None:
         ratio = self.input_size / self.grid_size if self.grid_size > 0 else 0
@@ -56,6 +61,7 @@ class GridNetConfig(CardConfig):
                              f"{self.input_size} / {self.grid_size}")
         if self.luma_bins < 2 or self.channels < 1 or self.guide_knots < 1:
             raise ValueError("luma_bins must be ≥ 2, channels and guide_knots ≥ 1")
+        check_look_settings(self.look_dim, self.look_version)
 
     @property
     def halvings(self) -> int:
@@ -138,10 +144,15 @@ class CoefficientNet(nn.Module):
         self.global_fc = nn.Sequential(nn.Linear(features, features), nn.ReLU(inplace=True),
                                        nn.Linear(features, features))
         self.head = nn.Conv2d(features, config.luma_bins * COEFFICIENTS, 1)
+        if config.look_dim:
+            # The look steers the fused features, just before the grid head.
+            self.look = LookModulation(config.look_dim, [features])
 
-    def forward(self, low: torch.Tensor) -> torch.Tensor:
+    def forward(self, low: torch.Tensor, look: torch.Tensor | None = None) -> torch.Tensor:
         features = self.splat(low)
         fused = F.relu(self.local(features) + self.global_fc(self.global_convs(features))[:, :, None, None])
+        if look is not None and hasattr(self, "look"):
+            fused = self.look.layers[0](fused, self.look.embedding(look, low.shape[0]))
         grid = self.head(fused)  # (B, 12·D, G, G), coefficient-major
         return grid.unflatten(1, (COEFFICIENTS, self.luma_bins))
 
@@ -161,6 +172,8 @@ class BilateralGridNet(nn.Module):
     def reset_parameters(self) -> None:
         """The identity start: a luminance guide and a zero grid head, so a new model changes nothing."""
         self.guide.reset_parameters()
+        if self.config.look_dim:
+            self.coefficients.look.reset_parameters()
         self.reset_head()
 
     def reset_head(self) -> None:
@@ -168,17 +181,18 @@ class BilateralGridNet(nn.Module):
         nn.init.zeros_(self.coefficients.head.weight)
         nn.init.zeros_(self.coefficients.head.bias)
 
-    def studio_estimate(self, filtered: torch.Tensor) -> torch.Tensor:
-        """The low-frequency studio estimate ``out = affine(BL(x))`` in [0, 1], at the input's resolution."""
+    def studio_estimate(self, filtered: torch.Tensor, look: torch.Tensor | None = None) -> torch.Tensor:
+        """The low-frequency studio estimate ``out = affine(BL(x))`` in [0, 1], at the input's resolution
+        (steered by ``look`` when the model is conditioned on looks)."""
         if filtered.ndim != 4 or filtered.shape[1] != 3:
             raise ValueError(f"BilateralGridNet expects (B, 3, H, W), got {tuple(filtered.shape)}")
         size = self.config.input_size
         low = filtered if filtered.shape[2:] == (size, size) else F.interpolate(
             filtered, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         image = filtered.float()
-        change = slice_grid(self.coefficients(low).float(), self.guide(image))
+        change = slice_grid(self.coefficients(low, look).float(), self.guide(image))
         # (I + change) · rgb written as rgb + change · rgb: a zero change leaves every pixel exactly as it was.
         return (image + apply_affine(change, image)).clamp(0.0, 1.0)
 
-    def forward(self, filtered: torch.Tensor) -> torch.Tensor:
-        return equations.target(filtered.float(), self.studio_estimate(filtered))
+    def forward(self, filtered: torch.Tensor, look: torch.Tensor | None = None) -> torch.Tensor:
+        return equations.target(filtered.float(), self.studio_estimate(filtered, look))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepflash_core.network.film import LookModulation
 from deepflash_core.network.config import CardConfig
 
 VGG16_BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
@@ -32,17 +33,28 @@ class ModelConfig(CardConfig):
         input_size: side of the square face crop the network was trained on.
         encoder_batchnorm: batch normalisation after each encoder convolution (VGG-16-BN); helps
             training from scratch, which we must do without VGG-Face weights.
+        look_dim: length of the look vector the decoder is conditioned on (0: no look input).
+        look_version: :func:`deepflash_core.network.film.look_fields_version` of the looks it was trained on.
     """
 
     width: float = 1.0
     input_size: int = 512
     encoder_batchnorm: bool = False
+    look_dim: int = 0
+    look_version: str = ""
 
     def __post_init__(self) -> None:
         if not (0.0 < self.width <= 4.0) or not math.isfinite(self.width):
             raise ValueError(f"width must be in (0, 4], got {self.width}")
         if self.input_size < STRIDE or self.input_size % STRIDE:
             raise ValueError(f"input_size must be a positive multiple of {STRIDE}, got {self.input_size}")
+        check_look_settings(self.look_dim, self.look_version)
+
+
+def check_look_settings(look_dim: int, look_version: str) -> None:
+    """A conditioned model names the version of its looks; an unconditioned one names none."""
+    if look_dim < 0 or bool(look_dim) != bool(look_version):
+        raise ValueError(f"look_dim must be ≥ 0 and given together with look_version, got {look_dim}, {look_version!r}")
 
 
 def scaled(channels: int, width: float) -> int:
@@ -109,7 +121,8 @@ class DecoderBlock(nn.Module):
 class FlashUNet(nn.Module):
     """VGG-16 U-Net of DeepFlash: ``BL(x)`` in, encoded low-frequency difference ``y`` in (0, 1) out.
 
-    Input ``(B, 3, H, W)`` with H and W multiples of 32; output ``(B, 3, H, W)``.
+    Input ``(B, 3, H, W)`` with H and W multiples of 32; output ``(B, 3, H, W)``. With ``look_dim`` in its
+    config, each decoder block's output is modulated by the requested look (:mod:`deepflash_core.network.film`).
     """
 
     def __init__(self, config: ModelConfig | None = None, initialise: bool = True) -> None:
@@ -128,6 +141,8 @@ class FlashUNet(nn.Module):
             in_ch = skip_ch
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Conv2d(in_ch, 3, 1)
+        if self.config.look_dim:
+            self.look = LookModulation(self.config.look_dim, list(reversed(skips)))
         if initialise:
             self.reset_parameters()
 
@@ -151,6 +166,8 @@ class FlashUNet(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+        if self.config.look_dim:
+            self.look.reset_parameters()
         self.reset_head()
 
     def reset_head(self) -> None:
@@ -158,13 +175,18 @@ class FlashUNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, look: torch.Tensor | None = None) -> torch.Tensor:
+        """``y`` for ``BL(x)``; ``look`` (``(look_dim,)`` or ``(B, look_dim)``, a look's condition vector) steers a
+        conditioned model, and None leaves it as it was before looks (an unconditioned model ignores it)."""
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % STRIDE or x.shape[3] % STRIDE:
             raise ValueError(f"FlashUNet expects (B, 3, H, W) with H, W multiples of {STRIDE}, got {tuple(x.shape)}")
+        embedded = self.look.embedding(look, x.shape[0]) if look is not None and self.config.look_dim else None
         skips, x = self.encoder(x)
         x = self.bridge(x)
-        for block, skip in zip(self.decoder, reversed(skips)):
+        for index, (block, skip) in enumerate(zip(self.decoder, reversed(skips))):
             x = block(x, skip)
+            if embedded is not None:
+                x = self.look.layers[index](x, embedded)
         return torch.sigmoid(self.head(x))
 
 

@@ -210,6 +210,13 @@ def load_model(weights: Path | str | None = None, device: torch.device | str = "
         tensors = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{weights_path.name} is not a readable safetensors file: {error}.") from error
+    look_version = getattr(card.config, "look_version", "")
+    if look_version:
+        from deepflash_core.network.film import look_fields_version
+
+        if look_version != look_fields_version():
+            raise WeightsError(f"{weights_path.name} was trained on looks of version {look_version}; this version "
+                               f"describes looks as {look_fields_version()} (other fields or ranges).")
     model = model_kind(card.architecture).build(card.config, initialise=False)
     try:
         model.load_state_dict(tensors, strict=True)
