@@ -9,7 +9,8 @@ rendered with every flash component on, then again with one component off (``Fla
 the same flash parameters otherwise). For each, the model's correction over the face (landmark hull, CIELAB
 means): ΔL* and ΔC* of its studio estimate ``x − 2y + 1`` against its input, beside the same figures of
 the eq. 8 ground truth (what the correction should be). A component whose removal shrinks the correction
-much more than it shrinks the needed one is a cue the model keys on. The last row switches every listed
+much more than it shrinks the needed one is a cue the model keys on. The last two columns: the share of
+the face's L* and chroma difference between the render and the ground truth that the whole correction closes. The last row switches every listed
 component off at once: what is left is the flash's flat frontal light on the portrait's albedo.
 
 **Global flash.** The same people's untouched studio crops, made flash-like over the whole frame in CIELAB
@@ -162,6 +163,7 @@ def main(root: Path, landmarks: Path, weights_list: tuple[str, ...], components:
         head = "| renders | input L* | input C* | ΔL* model | ΔL* needed | ΔC* model | ΔC* needed |"
         if conditioned:
             head += " ΔL* whole | ΔC* whole |"
+        head += " L* closed | C* closed |"
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         for off in [()] + [(name,) for name in components] + [tuple(components)]:
@@ -175,6 +177,8 @@ def main(root: Path, landmarks: Path, weights_list: tuple[str, ...], components:
             if conditioned:
                 whole = rows["output"] - rows["render"]
                 line += f" {whole[:, 0].mean():+.1f} | {whole[:, 1].mean():+.1f} |"
+            closed = [share_closed(rows["render"][:, i], rows["output"][:, i], rows["truth"][:, i]) for i in (0, 1)]
+            line += f" {100 * closed[0]:.0f} % | {100 * closed[1]:.0f} % |"
             print(line, flush=True)
         if global_flash:
             rows = corrections(model, probe_items(store, size, conditioned), conditioned)
