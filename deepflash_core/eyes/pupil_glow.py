@@ -49,6 +49,9 @@ BLACK_PERCENTILE = 1
 # a glow must cover its middle (this share).
 PUPIL_REACH = 1.15
 MIDDLE = 0.3
+# ... and at least this share of its centre (this share of the iris radius; a pupil is never smaller).
+CENTRE = 0.15
+CENTRE_GLOWING = 0.5
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
 # up to the second from the given centre (further out, a warm blob is the eye's corner, not its
 # pupil; a 68-point eye contour's centre is only roughly where the iris is).
@@ -131,8 +134,7 @@ def eye_footing(rgb: np.ndarray, opening: np.ndarray, sclera: np.ndarray) -> tup
 def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
     """The glowing pupil of ``eye`` in ``pixels`` (``(H, W, 3|4)`` uint8, uint16 or float32); None when none is visible.
 
-    The iris is then re-centred on the glow found (or, when nothing glows around the given centre,
-    on the largest glowing blob within an iris radius of it) and the glow measured again:
+    The iris is then re-centred on the glow found and the glow measured again:
     the mesh's iris model can mistake a bright pupil for the white of the eye and slide off it.
     """
     glow, blob = _measure(pixels, eye)
@@ -151,7 +153,7 @@ def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
 
 
 def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[float, float] | None]:
-    """The glow around ``eye``'s iris centre, and the centre of the largest glowing blob in the opening."""
+    """The glow around ``eye``'s iris centre, and the centre of the glowing area found (None without one)."""
     window = _window(pixels.shape, eye)
     if window is None:
         return None, None
@@ -173,13 +175,14 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     # is as light as the white of the eye).
     glowing |= near & ~catchlight & (luma >= PALE_CORE) & (distance <= PALE_REACH * eye.radius)
     middle = iris & (distance <= MIDDLE * eye.radius)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(glowing.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(glowing.astype(np.uint8), connectivity=8)
     blob = None
-    if count > 1:
-        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        blob = (float(centroids[largest][0] + x0), float(centroids[largest][1] + y0))
     central = np.unique(labels[glowing & middle])
     region = np.isin(labels, central[central > 0]) & iris
+    # The very centre glows itself (a light iris around a small dark pupil reaches the middle too).
+    centre = iris & ~catchlight & (distance <= max(CENTRE * eye.radius, 1.0))
+    if centre.any() and (glowing & centre).sum() < CENTRE_GLOWING * centre.sum():
+        region = np.zeros_like(region)
     if region.any():
         ry, rx = np.nonzero(region)
         blob = (float(rx.mean() + x0), float(ry.mean() + y0))
