@@ -34,7 +34,7 @@ from bench_server import free_port, photo  # noqa: E402
 from deepflash_client.options import Options  # noqa: E402
 from deepflash_client.zmq_client import ServerLaunch, ensure_server  # noqa: E402
 from deepflash_editor.connection import client_factory  # noqa: E402
-from deepflash_editor.job import Context, Job, run_job  # noqa: E402
+from deepflash_editor.job import Context, CorrectionJob, run_job  # noqa: E402
 
 SENT: collections.Counter[str] = collections.Counter()
 IN_FLIGHT = {"process": False}  # a process request waits for its reply: pings now are liveness checks
@@ -89,7 +89,7 @@ def plugin_call(address: str, pixels: bytes, width: int, height: int, serve_comm
                       can_start=True, log=logging.getLogger("bench"), log_path=Path(os.devnull), whole_image_hint="")
     SENT.clear()
     started = time.perf_counter()
-    outcome = run_job(Job(pixels, width, height, 3, "u8", Options()), context, "bench")
+    outcome = run_job(CorrectionJob(pixels, width, height, 3, "u8", Options()), context, "bench")
     seconds = time.perf_counter() - started
     if not outcome.ok:
         raise SystemExit(f"the plug-in call failed: {outcome.message}")

@@ -119,6 +119,25 @@ class ServerCorrector:
         return Result(corrected, faces, dict(reply.timings), list(reply.warnings), matte)
 
 
+def open_corrector(server: str | None = None, *, weights: str | Path | None = None, device: str = "auto",
+                   mixed_precision: bool = False, ahead: ChildDetection | None = None, timeout_s: float = 300.0,
+                   retries: int = 1) -> Corrector:
+    """The one place that chooses where corrections run: the DeepFlash server at ``server`` (asked once that it
+    is there, so a missing server fails before any photo), else the pipeline loaded in this process.
+
+    ``weights``, ``device``, ``mixed_precision`` and ``ahead`` are the in-process pipeline's (see
+    :meth:`InProcessCorrector.load`; ``ahead`` is closed when a server is used); ``timeout_s`` and ``retries``
+    the server client's.
+    """
+    if server:
+        if ahead is not None:
+            ahead.close()
+        corrector = ServerCorrector(server, timeout_s=timeout_s, retries=retries)
+        corrector.ping()
+        return corrector
+    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)
+
+
 def _box(values: Any) -> tuple[int, int, int, int]:
     left, top, right, bottom = (int(round(v)) for v in values)
     return left, top, right, bottom

@@ -32,7 +32,7 @@ class ProcessingClient(Protocol):
 
 
 @dataclass(frozen=True)
-class Job:
+class CorrectionJob:
     """Pixels to correct: packed R,G,B(,A) samples of ``dtype``, row-major, no padding.
 
     With a ``reference`` (the layer the user chose for the look), its look is asked for first and sent as
@@ -95,7 +95,7 @@ class Context:
     caller: CallerThread | None = None
 
 
-def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
+def run_job(job: CorrectionJob, context: Context, layer_name: str = "") -> Outcome:
     """Send ``job`` to the server and explain any failure.
 
     Never raises for a failure a user can meet; unforeseen exceptions are logged with their
@@ -141,7 +141,7 @@ def run_job(job: Job, context: Context, layer_name: str = "") -> Outcome:
                    faces, seconds, list(reply.warnings or []), getattr(reply, "matte", None))
 
 
-def _send(job: Job, context: Context) -> Any:
+def _send(job: CorrectionJob, context: Context) -> Any:
     client = context.connect(context.address)
 
     def send() -> Any:
@@ -160,7 +160,7 @@ def _send(job: Job, context: Context) -> Any:
             close()
 
 
-def _reply_mismatch(job: Job, reply: Any) -> str:
+def _reply_mismatch(job: CorrectionJob, reply: Any) -> str:
     shape = (reply.width, reply.height, reply.channels, reply.dtype)
     if shape != (job.width, job.height, job.channels, job.dtype):
         return f"the reply is {shape}, the request was {(job.width, job.height, job.channels, job.dtype)}"

@@ -54,7 +54,7 @@ INSTALL_RECORD = (
                               and isinstance(look.get("description", ""), str) for look in value)),
 )
 
-class Settings:
+class SettingsFile:
     """Values of a fixed set of :class:`Setting` declarations, backed by one JSON file."""
 
     def __init__(self, declarations: Iterable[Setting], path: Path) -> None:
@@ -115,6 +115,6 @@ class Settings:
         temporary.replace(self.path)  # atomic: a crash never leaves half a file
 
 
-def install_record(plugin_dir: Path) -> Settings:
+def install_record(plugin_dir: Path) -> SettingsFile:
     """The install record of the plug-in installed in ``plugin_dir`` (not yet loaded)."""
-    return Settings(INSTALL_RECORD, plugin_dir / INSTALL_RECORD_NAME)
+    return SettingsFile(INSTALL_RECORD, plugin_dir / INSTALL_RECORD_NAME)

@@ -98,11 +98,9 @@ def _load(config: ServerConfig, holder: PipelineHolder) -> None:
     """Load the model in the background, so ``ping`` answers while it loads."""
     started = time.perf_counter()
     try:
-        from deepflash_core.corrector import InProcessCorrector
-        from deepflash_core.pipeline import Pipeline
+        from deepflash_core.corrector import open_corrector
 
-        holder.pipeline = Pipeline.load(weights=config.weights, device=config.device)
-        holder.corrector = InProcessCorrector(holder.pipeline)
+        holder.corrector = open_corrector(weights=config.weights, device=config.device)
     except DeepFlashError as error:
         holder.error = error
         log.error("model not loaded: %s", error)

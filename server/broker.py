@@ -22,7 +22,7 @@ from deepflash_core import __version__
 from . import lifecycle
 from .config import ServerConfig
 from .looks import check_preset
-from .worker import RESULTS_ADDRESS, Job, PipelineHolder, WorkerPool
+from .worker import RESULTS_ADDRESS, QueuedRequest, PipelineHolder, WorkerPool
 
 log = logging.getLogger("deepflash.server")
 
@@ -132,7 +132,7 @@ class Broker:
         if self.holder.error is not None:
             return [protocol.encode_error(protocol.E_INTERNAL, str(self.holder.error), request.op,
                                           request.request_id, self.log_file)]
-        if not self.pool.submit(Job(envelope, request, body[1], time.monotonic())):
+        if not self.pool.submit(QueuedRequest(envelope, request, body[1], time.monotonic())):
             self.counts["errors"] += 1
             return [protocol.encode_error(protocol.E_BUSY, f"The server is busy ({self.config.max_queue} images "
                                           "waiting); try again shortly.", request.op, request.request_id,

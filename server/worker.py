@@ -38,7 +38,7 @@ _ERROR_CODES: tuple[tuple[type[DeepFlashError], str], ...] = (
 
 
 @dataclass
-class Job:
+class QueuedRequest:
     """One ``process`` request waiting for a worker."""
 
     envelope: list[Any]
@@ -48,13 +48,17 @@ class Job:
 
 
 class PipelineHolder:
-    """The pipeline, loaded once in the background; workers wait for it."""
+    """The in-process corrector, loaded once in the background; workers wait for it."""
 
     def __init__(self) -> None:
         self.ready = threading.Event()
-        self.pipeline: Any = None
-        self.corrector: Any = None  # a deepflash_core.corrector.InProcessCorrector around the pipeline
+        self.corrector: Any = None  # a deepflash_core.corrector.InProcessCorrector
         self.error: DeepFlashError | None = None
+
+    @property
+    def pipeline(self) -> Any:
+        """The corrector's pipeline (its card and device), None while it loads."""
+        return getattr(self.corrector, "pipeline", None)
 
     def state(self) -> str:
         if self.error is not None:
@@ -69,7 +73,7 @@ class WorkerPool:
                  log_file: str, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         self.context = context
         self.holder = holder
-        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self.jobs: queue.Queue[QueuedRequest | None] = queue.Queue(maxsize=max_queue)
         self.device_lock = threading.Lock()
         self.log_file = log_file
         self.max_queued_bytes = max_queued_bytes
@@ -84,7 +88,7 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, job: Job) -> bool:
+    def submit(self, job: QueuedRequest) -> bool:
         """Queue a job; False when the queue is full or holds too many bytes already."""
         size = len(job.pixels)
         with self._count_lock:
@@ -97,7 +101,7 @@ class WorkerPool:
             self.queued_bytes += size
         return True
 
-    def drain(self) -> list[Job]:
+    def drain(self) -> list[QueuedRequest]:
         """Remove and return the jobs nobody started yet."""
         left = []
         while True:
@@ -141,7 +145,7 @@ class WorkerPool:
         finally:
             results.close()
 
-    def handle(self, job: Job) -> list[Any]:
+    def handle(self, job: QueuedRequest) -> list[Any]:
         """Reply frames for one job; every failure becomes an error reply."""
         request = job.request
         try:
@@ -158,7 +162,7 @@ class WorkerPool:
                                           "the details.", request.op, request.request_id, self.log_file)]
 
 
-def _pixels(job: Job) -> np.ndarray:
+def _pixels(job: QueuedRequest) -> np.ndarray:
     image = job.request.image
     if image is None:
         raise RuntimeError(f"a {job.request.op} job without an image spec")
@@ -166,7 +170,7 @@ def _pixels(job: Job) -> np.ndarray:
     return pixels.reshape(image.height, image.width, image.channels)
 
 
-def _look(job: Job, holder: PipelineHolder, device_lock: threading.Lock, looks: ReferenceLooks) -> list[Any]:
+def _look(job: QueuedRequest, holder: PipelineHolder, device_lock: threading.Lock, looks: ReferenceLooks) -> list[Any]:
     """The reply to ``look``: the reference's look, from the cache when these pixels were described before."""
     request, image = job.request, job.request.image
     key = protocol.reference_key(image, job.pixels)  # type: ignore[arg-type]
@@ -181,7 +185,7 @@ def _look(job: Job, holder: PipelineHolder, device_lock: threading.Lock, looks: 
     return [protocol.encode_reply(request.op, request.request_id, look=list(look), cached=cached)]
 
 
-def _process(job: Job, holder: PipelineHolder, device_lock: threading.Lock) -> list[Any]:
+def _process(job: QueuedRequest, holder: PipelineHolder, device_lock: threading.Lock) -> list[Any]:
     request, image = job.request, job.request.image
     started = time.perf_counter()
     queued_s = time.monotonic() - job.received

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from deepflash_client.client_base import ProcessReply
 from deepflash_client.options import Options
-from deepflash_editor.job import Context, Job
+from deepflash_editor.job import Context, CorrectionJob
 
 LOG_PATH = Path("/tmp/deepflash-test/gimp-plugin.log")
 REFERENCE_LOOK = (92.0, 0.5, 3.0, 12.0, 58.0, 24.0, 55.0, 11.0, 0.4, 0.1, 0.01, 0.0)
@@ -54,5 +54,5 @@ def make_context(client: FakeClient, *, can_start=True) -> Context:
                    whole_image_hint="choose “Whole image”.")
 
 
-def small_job(**options) -> Job:
-    return Job(bytes(range(24)), width=2, height=3, channels=4, dtype="u8", options=Options(**options))
+def small_job(**options) -> CorrectionJob:
+    return CorrectionJob(bytes(range(24)), width=2, height=3, channels=4, dtype="u8", options=Options(**options))

@@ -80,7 +80,7 @@ def test_the_staged_layout_of_gpu_clusters_writes_the_same_files(first_run, shoo
     assert not staged.whole_photos
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
-        records = list(job.run(items, job.Settings(weights=str(tiny_weights)), staged, job.new_staging_folder(tmp_path), progress=False))
+        records = list(job.run(items, job.BatchSettings(weights=str(tiny_weights)), staged, job.new_staging_folder(tmp_path), progress=False))
     finally:
         ray.shutdown()
     assert {Path(r.input).name: r.status for r in records} == {"a_portrait.jpg": "done", "b_deep.png": "done", "c_truncated.jpg": "failed"}
@@ -225,7 +225,7 @@ def test_the_staged_layout_applies_the_users_options(options_shoot: Path, proces
 
     items, _ = sources.plan([str(path) for path in sorted(options_shoot.iterdir())], tmp_path)
     staged = replace(resources.plan_for(2, gpus=1), actor_gpus=0.0)
-    settings = job.Settings(Options(strength=0.4, background="lift", red_eye=False, whole_image=True),
+    settings = job.BatchSettings(Options(strength=0.4, background="lift", red_eye=False, whole_image=True),
                             weights=str(tiny_weights))
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:

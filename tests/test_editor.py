@@ -16,9 +16,9 @@ from deepflash_client.errors import ServerError, ServerStartError, ServerUnavail
 from deepflash_client.options import Options
 from deepflash_editor import messages
 from deepflash_editor.connection import client_factory
-from deepflash_editor.job import CallerThread, Job, call_with_heartbeat, run_job
+from deepflash_editor.job import CallerThread, CorrectionJob, call_with_heartbeat, run_job
 from deepflash_editor.paths import plugin_log_path, user_config_dir
-from deepflash_editor.settings import INSTALL_RECORD, Setting, Settings
+from deepflash_editor.settings import INSTALL_RECORD, Setting, SettingsFile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,7 +117,7 @@ def test_a_matte_of_the_wrong_size_is_refused():
 
 def test_a_buffer_that_does_not_match_its_shape_never_reaches_the_server():
     client = FakeClient()
-    outcome = run_job(Job(b"123", 2, 2, 3, "u8"), make_context(client))
+    outcome = run_job(CorrectionJob(b"123", 2, 2, 3, "u8"), make_context(client))
     assert outcome.code == "unexpected" and client.calls == []
 
 
@@ -191,17 +191,17 @@ DECLARED = (
 
 
 def test_settings_round_trip_through_json(tmp_path):
-    settings = Settings(DECLARED, tmp_path / "sub" / "settings.json")
+    settings = SettingsFile(DECLARED, tmp_path / "sub" / "settings.json")
     settings.set("strength", 0.25)
     settings.set("whole_image", True)
     settings.save()
-    again = Settings(DECLARED, tmp_path / "sub" / "settings.json")
+    again = SettingsFile(DECLARED, tmp_path / "sub" / "settings.json")
     assert again.load() == []
     assert again["strength"] == 0.25 and again["whole_image"] is True
 
 
 def test_missing_settings_file_gives_defaults_silently(tmp_path):
-    settings = Settings(DECLARED, tmp_path / "none.json")
+    settings = SettingsFile(DECLARED, tmp_path / "none.json")
     assert settings.load() == [] and settings["strength"] == 1.0
 
 
@@ -209,7 +209,7 @@ def test_missing_settings_file_gives_defaults_silently(tmp_path):
 def test_unreadable_settings_fall_back_to_defaults_with_a_note(tmp_path, content):
     path = tmp_path / "settings.json"
     path.write_bytes(content.encode("latin-1"))
-    settings = Settings(DECLARED, path)
+    settings = SettingsFile(DECLARED, path)
     problems = settings.load()
     assert len(problems) == 1 and "using defaults" in problems[0]
     assert settings["address"] == "tcp://127.0.0.1:5557"
@@ -218,7 +218,7 @@ def test_unreadable_settings_fall_back_to_defaults_with_a_note(tmp_path, content
 def test_each_bad_value_falls_back_alone(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"strength": True, "whole_image": "yes", "address": "tcp://h:1", "extra": 1}))
-    settings = Settings(DECLARED, path)
+    settings = SettingsFile(DECLARED, path)
     problems = settings.load()
     assert settings["strength"] == 1.0  # a bool is not a number here
     assert settings["whole_image"] is False
@@ -227,7 +227,7 @@ def test_each_bad_value_falls_back_alone(tmp_path):
 
 
 def test_out_of_range_and_non_finite_values_are_refused(tmp_path):
-    settings = Settings(DECLARED, tmp_path / "s.json")
+    settings = SettingsFile(DECLARED, tmp_path / "s.json")
     for value in (1.5, -0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError):
             settings.set("strength", value)
@@ -238,7 +238,7 @@ def test_out_of_range_and_non_finite_values_are_refused(tmp_path):
 def test_install_record_checks_address_and_command(tmp_path):
     path = tmp_path / "deepflash_install.json"
     path.write_text(json.dumps({"address": "http://x", "serve_command": ["deepflash", 3], "python": "/py"}))
-    record = Settings(INSTALL_RECORD, path)
+    record = SettingsFile(INSTALL_RECORD, path)
     assert len(record.load()) == 2
     assert record["address"] == "tcp://127.0.0.1:5557" and record["serve_command"] == []
     assert record["python"] == "/py"

@@ -14,7 +14,7 @@ from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT
 from deepflash_core.look.presets import load_preset, preset_names
 from deepflash_editor import looks
 from deepflash_editor.job import run_job
-from deepflash_editor.settings import INSTALL_RECORD, Settings
+from deepflash_editor.settings import INSTALL_RECORD, SettingsFile
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def test_the_install_record_keeps_well_formed_looks_and_drops_malformed_ones(tmp
     assert [look["name"] for look in record["looks"]] == preset_names()
     path = tmp_path / "deepflash_install.json"
     path.write_text(json.dumps(record))
-    loaded = Settings(INSTALL_RECORD, path)
+    loaded = SettingsFile(INSTALL_RECORD, path)
     assert loaded.load() == [] and loaded["looks"] == record["looks"]
     path.write_text(json.dumps({**record, "looks": [{"name": 3}]}))
     assert len(loaded.load()) == 1

@@ -11,7 +11,7 @@ import numpy as np
 from deepflash_client import protocol
 from deepflash_client.options import Options
 from deepflash_core.result import Result
-from deepflash_server.worker import Job, PipelineHolder, _process
+from deepflash_server.worker import QueuedRequest, PipelineHolder, _process
 
 
 class RecordingCorrector:
@@ -37,7 +37,7 @@ def run(options: Options) -> tuple[protocol.Reply, RecordingCorrector]:
     holder = PipelineHolder()
     holder.corrector = RecordingCorrector()
     holder.ready.set()
-    frames = _process(Job([], request, frame, time.monotonic()), holder, threading.Lock())
+    frames = _process(QueuedRequest([], request, frame, time.monotonic()), holder, threading.Lock())
     reply = protocol.parse_reply([bytes(frame) for frame in frames])
     assert bytes(reply.pixels) == (255 - pixels).tobytes()
     return reply, holder.corrector

@@ -43,7 +43,7 @@ STAGING_PREFIX = ".deepflash-batch-"
 
 
 @dataclass(frozen=True)
-class Settings:
+class BatchSettings:
     """The per-photo options, the same as ``deepflash process`` takes."""
 
     options: Options = field(default_factory=Options)
@@ -54,7 +54,7 @@ class Settings:
 
 def run(
     items: Sequence[Item],
-    settings: Settings,
+    settings: BatchSettings,
     plan: resources.Plan,
     staging: Path,
     progress: bool = True,
@@ -109,14 +109,14 @@ def run(
         report_stats(dataset.stats())
 
 
-def run_here(items: Sequence[Item], settings: Settings, staging: Path) -> Iterator[Record]:
+def run_here(items: Sequence[Item], settings: BatchSettings, staging: Path) -> Iterator[Record]:
     """Correct ``items`` one after another in this process, as ``deepflash process DIR`` does, yielding records.
 
     The same whole-photo steps as a Ray actor's (so the same files); as in ``process``, the first photo is
     detected in a child process while torch imports and the model loads, and the collector keeps off
     what the import makes.
     """
-    from deepflash_core.corrector import InProcessCorrector
+    from deepflash_core.corrector import open_corrector
     from deepflash_core.detection.child import ChildDetection
 
     if not items:
@@ -124,7 +124,8 @@ def run_here(items: Sequence[Item], settings: Settings, staging: Path) -> Iterat
     ahead = ChildDetection.start(items[0].source, settings.options) if not is_uri(items[0].source) else None
     gc.disable()
     try:
-        corrector = InProcessCorrector.load(settings.weights, settings.device, settings.mixed_precision, ahead=ahead)
+        corrector = open_corrector(weights=settings.weights, device=settings.device,
+                                   mixed_precision=settings.mixed_precision, ahead=ahead)
     finally:
         gc.freeze()
         gc.enable()
@@ -183,9 +184,13 @@ def _decode(row: dict[str, Any], options: Options | None = None) -> dict[str, An
 
 
 class _CorrectingActor:
-    """A Ray actor holding one loaded pipeline; corrects the decoded (and detected) photos it is handed."""
+    """A Ray actor holding one loaded pipeline; corrects the decoded (and detected) photos it is handed.
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    It holds the pipeline, not a corrector from ``open_corrector``: its photos' detections are made in another
+    Ray task and handed to ``Pipeline.process``, which a corrector does not take, and a server is never its target.
+    """
+
+    def __init__(self, settings: BatchSettings, threads: int) -> None:
         import torch
 
         from deepflash_core.pipeline import Pipeline
@@ -224,7 +229,7 @@ class _CorrectingActor:
 class _PhotoActor(_CorrectingActor):
     """A Ray actor holding one loaded pipeline that takes each photo it is handed from its file to its result."""
 
-    def __init__(self, settings: Settings, threads: int, staging: str) -> None:
+    def __init__(self, settings: BatchSettings, threads: int, staging: str) -> None:
         super().__init__(settings, threads)
         self.staging = staging
 
@@ -235,7 +240,7 @@ class _PhotoActor(_CorrectingActor):
 class _PhotosHere(_PhotoActor):
     """A whole-photo actor's steps in this process, around its corrector (which may hold a detection made ahead)."""
 
-    def __init__(self, settings: Settings, corrector: Any, staging: str) -> None:  # noqa: D107 - no Ray, no load
+    def __init__(self, settings: BatchSettings, corrector: Any, staging: str) -> None:  # noqa: D107 - no Ray, no load
         self.options = settings.options
         self.corrector = corrector
         self.staging = staging

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from deepflash_app.commands.correction_options import correction_options, with_key
+from deepflash_app.commands.correction_options import correction_options
 from deepflash_client.errors import DeepFlashError, ImageWriteError, InvalidOptionError
 from deepflash_client.options import Options
 
 if TYPE_CHECKING:
-    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.job import BatchSettings
     from deepflash_app.batch.manifest import Record
     from deepflash_app.batch.resources import Runner
     from deepflash_app.batch.sources import Item
@@ -48,12 +48,7 @@ class BatchJobError(DeepFlashError):
 def batch(
     sources: tuple[str, ...],
     out_dir: Path,
-    strength: float,
-    look: str | tuple[float | None, ...],
-    key: str | None,
-    whole_image: bool,
-    background: str,
-    red_eye: bool,
+    options: Options,
     device: str,
     weights: str | None,
     mixed_precision: bool,
@@ -74,7 +69,7 @@ def batch(
     if runner == "ray" or address:
         _require_ray()
     from deepflash_app.batch import manifest, sources as source_list
-    from deepflash_app.batch.job import Settings
+    from deepflash_app.batch.job import BatchSettings
     from deepflash_app.batch.manifest import FAILED, NOT_RUN, SKIPPED, Record
 
     out_dir = out_dir.absolute()
@@ -82,8 +77,7 @@ def batch(
     weights_path = Path(weights) if weights else None
     if weights_path is not None and weights_path.suffix == ".safetensors":  # a file, not an installed model's name
         weights = str(weights_path.absolute())
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=with_key(look, key))
-    settings = Settings(options, weights, device, mixed_precision)
+    settings = BatchSettings(options, weights, device, mixed_precision)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -121,7 +115,7 @@ def batch(
 
 def _run(
     todo: list[Item],
-    settings: Settings,
+    settings: BatchSettings,
     out_dir: Path,
     address: str | None,
     cpus: int | None,
@@ -187,7 +181,7 @@ def _choose_runner(runner: str, todo: list[Item], address: str | None, cpus: int
     return resources.choose_runner(len(todo), megapixels, cpus or resources.local_cpus(), address)
 
 
-def _run_here(todo: list[Item], settings: Settings, out_dir: Path, finished: dict[str, Record]) -> str:
+def _run_here(todo: list[Item], settings: BatchSettings, out_dir: Path, finished: dict[str, Record]) -> str:
     """The whole-photo loop in this process; returns "" when it ran to the end, ``INTERRUPTED`` after Ctrl-C."""
     from deepflash_app.batch import job
     from deepflash_app.batch.manifest import FAILED
@@ -230,7 +224,7 @@ def _say(line: str) -> None:
     click.echo(f"deepflash: {line}", err=True)
 
 
-def _check_settings(settings: Settings, local: bool) -> None:
+def _check_settings(settings: BatchSettings, local: bool) -> None:
     """Fail with one line when the weights (or, on this machine, the device) cannot work."""
     from deepflash_core.device import select_device
     from deepflash_core.network.weights import read_card

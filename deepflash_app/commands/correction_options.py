@@ -1,8 +1,12 @@
-"""The correction options every command that corrects photos takes, declared once (`process`, `batch`)."""
+"""The correction options every command that corrects photos takes, declared once (`process`, `batch`).
+
+:func:`correction_options` declares them and hands the command one :class:`Options` made of them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,15 +14,7 @@ from typing import Any
 import click
 
 from deepflash_client.errors import DeepFlashError, InvalidOptionError
-from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options
-
-
-def _finite_strength(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    """``FloatRange`` lets NaN through (no comparison with NaN fails); :class:`Options` refuses it."""
-    try:
-        return Options(strength=value).strength
-    except InvalidOptionError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
+from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options, check_look
 
 
 def _look(ctx: click.Context, param: click.Parameter, value: str) -> str | tuple[float | None, ...]:
@@ -32,7 +28,7 @@ def _look(ctx: click.Context, param: click.Parameter, value: str) -> str | tuple
             from deepflash_app.commands.look import reference_look
 
             return reference_look(path)
-        look = Options(look=value).look
+        look = check_look(value)
         requested_look(look)
         return look
     except DeepFlashError as error:
@@ -55,10 +51,24 @@ def with_key(look: str | tuple[float | None, ...], key: str | None) -> str | tup
 
 
 def correction_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --strength, --look, --key, --whole-image, --background and --red-eye/--no-red-eye (defaults from :class:`Options`)."""
+    """Add --strength, --look, --key, --whole-image, --background and --red-eye/--no-red-eye (defaults from
+    :class:`Options`); ``command`` is called with one ``options`` in their place."""
     defaults = Options()
+
+    @functools.wraps(command)
+    def with_options(*args: Any, strength: float, look: str | tuple[float | None, ...], key: str | None,
+                     whole_image: bool, background: str, red_eye: bool, **kwargs: Any) -> Any:
+        try:
+            options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye,
+                              look=with_key(look, key))
+        except InvalidOptionError as error:  # FloatRange lets NaN through (no comparison with NaN fails)
+            field = str(error).split(" ", 1)[0].split("'", 1)[0]  # the message starts with the field's name
+            raise click.BadParameter(str(error), param_hint=f"'--{field.replace('_', '-')}'") from None
+        return command(*args, options=options, **kwargs)
+
+    decorated: Callable[..., Any] = with_options
     for option in reversed([
-        click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE), callback=_finite_strength,
+        click.option("--strength", type=click.FloatRange(*STRENGTH_RANGE),
                      default=defaults.strength, show_default=True,
                      help="0 leaves the photo unchanged, 1 applies the full correction."),
         click.option("--look", metavar="NAME|PHOTO", callback=_look, default=DEFAULT_LOOK, show_default=True,
@@ -73,5 +83,5 @@ def correction_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--red-eye/--no-red-eye", default=defaults.red_eye, show_default=True,
                      help="Replace red pupils by dark ones and fill in small flash glare on glasses."),
     ]):
-        command = option(command)
-    return command
+        decorated = option(decorated)
+    return decorated

@@ -12,17 +12,17 @@ from typing import TextIO
 
 import click
 
-from deepflash_app.commands.correction_options import correction_options, with_key
+from deepflash_app.commands.correction_options import correction_options
 from deepflash_client.errors import DeepFlashError, ImageWriteError, ServerUnavailableError, one_line, printable
 from deepflash_client.options import Options
-from deepflash_core.corrector import Corrector, InProcessCorrector, ServerCorrector
+from deepflash_core.corrector import Corrector, open_corrector
 
 # Debugging aid: with DEEPFLASH_DEBUG=1 unexpected errors show their traceback.
 DEBUG = os.environ.get("DEEPFLASH_DEBUG", "") not in ("", "0")
 
 
 @dataclass(frozen=True)
-class Job:
+class PhotoTarget:
     """One photo to correct and where its result goes."""
 
     source: Path
@@ -56,9 +56,9 @@ def expand_inputs(inputs: Iterable[Path]) -> tuple[list[Path], list[str]]:
     return photos, failures
 
 
-def plan_jobs(photos: list[Path], output: Path | None, out_dir: Path | None) -> tuple[list[Job], list[str]]:
+def plan_jobs(photos: list[Path], output: Path | None, out_dir: Path | None) -> tuple[list[PhotoTarget], list[str]]:
     """Pair every photo with its output path; refuse to overwrite an input or write one output twice."""
-    jobs: list[Job] = []
+    jobs: list[PhotoTarget] = []
     failures: list[str] = []
     sources = {_identity(p) for p in photos}
     claimed: dict[Path, Path] = {}
@@ -71,7 +71,7 @@ def plan_jobs(photos: list[Path], output: Path | None, out_dir: Path | None) -> 
             failures.append(f"{photo}: its output {target} would overwrite the result of {claimed[key]}.")
         else:
             claimed[key] = photo
-            jobs.append(Job(photo, target))
+            jobs.append(PhotoTarget(photo, target))
     return jobs, failures
 
 
@@ -95,23 +95,20 @@ def _corrector(weights: str | None, device: str, mixed_precision: bool, server: 
     In this process, and before torch is imported (a cold start), the ``first`` photo is detected in a
     child process while the model loads.
     """
-    if server:
-        corrector = ServerCorrector(server, timeout_s=120.0, retries=2)
-        corrector.ping()  # one check for the whole run: no server, nothing sent
-        return corrector
     ahead = None
-    if first is not None and options is not None and "torch" not in sys.modules:
+    if not server and first is not None and options is not None and "torch" not in sys.modules:
         from deepflash_core.detection.child import ChildDetection
 
         ahead = ChildDetection.start(first, options)
-    return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)
+    return open_corrector(server, weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead,
+                          timeout_s=120.0, retries=2)
 
 
-def _writable_jobs(jobs: list[Job]) -> tuple[list[Job], list[str]]:
+def _writable_jobs(jobs: list[PhotoTarget]) -> tuple[list[PhotoTarget], list[str]]:
     """The jobs whose output can be written, and one line per refusal (a refusing folder is named once)."""
     from deepflash_core.imageio import check_writable, output_format
 
-    kept: list[Job] = []
+    kept: list[PhotoTarget] = []
     failures: list[str] = []
     refused: dict[Path, int] = {}  # folder -> photos not named again
     for job in jobs:
@@ -161,12 +158,7 @@ def process(
     inputs: tuple[Path, ...],
     output: Path | None,
     out_dir: Path | None,
-    strength: float,
-    look: str | tuple[float | None, ...],
-    key: str | None,
-    whole_image: bool,
-    background: str,
-    red_eye: bool,
+    options: Options,
     device: str,
     weights: str | None,
     mixed_precision: bool,
@@ -194,7 +186,6 @@ def process(
     if not writable:
         sys.exit(1)
 
-    options = Options(strength=strength, whole_image=whole_image, background=background, red_eye=red_eye, look=with_key(look, key))
     # None of what importing torch and loading the model make is garbage, and the collector's passes over it
     # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
     gc.disable()
@@ -285,7 +276,7 @@ class Notes:
         self.quiet = quiet
         self.counts: dict[str, int] = {}
 
-    def add(self, job: Job, notes: list[str], write: Callable[..., None]) -> None:
+    def add(self, job: PhotoTarget, notes: list[str], write: Callable[..., None]) -> None:
         for note in dict.fromkeys(notes):
             self.counts[note] = self.counts.get(note, 0) + 1
             if self.per_photo and not self.quiet:
@@ -298,7 +289,7 @@ class Notes:
             click.echo(f"deepflash: note: {note} ({count} of {photos} photos; -v names them)", err=True)
 
 
-def _process_one(job: Job, corrector: Corrector, options: Options) -> list[str]:
+def _process_one(job: PhotoTarget, corrector: Corrector, options: Options) -> list[str]:
     """Correct one photo and write it; returns its notes (what was converted on reading and writing, warnings)."""
     import numpy as np
 

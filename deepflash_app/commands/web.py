@@ -30,15 +30,12 @@ import click
 def web(host: str, port: int | None, server_address: str | None, weights: Path | None, device: str,
         concurrency: int, queue_size: int, max_megapixels: float, max_upload_mb: int) -> None:
     """Serve the DeepFlash page: upload a flash portrait, compare before/after, download the result."""
-    from deepflash_core.corrector import InProcessCorrector, ServerCorrector
+    from deepflash_core.corrector import InProcessCorrector, open_corrector
     from deepflash_web.service import CorrectionService
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if server_address:
-        corrector = ServerCorrector(server_address)
-        corrector.ping()  # fail now, with the client's one-line message, rather than on the first photo
-    else:
-        corrector = InProcessCorrector.load(weights=weights, device=device)
+    corrector = open_corrector(server_address, weights=weights, device=device)  # a missing server fails now
+    if isinstance(corrector, InProcessCorrector):
         corrector.warm_up()
     service = CorrectionService(corrector, max_megapixels=max_megapixels)
     from deepflash_app import examples

@@ -13,7 +13,7 @@ from typing import Any
 
 from deepflash_client.options import Options
 from deepflash_editor import messages
-from deepflash_editor.job import Context, Job, Outcome, call_with_heartbeat, run_job
+from deepflash_editor.job import Context, CorrectionJob, Outcome, call_with_heartbeat, run_job
 from deepflash_editor.looks import REFERENCE, Reference
 
 LAYER_NAME = "Studio light (DeepFlash)"
@@ -107,7 +107,7 @@ def apply_flash(gimp: Any, gegl: Any, image: Any, drawables: list[Any], params: 
     gimp.progress_init("Flash to Studio: waiting for the DeepFlash server…")
     context.wait = lambda call: call_with_heartbeat(call, gimp.progress_pulse, caller=context.caller)
     try:
-        job = Job(pixels, width, height, fmt.channels, fmt.dtype, params.options, reference)
+        job = CorrectionJob(pixels, width, height, fmt.channels, fmt.dtype, params.options, reference)
         outcome = run_job(job, context, LAYER_NAME)
         if outcome.ok:
             add_result_layer(gimp, gegl, image, drawable, fmt, outcome.pixels, width, height, outcome.matte)

@@ -10,7 +10,7 @@ from krita import DockWidget, Krita
 from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor import messages
 from deepflash_editor.connection import can_start, client_factory
-from deepflash_editor.job import Context, Job, Outcome
+from deepflash_editor.job import Context, CorrectionJob, Outcome
 from deepflash_editor.logfile import open_log
 from deepflash_editor.looks import REFERENCE, Reference, look_menu
 from deepflash_editor.settings import install_record
@@ -248,7 +248,7 @@ class DeepFlashDocker(DockWidget):
             self.show_message(str(error))
             return
         start = self.settings["start_server"]
-        job = Job(self.source.pixels, self.source.width, self.source.height, 4, self.source.dtype,
+        job = CorrectionJob(self.source.pixels, self.source.width, self.source.height, 4, self.source.dtype,
                   options_of(self.settings), reference)
         context = Context(address=self.address,
                           connect=client_factory(self.record["python"], self.record["serve_command"],

@@ -7,7 +7,7 @@ from pathlib import Path
 from deepflash_client.errors import InvalidOptionError
 from deepflash_client.options import BACKGROUNDS, DEFAULT_LOOK, STRENGTH_RANGE, Options, check_look
 from deepflash_editor.paths import user_config_dir
-from deepflash_editor.settings import Setting, Settings
+from deepflash_editor.settings import Setting, SettingsFile
 
 _ADDRESS_PREFIXES = ("tcp://", "ipc://")
 
@@ -34,13 +34,13 @@ def _look_name(value: str) -> bool:
         return False
 
 
-def options_of(settings: Settings) -> Options:
+def options_of(settings: SettingsFile) -> Options:
     """The request the docker's settings describe (a reference's look replaces ``look`` when the job is sent)."""
     return Options(strength=settings["strength"], whole_image=settings["whole_image"],
                    background=settings["background"], red_eye=settings["red_eye"],
                    with_matte=settings["with_matte"], look=settings["look"])
 
 
-def krita_settings(path: Path | None = None) -> Settings:
-    """The docker's settings, loaded (bad values fall back to defaults; see ``Settings.load``)."""
-    return Settings(KRITA_SETTINGS, path or user_config_dir() / "krita-docker.json")
+def krita_settings(path: Path | None = None) -> SettingsFile:
+    """The docker's settings, loaded (bad values fall back to defaults; see ``SettingsFile.load``)."""
+    return SettingsFile(KRITA_SETTINGS, path or user_config_dir() / "krita-docker.json")

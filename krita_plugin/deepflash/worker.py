@@ -6,7 +6,7 @@ from typing import Any
 
 from deepflash_client.connect import connect
 from deepflash_client.errors import DeepFlashError
-from deepflash_editor.job import Context, Job, run_job
+from deepflash_editor.job import Context, CorrectionJob, run_job
 
 from .document import LAYER_NAME
 from .qt import QThread, Signal
@@ -19,7 +19,7 @@ class JobThread(QThread):
 
     finished_job = Signal(object)
 
-    def __init__(self, job: Job, context: Context, parent: Any = None) -> None:
+    def __init__(self, job: CorrectionJob, context: Context, parent: Any = None) -> None:
         super().__init__(parent)
         self.job = job
         self.context = context
