@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/bench_bilateral.py [--portrait PATH] [--megapixels 2.0] [--threads N] [--skip-opencv]
 
-* A ~2-megapixel portrait (the FRL Canada set when /work/shared is present, else a bundled public-domain fixture
+* A ~2-megapixel portrait (the FRL Canada set when $DEEPFLASH_PORTRAITS names the collection, else a bundled public-domain fixture
   upscaled), sigma_s = 3 % of its larger side, sigma_r = 0.4: both filters, mean/99th-percentile/max absolute
   error (in 1/255 steps) and the speed ratio. OpenCV's brute force takes tens of seconds to minutes here.
 * The filter at the network's sizes, 512, 256, 128 and 64 px (batch of 1 and of 4): the grid, or the exact
@@ -14,6 +14,7 @@ the machine.
 
 from __future__ import annotations
 
+import os
 import argparse
 import sys
 import time
@@ -29,8 +30,10 @@ sys.path.insert(0, str(ROOT))
 import deepflash_core.encoding.bilateral as bilateral_module  # noqa: E402
 from deepflash_core.encoding.bilateral import SIGMA_R_DEFAULT as SIGMA_R  # noqa: E402
 from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
+from deepflash_train.config import PORTRAITS_ENV  # noqa: E402
 
-SHARED_PORTRAIT = Path("/work/shared/data/portraits/frl_canada/003f.jpg")
+# A ~2-megapixel portrait of the collection ($DEEPFLASH_PORTRAITS) when it is there.
+COLLECTION_PORTRAIT = "frl_canada/003f.jpg"
 FIXTURE = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
 
 
@@ -103,6 +106,12 @@ def network_sizes(img: np.ndarray) -> None:
         bilateral_module.DIRECT_MAX_PAIRS = default_pairs
 
 
+def _collection_portrait() -> Path | None:
+    folder = os.environ.get(PORTRAITS_ENV)
+    path = Path(folder) / COLLECTION_PORTRAIT if folder else None
+    return path if path is not None and path.is_file() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", type=Path, default=None, help="default: FRL Canada 003f or a fixture")
@@ -113,7 +122,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
-    path = args.portrait or (SHARED_PORTRAIT if SHARED_PORTRAIT.exists() else FIXTURE)
+    path = args.portrait or _collection_portrait() or FIXTURE
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), OpenCV {cv2.__version__}; {path}")
     img = load_portrait(path, args.megapixels)
     compare_with_opencv(img, args.skip_opencv)

@@ -43,6 +43,7 @@ from deepflash_train.renderer import FlashRenderer  # noqa: E402
 from deepflash_train.renderer.params import FlashParams  # noqa: E402
 from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
 from deepflash_train.renderer.renderer import RED_EYE_DISC  # noqa: E402
+from deepflash_train.config import portraits_root  # noqa: E402
 
 SETS = ("frl_london_neutral", "frl_london_smiling", "frl_canada")
 
@@ -75,7 +76,7 @@ def to_u8(rgb: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--portraits", type=Path, default=Path("/work/shared/data/portraits"))
+    parser.add_argument("--portraits", "--data", type=Path, help="the studio portrait collection (default: $DEEPFLASH_PORTRAITS)")
     parser.add_argument("--count", type=int, default=240, help="portraits rendered (one render per set each)")
     parser.add_argument("--size", type=int, default=512, help="side of the rendered face crop")
     parser.add_argument("--real", type=int, default=120, help="congress portraits checked as they are")
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14, help="random draws of the renders (the glare sets use seed + 1)")
     parser.add_argument("--dev", action="store_true", help="check the next --real real portraits of each kind instead of the first")
     args = parser.parse_args()
+    args.portraits = portraits_root(args.portraits)
     if args.only != "red":
         # Its own random draws: the glare sets do not depend on how many red-eye renders came before.
         glare_spots, glare_fixed, glare_noted, glare_outside, glare_faces = measure_glare(args, FlashRenderer(), np.random.default_rng(args.seed + 1))

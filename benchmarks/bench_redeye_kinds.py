@@ -48,6 +48,7 @@ from deepflash_train.renderer.params import FlashParams  # noqa: E402
 from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
 from deepflash_train.renderer.red_eye import KINDS, draw_red_eye  # noqa: E402
 from deepflash_train.split import files_in, read_split  # noqa: E402
+from deepflash_train.config import portraits_root  # noqa: E402
 
 # How much warmer or brighter than the same eye without glow a fixed pupil may stay (sRGB).
 FIXED_MARGIN = 0.06
@@ -101,7 +102,7 @@ def crop_pair(before: np.ndarray, after: np.ndarray, eye, label: str) -> np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--portraits", type=Path, default=Path("/work/shared/data/portraits"))
+    parser.add_argument("--portraits", "--data", type=Path, help="the studio portrait collection (default: $DEEPFLASH_PORTRAITS)")
     parser.add_argument("--split", default="test", help="people whose portraits are rendered")
     parser.add_argument("--count", type=int, default=0, help="at most this many portraits (0: all of the split)")
     parser.add_argument("--seed", type=int, default=14)
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=None, help="write before/after crops of every kind here")
     parser.add_argument("--cost", metavar="REV", help="only time the eye stage at 12 MP with REV's redeye.py against this tree's")
     args = parser.parse_args()
+    args.portraits = portraits_root(args.portraits)
     if args.cost:
         return print_cost(args.cost, sorted((args.portraits / "frl_london_neutral").glob("*.jpg"))[0])
     entries = read_split()

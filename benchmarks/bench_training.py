@@ -68,12 +68,16 @@ def model(widths: str, sizes: str, batches: str, formats: str, precisions: str, 
 
 
 @main.command()
-@click.option("--data", "root", default="/work/shared/data/portraits", type=click.Path(path_type=Path))
+@click.option("--data", "root", type=click.Path(path_type=Path), help="The studio portrait collection "
+              "(default: $DEEPFLASH_PORTRAITS).")
 @click.option("--landmarks", default="cache/landmarks_portraits.json", type=click.Path(path_type=Path))
 @click.option("--size", default=256)
 @click.option("--count", default=40)
-def data(root: Path, landmarks: Path, size: int, count: int) -> None:
+def data(root: Path | None, landmarks: Path, size: int, count: int) -> None:
     """Synthetic pairs/s: crop, augmentation, flash render and both bilateral filters, one process."""
+    from deepflash_train.config import portraits_root
+
+    root = portraits_root(root)
     from deepflash_train.dataset import PortraitStore, SyntheticPairs, make_pair, sample_rng
     from deepflash_train.landmarks import load_landmark_cache
     from deepflash_train.renderer import FlashRenderer

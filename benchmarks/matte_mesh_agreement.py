@@ -26,8 +26,8 @@ from deepflash_core.detection.face_mesh import find_eyes  # noqa: E402
 from deepflash_core.detection.faces import detect_faces  # noqa: E402
 from deepflash_core.imageio import load_photo  # noqa: E402
 from deepflash_core.matte.refine import refine, segment  # noqa: E402
+from deepflash_train.config import portraits_root  # noqa: E402
 
-PORTRAITS = ROOT.parent / "shared" / "data" / "portraits"
 PER_SET, TOTAL = 13, 50
 
 
@@ -54,8 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path)
     parser.add_argument("--compare", type=Path)
-    parser.add_argument("--portraits", type=Path, default=PORTRAITS)
+    parser.add_argument("--portraits", "--data", type=Path, help="the studio portrait collection (default: $DEEPFLASH_PORTRAITS)")
     args = parser.parse_args()
+    args.portraits = portraits_root(args.portraits)
     found = {p.relative_to(p.parent.parent).as_posix(): outputs(p) for p in photos(args.portraits)}
     if args.save:
         np.savez_compressed(args.save, **{f"{name}|{key}": value for name, out in found.items() for key, value in out.items()})
