@@ -16,7 +16,7 @@ editors_mount
 # Its own /proc, /sys and /dev on top of those: an editor-test run sharing the root unmounts the ones it
 # mounted when it ends, which must not pull them from under this one (the tests read /proc).
 mount -t proc proc "$EDITORS_ROOT/proc" && EDITORS_MOUNTS+=("$EDITORS_ROOT/proc")
-mount -t sysfs sys "$EDITORS_ROOT/sys" && EDITORS_MOUNTS+=("$EDITORS_ROOT/sys")
+mount --bind /sys "$EDITORS_ROOT/sys" && EDITORS_MOUNTS+=("$EDITORS_ROOT/sys")  # sysfs itself mounts once only
 mount --bind /dev "$EDITORS_ROOT/dev" && EDITORS_MOUNTS+=("$EDITORS_ROOT/dev")
 mount -t tmpfs shm "$EDITORS_ROOT/dev/shm" && EDITORS_MOUNTS+=("$EDITORS_ROOT/dev/shm")
 cp /etc/resolv.conf "$EDITORS_ROOT/etc/resolv.conf"
