@@ -92,8 +92,9 @@ def render_items(store, size: int, seed: int, off: tuple[str, ...], conditioned:
     items = []
     for index in range(len(pairs)):
         item = {k: v.permute(1, 2, 0).numpy() if v.ndim == 3 else v.numpy() for k, v in pairs[index].items()}
-        items.append({"input": item["flash"], "studio": item["studio"], "face": item["face"][..., 0],
-                      "render": item.get("render", item["flash"]), "look": item.get("look")})
+        # A conditioned model reads the render after the global transform toward the target's look.
+        items.append({"input": item["look_flash"] if conditioned else item["flash"], "studio": item["studio"],
+                      "face": item["face"][..., 0], "render": item["flash"], "look": item.get("look")})
     return items
 
 
