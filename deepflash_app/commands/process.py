@@ -166,6 +166,31 @@ def process(
     quiet: bool,
     verbose: bool,
 ) -> None:
+    writable, failed = _plan_outputs(inputs, output, out_dir)
+    if not writable:
+        sys.exit(1)
+    # None of what importing torch and loading the model make is garbage, and the collector's passes over it
+    # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
+    gc.disable()
+    try:
+        corrector = _corrector(weights, device, mixed_precision, server, writable[0].source, options)
+    except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
+        click.echo(f"deepflash: {error}", err=True)
+        sys.exit(1)
+    finally:
+        gc.freeze()
+        gc.enable()
+    done, failed_here = _correct_all(writable, corrector, options, quiet, verbose)
+    failed += failed_here
+    if done + failed > 1 and not quiet:
+        click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _plan_outputs(inputs: tuple[Path, ...], output: Path | None, out_dir: Path | None) -> tuple[list[PhotoTarget], int]:
+    """The photos whose outputs can be written, before the model loads (a refused output costs nothing), and how
+    many inputs failed already; every failure is printed in one line."""
     if (output is None) == (out_dir is None):
         raise click.UsageError("Give exactly one of -o/--output FILE or --out-dir FOLDER.")
     photos, failures = expand_inputs(inputs)
@@ -179,26 +204,17 @@ def process(
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ImageWriteError(f"Cannot create the output folder {out_dir} ({error.strerror or error}).") from None
-    writable, unwritable = _writable_jobs(jobs)  # before the model loads: a refused output costs nothing
+    writable, unwritable = _writable_jobs(jobs)
     failures += unwritable
     for line in failures:
         click.echo(printable(f"deepflash: {line}"), err=True)
-    if not writable:
-        sys.exit(1)
+    return writable, empty_folders + len(photos) - len(writable)
 
-    # None of what importing torch and loading the model make is garbage, and the collector's passes over it
-    # (during the imports, again at exit) are a large part of a cold run: it is frozen out of their sight.
-    gc.disable()
-    try:
-        corrector = _corrector(weights, device, mixed_precision, server, writable[0].source, options)
-    except DeepFlashError as error:  # no weights, unknown device, no server: nothing can be processed
-        click.echo(f"deepflash: {error}", err=True)
-        sys.exit(1)
-    finally:
-        gc.freeze()
-        gc.enable()
-    failed = empty_folders + len(photos) - len(writable)
-    done = 0
+
+def _correct_all(writable: list[PhotoTarget], corrector: Corrector, options: Options, quiet: bool,
+                 verbose: bool) -> tuple[int, int]:
+    """Correct and write each photo, one line per failure; returns how many were written and how many failed."""
+    failed = done = 0
     notes = Notes(per_photo=verbose or len(writable) == 1, quiet=quiet)
     if quiet or len(writable) < 2:
         progress, write = NoBar(writable), NoBar.write
@@ -237,10 +253,7 @@ def process(
             if not quiet and len(writable) == 1:  # a folder gets the bar and a summary instead
                 write(f"deepflash: wrote {job.target}", file=sys.stderr)
     notes.summarise(len(writable))
-    if done + failed > 1 and not quiet:
-        click.echo(f"deepflash: {done} corrected, {failed} failed.", err=True)
-    if failed:
-        sys.exit(1)
+    return done, failed
 
 
 def _printable_lines(write: Callable[..., None]) -> Callable[..., None]:
