@@ -14,7 +14,6 @@ the machine.
 
 from __future__ import annotations
 
-import os
 import argparse
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import deepflash_core.encoding.bilateral as bilateral_module  # noqa: E402
 from deepflash_core.encoding.bilateral import SIGMA_R_DEFAULT as SIGMA_R  # noqa: E402
 from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
-from deepflash_train.config import PORTRAITS_ENV  # noqa: E402
+from deepflash_train.config import collection_file  # noqa: E402
 
 # A ~2-megapixel portrait of the collection ($DEEPFLASH_PORTRAITS) when it is there.
 COLLECTION_PORTRAIT = "frl_canada/003f.jpg"
@@ -106,12 +105,6 @@ def network_sizes(img: np.ndarray) -> None:
         bilateral_module.DIRECT_MAX_PAIRS = default_pairs
 
 
-def _collection_portrait() -> Path | None:
-    folder = os.environ.get(PORTRAITS_ENV)
-    path = Path(folder) / COLLECTION_PORTRAIT if folder else None
-    return path if path is not None and path.is_file() else None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", type=Path, default=None, help="default: FRL Canada 003f or a fixture")
@@ -122,7 +115,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
-    path = args.portrait or _collection_portrait() or FIXTURE
+    path = args.portrait or collection_file(COLLECTION_PORTRAIT) or FIXTURE
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), OpenCV {cv2.__version__}; {path}")
     img = load_portrait(path, args.megapixels)
     compare_with_opencv(img, args.skip_opencv)

@@ -13,7 +13,6 @@ Run:  python benchmarks/bench_upsample.py [--portrait PATH] [--threads N]
 
 from __future__ import annotations
 
-import os
 import argparse
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from deepflash_core.encoding.bilateral import bilateral_filter, sigma_s_for  # noqa: E402
 from deepflash_core.reconstruction.upsample import DEFAULT_EPS, DEFAULT_RADIUS, bilinear_upsample, guided_upsample  # noqa: E402
-from deepflash_train.config import PORTRAITS_ENV  # noqa: E402
+from deepflash_train.config import collection_file  # noqa: E402
 from test_upsample import band_error, near_outline, silhouette_scene  # noqa: E402
 
 SETTINGS = [(1, 1e-3), (2, 1e-3), (4, 1e-3), (4, 1e-2), (8, 1e-3)]
@@ -148,12 +147,6 @@ def best_of(run, repeat: int = 3) -> tuple[float, float]:
     return wall * 1e3, cpu * 1e3
 
 
-def _collection_portrait() -> Path | None:
-    folder = os.environ.get(PORTRAITS_ENV)
-    path = Path(folder) / COLLECTION_PORTRAIT if folder else None
-    return path if path is not None and path.is_file() else None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", type=Path, default=None, help="portrait for part 2 (default: FRL or fixture)")
@@ -161,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    portrait = args.portrait or _collection_portrait() or FIXTURE
+    portrait = args.portrait or collection_file(COLLECTION_PORTRAIT) or FIXTURE
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     synthetic_table()
     portrait_table(portrait)

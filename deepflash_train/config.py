@@ -119,6 +119,13 @@ class TrainState:
     last_validation_step: int = -1
 
 
+def collection_file(relative: str) -> Path | None:
+    """A file of the portrait collection (``$DEEPFLASH_PORTRAITS``), None when the collection or the file is not here."""
+    folder = os.environ.get(PORTRAITS_ENV)
+    path = Path(folder) / relative if folder else None
+    return path if path is not None and path.is_file() else None
+
+
 def portraits_root(folder: str | Path | None = None) -> Path:
     """The studio portrait folder: ``folder`` if given, else ``$DEEPFLASH_PORTRAITS``.
 
