@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,7 +136,7 @@ def _run(
     with ThreadPoolExecutor(1) as pool:
         check = pool.submit(_check_settings, settings, not address)
         plan = resources.connect(address, cpus, quiet, use_gpus=not settings.device.startswith(("cpu", "mps")))
-        _stop_on_signals()  # after Ray's start, which installs handlers of its own
+        _stop_on_signals(at_once=True)  # after Ray's start, which installs handlers of its own
         try:
             check.result()
         except BaseException:
@@ -187,13 +188,15 @@ def _run_here(todo: list[Item], settings: BatchSettings, out_dir: Path, finished
     from deepflash_app.batch.manifest import FAILED
 
     _check_settings(settings, local=True)
-    _stop_on_signals()
+    _stop_on_signals(at_once=False)
     staging = job.new_staging_folder(out_dir)
     try:
         for record in job.run_here(todo, settings, staging):
             finished[record.input] = record
             if record.status == FAILED:
                 _say(f"{record.input}: {record.error}")
+            if _SIGNALLED.is_set():
+                return INTERRUPTED
     except KeyboardInterrupt:
         return INTERRUPTED
     finally:
@@ -201,11 +204,22 @@ def _run_here(todo: list[Item], settings: BatchSettings, out_dir: Path, finished
     return ""
 
 
-def _stop_on_signals() -> None:
+_SIGNALLED = threading.Event()
+"""Set by Ctrl-C or SIGTERM while photos are corrected in this process: the loop stops after the current one."""
+
+
+def _stop_on_signals(at_once: bool) -> None:
     """Ctrl-C and SIGTERM stop the job as Ctrl-C does (what is done is kept, the manifest and the summary are
-    written), also in a script's background job, which the shell starts with SIGINT ignored."""
+    written), also in a script's background job, which the shell starts with SIGINT ignored.
+
+    ``at_once`` (Ray: the driver only waits for results) interrupts where the signal lands; otherwise the photo
+    being corrected is finished first, as an interrupt inside an import (of dlib, say) would break it for the
+    photos after.
+    """
     def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        if at_once:
+            raise KeyboardInterrupt
+        _SIGNALLED.set()
 
     for name in ("SIGINT", "SIGTERM"):
         if hasattr(signal, name):
