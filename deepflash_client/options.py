@@ -40,7 +40,7 @@ LOOK_FIELDS = (
     LookField("black_lightness", "L*", 0.0, 70.0, "black level: the pupils' L* (the darkest 3 % of the eye "
               "openings); flare and lifted shadows raise it"),
     LookField("face_lightness", "L*", 0.0, 100.0, "median L* of the face's skin: light and skin together"),
-    LookField("face_chroma", "C*ab", 0.0, 80.0, "median chroma of the skin measured from the white reference; "
+    LookField("face_chroma", "C*ab", 0.0, 80.0, "median chroma of the unclipped skin measured from the white reference; "
               "pale flash skin is low, studio skin about 2.5 times higher"),
     LookField("face_hue", "degrees", -180.0, 180.0, "hue angle of the skin's median colour seen from the white "
               "reference (about 40-70 under white light)"),

@@ -46,6 +46,8 @@ WHITE_BELOW_SKIN = 10.0
 SHINE_LIFT = 10.0
 SHINE_PALER = 0.6
 CLIPPED_LEVEL = 0.98
+# The skin's colour is measured on its unclipped pixels when at least this share of it is unclipped.
+MIN_COLOURED_SHARE = 0.3
 # Below this channel spread the photo is greyscale; below this many distinct skin colours, not a photo.
 GREY_SPREAD = 0.03
 MIN_DISTINCT_COLOURS = 150
@@ -186,8 +188,12 @@ def describe(pixels: np.ndarray, face: Face, reference: bool = False) -> Look:
     lightness, a, b = (frame.lab[..., c] for c in range(3))
     skin_l = lightness[frame.skin]
     white_l, white_a, white_b = _white(frame, skin_l)
-    skin_a = a[frame.skin] - white_a
-    skin_b = b[frame.skin] - white_b
+    # The skin's colour from its unclipped part: a clipped pixel has lost its colour, not the skin.
+    coloured = frame.skin & (frame.rgb.max(axis=2) < CLIPPED_LEVEL)
+    if coloured.sum() < MIN_COLOURED_SHARE * frame.skin.sum():
+        coloured = frame.skin
+    skin_a = a[coloured] - white_a
+    skin_b = b[coloured] - white_b
     mean_a, mean_b = float(np.median(skin_a)), float(np.median(skin_b))
     key_x, key_y = _key(frame)
     values = {
