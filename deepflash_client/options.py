@@ -56,7 +56,7 @@ LOOK_FIELDS = (
 LOOK_NAMES = tuple(field.name for field in LOOK_FIELDS)
 LOOK_AS_SHOT = "as-shot"
 """The look name that keeps the photo's own look: the global part of the correction changes nothing."""
-DEFAULT_LOOK = "warm-studio"
+DEFAULT_LOOK = "neutral-studio"
 """The look a correction takes when none is asked for (a preset shipped with the core)."""
 _LOOK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
