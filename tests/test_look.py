@@ -15,7 +15,7 @@ from deepflash_client.errors import InvalidOptionError, LookReferenceError, NoFa
 from deepflash_client.options import DEFAULT_LOOK, LOOK_AS_SHOT, LOOK_FIELDS, LOOK_NAMES, Options
 from deepflash_core.detection.faces import Face, detect_faces, whole_image_face
 from deepflash_core.look import Look, describe
-from deepflash_core.look.descriptor import FaceAxes
+from deepflash_core.look.axes import FaceAxes
 from deepflash_core.look.presets import load_preset, preset_names, requested_look
 from deepflash_core.look.transfer import apply_transform, plan_transform
 
