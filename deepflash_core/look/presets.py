@@ -15,7 +15,7 @@ from typing import Any
 
 from deepflash_client.errors import InvalidOptionError
 from deepflash_client.options import LOOK_AS_SHOT
-from deepflash_core.look.descriptor import Look
+from deepflash_core.look.values import Look
 
 PRESET_FOLDER = Path(__file__).with_name("presets")
 

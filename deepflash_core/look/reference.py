@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from deepflash_client.errors import LookReferenceError
-from deepflash_core.look.descriptor import Look, describe
+from deepflash_core.look.descriptor import describe
+from deepflash_core.look.values import Look
 
 NO_FACE = "The reference has no face; a look is taken from a portrait."
 

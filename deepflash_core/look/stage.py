@@ -17,7 +17,8 @@ import torch
 from deepflash_client.options import Options
 from deepflash_core.detection.faces import Face
 from deepflash_core.look.axes import FaceAxes
-from deepflash_core.look.descriptor import Look, describe
+from deepflash_core.look.descriptor import describe
+from deepflash_core.look.values import Look
 from deepflash_core.look.presets import requested_look
 from deepflash_core.look.transfer import LookTransform, apply_transform, mapped_rgb, plan_transform
 from deepflash_core.pixels import PIXEL_SCALE, to_float

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from deepflash_core.look.axes import FaceAxes
-from deepflash_core.look.descriptor import Look
+from deepflash_core.look.values import Look
 from deepflash_core.pixels import PIXEL_SCALE, to_float
 
 # Bounds of each move: the descriptor can be wrong on an odd photo, and a bounded move is still a better one.
