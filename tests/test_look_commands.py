@@ -116,12 +116,13 @@ def test_a_model_conditioned_on_looks_gets_the_requested_look(random_pipe: Pipel
     network = random_pipe.model
 
     class Conditioned(torch.nn.Module):
+        config = types.SimpleNamespace(input_size=random_pipe.input_size, look_dim=len(LOOK_NAMES))
+
         def forward(self, batch, look=None):
             seen.append(look)
             return network(batch)
 
-    config = types.SimpleNamespace(input_size=random_pipe.input_size, look_dim=len(LOOK_NAMES))
-    pipe = Pipeline(Conditioned(), dataclasses.replace(random_pipe.card, config=config))
+    pipe = Pipeline(Conditioned(), dataclasses.replace(random_pipe.card, config=Conditioned.config))
     pipe.process(portrait(), Options(look="neutral-studio"))
     assert seen[0] is not None and tuple(seen[0].shape) == (1, len(LOOK_NAMES))
     assert torch.all(seen[0].abs() <= 1)
