@@ -9,27 +9,23 @@ from krita import DockWidget, Krita
 
 from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE
 from deepflash_editor import messages
-from deepflash_editor.connection import can_start, client_factory
-from deepflash_editor.job import Context, CorrectionJob, Outcome
-from deepflash_editor.logfile import open_log
-from deepflash_editor.looks import REFERENCE, Reference, look_menu
-from deepflash_editor.settings import install_record
+from deepflash_editor.job import Outcome
+from deepflash_editor.looks import Reference
 
-from .document import DocumentError, LayerPixels, add_result_layer, image_layers, read_active_layer, read_layer
+from .document import DocumentError, add_result_layer, image_layers, read_active_layer, read_layer
+from .model import DockerModel
 from .qt import HORIZONTAL, SELECTABLE_TEXT, TOOLTIP_ROLE, QTimer, QtWidgets
-from .settings import krita_settings, options_of
 from .worker import JobThread, StatusThread
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 STATUS_INTERVAL_MS = 15_000
-WHOLE_IMAGE_HINT = "untick “Faces only” in the DeepFlash docker."
 BACKGROUND_LABELS = {"keep": "Keep", "lift": "Lift"}
-REFERENCE_LABEL = "From another open document or layer"
 REFERENCE_WHAT = "reference document and layer (“Reference”)"
 
 
 class DeepFlashDocker(DockWidget):
-    """The docker widget; the work happens in :mod:`.document` and :mod:`.worker`."""
+    """The docker widget: builds the controls and shows :class:`.model.DockerModel`; the layers are read and
+    written in :mod:`.document`, requests run in :mod:`.worker`."""
 
     instances: list[DeepFlashDocker] = []  # one per Krita window; lets scripts find and drive them
 
@@ -37,19 +33,12 @@ class DeepFlashDocker(DockWidget):
         super().__init__()
         DeepFlashDocker.instances.append(self)
         self.setWindowTitle("DeepFlash")
-        self.log, self.log_path = open_log("krita")
-        record = install_record(PLUGIN_DIR)
-        for problem in record.load():
-            self.log.warning("install record: %s", problem)
-        self.record = record
-        self.settings = krita_settings()
-        for problem in self.settings.load():
-            self.log.warning("settings: %s", problem)
+        self.model = DockerModel.open(PLUGIN_DIR)
+        self.settings = self.model.settings  # scripts (and the editor tests) set options through it
         self.job_thread: JobThread | None = None
-        self.pending_message = ""
         self.status_thread: StatusThread | None = None
-        self.source: LayerPixels | None = None
         self._build()
+        self.model.listeners.append(self._model_changed)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check_server)
         self.timer.start(STATUS_INTERVAL_MS)
@@ -60,7 +49,7 @@ class DeepFlashDocker(DockWidget):
     def _build(self) -> None:
         body = QtWidgets.QWidget(self)
         layout = QtWidgets.QVBoxLayout(body)
-        self.status_label = QtWidgets.QLabel("● Checking the server…", body)
+        self.status_label = QtWidgets.QLabel(f"● {self.model.status}", body)
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
 
@@ -81,15 +70,11 @@ class DeepFlashDocker(DockWidget):
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Look", body))
         self.look = QtWidgets.QComboBox(body)
-        self.look_entries = look_menu(self.record["looks"], REFERENCE_LABEL)
+        self.look_entries = self.model.look_entries
         for index, entry in enumerate(self.look_entries):
             self.look.addItem(entry.label, entry.name)
             self.look.setItemData(index, entry.description, TOOLTIP_ROLE)
-        names = [entry.name for entry in self.look_entries]
-        if self.settings["look"] not in names:  # a preset this DeepFlash no longer ships: said, not hidden
-            self.log.warning("the saved look %r is not offered; showing %r", self.settings["look"], names[0])
-            self.pending_message = f"The look “{self.settings['look']}” is no longer offered; choose a look."
-        self.look.setCurrentIndex(names.index(self.settings["look"]) if self.settings["look"] in names else 0)
+        self.look.setCurrentIndex(self.model.look_index)
         self.look.setToolTip("The light to correct toward: a preset, the photo's own, or another open portrait's.")
         row.addWidget(self.look, 1)
         layout.addLayout(row)
@@ -130,22 +115,20 @@ class DeepFlashDocker(DockWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
         layout.addWidget(self.progress)
-        self.message_label = QtWidgets.QLabel("", body)
+        self.message_label = QtWidgets.QLabel(self.model.message, body)
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(SELECTABLE_TEXT)  # the log path can be copied
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         self.setWidget(body)
-        if self.pending_message:
-            self.show_message(self.pending_message)
 
         self.strength_slider.valueChanged.connect(self._strength_changed)
-        self.faces_only.toggled.connect(lambda checked: self._save("whole_image", not checked))
-        self.background.currentIndexChanged.connect(lambda index: self._save("background", BACKGROUNDS[index]))
+        self.faces_only.toggled.connect(lambda checked: self.model.save("whole_image", not checked))
+        self.background.currentIndexChanged.connect(lambda index: self.model.save("background", BACKGROUNDS[index]))
         self.look.currentIndexChanged.connect(self._look_changed)
-        self.red_eye.toggled.connect(lambda checked: self._save("red_eye", checked))
-        self.matte_mask.toggled.connect(lambda checked: self._save("with_matte", checked))
-        self.start_server.toggled.connect(lambda checked: self._save("start_server", checked))
+        self.red_eye.toggled.connect(lambda checked: self.model.save("red_eye", checked))
+        self.matte_mask.toggled.connect(lambda checked: self.model.save("with_matte", checked))
+        self.start_server.toggled.connect(lambda checked: self.model.save("start_server", checked))
         self.apply_button.clicked.connect(self.apply)
         self._strength_changed(self.strength_slider.value())
         self._look_changed(self.look.currentIndex())
@@ -158,19 +141,14 @@ class DeepFlashDocker(DockWidget):
 
     # -- settings --------------------------------------------------------------------------------------
 
-    @property
-    def address(self) -> str:
-        return self.settings["address"] or self.record["address"]
-
     def _strength_changed(self, value: int) -> None:
         self.strength_value.setText(f"{value}%")
-        self._save("strength", value / 100)
+        self.model.save("strength", value / 100)
 
     def _look_changed(self, index: int) -> None:
-        name = self.look_entries[index].name
-        self._save("look", name)
-        self.reference_row.setVisible(name == REFERENCE)
-        if name == REFERENCE:
+        self.model.choose_look(index)
+        self.reference_row.setVisible(self.model.wants_reference)
+        if self.model.wants_reference:
             self.refresh_references()
 
     def refresh_references(self) -> None:
@@ -200,7 +178,7 @@ class DeepFlashDocker(DockWidget):
 
     def _reference(self) -> Reference | None:
         """The chosen reference layer's pixels when the Look asks for one."""
-        if self.settings["look"] != REFERENCE:
+        if not self.model.wants_reference:
             return None
         self.refresh_references()  # a reference whose document was closed is no longer a choice
         chosen = self.chosen_reference()
@@ -209,30 +187,30 @@ class DeepFlashDocker(DockWidget):
         layer = read_layer(chosen[0], chosen[1])
         return Reference(layer.pixels, layer.width, layer.height, 4, layer.dtype)
 
-    def _save(self, name: str, value: Any) -> None:
-        try:
-            self.settings.set(name, value)
-            self.settings.save()
-        except (OSError, ValueError) as error:
-            self.log.warning("cannot save setting %s: %s", name, error)
-
     # -- server status ---------------------------------------------------------------------------------
 
     def check_server(self) -> None:
         if self.status_thread is not None or self.job_thread is not None:
             return
-        self.status_thread = StatusThread(self.address, self.record["python"], self)
-        self.status_thread.status.connect(self._show_status)
+        self.status_thread = StatusThread(self.model.address, self.model.record["python"], self)
+        self.status_thread.status.connect(self._show_status)  # a method of this QObject: runs on the UI thread
         self.status_thread.finished.connect(self._status_done)
         self.status_thread.start()
 
     def _show_status(self, info: dict | None, error: str) -> None:
-        colour = "#3a3" if info is not None else "#c33"
-        self.status_label.setText(f'<span style="color:{colour}">●</span> '
-                                  f"{messages.server_status(info, self.address, error)}")
+        self.model.server_status(info, error)
 
     def _status_done(self) -> None:
         self.status_thread = None
+
+    def _model_changed(self, what: str) -> None:
+        if what == "status":
+            colour = "#3a3" if self.model.server_up else "#c33"
+            self.status_label.setText(f'<span style="color:{colour}">●</span> {self.model.status}')
+        elif what == "message":
+            self.message_label.setText(self.model.message)
+        elif what == "busy":
+            self.apply_button.setEnabled(not self.model.running)
 
     # -- applying ------------------------------------------------------------------------------------------
 
@@ -241,25 +219,15 @@ class DeepFlashDocker(DockWidget):
         if self.job_thread is not None:
             return
         try:
-            self.source = read_active_layer(document or Krita.instance().activeDocument())
+            source = read_active_layer(document or Krita.instance().activeDocument())
             reference = self._reference()
         except DocumentError as error:
-            self.source = None
-            self.show_message(str(error))
+            self.model.show_message(str(error))
             return
-        start = self.settings["start_server"]
-        job = CorrectionJob(self.source.pixels, self.source.width, self.source.height, 4, self.source.dtype,
-                  options_of(self.settings), reference)
-        context = Context(address=self.address,
-                          connect=client_factory(self.record["python"], self.record["serve_command"],
-                                                 lambda: start, start),
-                          can_start=can_start(self.record["python"], self.record["serve_command"]),
-                          log=self.log, log_path=self.log_path, whole_image_hint=WHOLE_IMAGE_HINT)
+        job, context = self.model.start(source, reference)
         self.job_thread = JobThread(job, context, self)
         self.job_thread.finished_job.connect(self.finish)
-        self.apply_button.setEnabled(False)
         self.progress.setRange(0, 0)  # busy: the server reports no intermediate progress
-        self.show_message("Sending the layer to the DeepFlash server…")
         self.job_thread.start()
 
     def finish(self, outcome: Outcome) -> None:
@@ -267,19 +235,7 @@ class DeepFlashDocker(DockWidget):
         thread, self.job_thread = self.job_thread, None
         if thread is not None:
             thread.wait()
+        outcome = self.model.finish(outcome, add_result_layer)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if outcome.ok else 0)
-        self.apply_button.setEnabled(True)
-        source, self.source = self.source, None
-        if outcome.ok and source is not None:
-            try:
-                add_result_layer(source, outcome.pixels, outcome.matte)
-            except Exception as error:  # the document may have closed meanwhile
-                self.log.exception("adding the layer failed")
-                outcome = Outcome(False, "unexpected", messages.unexpected(error, self.log_path))
-        self.show_message(outcome.message)
         self.check_server()
-
-    def show_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.log.info("message: %s", text)
