@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from deepflash_client import protocol
 from deepflash_client.errors import ServerError
-from deepflash_client.options import Options
+from deepflash_client.options import LOOK_AS_SHOT, LOOK_NAMES, Options
 from deepflash_client.zmq_client import DeepFlashClient
+from deepflash_core.look.presets import preset_names
 from server_helpers import running_server, server_environment, wait_until_ready
 
 MAX_SIDE = 512
@@ -44,6 +45,12 @@ BAD_VALUES = {
     "strength": st.one_of(st.floats(min_value=1.0001, allow_infinity=False), st.floats(max_value=-0.0001,
                           allow_infinity=False), st.text(max_size=4), st.none(), st.booleans()),
     "whole_image": st.one_of(st.integers(), st.text(max_size=4), st.none()),
+    # Looks: a vector of the wrong length, numbers out of every range (huge integers too), a name of no preset.
+    "look": st.one_of(st.lists(st.floats(allow_nan=False), max_size=len(LOOK_NAMES) - 1),
+                      st.lists(st.one_of(st.floats(min_value=1000, allow_infinity=False), st.integers(min_value=10**20)),
+                               min_size=len(LOOK_NAMES), max_size=len(LOOK_NAMES)),
+                      st.text(max_size=12).filter(lambda name: name not in {*preset_names(), LOOK_AS_SHOT}),
+                      st.integers(), st.booleans(), st.dictionaries(st.text(max_size=4), st.floats(), max_size=2)),
 }
 
 

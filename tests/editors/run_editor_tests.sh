@@ -187,7 +187,9 @@ import json, sys
 run = json.load(open(sys.argv[1]))
 assert run["layers"] == ["Background", "Studio light (DeepFlash)"], run
 assert run["layers_after_one_undo"] == ["Background"], f"one Ctrl+Z should remove the result: {run}"
-print("krita GUI: Apply added one layer; one undo removed it: PASS")
+assert run["reference"].startswith("reference.png"), run
+assert run["message"].startswith("Corrected 1 face"), run
+print("krita GUI: Apply with another document's look added one layer; one undo removed it: PASS")
 for masked in run["masked"]:
     added = dict(masked["after_apply"])
     assert len(added) == len(masked["before"]) + 1 and "Studio light (DeepFlash)" in added, masked

@@ -1,4 +1,5 @@
-"""Test helper for the docs: in a real Krita under Xvfb, show the DeepFlash docker, press Apply, grab the window.
+"""Test helper for the docs: in a real Krita under Xvfb, show the DeepFlash docker with the Look taken from another
+open document (the reference portrait), press Apply, grab the window, and undo once.
 
 Installed only into the test root (never shipped). Writes krita_window.png (the whole window: canvas, layers
 panel with the new layer, the docker) into $DEEPFLASH_EDITOR_WORK, then a ``screenshots.done`` file the
@@ -34,9 +35,14 @@ class Screenshot(Extension):
         from deepflash.docker import DeepFlashDocker
 
         self.docker = DeepFlashDocker.instances[-1]
-        self.docker.setMinimumSize(300, 330)  # docked, it would only get what the other dockers leave
+        self.docker.setMinimumSize(300, 390)  # docked, it would only get what the other dockers leave
         self.docker.show()
         self.docker.raise_()
+        from deepflash_editor.looks import REFERENCE
+
+        self.reference = app.openDocument(str(WORK / "reference.png"))  # open, not shown: another document
+        self.docker.look.setCurrentIndex([entry.name for entry in self.docker.look_entries].index(REFERENCE))
+        self.docker.choose_reference(self.reference, self.reference.topLevelNodes()[0])
         QTimer.singleShot(4000, self.apply)
 
     def apply(self):
@@ -52,7 +58,8 @@ class Screenshot(Extension):
 
     def grab(self):
         self.window.qwindow().grab().save(str(WORK / "krita_window.png"))
-        report = {"message": self.docker.message_label.text(), "layers": self._layers()}
+        report = {"message": self.docker.message_label.text(), "layers": self._layers(),
+                  "reference": self.docker.reference.currentText()}
         # One Ctrl+Z must remove the whole result (the layer with its pixels).
         Krita.instance().action("edit_undo").trigger()
         QTimer.singleShot(1500, lambda: self.after_undo(report))
