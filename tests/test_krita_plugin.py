@@ -512,7 +512,10 @@ class NamedDocument(FakeDocument):
             node.name = lambda label=label: label
 
     def name(self):
-        return self.file_name
+        return ""  # Krita's title: empty for a photo opened from a file
+
+    def fileName(self):  # noqa: N802
+        return f"/home/someone/Pictures/{self.file_name}"
 
 
 def test_every_image_layer_of_every_open_document_can_be_the_reference_groups_included():

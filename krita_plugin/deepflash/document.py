@@ -103,7 +103,9 @@ def image_layers(documents: list[Any]) -> list[tuple[Any, Any, str]]:
                 walk(document, node.childNodes(), name)
 
     for document in documents:
-        walk(document, document.topLevelNodes(), document.name() or "Untitled")
+        # The file's name: a document's name() is its title, empty for most photos.
+        path = document.fileName().replace("\\", "/")
+        walk(document, document.topLevelNodes(), path.rsplit("/", 1)[-1] or document.name() or "Untitled")
     return found
 
 
