@@ -27,7 +27,7 @@ from deepflash_client.zmq_client import DeepFlashClient  # noqa: E402
 
 PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
 REFERENCE = REPO / "tests" / "fixtures" / "congress_A000055.jpg"  # another person's portrait: the look's reference
-PRESET = "neutral-studio"  # a preset that is not the default
+PRESET = "warm-studio"  # a preset that is not the default (DEFAULT_LOOK)
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
 MOVED_TO = (60, 40)  # the "moved" case's layer offset: the layer then extends past the canvas
 FACE_LEVELS = 0.5  # a deeper document's face may differ from the 8-bit document's by this mean (of 255)
