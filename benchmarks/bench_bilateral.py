@@ -33,7 +33,7 @@ from deepflash_train.config import collection_file  # noqa: E402
 
 # A ~2-megapixel portrait of the collection ($DEEPFLASH_PORTRAITS) when it is there.
 COLLECTION_PORTRAIT = "frl_canada/003f.jpg"
-FIXTURE = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
+FIXTURE = ROOT / "deepflash_app" / "examples" / "congress_A000014.jpg"
 
 
 def load_portrait(path: Path, megapixels: float) -> np.ndarray:

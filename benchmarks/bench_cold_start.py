@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000022.jpg"
+PORTRAIT = ROOT / "deepflash_app" / "examples" / "congress_A000022.jpg"
 
 
 def make_photo(path: Path) -> None:

@@ -62,7 +62,7 @@ from deepflash_core.network.weights import ModelCard, read_card, save_model  # n
 from deepflash_core.pipeline import Pipeline  # noqa: E402
 from pipeline_stages import NETWORK, checked  # noqa: E402
 
-PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
+PORTRAIT = ROOT / "deepflash_app" / "examples" / "congress_A000014.jpg"
 CLOCK = time.perf_counter
 # Stages the benchmark's options (the defaults) turn off: Options().background is "keep".
 OFF = ("backdrop",)

@@ -31,17 +31,17 @@ from deepflash_train.renderer import FlashRenderer  # noqa: E402
 from deepflash_train.renderer.geometry import subject_matte  # noqa: E402
 from deepflash_train.renderer.portraits import crop_to_face, load_portrait  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+EXAMPLES = Path(__file__).resolve().parent.parent / "deepflash_app" / "examples"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("portraits", nargs="*", type=Path, help="studio portraits (default: the test fixtures)")
+    parser.add_argument("portraits", nargs="*", type=Path, help="studio portraits (default: the shipped congress examples)")
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--pairs", type=int, default=40, help="renders per size and path")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    paths = args.portraits or sorted(FIXTURES.glob("congress_*.jpg"))
+    paths = args.portraits or sorted(EXAMPLES.glob("congress_*.jpg"))
     portraits = [load_portrait(p, max_side=1024) for p in paths]
     renderer = FlashRenderer()
     print(f"{len(portraits)} portraits, {args.pairs} pairs per measurement, 1 thread")

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from deepflash_client.zmq_client import DeepFlashClient, ServerLaunch, ensure_server  # noqa: E402
 from pipeline_stages import checked  # noqa: E402
 
-PORTRAIT = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
+PORTRAIT = ROOT / "deepflash_app" / "examples" / "congress_A000014.jpg"
 
 
 def photo(megapixels: float, seed: int = 0) -> np.ndarray:

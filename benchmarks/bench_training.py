@@ -107,7 +107,7 @@ def data(root: Path | None, landmarks: Path, size: int, count: int) -> None:
 
 
 @main.command()
-@click.argument("portrait", default="tests/fixtures/congress_A000014.jpg", type=click.Path(exists=True, path_type=Path))
+@click.argument("portrait", default="deepflash_app/examples/congress_A000014.jpg", type=click.Path(exists=True, path_type=Path))
 @click.option("--weights", default=None, type=click.Path(path_type=Path), help="Default: the shipped weights.")
 @click.option("--seed", default=7)
 @click.option("--out-dir", default="runs/relit", type=click.Path(path_type=Path))

@@ -35,7 +35,7 @@ from test_upsample import band_error, near_outline, silhouette_scene  # noqa: E4
 SETTINGS = [(1, 1e-3), (2, 1e-3), (4, 1e-3), (4, 1e-2), (8, 1e-3)]
 # A ~2-megapixel portrait of the collection ($DEEPFLASH_PORTRAITS) when it is there.
 COLLECTION_PORTRAIT = "frl_canada/003f.jpg"
-FIXTURE = ROOT / "tests" / "fixtures" / "congress_A000014.jpg"
+FIXTURE = ROOT / "deepflash_app" / "examples" / "congress_A000014.jpg"
 
 
 def load_rgb(path: Path, size: int) -> torch.Tensor:

@@ -32,7 +32,7 @@ from deepflash_web.app import build_app, launch_app
 from deepflash_web.service import CorrectionService, PageResult
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-PORTRAITS = (REPOSITORY / "tests/fixtures/flash_portrait.jpg", REPOSITORY / "tests/fixtures/congress_A000014.jpg")
+PORTRAITS = (REPOSITORY / "deepflash_app/examples/flash_portrait.jpg", REPOSITORY / "deepflash_app/examples/congress_A000014.jpg")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 SLIDER_IMAGES = '#before-after img[data-testid="imageslider-image"]'

@@ -5,7 +5,7 @@ PNG outputs, computes the subject matte of the input with :func:`deepflash_core.
 prints the largest absolute difference between output and input outside the matte (matte exactly 0)
 and inside it. With ``--picture`` it also writes a side-by-side JPEG: input | keep | lift | matte.
 
-    python benchmarks/matte_pictures.py tests/fixtures/flash_portrait.jpg --picture docs/matte_example.jpg
+    python benchmarks/matte_pictures.py deepflash_app/examples/flash_portrait.jpg --picture docs/matte_example.jpg
     python benchmarks/matte_pictures.py --make-12mp /tmp/portrait_12mp.png --picture docs/matte_12mp.jpg \
         --detail docs/matte_12mp_detail.jpg
 """
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from deepflash_core.imageio import load_photo  # noqa: E402
 from deepflash_core.matte import refine  # noqa: E402
 
-EXAMPLE = ROOT / "tests" / "fixtures" / "flash_portrait.jpg"
+EXAMPLE = ROOT / "deepflash_app" / "examples" / "flash_portrait.jpg"
 PICTURE_HEIGHT = 360
 DETAIL = 480  # side of the full-resolution detail, in pixels
 

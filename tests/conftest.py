@@ -13,19 +13,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    return FIXTURES
+from portraits import PORTRAIT
 
 
 @pytest.fixture(scope="session")
 def portrait_path() -> Path:
     """A public-domain studio portrait (225×275 JPEG) with one face."""
-    return FIXTURES / "congress_A000014.jpg"
+    return PORTRAIT
 
 
 @pytest.fixture(scope="session")

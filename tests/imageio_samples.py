@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms
+from portraits import EXAMPLES
 
-PORTRAIT = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
+PORTRAIT = EXAMPLES / "congress_A000014.jpg"
 
 
 def portrait_rgb() -> np.ndarray:

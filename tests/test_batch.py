@@ -19,8 +19,8 @@ from PIL import Image
 pytest.importorskip("ray")
 
 from deepflash_app.batch import manifest  # noqa: E402
+from portraits import EXAMPLES, path_of
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DEEPFLASH = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
 
 
@@ -33,12 +33,12 @@ def deepflash(*args: str | Path, timeout: float = 600) -> subprocess.CompletedPr
 def shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two portraits (one a 16-bit PNG with alpha), a truncated JPEG and a text file named like a photo."""
     folder = tmp_path_factory.mktemp("shoot")
-    shutil.copy(FIXTURES / "congress_A000014.jpg", folder / "a_portrait.jpg")
-    rgb = np.asarray(Image.open(FIXTURES / "flash_portrait.jpg").convert("RGB"))
+    shutil.copy(EXAMPLES / "congress_A000014.jpg", folder / "a_portrait.jpg")
+    rgb = np.asarray(Image.open(EXAMPLES / "flash_portrait.jpg").convert("RGB"))
     deep = rgb.astype(np.uint16) * 257
     alpha = np.full(rgb.shape[:2] + (1,), 50000, np.uint16)
     cv2.imwrite(str(folder / "b_deep.png"), cv2.cvtColor(np.concatenate([deep, alpha], axis=2), cv2.COLOR_RGBA2BGRA))
-    (folder / "c_truncated.jpg").write_bytes((FIXTURES / "congress_A000022.jpg").read_bytes()[:3000])
+    (folder / "c_truncated.jpg").write_bytes((EXAMPLES / "congress_A000022.jpg").read_bytes()[:3000])
     (folder / "d_not_a_photo.png").write_text("not an image")
     return folder
 
@@ -130,7 +130,7 @@ def test_ctrl_c_keeps_what_is_done_and_records_the_rest(tiny_weights: Path, tmp_
     shoot = tmp_path / "many"
     shoot.mkdir()
     for index in range(16):
-        shutil.copy(FIXTURES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
+        shutil.copy(EXAMPLES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
     out = tmp_path / "out"
     job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2", "--runner", "ray", "-q"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -145,7 +145,7 @@ def test_ctrl_c_keeps_what_is_done_and_records_the_rest(tiny_weights: Path, tmp_
     written = sorted(p.name for p in out.iterdir() if p.name != manifest.MANIFEST_NAME)
     assert written == sorted(name for name, record in records.items() if record.status == "done")
     assert {record.status for record in records.values()} <= {"done", "not run"}
-    expected = (FIXTURES / "congress_A000055.jpg").stat().st_size
+    expected = (EXAMPLES / "congress_A000055.jpg").stat().st_size
     for name in written:  # whole files: each decodes, none is a leftover temporary file
         with Image.open(out / name) as image:
             image.load()
@@ -175,7 +175,7 @@ USER_FLAGS = ("--strength", "0.4", "--background", "lift", "--no-red-eye", "--wh
 def options_shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("options-shoot")
     for name in ("congress_A000014.jpg", "red_eye_portrait.jpg"):
-        shutil.copy(FIXTURES / name, folder / name)
+        shutil.copy(path_of(name), folder / name)
     return folder
 
 
@@ -240,7 +240,7 @@ def test_the_staged_layout_applies_the_users_options(options_shoot: Path, proces
 def test_a_rerun_keeps_the_faces_and_seconds_of_photos_done_before(tiny_weights: Path, tmp_path: Path) -> None:
     shoot = tmp_path / "shoot"
     shoot.mkdir()
-    shutil.copy(FIXTURES / "congress_A000014.jpg", shoot / "a.jpg")
+    shutil.copy(EXAMPLES / "congress_A000014.jpg", shoot / "a.jpg")
     out = tmp_path / "out"
     first = deepflash("batch", shoot, "--out", out, "--weights", tiny_weights, "--runner", "here", "-q")
     assert first.returncode == 0, first.stderr
@@ -265,7 +265,7 @@ def test_a_background_batch_stops_on_sigint_or_sigterm_with_its_manifest(tiny_we
     shoot = tmp_path / "many"
     shoot.mkdir()
     for index in range(PHOTOS_TO_STOP):
-        shutil.copy(FIXTURES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
+        shutil.copy(EXAMPLES / "congress_A000055.jpg", shoot / f"p{index:02d}.jpg")
     out = tmp_path / "out"
     job = subprocess.Popen([*DEEPFLASH, "batch", str(shoot), "--out", str(out), "--weights", str(tiny_weights), "--cpus", "2",
                             "--runner", runner, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from deepflash_app.batch import manifest, resources, sources
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture()
@@ -19,7 +19,7 @@ def shoot(tmp_path: Path) -> Path:
     folder = tmp_path / "shoot"
     folder.mkdir()
     for name in ("b.jpg", "a.JPG", "c.png"):
-        shutil.copy(FIXTURES / "congress_A000014.jpg", folder / name)
+        shutil.copy(EXAMPLES / "congress_A000014.jpg", folder / name)
     (folder / "notes.txt").write_text("not a photo")
     (folder / ".hidden.jpg").write_bytes(b"")
     (folder / "sub").mkdir()
@@ -51,7 +51,7 @@ def test_uris_are_listed_through_pyarrow(shoot: Path) -> None:
 def test_plan_refuses_collisions_inputs_and_unknown_formats(shoot: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    shutil.copy(FIXTURES / "congress_A000014.jpg", other / "b.jpg")
+    shutil.copy(EXAMPLES / "congress_A000014.jpg", other / "b.jpg")
     (other / "x.unknown").write_bytes(b"")
     photos = [str(shoot / "b.jpg"), str(shoot / "b.jpg"), str(other / "b.jpg"), str(other / "x.unknown"), str(shoot / "c.png")]
     items, failures = sources.plan(photos, shoot)
@@ -144,9 +144,9 @@ def test_manifest_round_trips_and_counts(tmp_path: Path) -> None:
 def test_a_small_job_runs_here_and_writes_what_process_writes(tmp_path: Path, tiny_weights: Path) -> None:
     shoot = tmp_path / "small"
     shoot.mkdir()
-    shutil.copy(FIXTURES / "congress_A000014.jpg", shoot / "a.jpg")
-    shutil.copy(FIXTURES / "flash_portrait.jpg", shoot / "b.jpg")
-    (shoot / "c.jpg").write_bytes((FIXTURES / "congress_A000022.jpg").read_bytes()[:3000])
+    shutil.copy(EXAMPLES / "congress_A000014.jpg", shoot / "a.jpg")
+    shutil.copy(EXAMPLES / "flash_portrait.jpg", shoot / "b.jpg")
+    (shoot / "c.jpg").write_bytes((EXAMPLES / "congress_A000022.jpg").read_bytes()[:3000])
     command = [sys.executable, "-c", "from deepflash_app.cli import main; main()"]
     batch = subprocess.run([*command, "batch", str(shoot), "--out", str(tmp_path / "batch"), "--weights", str(tiny_weights), "-q"],
                            capture_output=True, text=True, timeout=600)

@@ -12,8 +12,9 @@ import torch
 import deepflash_core.encoding.bilateral as bilateral_module
 from deepflash_client.errors import DeepFlashError, InvalidOptionError
 from deepflash_core.encoding.bilateral import BilateralFilter, bilateral_filter, sigma_s_for, window_radius
+from portraits import STUDIO_PORTRAITS
 
-FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("congress_*.jpg"))
+FIXTURES = STUDIO_PORTRAITS
 
 
 def reference_bilateral(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:

@@ -18,9 +18,9 @@ from deepflash_client.options import Options
 from deepflash_core.network import weights as weights_module
 from deepflash_core.network.unet import FlashUNet, ModelConfig
 from deepflash_core.network.weights import ModelCard, save_model
+from portraits import EXAMPLES, FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAIT = FIXTURES / "congress_A000014.jpg"
+PORTRAIT = EXAMPLES / "congress_A000014.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_a_bad_input_fails_with_one_line_and_no_output(tmp_path: Path, weights: 
 def test_a_folder_processes_good_photos_and_reports_each_bad_one(tmp_path: Path, weights: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
-    for portrait in sorted(FIXTURES.glob("congress_*.jpg")):
+    for portrait in sorted(EXAMPLES.glob("congress_*.jpg")):
         (folder / portrait.name).write_bytes(portrait.read_bytes())
     BAD_FILES["empty"](folder)
     BAD_FILES["no-face"](folder)
@@ -111,7 +111,7 @@ def test_a_folder_processes_good_photos_and_reports_each_bad_one(tmp_path: Path,
     assert "Traceback" not in result.output
     failed = error_lines(result)
     assert sum("empty.jpg" in line for line in failed) == 1 and sum("wall.png" in line for line in failed) == 1
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in EXAMPLES.glob("congress_*.jpg"))
     assert "3 corrected, 2 failed" in result.stderr
 
 
@@ -165,7 +165,7 @@ def test_background_keep_leaves_the_backdrop_bit_identical_and_lift_brightens_it
 
 
 def test_one_output_file_for_several_inputs_is_a_usage_error(tmp_path: Path, weights: Path) -> None:
-    result = run("process", PORTRAIT, FIXTURES / "congress_A000022.jpg", "-o", tmp_path / "x.jpg", "--weights", weights)
+    result = run("process", PORTRAIT, EXAMPLES / "congress_A000022.jpg", "-o", tmp_path / "x.jpg", "--weights", weights)
     assert result.exit_code == 2 and "--out-dir" in result.output
 
 
@@ -287,7 +287,7 @@ def test_console_entry_point_says_one_line_on_success(tmp_path: Path, weights: P
     """The matte and the face mesh run natively; their start-up logging must not reach the user's terminal."""
     out = tmp_path / "studio.png"
     completed = subprocess.run(
-        [sys.executable, "-c", "from deepflash_app.cli import main; main()", "process", str(FIXTURES / "flash_portrait.jpg"),
+        [sys.executable, "-c", "from deepflash_app.cli import main; main()", "process", str(EXAMPLES / "flash_portrait.jpg"),
          "-o", str(out), "--weights", str(weights)],
         capture_output=True,
         text=True,

@@ -14,9 +14,9 @@ from deepflash_client.errors import ServerUnavailableError
 from deepflash_core.result import Result as Correction
 from server_helpers import free_port
 from test_cli import error_lines, no_installed_weights, run  # noqa: F401 (an autouse fixture)
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAIT = FIXTURES / "congress_A000014.jpg"
+PORTRAIT = EXAMPLES / "congress_A000014.jpg"
 
 
 def folder_of(tmp_path: Path, count: int, convert=None) -> Path:

@@ -21,15 +21,15 @@ from deepflash_core.network.unet import DirectUNet, FlashUNet, ModelConfig
 from deepflash_core.network.weights import ModelCard, save_model
 from deepflash_train import compare
 from deepflash_train.dataset import bilateral_image
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SIZE = 64
 
 
 def tiny_pairs(size: int) -> list[dict[str, torch.Tensor]]:
     """Fixture portraits as studio photos, a brighter, colder copy as the flash photo."""
     items = []
-    for path in sorted(FIXTURES.glob("congress_*.jpg"))[:3]:
+    for path in sorted(EXAMPLES.glob("congress_*.jpg"))[:3]:
         studio = cv2.resize(np.asarray(Image.open(path).convert("RGB")), (size, size), interpolation=cv2.INTER_AREA)
         studio = studio.astype(np.float32) / 255.0
         flash = np.clip(studio * np.float32([1.2, 1.25, 1.35]) + 0.05, 0, 1).astype(np.float32)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,8 @@ from deepflash_client.options import Options
 from deepflash_core.detection.detect import Detection, detect
 from deepflash_core.pipeline import Pipeline
 from test_pipeline import random_pipe  # noqa: F401  (fixture)
+from portraits import path_of
 
-FIXTURES = Path(__file__).parent / "fixtures"
 # Photo and options: red pupils, glasses with glare, a plain portrait in the other modes.
 CASES = [
     ("red_eye_portrait.jpg", Options(with_matte=True)),
@@ -28,7 +27,7 @@ CASES = [
 
 
 def photo(name: str) -> np.ndarray:
-    return np.asarray(Image.open(FIXTURES / name).convert("RGB"))
+    return np.asarray(Image.open(path_of(name)).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def detected_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> list[Detecti
         "from PIL import Image\n"
         "from deepflash_core.detection.detect import detect\n"
         "from deepflash_client.options import Options\n"
-        f"cases = {[(str(FIXTURES / name), options.to_dict()) for name, options in CASES]!r}\n"
+        f"cases = {[(str(path_of(name)), options.to_dict()) for name, options in CASES]!r}\n"
         "found = [detect(np.asarray(Image.open(path).convert('RGB')), Options(**options)) for path, options in cases]\n"
         "assert 'torch' not in sys.modules, 'detection imported torch'\n"
         f"pickle.dump(found, open({str(out)!r}, 'wb'))\n"

@@ -19,8 +19,9 @@ from deepflash_core.network.unet import FlashUNet, ModelConfig
 from deepflash_train.dataset import bilateral_image
 from deepflash_train.evaluate import Scores, evaluate_batches, format_table, run_evaluation
 from deepflash_train.real_pairs import RealPairsError, align_studio_to_flash, find_pairs, load_real_pair
+from portraits import EXAMPLES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "congress_A000014.jpg"
+FIXTURE = EXAMPLES / "congress_A000014.jpg"
 
 
 def _rgb() -> np.ndarray:

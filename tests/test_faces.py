@@ -17,9 +17,9 @@ from deepflash_core.detection.faces import (
     landmarks_look_like_a_face,
     whole_image_face,
 )
+from portraits import STUDIO_PORTRAITS
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAITS = sorted(FIXTURES.glob("congress_*.jpg"))
+PORTRAITS = STUDIO_PORTRAITS
 LANDMARK_COUNTS = {
     "chin": 17,
     "left_eyebrow": 5,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,12 +17,12 @@ from deepflash_core.look import Look, describe
 from deepflash_core.look.axes import FaceAxes
 from deepflash_core.look.presets import load_preset, preset_names, requested_look
 from deepflash_core.look.transfer import apply_transform, plan_transform
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def photo(name: str = "congress_A000022.jpg") -> np.ndarray:
-    return np.asarray(Image.open(FIXTURES / name).convert("RGB"))
+    return np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")

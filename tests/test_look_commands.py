@@ -20,9 +20,9 @@ from deepflash_core.pipeline import Pipeline
 from deepflash_core.result import Result as Correction
 from test_cli import error_lines, no_installed_weights, run  # noqa: F401 (an autouse fixture)
 from test_pipeline import portrait, portrait_on_noise, random_pipe  # noqa: F401 (fixtures)
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAIT = FIXTURES / "congress_A000022.jpg"
+PORTRAIT = EXAMPLES / "congress_A000022.jpg"
 
 
 def recorded_options(monkeypatch) -> list[Options]:
@@ -46,7 +46,7 @@ def test_look_prints_the_numbers_and_saves_a_preset_with_its_sources(tmp_path: P
     look = json.loads(result.stdout)
     assert list(look) == list(LOOK_NAMES)
     saved = tmp_path / "mine.json"
-    result = run("look", PORTRAIT, FIXTURES / "congress_A000055.jpg", "--save", saved, "--keep", "white_a",
+    result = run("look", PORTRAIT, EXAMPLES / "congress_A000055.jpg", "--save", saved, "--keep", "white_a",
                  "--licence", "public domain", "--attribution", "US GPO", "--description", "two portraits")
     assert result.exit_code == 0, result.output
     preset = read_preset(saved)
@@ -78,7 +78,7 @@ def test_looks_lists_every_preset_and_marks_the_default() -> None:
 @pytest.mark.parametrize("given", ["keep-colour", "reference"])
 def test_process_sends_the_chosen_look_in_the_options(tmp_path: Path, monkeypatch, given: str) -> None:
     seen = recorded_options(monkeypatch)
-    value = FIXTURES / "congress_A000055.jpg" if given == "reference" else given
+    value = EXAMPLES / "congress_A000055.jpg" if given == "reference" else given
     result = run("process", PORTRAIT, "-o", tmp_path / "out.jpg", "--look", value)
     assert result.exit_code == 0, result.output
     if given == "reference":

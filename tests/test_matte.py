@@ -12,12 +12,12 @@ from PIL import Image
 from deepflash_client.errors import InvalidOptionError, WeightsError
 from deepflash_core.detection import mediapipe_models
 from deepflash_core.matte import refine
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def portrait(name: str = "congress_A000014.jpg") -> np.ndarray:
-    return np.asarray(Image.open(FIXTURES / name).convert("RGB"))
+    return np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from deepflash_client.options import LOOK_AS_SHOT, Options
 from deepflash_core.network.unet import FlashUNet, ModelConfig
 from deepflash_core.network.weights import ModelCard, save_model
 from deepflash_core.pipeline import Pipeline, Result
+from portraits import EXAMPLES, FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAITS = sorted(FIXTURES.glob("congress_*.jpg"))
+PORTRAITS = sorted(EXAMPLES.glob("congress_*.jpg"))
 CONSTANT_OUTPUT = 0.6  # network output y everywhere -> correction D = 2y - 1 = 0.2
 CORRECTION = 2 * CONSTANT_OUTPUT - 1
 # The network's part alone: the photo's own look, so the global look stage changes nothing.

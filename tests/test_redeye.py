@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +14,12 @@ from deepflash_core.eyes.glare import reduce_glare
 from deepflash_core.eyes.redeye import is_glowing
 from deepflash_core.eyes.stage import fix_eyes, fix_face_eyes
 from deepflash_core.eyes.pupil_glow import PUPIL_REACH, find_glow
+from portraits import path_of
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def load(name: str) -> np.ndarray:
-    return np.asarray(Image.open(FIXTURES / name).convert("RGB"))
+    return np.asarray(Image.open(path_of(name)).convert("RGB"))
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from deepflash_client.options import LOOK_NAMES, Options
 from deepflash_client.zmq_client import DeepFlashClient
 from deepflash_core.look.reference import describe_reference
 from server_helpers import running_server, server_environment, wait_until_ready
+from portraits import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE = FIXTURES / "congress_A000055.jpg"
+REFERENCE = EXAMPLES / "congress_A000055.jpg"
 
 
 def rgb(path: Path) -> np.ndarray:

@@ -16,6 +16,7 @@ from deepflash_train.renderer.flash import flash_light
 from deepflash_train.renderer.geometry import normals
 from deepflash_train.renderer.params import GLARE_PROBABILITY, RED_EYE_PROBABILITY
 from deepflash_train.renderer.shading import LUMA, srgb_to_linear
+from portraits import EXAMPLES, FIXTURES
 
 def _face_of(rgb_u8: np.ndarray) -> Face:
     face = detect_faces(rgb_u8)[0]
@@ -260,15 +261,15 @@ def test_given_matte_is_used(portrait) -> None:
     assert math.isfinite(float(FlashRenderer().render_prepared(ctx, np.random.default_rng(0))[0].sum()))
 
 
-def test_demo_fixture_is_reproduced_by_its_script(tmp_path, fixtures_dir) -> None:
+def test_demo_fixture_is_reproduced_by_its_script(tmp_path) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_fixture", fixtures_dir / "make_fixture.py")
+    spec = importlib.util.spec_from_file_location("make_fixture", FIXTURES / "make_fixture.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "flash.jpg"
     module.make_fixture(out=out)
-    committed = np.asarray(Image.open(fixtures_dir / "flash_portrait.jpg"), dtype=np.float32) / 255
+    committed = np.asarray(Image.open(EXAMPLES / "flash_portrait.jpg"), dtype=np.float32) / 255
     again = np.asarray(Image.open(out), dtype=np.float32) / 255
     assert again.shape == committed.shape
     assert float(np.abs(again - committed).mean()) < 0.02  # same render up to JPEG and landmark jitter
@@ -305,11 +306,11 @@ def test_awkward_inputs_still_render(portrait, case) -> None:
     assert np.isfinite(flash).all() and flash.min() >= 0 and flash.max() <= 1
 
 
-def test_glasses_are_detected_and_mirror_the_flash(fixtures_dir, context) -> None:
+def test_glasses_are_detected_and_mirror_the_flash(context) -> None:
     renderer = FlashRenderer()
     scores = {}
     for name in ("congress_A000014.jpg", "congress_A000055.jpg"):  # with and without glasses
-        rgb = np.asarray(Image.open(fixtures_dir / name).convert("RGB"))
+        rgb = np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
         scores[name] = renderer.prepare(rgb.astype(np.float32) / 255, _face_of(rgb)).glasses
     assert scores == {"congress_A000014.jpg": True, "congress_A000055.jpg": False}
 

@@ -24,9 +24,9 @@ from deepflash_train.landmarks import build_landmark_cache
 from deepflash_train.loop import make_model, train, train_step
 from deepflash_train.objective import loss as objective_loss
 from deepflash_train.split import SPLIT_CSV, person_of, read_split, split_by_person
+from portraits import EXAMPLES, STUDIO_PORTRAITS
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PORTRAITS = sorted(p.name for p in FIXTURES.glob("congress_*.jpg"))
+PORTRAITS = [path.name for path in STUDIO_PORTRAITS]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,7 +44,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("portraits")
     (root / "congress_225x275").mkdir()
     for name in PORTRAITS:
-        shutil.copy(FIXTURES / name, root / "congress_225x275" / name.removeprefix("congress_"))
+        shutil.copy(EXAMPLES / name, root / "congress_225x275" / name.removeprefix("congress_"))
     files = [f"congress_225x275/{name.removeprefix('congress_')}" for name in PORTRAITS]
     with open(root / "split.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -311,7 +311,7 @@ def test_portrait_folder_comes_from_the_argument_or_the_environment(tmp_path: Pa
         portraits_root(tmp_path / "missing")
     monkeypatch.setenv(PORTRAITS_ENV, str(tmp_path))
     assert portraits_root(None) == tmp_path
-    assert portraits_root(FIXTURES) == FIXTURES
+    assert portraits_root(EXAMPLES) == EXAMPLES
 
 
 def test_evaluation_does_not_import_the_training_loop() -> None:

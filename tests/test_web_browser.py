@@ -27,6 +27,7 @@ from deepflash_core.network.weights import DEFAULT_WEIGHTS  # noqa: E402
 from deepflash_web.app import build_app, launch_app  # noqa: E402
 from deepflash_web.looks import REFERENCE, look_choices  # noqa: E402
 from deepflash_web.service import CorrectionService  # noqa: E402
+from portraits import EXAMPLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
 
@@ -167,14 +168,14 @@ def test_webcam_snapshot_is_corrected_as_a_whole_image(page_url: str, webcam_pag
     assert "whole image" in page.inner_text("#summary")
 
 
-def test_a_new_photo_clears_the_previous_result(page_url: str, browser_page, fixtures_dir: Path) -> None:
+def test_a_new_photo_clears_the_previous_result(page_url: str, browser_page) -> None:
     page = browser_page
     page.goto(page_url)
-    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000022.jpg"))
+    page.set_input_files("#photo input[type=file]", str(EXAMPLES / "congress_A000022.jpg"))
     page.wait_for_selector("#photo img", state="visible")
     page.click("#correct")
     page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)
-    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000055.jpg"))
+    page.set_input_files("#photo input[type=file]", str(EXAMPLES / "congress_A000055.jpg"))
     page.wait_for_function(NO_RESULT_SHOWN, timeout=TIMEOUT_MS)
 
 
@@ -199,13 +200,13 @@ def test_an_error_is_headed_by_its_reason_and_examples_are_labelled(page_url: st
 
 
 def test_a_reference_upload_becomes_the_look_a_bad_one_is_one_line_and_the_sweep_shows_every_look(
-        page_url: str, browser_page, fixtures_dir: Path, tmp_path: Path) -> None:
+        page_url: str, browser_page, tmp_path: Path) -> None:
     page = browser_page
     page.goto(page_url)
-    page.set_input_files("#photo input[type=file]", str(fixtures_dir / "congress_A000014.jpg"))
+    page.set_input_files("#photo input[type=file]", str(EXAMPLES / "congress_A000014.jpg"))
     page.wait_for_selector("#photo img", state="visible")
     grey = tmp_path / "grey_studio.jpg"
-    Image.open(fixtures_dir / "congress_A000055.jpg").convert("L").save(grey)
+    Image.open(EXAMPLES / "congress_A000055.jpg").convert("L").save(grey)
     page.set_input_files("#reference input[type=file]", str(grey))
     page.wait_for_selector("#reference img", state="visible")
     reference_label = next(label for label, value in look_choices() if value == REFERENCE)
@@ -215,7 +216,7 @@ def test_a_reference_upload_becomes_the_look_a_bad_one_is_one_line_and_the_sweep
                                    timeout=TIMEOUT_MS)
     assert title.inner_text() == "grey_studio.jpg: The reference is greyscale; a look is taken from a colour photo."
     assert page.evaluate(NO_RESULT_SHOWN)  # nothing was corrected toward a preset instead
-    page.set_input_files("#reference input[type=file]", str(fixtures_dir / "congress_A000055.jpg"))
+    page.set_input_files("#reference input[type=file]", str(EXAMPLES / "congress_A000055.jpg"))
     page.click("#sweep")
     page.wait_for_function(f"""() => [...document.querySelectorAll('#look-sweep img')]
         .filter(image => image.complete && image.naturalWidth > 0).length === {len(look_choices())}""",

@@ -20,11 +20,11 @@ from deepflash_core.look.presets import preset_names  # noqa: E402
 from deepflash_core.look.reference import describe_reference  # noqa: E402
 from test_web_options import Recording, client, recording  # noqa: E402,F401 (fixtures)
 from deepflash_web.looks import REFERENCE, look_choices  # noqa: E402
+from portraits import EXAMPLES
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE_PORTRAIT = FIXTURES / "congress_A000055.jpg"
+REFERENCE_PORTRAIT = EXAMPLES / "congress_A000055.jpg"
 
 
 def with_look(client: Client, photo: Path, look: str, reference: Path | None = None) -> tuple:

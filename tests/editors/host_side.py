@@ -22,11 +22,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from deepflash_app.examples import FOLDER as EXAMPLES  # noqa: E402
 from deepflash_client.options import Options  # noqa: E402
 from deepflash_client.zmq_client import DeepFlashClient  # noqa: E402
 
-PORTRAIT = REPO / "tests" / "fixtures" / "congress_A000014.jpg"
-REFERENCE = REPO / "tests" / "fixtures" / "congress_A000055.jpg"  # another person's portrait: the look's reference
+PORTRAIT = EXAMPLES / "congress_A000014.jpg"
+REFERENCE = EXAMPLES / "congress_A000055.jpg"  # another person's portrait: the look's reference
 PRESET = "warm-studio"  # a preset that is not the default (DEFAULT_LOOK)
 SELECTION = (40, 30, 120, 150)  # x, y, width, height: covers the face of PORTRAIT
 MOVED_TO = (60, 40)  # the "moved" case's layer offset: the layer then extends past the canvas
