@@ -211,3 +211,14 @@ def test_asking_for_a_key_from_one_side_moves_the_modelling_that_way(studio, sid
     assert describe(output, face).key_x - own.key_x == pytest.approx(side, abs=0.25)
     assert plan_transform(own, wanted, FaceAxes.of(face)).key_turn == (side, 0.0)
     assert plan_transform(own, wanted).is_identity  # without the face's frame the modelling is left alone
+
+
+def test_a_white_reference_coloured_like_skin_leaves_the_photos_colour_alone(studio):
+    pixels, face = studio
+    own = dataclasses.replace(describe(pixels, face), white_a=11.7, white_b=17.5)  # the "white" read was skin
+    transform = plan_transform(own, requested_look("neutral-studio"))
+    assert transform.white_from == transform.white_to
+    assert transform.chroma_gain == 1.0 and transform.hue_turn_deg == 0.0
+    # A white the eyes give keeps the colour move.
+    trusted = dataclasses.replace(own, white_a=-3.6, white_b=6.2)
+    assert plan_transform(trusted, requested_look("neutral-studio")).white_to != (-3.6, 6.2)

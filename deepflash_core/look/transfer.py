@@ -49,6 +49,8 @@ HUE_LIMIT_DEG = 75.0
 HUE_WIDTH_DEG = 40.0
 # A skin paler than this (C*ab, from the white) has no colour to scale: a greyscale photo stays grey.
 MIN_CHROMA = 3.0
+# A white reference more coloured than this (C*ab) is not a white: the eye whites were not found.
+WHITE_MAX_CHROMA = 12.0
 # Chroma rolls off above this (C*ab): saturated clothes are not pushed out of gamut.
 CHROMA_KNEE = 60.0
 # The most the modelling moves (stops across the face), and how far from the eyes the key's ramp runs (face
@@ -152,7 +154,13 @@ def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> 
     face_left = target.face_lightness - (gain * own.face_lightness + offset)
     offset += float(np.clip(FACE_FOLLOW * face_left, -FACE_BAND, FACE_BAND))
     chroma_gain, turn = 1.0, 0.0
-    if own.face_chroma >= MIN_CHROMA and target.face_chroma >= MIN_CHROMA:
+    white_from, white_to = (own.white_a, own.white_b), (target.white_a, target.white_b)
+    if np.hypot(*white_from) > WHITE_MAX_CHROMA:
+        # No light is that coloured at the eye whites: the reference read was skin (glasses, a small face).
+        # Measured from it, every colour would be pushed away from the skin's hue (brown hair turned teal), so
+        # the photo keeps its colour and only its lightness and modelling move.
+        white_to = white_from
+    elif own.face_chroma >= MIN_CHROMA and target.face_chroma >= MIN_CHROMA:
         chroma_gain = float(np.clip(target.face_chroma / own.face_chroma, *CHROMA_GAIN_RANGE))
         turn = (target.face_hue - own.face_hue + 180.0) % 360.0 - 180.0
         turn = float(np.clip(turn, -HUE_LIMIT_DEG, HUE_LIMIT_DEG))
@@ -160,8 +168,7 @@ def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> 
         chroma_gain = 1.0
     key_turn = (float(np.clip(target.key_x - own.key_x, -KEY_LIMIT, KEY_LIMIT)),
                 float(np.clip(target.key_y - own.key_y, -KEY_LIMIT, KEY_LIMIT)))
-    return LookTransform(gain, offset, (own.white_a, own.white_b), (target.white_a, target.white_b),
-                         chroma_gain, turn, own.face_hue, key_turn, axes)
+    return LookTransform(gain, offset, white_from, white_to, chroma_gain, turn, own.face_hue, key_turn, axes)
 
 
 def mapped_rgb(rgb: np.ndarray, transform: LookTransform, origin: tuple[float, float] = (0, 0),
