@@ -107,7 +107,7 @@ def test_the_reference_look_without_a_reference_and_an_unknown_look_are_refused(
 
 def test_the_sweep_shows_the_photo_small_under_every_look_and_the_references(client: Client, recording: Recording) -> None:
     # A flash photo whose eye whites the look reads: each preset moves its colour its own way.
-    portrait_path = FIXTURES / "flash_portrait.jpg"
+    portrait_path = EXAMPLES / "flash_portrait.jpg"
     sweep = client.predict(handle_file(str(portrait_path)), 1.0, "faces", "keep", True, None, api_name="/look_sweep")
     values = [value for _, value in look_choices() if value != REFERENCE]
     assert len(sweep) == len(values)  # every look but the reference's, which needs a portrait
