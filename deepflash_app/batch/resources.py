@@ -30,14 +30,15 @@ WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 # What deciding between Ray and this process assumes: one core's CPU seconds per photo, fixed plus per
-# megapixel (decode, every stage of the pipeline, encode: `benchmarks/bench_batch.py --stages`), Ray's
-# fixed cost on one machine beyond the in-process loop's (its first photo 11-18 s after the start against 1.6-1.8 s,
-# plus ~1.5 s stopping, on the 2-core development machine shared with other work: `benchmarks/
-# bench_batch.py`), and how much of a core each further process gets (two processes on alternate halves
-# of the photos ran 1.77x one on two cores: cache and memory bandwidth are shared).
-PHOTO_SECONDS = 0.06
-MEGAPIXEL_SECONDS = 0.04
-RAY_FIXED_SECONDS = 15.0
+# megapixel (decode, every stage of the pipeline, encode: `benchmarks/bench_batch.py --stages` gave 0.61 s
+# at 2 MP and 1.50 s at 12 MP), Ray's fixed cost on one machine beyond the in-process loop's (on the 2-core
+# development machine shared with other work: ray.init 20-30 s and two actors importing torch 16-22 s at
+# load average 13, a first photo 11-18 s after the start at lighter load, ~1.5 s to stop), and how much of a
+# core each further process gets (two processes on alternate halves of the photos ran 1.77x one on two
+# cores: cache and memory bandwidth are shared).
+PHOTO_SECONDS = 0.4
+MEGAPIXEL_SECONDS = 0.09
+RAY_FIXED_SECONDS = 30.0
 CORE_EFFICIENCY = 0.85
 # A photo whose size is not known before it is read (a URI): assume a phone's.
 UNKNOWN_MEGAPIXELS = 12.0
