@@ -160,3 +160,17 @@ def test_a_small_job_runs_here_and_writes_what_process_writes(tmp_path: Path, ti
     for name in ("a.jpg", "b.jpg"):
         assert (tmp_path / "batch" / name).read_bytes() == (tmp_path / "process" / name).read_bytes(), name
     assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == ["a.jpg", "b.jpg", manifest.MANIFEST_NAME]
+
+
+def test_the_batch_command_gives_its_caller_back_its_signal_handlers(tmp_path) -> None:
+    """A batch run inside another program (a test, a script) leaves SIGINT and SIGTERM as it found them, so a
+    process that program forks later still ends on SIGTERM."""
+    import signal
+
+    from deepflash_app.commands import batch
+
+    before = batch._signal_handlers()
+    batch._stop_on_signals(at_once=False)
+    assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
+    batch._restore_signal_handlers(before)
+    assert batch._signal_handlers() == before

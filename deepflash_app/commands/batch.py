@@ -93,19 +93,26 @@ def batch(
     finished = {item.source: Record(item.source, item.target, SKIPPED, *earlier.get(item.source, (0, 0.0)))
                 for item in done}
     outcome = ""
-    if todo:
-        chosen = _choose_runner(runner, todo, address, cpus)
-        _say(f"{len(todo)} photo{'s' if len(todo) > 1 else ''} {chosen.reason}.")
-        if chosen.on_ray:
-            _require_ray()
-            outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
-        else:
-            outcome = _run_here(todo, settings, out_dir, finished)
-    records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
-    manifest.write(records, manifest_path)
-    counts = manifest.summary(records)
-    stopped = f", {counts[NOT_RUN]} not run (stopped)" if counts[NOT_RUN] else ""
-    _say(f"{counts['done']} corrected, {counts[SKIPPED]} already done, {counts[FAILED]} failed{stopped}; record in {manifest_path}")
+    handlers = _signal_handlers()
+    try:
+        if todo:
+            chosen = _choose_runner(runner, todo, address, cpus)
+            _say(f"{len(todo)} photo{'s' if len(todo) > 1 else ''} {chosen.reason}.")
+            if chosen.on_ray:
+                _require_ray()
+                outcome = _run(todo, settings, out_dir, address, cpus, quiet, stats, finished)
+            else:
+                outcome = _run_here(todo, settings, out_dir, finished)
+        records = refusals + [finished.get(item.source) or _unreported(item) for item in items]
+        manifest.write(records, manifest_path)
+        counts = manifest.summary(records)
+        stopped = f", {counts[NOT_RUN]} not run (stopped)" if counts[NOT_RUN] else ""
+        _say(f"{counts['done']} corrected, {counts[SKIPPED]} already done, {counts[FAILED]} failed{stopped}; "
+             f"record in {manifest_path}")
+    finally:
+        # A caller that runs the command in its own process (a test, a script) gets its handlers back: a
+        # process it forks later must still end on SIGTERM.
+        _restore_signal_handlers(handlers)
     if outcome == INTERRUPTED:
         sys.exit(130)
     if outcome:
@@ -208,6 +215,20 @@ _SIGNALLED = threading.Event()
 """Set by Ctrl-C or SIGTERM while photos are corrected in this process: the loop stops after the current one."""
 
 
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+
+def _signal_handlers() -> dict[int, object]:
+    """The handlers of the signals that stop a job, as they are now."""
+    return {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+
+
+def _restore_signal_handlers(handlers: dict[int, object]) -> None:
+    for number, handler in handlers.items():
+        if handler is not None:  # None: a handler not installed from Python, which cannot be put back
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+
 def _stop_on_signals(at_once: bool) -> None:
     """Ctrl-C and SIGTERM stop the job as Ctrl-C does (what is done is kept, the manifest and the summary are
     written), also in a script's background job, which the shell starts with SIGINT ignored.
@@ -221,9 +242,9 @@ def _stop_on_signals(at_once: bool) -> None:
             raise KeyboardInterrupt
         _SIGNALLED.set()
 
-    for name in ("SIGINT", "SIGTERM"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
+    _SIGNALLED.clear()
+    for number in _STOP_SIGNALS:
+        signal.signal(number, stop)
 
 
 def _unreported(item: Item) -> Record:
