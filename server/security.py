@@ -83,12 +83,8 @@ def check_private(secret_file: Path) -> None:
     Raises:
         InvalidOptionError: naming the file, its mode and the chmod that fixes it.
     """
-    if os.name == "nt":
-        return
-    mode = stat.S_IMODE(secret_file.stat().st_mode)
-    if mode & 0o077:
-        raise InvalidOptionError(f"Refusing to use the secret key {secret_file}: other users can access it "
-                                 f"(mode {mode:04o}); run `chmod 600 {secret_file}`.")
+    _refuse_mode(secret_file, 0o077, 0o600, f"Refusing to use the secret key {secret_file}: other users can "
+                 "access it")
 
 
 def check_not_writable_by_others(folder: Path) -> None:
@@ -98,12 +94,16 @@ def check_not_writable_by_others(folder: Path) -> None:
     Raises:
         InvalidOptionError: naming the folder, its mode and the chmod that fixes it.
     """
+    _refuse_mode(folder, 0o022, 0o700, f"Refusing the client keys in {folder}: other users can add keys there")
+
+
+def _refuse_mode(path: Path, forbidden: int, fix: int, why: str) -> None:
+    """Raise InvalidOptionError (``why``, the mode, the chmod to ``fix``) when ``path``'s mode has ``forbidden`` bits."""
     if os.name == "nt":
         return
-    mode = stat.S_IMODE(folder.stat().st_mode)
-    if mode & 0o022:
-        raise InvalidOptionError(f"Refusing the client keys in {folder}: other users can add keys there "
-                                 f"(mode {mode:04o}); run `chmod 700 {folder}`.")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & forbidden:
+        raise InvalidOptionError(f"{why} (mode {mode:04o}); run `chmod {fix:o} {path}`.")
 
 
 def enable_curve(context: zmq.Context, socket: zmq.Socket, curve_dir: Path) -> ThreadAuthenticator:
