@@ -4,7 +4,8 @@ The correction has two parts (:mod:`deepflash_core.look`): a global colour and e
 photo's own look to the requested one, then the network, conditioned on the requested look, for what is
 local (shine, hard shadows, falloff, the key light). Training mirrors it: the requested look is the
 target's own, measured by the same descriptor the pipeline uses, and the network reads the flash render after
-the same global transform toward it (through the subject matte, as the pipeline applies it). An identity pair
+the same global transform toward it (through the subject matte and in the face's own frame, as the pipeline
+applies it: the key light's move is part of it, so the network learns only what the global move leaves). An identity pair
 (the target as input) asks for its own look: the transform is then no change, and so should the network be.
 """
 
@@ -37,10 +38,12 @@ def look_pair(flash: np.ndarray, target: np.ndarray, face: Face, matte: np.ndarr
         ``(moved, condition)``: the flash taken to the target's look (float32, same shape) and the
         target's look as the network's condition vector (float32, one number per look field in [-1, 1]).
     """
+    from deepflash_core.look.axes import FaceAxes
     from deepflash_core.look.descriptor import describe
     from deepflash_core.look.transfer import apply_transform, plan_transform
 
     wanted = describe(target, face)
     moved = flash.copy()
-    apply_transform(flash, moved, plan_transform(describe(flash, face), wanted), matte.astype(np.float32))
+    transform = plan_transform(describe(flash, face), wanted, FaceAxes.of(face))
+    apply_transform(flash, moved, transform, matte.astype(np.float32))
     return moved, (mirrored(wanted) if flip else wanted).as_condition()

@@ -173,3 +173,23 @@ def test_a_flipped_pair_asks_for_the_key_light_on_the_other_side(portrait) -> No
     assert flipped.look[key_x] == pytest.approx(-plain.look[key_x], abs=1e-6)
     others = [i for i in range(len(plain.look)) if i != key_x]
     np.testing.assert_allclose(flipped.look[others], plain.look[others])
+
+
+def test_the_look_input_carries_the_key_lights_move_as_the_pipeline_does(portrait) -> None:
+    """The network reads the flash after the whole global move, key light included (the pipeline's order)."""
+    from deepflash_core.look.axes import FaceAxes
+    from deepflash_core.look.descriptor import describe
+    from deepflash_train.dataset import face_from_points
+    from deepflash_train.look_input import look_pair
+
+    rgb, marks = portrait
+    face = face_from_points(marks.landmarks, marks.box, (0, 0, rgb.shape[1], rgb.shape[0]))
+    flash = rgb.astype(np.float32) / 255.0
+    across, _ = FaceAxes.of(face).grid(0, 0, rgb.shape[1], rgb.shape[0])
+    # The same photo with the key light moved to the image's right: one stop across the face.
+    target = np.clip(flash * np.exp2(np.clip(across, -0.6, 0.6))[..., None], 0.0, 1.0).astype(np.float32)
+    matte = np.ones(rgb.shape[:2], np.float32)
+    moved, _ = look_pair(flash, target, face, matte)
+    own, wanted, got = (describe(image, face).key_x for image in (flash, target, moved))
+    assert wanted > own + 0.5
+    assert abs(got - wanted) < 0.5 * abs(own - wanted), (own, wanted, got)
