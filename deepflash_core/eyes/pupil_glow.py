@@ -65,12 +65,19 @@ RED_LEVEL = 0.3
 REDDER = 0.10
 BRIGHTER = 0.45
 RING = (0.12, 0.18, 0.6)  # warmth, and redness or luma
+# A ring's pixels lie in this band (iris radii) in at least this share of the directions (of
+# ``SECTORS``) in which the band is seen: a crescent goes half way round, a lid line or a corner does not.
+RING_BAND = (0.15, 0.9)
+RING_COVER = 0.5
+SECTORS = 12
 # A glow around a middle at least this bright (in the eye's footing) has a pale core.
 PALE_CORE = 0.8
 PALE_REACH = 0.8
 # A glowing pixel's red over the iris edge's (``IRIS_EDGE``); the least share of the iris circle a
 # ring glow leaves seen around it; the least share of the middle a glow covers.
 OVER_IRIS = 1.15
+# The glow's warmth is this percentile over its pixels (its warm part; a pale core is neutral).
+STRENGTH_PERCENTILE = 75
 AROUND_SEEN = 0.1
 MIDDLE_COVER = 0.5
 # The catchlight: bright, near-neutral pixels (blue at least this share of red: JPEG and blur tint
@@ -89,7 +96,7 @@ class PupilGlow:
         region: bool mask of the glowing pupil (holes filled) over the window.
         catchlight: bool mask of the catchlight over the window (kept by a fix).
         share: glowing pixels over the iris circle's area (0 when none reach the middle).
-        strength: mean warmth of the glowing pixels above the iris ring's.
+        strength: warmth of the glowing pixels (75th percentile: a pale core is neutral) above the sclera's.
         level: a natural dark pupil's level in the image's float units (the eye's black level).
     """
 
@@ -192,12 +199,11 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
         if hole.any() and np.median(luma[hole]) >= PALE_CORE:
             region = enclosing & iris
     ringed = not region.any()
-    if ringed:  # a ring around a dark middle: only a strong glow
-        ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris
-        region = _fill_holes(ring) & middle
-        region = ring & np.isin(cv2.connectedComponents(ring.astype(np.uint8), connectivity=8)[1], _enclosing(ring, middle)) if region.any() else region
-    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black)
     filled = _fill_holes(region) & iris
+    if ringed:  # a ring or a crescent around a dark middle: only a strong glow, going around the centre
+        ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris & (distance <= RING_BAND[1] * eye.radius)
+        region, filled = _ring(ring, near & ~catchlight, xs - eye.centre[0], ys - eye.centre[1], distance, eye.radius)
+    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black)
     # The glow covers the middle of the pupil (a lit lid line or the eye's corner only touch it).
     if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
         return empty, blob
@@ -208,7 +214,24 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     sclera = opening & (distance > SCLERA_FROM * eye.radius)
     base = float(np.median(warm[sclera])) if sclera.sum() >= 4 else 0.0
     share = float(region.sum()) / (np.pi * eye.radius**2)
-    return PupilGlow(window, filled, catchlight, share, float(warm[region].mean()) - base, black), blob
+    # The warm part of the glow: a pale core or a catchlight grown by blur is neutral, the glow around it is not.
+    strength = float(np.percentile(warm[region & ~catchlight], STRENGTH_PERCENTILE)) if (region & ~catchlight).any() else 0.0
+    return PupilGlow(window, filled, catchlight, share, strength - base, black), blob
+
+
+def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, distance: np.ndarray,
+          radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ring glow's pixels and the pupil it bounds: the disc out to the ring's outer edge, its dark
+    centre included. Both empty unless the ring's pixels lie around the centre (at least
+    ``RING_COVER`` of the directions in which the eye opening shows the pupil's band)."""
+    band = seen & (distance >= RING_BAND[0] * radius) & (distance <= RING_BAND[1] * radius)
+    sector = ((np.arctan2(dy, dx) + np.pi) * (SECTORS / (2 * np.pi))).astype(np.int32) % SECTORS
+    visible = np.bincount(sector[band], minlength=SECTORS) > 0
+    lit = np.bincount(sector[ring & band], minlength=SECTORS) > 0
+    if not visible.any() or lit.sum() < RING_COVER * visible.sum():
+        return np.zeros_like(ring), np.zeros_like(ring)
+    disc = seen & (distance <= np.percentile(distance[ring], 90) + 0.5)
+    return ring & disc, disc
 
 
 def _enclosing(ring: np.ndarray, middle: np.ndarray) -> np.ndarray:
