@@ -83,3 +83,31 @@ def test_the_person_is_found_and_the_backdrop_left_out(portrait_path) -> None:
 @pytest.mark.parametrize("name", ["face_detection_short_range.tflite", "iris_landmark.tflite"])
 def test_each_model_loads_once(name: str) -> None:
     assert mediapipe_models.net(name) is mediapipe_models.net(name)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_the_mesh_sees_the_crops_darkest_channel_shrunk(portrait_path, monkeypatch, dtype) -> None:
+    from deepflash_core.detection import face_mesh
+    from deepflash_core.detection.faces import detect_faces
+    from deepflash_core.pixels import PIXEL_SCALE, to_uint8
+
+    rgb = np.asarray(Image.open(portrait_path).convert("RGB"))
+    big = cv2.resize(rgb, (rgb.shape[1] * 4, rgb.shape[0] * 4), interpolation=cv2.INTER_CUBIC)  # crop > MESH_SIDE
+    big = big.astype(np.float32) / 255 if dtype == np.float32 else big.astype(dtype) * int(PIXEL_SCALE[np.dtype(dtype)] // 255)
+    face = detect_faces(big)[0]
+    if dtype == np.float32:  # a NaN channel makes a pixel's darkest value what min() makes of it
+        big[(face.box[1] + face.box[3]) // 2, (face.box[0] + face.box[2]) // 2, 1] = np.nan
+    seen = []
+    monkeypatch.setattr(face_mesh.mesh_models, "face_mesh", lambda crop: seen.append(crop))
+    face_mesh.find_eyes(big, face)
+    x0, y0, x1, y1 = face.crop
+    crop = big[max(y0, 0) : y1, max(x0, 0) : x1, :3]
+    # The reference: the crop in 8 bits, its smallest channel copied to all three, area-shrunk to the mesh's side.
+    darkest = np.repeat(to_uint8(crop).min(axis=-1, keepdims=True), 3, axis=-1)
+    factor = face_mesh.MESH_SIDE / max(darkest.shape[:2])
+    assert factor < 1
+    size = (round(darkest.shape[1] * factor), round(darkest.shape[0] * factor))
+    expected = cv2.resize(darkest, size, interpolation=cv2.INTER_AREA)
+    assert len(seen) == 1 and seen[0].flags.c_contiguous
+    np.testing.assert_array_equal(seen[0], expected)
