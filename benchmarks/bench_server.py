@@ -100,7 +100,7 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
         started = time.perf_counter()
         reply = client.process(image, width, height)
         round_trips.append(time.perf_counter() - started)
-        server_times.append(reply.timings["server_total"])
+        server_times.append(reply.summary.timings["server_total"])
         started = time.perf_counter()
         pipeline.process(image, Options())
         in_process.append(time.perf_counter() - started)
@@ -116,7 +116,7 @@ def transport_overhead(address: str, weights: Path, image: np.ndarray, repeat: i
           f"{100 * (total - local) / total:.1f} % of the request")
     print(f"  ping while it runs: {len(ping_latencies)} pings, slowest answer "
           f"{1000 * max(ping_latencies):.1f} ms, median {1000 * statistics.median(ping_latencies):.1f} ms")
-    print("  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.timings.items()))
+    print("  stages on the server: " + ", ".join(f"{name} {value:.3f}" for name, value in reply.summary.timings.items()))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -158,7 +158,7 @@ def warm_against_in_process(address: str, weights: Path, sizes: list[float], rep
             locals_.append(time.perf_counter() - started)
             ratios.append(trips[-1] / locals_[-1])
             cpu_ratios.append(trip_cpu / (time.process_time() - cpu))
-            stages.append(reply.timings)
+            stages.append(reply.summary.timings)
             local_stages.append(checked(result.timings, OFF))
         names = list(checked({name: value for name, value in stages[0].items() if name not in SERVER_TIMINGS}, OFF))
         print(f"  {megapixels:g} MP ({width}x{height}): round trip {statistics.median(trips):.3f} s, in-process "

@@ -17,6 +17,7 @@ from deepflash_client.errors import InvalidOptionError, ServerError, ServerUnava
 from deepflash_client.options import Options, check_look
 from deepflash_client.protocol import ImageSpec
 from deepflash_client.state_files import log_note
+from deepflash_client.summary import ResultSummary
 
 
 @dataclass
@@ -32,9 +33,7 @@ class ProcessReply:
     height: int
     channels: int
     dtype: str
-    faces: list[dict[str, Any]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    summary: ResultSummary = field(default_factory=ResultSummary)
     matte: bytes | None = None
 
 
@@ -99,8 +98,7 @@ class BaseClient:
             raise ServerError(f"The server's reply has no pixels ({self._log_note()}).", protocol.E_INTERNAL)
         return ProcessReply(pixels=_received(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
                             channels=int(fields["channels"]), dtype=str(fields["dtype"]),
-                            faces=list(fields.get("faces", [])), timings=dict(fields.get("timings", {})),
-                            warnings=list(fields.get("warnings", [])),
+                            summary=ResultSummary.from_fields(fields),
                             matte=_to_bytes(reply.matte) if reply.matte is not None else None)
 
     def describe_look(self, pixels: bytes | memoryview, width: int, height: int, channels: int = 3,

@@ -105,18 +105,15 @@ class ServerCorrector:
             return dict(client.ping(fail_fast=True))
 
     def correct(self, pixels: np.ndarray, options: Options, progress: ProgressCallback | None = None) -> Result:
-        from deepflash_core.detection.faces import Face
-
         if progress is not None:
             progress("send", 0.1)
         corrected, reply = self.client().process_array(pixels, options)
         matte = None
         if reply.matte is not None:
             matte = np.frombuffer(reply.matte, np.uint8).reshape(pixels.shape[:2])
-        faces = [Face(box=_box(face["box"]), crop=_box(face.get("crop", face["box"]))) for face in reply.faces]
         if progress is not None:
             progress("done", 1.0)
-        return Result(corrected, faces, dict(reply.timings), list(reply.warnings), matte)
+        return Result.from_summary(corrected, reply.summary, matte)
 
 
 def open_corrector(server: str | None = None, *, weights: str | Path | None = None, device: str = "auto",
@@ -136,8 +133,3 @@ def open_corrector(server: str | None = None, *, weights: str | Path | None = No
         corrector.ping()
         return corrector
     return InProcessCorrector.load(weights=weights, device=device, mixed_precision=mixed_precision, ahead=ahead)
-
-
-def _box(values: Any) -> tuple[int, int, int, int]:
-    left, top, right, bottom = (int(round(v)) for v in values)
-    return left, top, right, bottom

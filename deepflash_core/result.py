@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from deepflash_client.summary import ResultSummary
+
 if TYPE_CHECKING:
     from deepflash_core.detection.faces import Face
 
@@ -34,6 +36,21 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     matte: np.ndarray | None = None
+
+    def summary(self) -> ResultSummary:
+        """What a server's reply carries besides the pixels and the matte (faces as dicts, timings, warnings)."""
+        return ResultSummary(faces=[face.to_dict() for face in self.faces],
+                             timings={str(stage): float(seconds) for stage, seconds in self.timings.items()},
+                             warnings=[str(warning) for warning in self.warnings])
+
+    @classmethod
+    def from_summary(cls, pixels: np.ndarray, summary: ResultSummary, matte: np.ndarray | None = None) -> Result:
+        """The result a server's reply describes: its pixels and matte, and its summary's faces turned back into
+        :class:`~deepflash_core.detection.faces.Face` objects."""
+        from deepflash_core.detection.faces import Face
+
+        return cls(pixels, [Face.from_dict(face) for face in summary.faces], dict(summary.timings),
+                   list(summary.warnings), matte)
 
 
 @contextmanager

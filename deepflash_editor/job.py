@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from deepflash_client.client_base import ProcessReply
 from deepflash_client.errors import DeepFlashError, ServerError, ServerStartError, ServerUnavailableError
 from deepflash_client.options import Options
 from deepflash_client.protocol import DTYPE_SIZES, E_BAD_REFERENCE, E_NO_FACE
@@ -28,7 +29,8 @@ T = TypeVar("T")
 class ProcessingClient(Protocol):
     """The part of ``deepflash_client.zmq_client.DeepFlashClient`` a job uses."""
 
-    def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str, options: Options) -> Any: ...
+    def process(self, pixels: Any, *, width: int, height: int, channels: int, dtype: str,
+                options: Options) -> ProcessReply: ...
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,32 @@ class CorrectionJob:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened: ``pixels`` (same layout as the job's) only when ``ok``; ``matte`` (one byte per pixel)
-    only when the job asked for it and the server made one."""
+    """What happened: when ``ok``, the server's ``reply`` (its pixels, as bytes, in the job's layout; its matte,
+    one byte per pixel, only when the job asked for it and the server made one; its summary); else ``message``
+    says what went wrong."""
 
     ok: bool
     code: str  # "ok", "no_face", "bad_reference", "server_down", "start_failed", "server_error", "unexpected"
     message: str
-    pixels: bytes | None = None
-    faces: int = 0
+    reply: ProcessReply | None = None
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    matte: bytes | None = None
+
+    @property
+    def pixels(self) -> bytes | None:
+        return None if self.reply is None else bytes(self.reply.pixels)  # already bytes: no copy
+
+    @property
+    def matte(self) -> bytes | None:
+        return None if self.reply is None else self.reply.matte
+
+    @property
+    def faces(self) -> int:
+        """How many faces were corrected (the one pseudo-face in whole-image mode)."""
+        return 0 if self.reply is None else len(self.reply.summary.faces)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [] if self.reply is None else list(self.reply.summary.warnings)
 
 
 @dataclass
@@ -133,15 +150,16 @@ def run_job(job: CorrectionJob, context: Context, layer_name: str = "") -> Outco
     if problem:
         log.error("bad reply: %s", problem)
         return Outcome(False, "unexpected", messages.server_failed(problem, context.log_path))
-    faces = len(reply.faces or [])
-    for warning in reply.warnings or []:
+    summary = reply.summary
+    for warning in summary.warnings:
         log.warning("server: %s", warning)
-    log.info("done: %d face(s) in %.2f s; server timings %s", faces, seconds, reply.timings)
-    return Outcome(True, "ok", messages.done(faces, job.options.whole_image, seconds, layer_name), bytes(reply.pixels),
-                   faces, seconds, list(reply.warnings or []), getattr(reply, "matte", None))
+    log.info("done: %d face(s) in %.2f s; server timings %s", len(summary.faces), seconds, summary.timings)
+    message = messages.done(len(summary.faces), job.options.whole_image, seconds, layer_name)
+    # the editors' layer calls take bytes; a received frame is a read-only view
+    return Outcome(True, "ok", message, replace(reply, pixels=bytes(reply.pixels)), seconds)
 
 
-def _send(job: CorrectionJob, context: Context) -> Any:
+def _send(job: CorrectionJob, context: Context) -> ProcessReply:
     client = context.connect(context.address)
 
     def send() -> Any:
@@ -160,15 +178,14 @@ def _send(job: CorrectionJob, context: Context) -> Any:
             close()
 
 
-def _reply_mismatch(job: CorrectionJob, reply: Any) -> str:
+def _reply_mismatch(job: CorrectionJob, reply: ProcessReply) -> str:
     shape = (reply.width, reply.height, reply.channels, reply.dtype)
     if shape != (job.width, job.height, job.channels, job.dtype):
         return f"the reply is {shape}, the request was {(job.width, job.height, job.channels, job.dtype)}"
     if len(reply.pixels) != len(job.pixels):
         return f"the reply has {len(reply.pixels)} bytes of pixels, expected {len(job.pixels)}"
-    matte = getattr(reply, "matte", None)
-    if matte is not None and len(matte) != job.width * job.height:
-        return f"the reply's matte has {len(matte)} bytes, expected {job.width * job.height}"
+    if reply.matte is not None and len(reply.matte) != job.width * job.height:
+        return f"the reply's matte has {len(reply.matte)} bytes, expected {job.width * job.height}"
     return ""
 
 

@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import zmq
@@ -205,15 +205,13 @@ def _process(job: QueuedRequest, holder: PipelineHolder, device_lock: threading.
     out = np.ascontiguousarray(result.pixels, dtype=pixels.dtype.newbyteorder("<"))
     if out.shape != pixels.shape:
         raise RuntimeError(f"pipeline returned shape {out.shape} for {pixels.shape}")
-    timings = {"queue": queued_s + waited_s, "decode": decoded_s, **_floats(result.timings),
-               "pipeline": inference_s}
-    timings["server_total"] = queued_s + time.perf_counter() - started
+    summary = result.summary()
+    summary.timings = {"queue": queued_s + waited_s, "decode": decoded_s, **summary.timings, "pipeline": inference_s}
+    summary.timings["server_total"] = queued_s + time.perf_counter() - started
     matte_frames = _matte_frames(result.matte, pixels.shape[:2]) if request.options.with_matte else []
     matte_field = {"matte": True} if matte_frames else {}
     header = protocol.encode_reply(request.op, request.request_id, width=image.width, height=image.height,
-                                   channels=image.channels, dtype=image.dtype,
-                                   faces=[_face_dict(face) for face in result.faces], timings=timings,
-                                   warnings=[str(w) for w in result.warnings], **matte_field)
+                                   channels=image.channels, dtype=image.dtype, **summary.to_fields(), **matte_field)
     return [header, memoryview(out).cast("B"), *matte_frames]
 
 
@@ -224,12 +222,3 @@ def _matte_frames(matte: np.ndarray | None, shape: tuple[int, ...]) -> list[Any]
     if matte.shape != shape or matte.dtype != np.uint8:
         raise RuntimeError(f"pipeline returned a {matte.dtype} matte of shape {matte.shape} for {shape}")
     return [memoryview(np.ascontiguousarray(matte)).cast("B")]
-
-
-def _floats(timings: dict[str, Any]) -> dict[str, float]:
-    return {str(name): float(value) for name, value in timings.items()}
-
-
-def _face_dict(face: Any) -> dict[str, Any]:
-    to_dict: Callable[[], dict[str, Any]] | None = getattr(face, "to_dict", None)
-    return to_dict() if to_dict is not None else {"box": [int(v) for v in face.box]}

@@ -222,7 +222,7 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
         def process(self, pixels, width, height, channels, dtype, options):
             calls.append((self.address, width, height, channels, dtype, options))
             inverted = 255 - np.asarray(pixels)
-            return ProcessReply(inverted.tobytes(), width, height, channels, dtype, [], {}, [])
+            return ProcessReply(inverted.tobytes(), width, height, channels, dtype)
 
     monkeypatch.setattr(client_module, "DeepFlashClient", EchoClient)
     out = tmp_path / "served.png"

@@ -87,9 +87,9 @@ def test_server_result_is_bit_identical_to_the_in_process_pipeline(client, pipel
     assert (reply.width, reply.height, reply.channels, reply.dtype) == (width, height, channels, dtype)
     assert reply.pixels == expected.pixels.tobytes()
     assert not np.array_equal(expected.pixels, pixels)  # the comparison is about a real correction
-    assert reply.faces == [face.to_dict() for face in expected.faces]
-    assert reply.warnings == expected.warnings
-    assert {"queue", "decode", "pipeline", "server_total"} <= set(reply.timings)
+    assert reply.summary.faces == [face.to_dict() for face in expected.faces]
+    assert reply.summary.warnings == expected.warnings
+    assert {"queue", "decode", "pipeline", "server_total"} <= set(reply.summary.timings)
 
 
 def test_no_face_is_an_error_reply_naming_the_log(client, state_dir):

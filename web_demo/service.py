@@ -21,6 +21,7 @@ from PIL import Image
 
 from deepflash_client.errors import ImageReadError, ImageTooLargeError, ImageWriteError, NoFaceError, ServerError
 from deepflash_client.options import Options
+from deepflash_client.summary import ResultSummary
 from deepflash_core import imageio
 from deepflash_core.corrector import Corrector
 from deepflash_core.result import Result
@@ -62,10 +63,8 @@ class PageResult:
         faces: JPEG preview of the upload with each corrected face's box numbered.
         download: the full-resolution result, same format, size, bit depth and alpha as the upload.
         summary: a few lines of Markdown for the page.
-        face_count: how many faces were corrected (0 in whole-image mode).
-        seconds: time spent, reading the upload to the last preview.
-        stages: seconds per step ("read", "correct", "write", "previews"), then the pipeline's own
-            timings prefixed with "pipeline.".
+        steps: seconds per step of the page ("read", "correct", "write", "previews").
+        correction: what the corrector reported (its timings are the pipeline's own).
         matte: 8-bit preview of the subject matte (white: the person), when the options asked for it.
     """
 
@@ -74,10 +73,14 @@ class PageResult:
     faces: Path
     download: Path
     summary: str
-    face_count: int
-    seconds: float
-    stages: dict[str, float]
+    steps: dict[str, float]
+    correction: ResultSummary
     matte: Path | None = None
+
+    @property
+    def stages(self) -> dict[str, float]:
+        """The page's steps, then the pipeline's timings prefixed with "pipeline."."""
+        return self.steps | {f"pipeline.{stage}": value for stage, value in self.correction.timings.items()}
 
 
 class CorrectionService:
@@ -144,11 +147,9 @@ class CorrectionService:
             if correction.matte is not None:
                 grey = make_preview(correction.matte[..., None], self.preview_side)
                 matte = write_preview(np.repeat(grey.reshape(*grey.shape[:2], 1), 3, axis=2), download.parent / "matte")
-        seconds = clock.total()
-        stages = dict(clock.seconds) | {f"pipeline.{key}": value for key, value in correction.timings.items()}
-        summary = _summary(photo, boxes, options.whole_image, seconds, self.corrector.description,
+        summary = _summary(photo, boxes, options.whole_image, clock.total(), self.corrector.description,
                            photo.notes + correction.warnings + save_notes)
-        return PageResult(before, after, faces, download, summary, len(boxes), seconds, stages, matte)
+        return PageResult(before, after, faces, download, summary, dict(clock.seconds), correction.summary(), matte)
 
     def close(self) -> None:
         """Delete every result this service wrote (the page is going away, and its links with it)."""

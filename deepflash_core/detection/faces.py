@@ -84,6 +84,19 @@ class Face:
             "landmarks": {name: [[round(x, 2), round(y, 2)] for x, y in points] for name, points in self.landmarks.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Face:
+        """The face :meth:`to_dict` gave (boxes rounded to whole pixels; a missing crop is the box)."""
+        box = _whole_box(data["box"])
+        landmarks = {str(name): [(float(x), float(y)) for x, y in points]
+                     for name, points in data.get("landmarks", {}).items()}
+        return cls(box=box, landmarks=landmarks, crop=_whole_box(data.get("crop", box)))
+
+
+def _whole_box(values: Any) -> Box:
+    left, top, right, bottom = (int(round(v)) for v in values)
+    return left, top, right, bottom
+
 
 def whole_image_face(height: int, width: int) -> Face:
     """A pseudo-face covering the whole frame, for the explicit whole-image mode.
