@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import types
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def test_look_prints_the_numbers_and_saves_a_preset_with_its_sources(tmp_path: P
     assert preset.look.white_a is None and preset.look.white_b is not None
     assert [s["file"] for s in preset.sources] == ["congress_A000022.jpg", "congress_A000055.jpg"]
     assert all(s["licence"] == "public domain" and s["attribution"] == "US GPO" for s in preset.sources)
+    # The provenance is a command to run again in the collection: no path of the machine that wrote it.
+    assert str(tmp_path) not in preset.command and str(EXAMPLES) not in preset.command
+    assert shlex.split(preset.command) == ["deepflash", "look", "congress_A000022.jpg", "congress_A000055.jpg",
+                                           "--save", "mine.json", "--keep", "white_a", "--licence", "public domain",
+                                           "--attribution", "US GPO", "--description", "two portraits"]
 
 
 def test_a_bad_reference_is_one_line(tmp_path: Path) -> None:

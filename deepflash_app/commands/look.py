@@ -40,6 +40,15 @@ def _manifest_row(path: Path) -> tuple[str, dict[str, str]]:
     return path.name, {}
 
 
+def _command(files: list[str], save: Path, keep: tuple[str, ...], licence: str, attribution: str, description: str) -> str:
+    """The command that writes this preset again, run in the photos' collection: no path of this machine in it."""
+    words = ["deepflash", "look", *files, "--save", save.name]
+    words += [word for name in keep for word in ("--keep", name)]
+    for flag, value in (("--licence", licence), ("--attribution", attribution), ("--description", description)):
+        words += [flag, value] if value else []
+    return shlex.join(words)
+
+
 @click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--save", type=click.Path(path_type=Path, dir_okay=False), help="Write the look (the median over the photos) as a preset file.")
@@ -78,7 +87,8 @@ def look(photos: tuple[Path, ...], save: Path | None, description: str, keep: tu
                         "look": dict(zip(LOOK_NAMES, (round(v, 3) for v in values)))})
     preset = {"name": save.stem, "description": description,
               "look": {name: None if name in keep else value for name, value in median.items()},
-              "command": "deepflash look " + shlex.join(sys.argv[2:]), "sources": sources}
+              "command": _command([source["file"] for source in sources], save, keep, licence, attribution, description),
+              "sources": sources}
     save.write_text(json.dumps(preset, indent=1) + "\n", encoding="utf-8")
     click.echo(f"deepflash: wrote {save}", err=True)
 
