@@ -52,10 +52,19 @@ MIDDLE = 0.3
 # ... and at least this share of its centre (this share of the iris radius; a pupil is never smaller).
 CENTRE = 0.15
 CENTRE_GLOWING = 0.5
+# Where the middle does not glow (the mesh's iris beside a glowing pupil), the largest glow centred
+# within this (iris radii), covering at least this share of the iris circle and lying this share
+# inside the opening clear of the lids, is measured around itself.
+ASIDE = 1.2
+GLOW_AREA = 0.08
+INSIDE = 0.8
+# ... on irises of at least this radius (pixels): on smaller ones a light brown iris's lower half,
+# its colour smeared by JPEG, passes for a glow beside the pupil.
+ASIDE_IRIS = 7.0
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
 # up to the second from the given centre (further out, a warm blob is the eye's corner, not its
 # pupil; a 68-point eye contour's centre is only roughly where the iris is).
-RECENTRE = (0.2, {"mesh": 0.6, "landmarks": 1.0})
+RECENTRE = (0.2, {"mesh": ASIDE, "landmarks": 1.0})
 RECENTRINGS = 3
 # Per-pixel glow, in the eye's footing (sclera = 1): warmer than this, at least this red, and
 # redder than this or brighter than this. A ring around a dark middle (the middle itself not
@@ -85,6 +94,9 @@ MIDDLE_COVER = 0.5
 CATCHLIGHT_LEVEL = 0.55
 CATCHLIGHT_BLUE = 0.85
 CATCHLIGHT_RADIUS = 0.3
+# ... and at least this much brighter (darkest channel, sclera = 1) than what surrounds it: a light
+# iris or the sclera beside it is not part of it.
+CATCHLIGHT_ABOVE = 0.1
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,8 @@ class PupilGlow:
         share: glowing pixels over the iris circle's area (0 when none reach the middle).
         strength: warmth of the glowing pixels (75th percentile: a pale core is neutral) above the sclera's.
         level: a natural dark pupil's level in the image's float units (the eye's black level).
+        white: the colour of the eye's white in the image (a lens's tint, the white balance), unit luma:
+            the colour a catchlight has in this eye.
     """
 
     window: tuple[int, int, int, int]
@@ -106,6 +120,7 @@ class PupilGlow:
     share: float
     strength: float
     level: float
+    white: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def warmth(rgb: np.ndarray) -> np.ndarray:
@@ -170,7 +185,10 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     opening = _opening_mask(window, eye.opening, 0)
     near = _opening_mask(window, eye.opening, 1)
     iris = near & (distance <= PUPIL_REACH * eye.radius)
-    rgb, black = eye_footing(to_float(pixels[y0:y1, x0:x1, :3]), opening, opening & (distance > SCLERA_FROM * eye.radius))
+    raw = to_float(pixels[y0:y1, x0:x1, :3])
+    sclera = opening & (distance > SCLERA_FROM * eye.radius)
+    rgb, black = eye_footing(raw, opening, sclera)
+    white = _white(raw, sclera, black)
     warm, red, luma = warmth(rgb), redness(rgb), rgb @ LUMA
     catchlight = _catchlight(rgb, warm, iris, eye.radius)
     # The iris's edge, its darker side: a wide pupil's glow (and its blur) seldom reaches it.
@@ -193,6 +211,8 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if region.any():
         ry, rx = np.nonzero(region)
         blob = (float(rx.mean() + x0), float(ry.mean() + y0))
+    else:  # the mesh's iris beside a glowing pupil: the largest glow near it, to be measured around itself
+        blob = _largest_glow(glowing, labels, distance, eye.radius, opening, (x0, y0))
     if not region.any():  # a glow around a pale, overexposed core (as neutral as the sclera)
         enclosing = np.isin(labels, _enclosing(glowing, middle))
         hole = _fill_holes(enclosing) & ~enclosing & middle
@@ -203,7 +223,7 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if ringed:  # a ring or a crescent around a dark middle: only a strong glow, going around the centre
         ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris & (distance <= RING_BAND[1] * eye.radius)
         region, filled = _ring(ring, near & ~catchlight, xs - eye.centre[0], ys - eye.centre[1], distance, eye.radius)
-    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black)
+    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black, white)
     # The glow covers the middle of the pupil (a lit lid line or the eye's corner only touch it).
     if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
         return empty, blob
@@ -211,12 +231,37 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     # A ring (as a brown iris around a dark pupil would look) must show an iris around it.
     if ringed and around.sum() < AROUND_SEEN * np.pi * eye.radius**2:
         return empty, blob
-    sclera = opening & (distance > SCLERA_FROM * eye.radius)
     base = float(np.median(warm[sclera])) if sclera.sum() >= 4 else 0.0
-    share = float(region.sum()) / (np.pi * eye.radius**2)
+    share = float((filled if ringed else region).sum()) / (np.pi * eye.radius**2)
     # The warm part of the glow: a pale core or a catchlight grown by blur is neutral, the glow around it is not.
     strength = float(np.percentile(warm[region & ~catchlight], STRENGTH_PERCENTILE)) if (region & ~catchlight).any() else 0.0
-    return PupilGlow(window, filled, catchlight, share, strength - base, black), blob
+    return PupilGlow(window, filled, catchlight, share, strength - base, black, white), blob
+
+
+def _white(raw: np.ndarray, sclera: np.ndarray, black: float) -> tuple[float, float, float]:
+    """The sclera's colour over the black level, unit luma, its channels within the footing's gains."""
+    if sclera.sum() < 4:
+        return 1.0, 1.0, 1.0
+    white = np.maximum(np.median(raw[sclera], axis=0) - black, 0.02)
+    white = np.clip(white / white.mean(), 1 / 1.6, 1 / 0.6)
+    return tuple(float(c) for c in white / float(white @ LUMA))
+
+
+def _largest_glow(glowing: np.ndarray, labels: np.ndarray, distance: np.ndarray, radius: float, opening: np.ndarray,
+                  origin: tuple[int, int]) -> tuple[float, float] | None:
+    """The centre (image pixels) of the largest glowing area centred within ``ASIDE`` iris radii,
+    at least ``GLOW_AREA`` of the iris circle and inside the opening, clear of the lids (warm skin
+    of a lid or the eye's corner lies on them); None without one or on an iris under ``ASIDE_IRIS``."""
+    count = int(labels.max())
+    if count == 0 or radius < ASIDE_IRIS:
+        return None
+    areas = np.bincount(labels[glowing], minlength=count + 1)
+    k = int(np.argmax(areas[1:])) + 1
+    ys, xs = np.nonzero(labels == k)
+    inside = cv2.erode(opening.astype(np.uint8), np.ones((3, 3), np.uint8))[ys, xs].mean()
+    if areas[k] < GLOW_AREA * np.pi * radius**2 or distance[int(ys.mean() + 0.5), int(xs.mean() + 0.5)] > ASIDE * radius or inside < INSIDE:
+        return None
+    return float(xs.mean() + origin[0]), float(ys.mean() + origin[1])
 
 
 def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, distance: np.ndarray,
@@ -242,7 +287,10 @@ def _enclosing(ring: np.ndarray, middle: np.ndarray) -> np.ndarray:
 
 def _catchlight(rgb: np.ndarray, warm: np.ndarray, iris: np.ndarray, radius: float) -> np.ndarray:
     """Bright, neutral spots on the iris no larger than a catchlight (a pale glow is larger and warm)."""
-    bright = iris & (rgb.min(axis=-1) >= CATCHLIGHT_LEVEL) & (rgb[..., 2] >= CATCHLIGHT_BLUE * rgb[..., 0])
+    lowest = rgb.min(axis=-1)
+    size = 2 * int(np.ceil(CATCHLIGHT_RADIUS * radius)) + 3
+    spot = lowest - cv2.morphologyEx(lowest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    bright = iris & (lowest >= CATCHLIGHT_LEVEL) & (spot >= CATCHLIGHT_ABOVE) & (rgb[..., 2] >= CATCHLIGHT_BLUE * rgb[..., 0])
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max(np.pi * (CATCHLIGHT_RADIUS * radius) ** 2, 4.0))
     return np.isin(labels, small[small > 0]) & bright

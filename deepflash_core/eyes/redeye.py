@@ -27,7 +27,7 @@ import numpy as np
 
 from deepflash_core.detection.face_mesh import Eye
 from deepflash_core.pixels import from_float, to_float
-from deepflash_core.eyes.pupil_glow import PupilGlow, find_glow
+from deepflash_core.eyes.pupil_glow import LUMA, PupilGlow, find_glow, warmth
 
 # The least share of the iris circle a glowing pupil covers (a pupil of ~0.3 iris radii), and the
 # least its mean warmth exceeds the iris ring's.
@@ -42,6 +42,8 @@ BLACKEST = 0.08
 TEXTURE = 0.25
 # Feathering of the fixed area's edge into the iris, in pixels (a Gaussian's sigma).
 FEATHER = 0.7
+# A catchlight warmer than the eye's white by the first (warmth) is made neutral, wholly from the second.
+CATCHLIGHT_TINT = (0.02, 0.06)
 # At most this many fixes of one eye (each one on what still glows after the last).
 FIX_PASSES = 3
 
@@ -69,13 +71,17 @@ def dark_pupil(rgb: np.ndarray, level: float) -> np.ndarray:
     return np.repeat(np.minimum(value, level + DARK_LEVEL)[..., None], 3, axis=-1)
 
 
-def fix_weight(glow: PupilGlow) -> np.ndarray:
-    """How much each window pixel is replaced, in [0, 1]: the glowing area grown by a pixel and
-    feathered, the catchlight kept."""
-    grown = cv2.dilate(glow.region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    feathered = np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER) * grown, glow.region)
-    keep = cv2.GaussianBlur(glow.catchlight.astype(np.float32), (0, 0), 0.5)
-    return (feathered * (1.0 - np.clip(2.0 * keep, 0.0, 1.0)) * ~glow.catchlight).astype(np.float32)
+def fix_weight(glow: PupilGlow) -> tuple[np.ndarray, np.ndarray]:
+    """How much each window pixel is replaced, in [0, 1] (the glowing area grown by a pixel and
+    feathered, its catchlight included), and how much of that is the catchlight, kept at its own
+    brightness but neutral (JPEG's half-resolution colour tints a small highlight by the glow around it)."""
+    square = np.ones((3, 3), np.uint8)
+    grown = cv2.dilate(glow.region.astype(np.uint8), square)
+    # A catchlight on the glow's edge is taken in too (its tint goes; it lies inside the iris circle).
+    grown = (grown.astype(bool) | glow.catchlight & cv2.dilate(grown, square).astype(bool)).astype(np.float32)
+    weight = np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER) * grown, glow.region)
+    keep = np.clip(2.0 * cv2.GaussianBlur(glow.catchlight.astype(np.float32), (0, 0), 0.5), 0.0, 1.0)
+    return weight.astype(np.float32), np.maximum(keep, glow.catchlight).astype(np.float32) * (weight > 0)
 
 
 def correct_eye(pixels: np.ndarray, eye: Eye, threshold: float = RED_EYE_THRESHOLD) -> EyeOutcome:
@@ -109,8 +115,13 @@ def _replace(pixels: np.ndarray, glow: PupilGlow, level: float) -> None:
     x0, y0, x1, y1 = glow.window
     region = pixels[y0:y1, x0:x1, :3]
     rgb = to_float(region)
-    weight = fix_weight(glow)[..., None]
-    fixed = rgb + weight * (dark_pupil(rgb, level) - rgb)
+    weight, keep = (w[..., None] for w in fix_weight(glow))
+    # The catchlight keeps its brightness; only as much of its colour as is warmer than the eye's
+    # white (the glow's tint, through blur and JPEG) goes: one the colour of the white stays as it is.
+    white = np.array(glow.white, np.float32)
+    neutral = (rgb @ LUMA)[..., None] * white
+    tinted = np.clip((warmth(rgb / white) - CATCHLIGHT_TINT[0]) / (CATCHLIGHT_TINT[1] - CATCHLIGHT_TINT[0]), 0.0, 1.0)[..., None]
+    fixed = rgb + weight * (1.0 - keep) * (dark_pupil(rgb, level) - rgb) + weight * keep * tinted * (neutral - rgb)
     changed = np.broadcast_to(weight > 0, region.shape)
     region[changed] = from_float(fixed, pixels.dtype)[changed]
 
