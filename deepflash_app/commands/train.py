@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from deepflash_client.errors import InvalidOptionError
-from deepflash_train.config import PORTRAITS_ENV
+from deepflash_train.config import PORTRAITS_ENV, TrainConfig
 
 DEFAULT_PAIRS = "cache/pairs-128"
 
@@ -29,7 +30,6 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
     import time
 
     from deepflash_train import pair_bank
-    from deepflash_train.config import TrainConfig
     from deepflash_train.data import default_renderer, portrait_store
     from deepflash_train.dataset import SyntheticPairs
 
@@ -102,28 +102,40 @@ def render(data_root: Path | None, out_dir: Path, size: int, passes: int, start:
 @click.option("--hypothesis", default=None, help="What the model tests, kept in its card.")
 @click.option("--evaluation", "evaluations", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="With --export-only: a `deepflash eval --out` folder of this model; its figures go into the card.")
-def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str,
-          landmarks: Path, width: float, input_size: int, batch_size: int,
-          lr: float, mean_weight: float, bf16: bool, channels_last: bool, device: str, seed: int,
-          max_minutes: float | None, max_steps: int | None, validate_every: int, val_limit: int | None,
-          workers: int, threads: int | None, export: Path | None, export_default: bool, init_weights: Path | None,
-          keep_head: bool, look_input: bool, resume: bool, export_only: bool, name: str | None, hypothesis: str | None,
-          evaluations: tuple[Path, ...]) -> None:
+def train(run_dir: Path, export: Path | None, export_default: bool, export_only: bool, resume: bool,
+          max_minutes: float | None, name: str | None, hypothesis: str | None, evaluations: tuple[Path, ...],
+          **settings: Any) -> None:
     """Train a DeepFlash model on synthetic flash/studio pairs (eq. 5, Adam; L1 for the direct ablation)."""
-    import json
-
     from deepflash_core.network.weights import DEFAULT_WEIGHTS
-    from deepflash_train.checkpoint import export_run
-    from deepflash_train.config import TrainConfig
-    from deepflash_train.loop import train as run_training
 
     if export_default:
         export = DEFAULT_WEIGHTS
     if export_only:
-        if export is None:
-            raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
-        click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis, evaluations=list(evaluations))}")
+        _export_best(run_dir, export, name, hypothesis, evaluations)
         return
+    config = _train_config(run_dir, export, name, hypothesis, **settings)
+    _run(config, resume, max_minutes)
+
+
+def _export_best(run_dir: Path, export: Path | None, name: str | None, hypothesis: str | None,
+                 evaluations: tuple[Path, ...]) -> None:
+    """``--export-only``: copy the run's best model and its card to ``export``."""
+    from deepflash_train.checkpoint import export_run
+
+    if export is None:
+        raise InvalidOptionError("--export-only needs --export PATH or --export-default.")
+    click.echo(f"wrote {export_run(run_dir, export, name=name, hypothesis=hypothesis, evaluations=list(evaluations))}")
+
+
+def _train_config(run_dir: Path, export: Path | None, name: str | None, hypothesis: str | None, *,
+                  data_root: Path | None, pairs_dir: Path | None, model_kind: str, model_options: str,
+                  landmarks: Path, width: float, input_size: int, batch_size: int, lr: float, mean_weight: float,
+                  bf16: bool, channels_last: bool, device: str, seed: int, max_steps: int | None,
+                  validate_every: int, val_limit: int | None, workers: int, threads: int | None,
+                  init_weights: Path | None, keep_head: bool, look_input: bool) -> TrainConfig:
+    """The run's settings from the command's options; a bad ``--size`` or ``--model-options`` is a usage error."""
+    import json
+
     if input_size < 32 or input_size % 32:
         raise InvalidOptionError(f"--size must be a multiple of 32, got {input_size}.")
     try:
@@ -132,7 +144,7 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
         raise InvalidOptionError(f"--model-options is not JSON: {error}.") from None
     if not isinstance(options, dict):
         raise InvalidOptionError("--model-options must be a JSON object.")
-    config = TrainConfig(
+    return TrainConfig(
         run_dir=str(run_dir), data_root=str(data_root or ""), pairs_dir=str(pairs_dir) if pairs_dir else None,
         model_kind=model_kind, model_options=options, name=name or "deepflash-default", hypothesis=hypothesis or "",
         landmarks=str(landmarks),
@@ -141,9 +153,15 @@ def train(run_dir: Path, data_root: Path | None, pairs_dir: Path | None, model_k
         val_limit=val_limit, workers=workers, threads=threads, export=str(export) if export else None,
         init_weights=str(init_weights) if init_weights else None, reset_head=not keep_head, look_input=look_input,
     )
+
+
+def _run(config: TrainConfig, resume: bool, max_minutes: float | None) -> None:
+    """Train (or resume) until the run stops, then say where it ended and how well it did."""
+    from deepflash_train.loop import train as run_training
+
     state = run_training(config, resume=resume, max_minutes=max_minutes)
     click.echo(f"stopped at step {state.step} (epoch {state.epoch}); best validation PSNR {state.best_psnr:.2f} dB "
-               f"at step {state.best_step}; run in {run_dir}")
+               f"at step {state.best_step}; run in {config.run_dir}")
 
 
 @click.command()
