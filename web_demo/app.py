@@ -10,7 +10,7 @@ with a message of its own. :mod:`deepflash_core.imageio` reads the uploaded file
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,39 +18,17 @@ from typing import Any
 import gradio as gr
 
 from deepflash_client.errors import DeepFlashError, InvalidOptionError
-from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE, Options
-from .looks import REFERENCE, ReferenceLooks, look_choices, look_sweep
+from deepflash_client.options import Options
+from . import layout
+from .layout import DEFAULTS, MODES
+from .looks import REFERENCE, ReferenceLooks, look_sweep
 from .service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
 
-MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
-"""Radio choices: (label on the page, value in the API)."""
-DEFAULTS = Options()
-BACKGROUND_CHOICES: list[tuple[str, str]] = [(value.capitalize(), value) for value in BACKGROUNDS]
-"""The :data:`~deepflash_client.options.BACKGROUNDS`, as the page labels them."""
 API_NAME = "correct"
 SWEEP_API_NAME = "look_sweep"
 CONCURRENCY_ID = "deepflash"
-MAX_EXAMPLES = 4
-EXAMPLE_LABELS = {
-    "flash_portrait_frl_012.jpg": "Phone-flash look, 1350×1350 (FRL London Set, CC BY 4.0)",
-    "flash_portrait.jpg": "Phone-flash look (public domain, rendered from the next photo)",
-    "congress_A000014.jpg": "The same man, studio original",
-}
-"""Captions under the examples; any other bundled portrait is a "Studio portrait"."""
-EXAMPLE_CREDITS = {
-    "flash_portrait_frl_012.jpg": "The 1350×1350 example is a portrait from DeBruine, L., & Jones, B. (2017), *Face "
-                                  "Research Lab London Set* (Version 5), figshare, doi:10.6084/m9.figshare.5047666.v5, "
-                                  "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/), re-lit as a flash photo "
-                                  "by DeepFlash.",
-}
-"""Attribution shown under the examples for those whose licence asks for it."""
-
-INTRO = """# DeepFlash
-Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam),
-press **Correct the flash**, then drag the slider to compare. The download keeps the upload's
-format, size, bit depth and transparency."""
 
 CSS = """
 #summary p, #credits p { margin: 0.2em 0; }
@@ -84,10 +62,6 @@ new MutationObserver(() => {
 </script>"""
 
 
-def example_label(path: Path) -> str:
-    return EXAMPLE_LABELS.get(path.name, "Studio portrait")
-
-
 def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int = 16,
               examples: Sequence[Path] = ()) -> gr.Blocks:
     """The page, with its queue set up.
@@ -96,11 +70,24 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
         service: does the work for every request.
         concurrency: how many photos are corrected at the same time (the rest wait in the queue).
         queue_size: how many requests may wait before new ones are turned away.
-        examples: photos offered as examples (the first :data:`MAX_EXAMPLES`); :func:`launch_app` must be
-            allowed to serve their folders.
+        examples: photos offered as examples (the first :data:`~deepflash_web.layout.MAX_EXAMPLES`);
+            :func:`launch_app` must be allowed to serve their folders.
     """
-
     references = ReferenceLooks(service)
+    with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
+        gr.Markdown(layout.INTRO)
+        with gr.Row():
+            with gr.Column(scale=2):
+                form = layout.form(examples)
+            with gr.Column(scale=3):
+                panes = layout.result_panes()
+        _wire(form, panes, _correct_event(service, references), _sweep_event(service, references), concurrency)
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    return demo
+
+
+def _correct_event(service: CorrectionService, references: ReferenceLooks) -> Callable[..., Any]:
+    """The ``/correct`` API: its parameters' names and defaults are the API's (older three-value calls work)."""
 
     def correct(
         photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
@@ -114,6 +101,12 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
         matte = str(result.matte) if result.matte is not None else None
         return (str(result.before), str(result.after)), str(result.faces), str(result.download), result.summary, matte
 
+    return correct
+
+
+def _sweep_event(service: CorrectionService, references: ReferenceLooks) -> Callable[..., Any]:
+    """The ``/look_sweep`` API: the photo, small, under each look."""
+
     def sweep(
         photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
         red_eye: bool = DEFAULTS.red_eye, reference: dict[str, Any] | None = None,
@@ -124,93 +117,41 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
             look = references.look(reference) if reference else None
             return look_sweep(service, upload, Path(name or upload.name).name, options, look)
 
-    with gr.Blocks(title="DeepFlash", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
-        gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column(scale=2):
-                photo = gr.Image(
-                    label="Flash photo",
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload", "webcam", "clipboard"],
-                    elem_id="photo",
-                )
-                strength = gr.Slider(
-                    *STRENGTH_RANGE, value=DEFAULTS.strength, step=0.05, label="Strength",
-                    info="1 removes the predicted flash look; less keeps some of it.",
-                )
-                mode = gr.Radio(MODES, value="faces", label="Correct", elem_id="mode",
-                                info="Whole image also works when no face is found.")
-                background = gr.Radio(BACKGROUND_CHOICES, value=DEFAULTS.background, label="Background",
-                                      elem_id="background",
-                                      info="Keep leaves everything outside the person untouched; lift brightens a dark backdrop.")
-                look = gr.Dropdown(look_choices(), value=DEFAULTS.look, label="Look", elem_id="look",
-                                   info="The light to correct toward: a studio preset, the photo's own colour, or "
-                                        "the reference portrait below.")
-                reference = gr.Image(label="Reference portrait (optional): its light and colour become the look",
-                                     type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                     elem_id="reference", height=160)
-                with gr.Row():
-                    red_eye = gr.Checkbox(value=DEFAULTS.red_eye, label="Fix red eyes", elem_id="red-eye")
-                    show_matte = gr.Checkbox(value=DEFAULTS.with_matte, label="Show the matte", elem_id="show-matte")
-                with gr.Row():
-                    button = gr.Button("Correct the flash", variant="primary", elem_id="correct")
-                    sweep_button = gr.Button("Preview every look", elem_id="sweep")
-                if examples:
-                    gr.Examples([[str(path)] for path in examples[:MAX_EXAMPLES]], inputs=[photo],
-                                label="Example portraits",
-                                example_labels=[example_label(path) for path in examples[:MAX_EXAMPLES]])
-                    credits = [EXAMPLE_CREDITS[path.name] for path in examples[:MAX_EXAMPLES] if path.name in EXAMPLE_CREDITS]
-                    if credits:
-                        gr.Markdown("\n\n".join(credits), elem_id="credits")
-            with gr.Column(scale=3):
-                # Previews offer no download button of their own: the only download is the full-resolution file.
-                before_after = gr.ImageSlider(
-                    label="Before / after", type="filepath", image_mode=None,
-                    interactive=False, elem_id="before-after", buttons=["fullscreen"],
-                )
-                with gr.Row():
-                    faces = gr.Image(label="Faces found", type="filepath", interactive=False, elem_id="faces",
-                                     buttons=["fullscreen"])
-                    with gr.Column():
-                        download = gr.File(label="Full-resolution result", interactive=False, elem_id="download")
-                        summary = gr.Markdown(label="Summary", elem_id="summary")
-                looks = gr.Gallery(label="Look sweep: the photo, small, under each look", columns=4, height=260,
-                                   elem_id="look-sweep", buttons=["fullscreen"])
-                matte = gr.Image(label="Subject matte (white: the person the correction goes through)",
-                                 type="filepath", interactive=False, elem_id="matte", visible=False, height=360,
-                                 buttons=["fullscreen"])
-        results = [before_after, faces, download, summary, matte]
-        # A new photo clears the last result, so nobody downloads the previous person's correction.
-        photo.change(lambda: (None, None, None, "", None), inputs=None, outputs=results, queue=False,
-                     show_progress="hidden", api_visibility="private")
-        show_matte.change(lambda shown: gr.update(visible=shown), inputs=show_matte, outputs=matte, queue=False,
-                          show_progress="hidden", api_visibility="private")
-        photo.change(lambda: None, inputs=None, outputs=looks, queue=False, show_progress="hidden",
-                     api_visibility="private")
-        # A reference uploaded is the look asked for, in view on the menu (never used behind a preset's name).
-        reference.upload(lambda: REFERENCE, inputs=None, outputs=look, queue=False, show_progress="hidden",
-                         api_visibility="private")
-        button.click(
-            correct,
-            inputs=[photo, strength, mode, background, red_eye, show_matte, look, reference],
-            outputs=results,
-            api_name=API_NAME,
-            preprocess=False,
-            concurrency_limit=concurrency,
-            concurrency_id=CONCURRENCY_ID,
-        )
-        sweep_button.click(
-            sweep,
-            inputs=[photo, strength, mode, background, red_eye, reference],
-            outputs=looks,
-            api_name=SWEEP_API_NAME,
-            preprocess=False,
-            concurrency_limit=concurrency,
-            concurrency_id=CONCURRENCY_ID,
-        )
-    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    return demo
+    return sweep
+
+
+def _wire(form: layout.Form, panes: layout.ResultPanes, correct: Callable[..., Any], sweep: Callable[..., Any],
+          concurrency: int) -> None:
+    """The page's events: what clears or shows which pane, and the two buttons (the page's API)."""
+    # A new photo clears the last result, so nobody downloads the previous person's correction.
+    form.photo.change(lambda: (None, None, None, "", None), inputs=None, outputs=panes.correction, queue=False,
+                      show_progress="hidden", api_visibility="private")
+    form.show_matte.change(lambda shown: gr.update(visible=shown), inputs=form.show_matte, outputs=panes.matte,
+                           queue=False, show_progress="hidden", api_visibility="private")
+    form.photo.change(lambda: None, inputs=None, outputs=panes.looks, queue=False, show_progress="hidden",
+                      api_visibility="private")
+    # A reference uploaded is the look asked for, in view on the menu (never used behind a preset's name).
+    form.reference.upload(lambda: REFERENCE, inputs=None, outputs=form.look, queue=False, show_progress="hidden",
+                          api_visibility="private")
+    form.correct.click(
+        correct,
+        inputs=[form.photo, form.strength, form.mode, form.background, form.red_eye, form.show_matte, form.look,
+                form.reference],
+        outputs=panes.correction,
+        api_name=API_NAME,
+        preprocess=False,
+        concurrency_limit=concurrency,
+        concurrency_id=CONCURRENCY_ID,
+    )
+    form.sweep.click(
+        sweep,
+        inputs=[form.photo, form.strength, form.mode, form.background, form.red_eye, form.reference],
+        outputs=panes.looks,
+        api_name=SWEEP_API_NAME,
+        preprocess=False,
+        concurrency_limit=concurrency,
+        concurrency_id=CONCURRENCY_ID,
+    )
 
 
 def launch_app(
