@@ -77,7 +77,7 @@ RING = (0.12, 0.18, 0.6)  # warmth, and redness or luma
 # A ring's pixels lie in this band (iris radii) in at least this share of the directions (of
 # ``SECTORS``) in which the band is seen: a crescent goes half way round, a lid line or a corner does not.
 RING_BAND = (0.15, 0.9)
-RING_COVER = 0.5
+RING_COVER = 0.3
 SECTORS = 12
 # A glow around a middle at least this bright (in the eye's footing) has a pale core.
 PALE_CORE = 0.8
@@ -275,7 +275,7 @@ def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, di
     lit = np.bincount(sector[ring & band], minlength=SECTORS) > 0
     if not visible.any() or lit.sum() < RING_COVER * visible.sum():
         return np.zeros_like(ring), np.zeros_like(ring)
-    disc = seen & (distance <= np.percentile(distance[ring], 90) + 0.5)
+    disc = seen & (distance <= np.percentile(distance[ring], 98) + 0.5)
     return ring & disc, disc
 
 
