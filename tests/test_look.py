@@ -142,7 +142,7 @@ def test_the_shipped_presets_carry_their_provenance():
             if value is not None:
                 assert value == pytest.approx(np.median([s["look"][field] for s in preset.sources]), abs=1e-3)
     keep = load_preset("keep-colour").look
-    assert keep.white_a is None and keep.white_b is None and keep.face_hue is None
+    assert keep.white_a is None and keep.white_b is None and keep.face_hue is not None  # the light's colour only
     assert requested_look(LOOK_AS_SHOT) == Look()
     with pytest.raises(InvalidOptionError, match="neutral-studio"):
         requested_look("no-such-look")
@@ -224,3 +224,37 @@ def test_a_white_reference_coloured_like_skin_leaves_the_photos_colour_alone(stu
     # A white the eyes give keeps the colour move.
     trusted = dataclasses.replace(own, white_a=-3.6, white_b=6.2)
     assert plan_transform(trusted, requested_look("neutral-studio")).white_to != (-3.6, 6.2)
+
+
+def _lab_patch(lightness: float, chroma: float, hue_deg: float) -> np.ndarray:
+    hue = np.radians(hue_deg)
+    return np.array([[[lightness, chroma * np.cos(hue), chroma * np.sin(hue)]]], np.float32)
+
+
+def test_the_chroma_scaling_is_the_skins_white_hair_and_clothes_keep_their_colour():
+    """Pale flash skin regains its colour; a white beard as pale as it (only lighter) and a navy suit do not."""
+    from deepflash_core.look.transfer import LookTransform
+
+    move = LookTransform(chroma_gain=2.0, skin_hue_deg=60.0, skin_lightness=70.0, white_lightness=92.0)
+
+    def chroma_after(lightness: float, chroma: float, hue_deg: float) -> float:
+        return float(np.hypot(*move.apply_lab(_lab_patch(lightness, chroma, hue_deg))[0, 0, 1:]))
+
+    assert chroma_after(65.0, 7.0, 60.0) == pytest.approx(14.0, rel=1e-4)  # skin: the whole scaling
+    assert chroma_after(81.0, 7.0, 60.0) == pytest.approx(10.5, rel=1e-3)  # halfway to the white: half the scaling
+    assert chroma_after(93.0, 7.0, 60.0) == pytest.approx(7.0, rel=1e-4)  # white hair: as pale as before
+    assert chroma_after(30.0, 7.0, 60.0 + 180.0) == pytest.approx(7.0, rel=0.02)  # a navy suit keeps its colour
+    assert 7.0 < chroma_after(65.0, 7.0, 60.0 + 60.0) < 14.0  # a hue beside the skin's: part of it
+
+
+def test_the_hue_turn_is_the_skins_a_white_beard_is_not_turned_to_its_colour():
+    from deepflash_core.look.transfer import LookTransform
+
+    move = LookTransform(hue_turn_deg=-60.0, skin_hue_deg=120.0, skin_lightness=70.0, white_lightness=92.0)
+
+    def hue_after(lightness: float) -> float:
+        a, b = move.apply_lab(_lab_patch(lightness, 6.0, 120.0))[0, 0, 1:]
+        return float(np.degrees(np.arctan2(b, a)))
+
+    assert hue_after(65.0) == pytest.approx(60.0, abs=0.5)  # the skin: the whole turn
+    assert hue_after(93.0) == pytest.approx(120.0, abs=0.5)  # a white beard as pale as it: none

@@ -12,8 +12,10 @@ CIELAB:
   lightness order of any two people stays theirs);
 - colour: the white moves to the requested white (a shift of a*, b*), and the colours seen from the white are
   scaled by the ratio of the skins' chroma (pale flash skin regains its colour) and turned by their hue
-  difference (a yellow-green flash cast), both bounded, the turn fading with a colour's hue distance from
-  the skin's (clothes keep their hue); chroma past the skin's range rolls off instead of clipping;
+  difference (a yellow-green flash cast), both bounded and both the skin's: they fade with a colour's hue
+  distance from the skin's (clothes keep their hue and saturation) and from the skin's lightness up to the
+  white's (white hair, a white shirt, teeth are not turned to the skin's colour: at a flash's pallor they are
+  as pale as the skin, only lighter); chroma past the skin's range rolls off instead of clipping;
 - modelling: the light falling across the face moves by the difference of the looks' ``key_x``, ``key_y``
   (stops across the face's width and height, bounded): luminance times ``2**(Δkey_x·across + Δkey_y·up)`` in
   the face's own frame, ``across`` and ``up`` held at the head's edges so the body takes the light of the
@@ -45,8 +47,12 @@ FACE_BAND = 10.0
 WHITE_CLIPPED = 95.0
 CHROMA_GAIN_RANGE = (0.5, 3.0)
 HUE_LIMIT_DEG = 75.0
-# How fast the hue turn fades with a colour's distance from the skin's hue (a Gaussian's width, degrees).
+# How fast the hue turn and the chroma scaling fade with a colour's distance from the skin's hue (Gaussian
+# widths, degrees): the scaling reaches further, skin's own hues spread wider than the turn should.
 HUE_WIDTH_DEG = 40.0
+CHROMA_HUE_WIDTH_DEG = 60.0
+# The skin's colour move fades out between the skin's median L* and the white's, which sits at least this far above.
+WHITE_ABOVE_SKIN = 12.0
 # A skin paler than this (C*ab, from the white) has no colour to scale: a greyscale photo stays grey.
 MIN_CHROMA = 3.0
 # A white reference more coloured than this (C*ab) is not a white: the eye whites were not found.
@@ -72,6 +78,8 @@ class LookTransform:
         chroma_gain: scale of the colours seen from the white.
         hue_turn_deg: their turn at the skin's hue, degrees (fading with the distance of a colour's hue from it).
         skin_hue_deg: the skin's hue seen from the white (``white_from``).
+        skin_lightness, white_lightness: the photo's skin and white L* (before the map): the skin's colour move
+            (turn and scaling) is full up to the first and gone at the second.
         key_turn: the change of modelling, ``(Δkey_x, Δkey_y)`` stops.
         axes: the face's frame in the photo (needed when ``key_turn`` is not zero).
     """
@@ -83,6 +91,8 @@ class LookTransform:
     chroma_gain: float = 1.0
     hue_turn_deg: float = 0.0
     skin_hue_deg: float = 0.0
+    skin_lightness: float = 50.0
+    white_lightness: float = 100.0
     key_turn: tuple[float, float] = (0.0, 0.0)
     axes: FaceAxes | None = None
 
@@ -96,11 +106,19 @@ class LookTransform:
     def shades(self) -> bool:
         return self.axes is not None and max(map(abs, self.key_turn)) >= 0.01
 
-    def _turn_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """cos and sin of the turn for each whole degree of hue (seen from the white)."""
+    def _hue_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each whole degree of hue (seen from the white): its turn (radians) and the share of the chroma
+        scaling it gets."""
         distance = (np.arange(360, dtype=np.float32) - np.float32(self.skin_hue_deg) + 180.0) % 360.0 - 180.0
         turn = np.radians(self.hue_turn_deg) * np.exp(-0.5 * (distance / HUE_WIDTH_DEG) ** 2)
-        return np.cos(turn).astype(np.float32), np.sin(turn).astype(np.float32)
+        scaled = np.exp(-0.5 * (distance / CHROMA_HUE_WIDTH_DEG) ** 2)
+        return turn.astype(np.float32), scaled.astype(np.float32)
+
+    def _lightness_share(self, lightness: np.ndarray) -> np.ndarray:
+        """The share of the skin's colour move at each L* (before the map): 1 up to the skin's, 0 from the white's on."""
+        top = max(self.white_lightness, self.skin_lightness + WHITE_ABOVE_SKIN)
+        share = np.clip((np.float32(top) - lightness) / np.float32(top - self.skin_lightness), 0.0, 1.0)
+        return share * share * (3.0 - 2.0 * share)
 
     def apply_lab(self, lab: np.ndarray, origin: tuple[float, float] = (0, 0), step: float = 1.0) -> np.ndarray:
         """The map applied to ``(h, w, 3)`` float32 CIELAB values whose first pixel covers the photo from
@@ -122,14 +140,21 @@ class LookTransform:
             np.clip(out[..., 0], 0.0, 100.0, out=out[..., 0])
         a = lab[..., 1] - np.float32(self.white_from[0])
         b = lab[..., 2] - np.float32(self.white_from[1])
-        if abs(self.hue_turn_deg) >= 0.05:
-            # The turn is the skin's: full at the skin's hue, fading with the distance from it (clothes, sky).
+        if abs(self.hue_turn_deg) >= 0.05 or self.chroma_gain != 1.0:
+            # Both are the skin's: full at the skin's hue and lightness, fading with the distance from them.
             hue = cv2.phase(np.ascontiguousarray(a), np.ascontiguousarray(b), angleInDegrees=True)
             index = np.round(hue).astype(np.int32) % 360
-            cos, sin = self._turn_table()
-            a, b = cos[index] * a - sin[index] * b, sin[index] * a + cos[index] * b
-        if self.chroma_gain != 1.0:
-            a, b = a * np.float32(self.chroma_gain), b * np.float32(self.chroma_gain)
+            turns, scaled = self._hue_tables()
+            share = self._lightness_share(lab[..., 0])
+            if abs(self.hue_turn_deg) >= 0.05:
+                turn = turns[index] * share
+                cos, sin = np.cos(turn), np.sin(turn)
+                a, b = cos * a - sin * b, sin * a + cos * b
+            if self.chroma_gain != 1.0:
+                gain = scaled[index] * share
+                gain *= np.float32(self.chroma_gain - 1.0)
+                gain += 1.0
+                a, b = a * gain, b * gain
         if self.chroma_gain > 1.0:
             chroma = np.hypot(a, b)
             excess = np.maximum(chroma - np.float32(CHROMA_KNEE), 0.0)
@@ -168,7 +193,8 @@ def plan_transform(own: Look, requested: Look, axes: FaceAxes | None = None) -> 
         chroma_gain = 1.0
     key_turn = (float(np.clip(target.key_x - own.key_x, -KEY_LIMIT, KEY_LIMIT)),
                 float(np.clip(target.key_y - own.key_y, -KEY_LIMIT, KEY_LIMIT)))
-    return LookTransform(gain, offset, white_from, white_to, chroma_gain, turn, own.face_hue, key_turn, axes)
+    return LookTransform(gain, offset, white_from, white_to, chroma_gain, turn, own.face_hue, own.face_lightness,
+                         own.white_lightness, key_turn, axes)
 
 
 def mapped_rgb(rgb: np.ndarray, transform: LookTransform, origin: tuple[float, float] = (0, 0),
