@@ -15,7 +15,6 @@ made here or handed in (e.g. made in another process while this one loaded the m
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -388,9 +387,7 @@ def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.devic
         sink(0, 0, height, correction)
         return None
     guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
-    with warnings.catch_warnings():  # a decoded photo may be read-only; the upsampler only reads its guide
-        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        guide_high = torch.from_numpy(plan.guide_high).permute(2, 0, 1)[None]
+    guide_high = upsample.guide_view(plan.guide_high)
     if device.type == "cpu":
         result = upsample.guided_upsample(low, guide_low, guide_high, sink=sink)
     else:

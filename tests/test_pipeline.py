@@ -341,3 +341,15 @@ def test_the_result_does_not_depend_on_torch_threads() -> None:
         torch.set_num_threads(threads)
     assert not np.array_equal(results[0], pixels)
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+
+
+def test_a_read_only_photo_is_corrected_without_a_warning(random_pipe: Pipeline) -> None:
+    """A decoded photo may be read-only; the look stage and the upsampler only read it, and say nothing of it."""
+    import warnings
+
+    pixels = np.asarray(Image.fromarray(portrait()).resize((900, 1100)))  # large enough to be upsampled
+    pixels.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = random_pipe.process(pixels, Options())
+    assert result.pixels.shape == pixels.shape and result.pixels.flags.writeable

@@ -88,4 +88,4 @@ def apply_through_upsampler(pixels: np.ndarray, output: np.ndarray, transform: L
     high = region if pixels.dtype != np.float32 else np.clip(np.nan_to_num(region), 0.0, 1.0)
     upsample.guided_upsample(torch.from_numpy(delta).permute(2, 0, 1)[None],
                              torch.from_numpy(guide).permute(2, 0, 1)[None],
-                             torch.from_numpy(high).permute(2, 0, 1)[None], sink=add)
+                             upsample.guide_view(high), sink=add)

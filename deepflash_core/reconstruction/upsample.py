@@ -30,6 +30,7 @@ a 128 px correction brought to a 2580 px crop (``benchmarks/bench_upsample.py``)
 from __future__ import annotations
 
 import bisect
+import warnings
 from collections.abc import Callable
 
 import cv2
@@ -49,6 +50,16 @@ _FULL_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
 Sink = Callable[[int, int, int, Tensor], None]
 """Takes a finished strip instead of an output tensor: batch index, first row, end row, ``(C, rows, W)`` float32
 (a buffer reused for the next strip)."""
+
+
+def guide_view(pixels: np.ndarray) -> Tensor:
+    """A ``(1, C, H, W)`` tensor view of an ``(H, W, C)`` photo for :func:`guided_upsample` to read, without a copy.
+
+    A decoded photo may be read-only; torch warns about any view of one, and the upsampler only reads its guide.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(pixels).permute(2, 0, 1)[None]
 
 
 def guided_upsample(
