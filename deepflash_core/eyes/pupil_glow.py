@@ -141,16 +141,24 @@ def eye_footing(rgb: np.ndarray, opening: np.ndarray, sclera: np.ndarray) -> tup
         opening: bool mask of the eye opening.
         sclera: bool mask of the white of the eye (fewer than 4 pixels: only the black level is removed).
     """
+    footing, black, _ = _footing(rgb, opening, sclera)
+    return footing, black
+
+
+def _footing(rgb: np.ndarray, opening: np.ndarray, sclera: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float, float]]:
+    """:func:`eye_footing`, and the eye's white in the image (unit luma)."""
     seen = rgb[opening] if opening.sum() >= 4 else rgb.reshape(-1, 3)
     # A lens's haze is near white: one level for all channels, from the darkest pixels seen.
     black = np.float32(np.percentile(seen.min(axis=-1), BLACK_PERCENTILE))
     lifted = np.maximum(rgb - black, 0.0)
     if sclera.sum() < 4:
-        return lifted, float(black)
+        return lifted, float(black), (1.0, 1.0, 1.0)
     white = np.maximum(np.median(lifted[sclera], axis=0), 0.02)
     # A lens's tint or a colour cast scales the channels by a few tens of percent, not more.
-    gains = np.clip(white.mean() / white, 0.6, 1.6) / max(float(white.mean()), 0.35)
-    return (lifted * gains).astype(np.float32), float(black)
+    balance = np.clip(white.mean() / white, 0.6, 1.6)
+    gains = balance / max(float(white.mean()), 0.35)
+    tint = 1.0 / balance
+    return (lifted * gains).astype(np.float32), float(black), tuple(float(c) for c in tint / float(tint @ LUMA))
 
 
 def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
@@ -187,8 +195,7 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     iris = near & (distance <= PUPIL_REACH * eye.radius)
     raw = to_float(pixels[y0:y1, x0:x1, :3])
     sclera = opening & (distance > SCLERA_FROM * eye.radius)
-    rgb, black = eye_footing(raw, opening, sclera)
-    white = _white(raw, sclera, black)
+    rgb, black, white = _footing(raw, opening, sclera)
     warm, red, luma = warmth(rgb), redness(rgb), rgb @ LUMA
     catchlight = _catchlight(rgb, warm, iris, eye.radius)
     # The iris's edge, its darker side: a wide pupil's glow (and its blur) seldom reaches it.
@@ -199,6 +206,9 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     # An overexposed retina: near-white and larger than a catchlight, well inside the iris (no iris
     # is as light as the white of the eye).
     glowing |= near & ~catchlight & (luma >= PALE_CORE) & (distance <= PALE_REACH * eye.radius)
+    empty = PupilGlow(window, np.zeros_like(glowing), catchlight, 0.0, 0.0, black, white)
+    if not candidate.any() and not glowing.any():  # as in most normal eyes: nothing warm or pale
+        return empty, None
     middle = iris & (distance <= MIDDLE * eye.radius)
     _, labels = cv2.connectedComponents(glowing.astype(np.uint8), connectivity=8)
     blob = None
@@ -223,7 +233,6 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if ringed:  # a ring or a crescent around a dark middle: only a strong glow, going around the centre
         ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris & (distance <= RING_BAND[1] * eye.radius)
         region, filled = _ring(ring, near & ~catchlight, xs - eye.centre[0], ys - eye.centre[1], distance, eye.radius)
-    empty = PupilGlow(window, np.zeros_like(region), catchlight, 0.0, 0.0, black, white)
     # The glow covers the middle of the pupil (a lit lid line or the eye's corner only touch it).
     if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
         return empty, blob
@@ -236,15 +245,6 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     # The warm part of the glow: a pale core or a catchlight grown by blur is neutral, the glow around it is not.
     strength = float(np.percentile(warm[region & ~catchlight], STRENGTH_PERCENTILE)) if (region & ~catchlight).any() else 0.0
     return PupilGlow(window, filled, catchlight, share, strength - base, black, white), blob
-
-
-def _white(raw: np.ndarray, sclera: np.ndarray, black: float) -> tuple[float, float, float]:
-    """The sclera's colour over the black level, unit luma, its channels within the footing's gains."""
-    if sclera.sum() < 4:
-        return 1.0, 1.0, 1.0
-    white = np.maximum(np.median(raw[sclera], axis=0) - black, 0.02)
-    white = np.clip(white / white.mean(), 1 / 1.6, 1 / 0.6)
-    return tuple(float(c) for c in white / float(white @ LUMA))
 
 
 def _largest_glow(glowing: np.ndarray, labels: np.ndarray, distance: np.ndarray, radius: float, opening: np.ndarray,
@@ -270,9 +270,11 @@ def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, di
     centre included. Both empty unless the ring's pixels lie around the centre (at least
     ``RING_COVER`` of the directions in which the eye opening shows the pupil's band)."""
     band = seen & (distance >= RING_BAND[0] * radius) & (distance <= RING_BAND[1] * radius)
-    sector = ((np.arctan2(dy, dx) + np.pi) * (SECTORS / (2 * np.pi))).astype(np.int32) % SECTORS
-    visible = np.bincount(sector[band], minlength=SECTORS) > 0
-    lit = np.bincount(sector[ring & band], minlength=SECTORS) > 0
+    if not (ring & band).any():
+        return np.zeros_like(ring), np.zeros_like(ring)
+    sector = ((np.arctan2(dy[band], dx[band]) + np.pi) * (SECTORS / (2 * np.pi))).astype(np.int32) % SECTORS
+    visible = np.bincount(sector, minlength=SECTORS) > 0
+    lit = np.bincount(sector[ring[band]], minlength=SECTORS) > 0
     if not visible.any() or lit.sum() < RING_COVER * visible.sum():
         return np.zeros_like(ring), np.zeros_like(ring)
     disc = seen & (distance <= np.percentile(distance[ring], 98) + 0.5)
@@ -281,16 +283,31 @@ def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, di
 
 def _enclosing(ring: np.ndarray, middle: np.ndarray) -> np.ndarray:
     """Labels of the components of ``ring`` whose filled shape covers part of ``middle``."""
-    count, labels = cv2.connectedComponents(ring.astype(np.uint8), connectivity=8)
-    return np.array([k for k in range(1, count) if (_fill_holes(labels == k) & middle).any()], np.int32)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ring.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(middle)
+    if not len(ys):
+        return np.zeros(0, np.int32)
+    # Only a component whose box holds part of the middle can enclose it.
+    x, y, w, h = (stats[:, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    around = (x <= xs.max()) & (x + w > xs.min()) & (y <= ys.max()) & (y + h > ys.min())
+    return np.array([k for k in range(1, count) if around[k] and (_fill_holes(labels == k) & middle).any()], np.int32)
 
 
 def _catchlight(rgb: np.ndarray, warm: np.ndarray, iris: np.ndarray, radius: float) -> np.ndarray:
     """Bright, neutral spots on the iris no larger than a catchlight (a pale glow is larger and warm)."""
     lowest = rgb.min(axis=-1)
+    bright = iris & (lowest >= CATCHLIGHT_LEVEL) & (rgb[..., 2] >= CATCHLIGHT_BLUE * rgb[..., 0])
+    if not bright.any():
+        return bright
+    # Brighter than what surrounds it: the opening by a square wider than a catchlight, around the
+    # bright pixels only (a square opens in two 1-D passes).
     size = 2 * int(np.ceil(CATCHLIGHT_RADIUS * radius)) + 3
-    spot = lowest - cv2.morphologyEx(lowest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    bright = iris & (lowest >= CATCHLIGHT_LEVEL) & (spot >= CATCHLIGHT_ABOVE) & (rgb[..., 2] >= CATCHLIGHT_BLUE * rgb[..., 0])
+    ys, xs = np.nonzero(bright)
+    y0, x0 = max(int(ys.min()) - size, 0), max(int(xs.min()) - size, 0)
+    box = (slice(y0, int(ys.max()) + size + 1), slice(x0, int(xs.max()) + size + 1))
+    spot = np.zeros_like(lowest)
+    spot[box] = lowest[box] - cv2.morphologyEx(lowest[box], cv2.MORPH_OPEN, np.ones((size, size), np.uint8))
+    bright &= spot >= CATCHLIGHT_ABOVE
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max(np.pi * (CATCHLIGHT_RADIUS * radius) ** 2, 4.0))
     return np.isin(labels, small[small > 0]) & bright

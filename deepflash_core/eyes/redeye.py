@@ -4,14 +4,15 @@ Red-eye is the flash lighting the retina through the pupil. Real phone photos sh
 golden or with a pale centre, whole or as a ring, behind eyeglass lenses and on small far eyes.
 :mod:`deepflash_core.eyes.pupil_glow` finds the glowing pupil of each eye, judged against that eye's
 own iris and sclera with the lens tint and haze taken off first. An eye is corrected when its
-glowing pupil covers at least ``GLOW_SHARE`` of the iris circle and is at least ``GLOW_STRENGTH``
-warmer than the iris ring (:func:`is_glowing`); any other eye is not touched at all
+glowing pupil covers at least ``GLOW_SHARE`` of the iris circle and its warm part is at least
+``GLOW_STRENGTH`` warmer than the sclera (:func:`is_glowing`); any other eye is not touched at all
 (bit-identical).
 
-The fix replaces the whole glowing area (its holes filled: a ring's dark centre, the catchlight)
-by a dark neutral pupil keeping the texture of the pixel's smallest channel, at the eye's own
-black level; the natural catchlight (a small, bright, neutral spot) is kept; the edge is grown by
-a pixel and feathered into the iris so no warm ring is left. It runs on the native pixels, uint8,
+The fix replaces the whole glowing area (its holes filled: a ring's dark centre, the catchlight; a
+ring's out to its outer edge) by a dark neutral pupil keeping the texture of the pixel's smallest
+channel, at the eye's own black level; the natural catchlight (a small spot brighter than what
+surrounds it) keeps its brightness, only the glow's tint on it goes; the edge is grown by a pixel
+and feathered into the iris so no warm ring is left. It runs on the native pixels, uint8,
 uint16 or float32, RGB or RGBA (alpha never changes).
 
 Both thresholds were chosen on renders of validation people (``benchmarks/bench_redeye_kinds.py``):
@@ -30,9 +31,9 @@ from deepflash_core.pixels import from_float, to_float
 from deepflash_core.eyes.pupil_glow import LUMA, PupilGlow, find_glow, warmth
 
 # The least share of the iris circle a glowing pupil covers (a pupil of ~0.3 iris radii), and the
-# least its mean warmth exceeds the iris ring's.
+# least its warm part's warmth (``PupilGlow.strength``) exceeds the sclera's.
 GLOW_SHARE = 0.08
-GLOW_STRENGTH = 0.05
+GLOW_STRENGTH = 0.03
 RED_EYE_THRESHOLD = GLOW_STRENGTH
 # The fixed pupil: a dark neutral at most this far above the eye's black level, with this much of
 # the pixel's smallest channel kept as texture.
