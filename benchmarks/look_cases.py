@@ -83,7 +83,7 @@ def render(rgb: np.ndarray, face: Face, seed: int, plain: bool = False) -> Rende
         flash = FlashRenderer().render(studio, crop_face, rng)[0]
         hull = cv2.fillConvexPoly(np.zeros((SIZE, SIZE), np.uint8), cv2.convexHull(np.round(crop_points).astype(np.int32)), 1)
     else:
-        flash, studio, hull = make_pair(rgb, marks, SIZE, augmentation, FlashRenderer(), rng, identity_pairs=False)
+        flash, studio, hull = make_pair(rgb, marks, SIZE, augmentation, FlashRenderer(), rng, identity_pairs=False)[:3]
     return Render(to_uint8(flash), to_uint8(studio), crop_face, np.asarray(hull) > 0.5)
 
 

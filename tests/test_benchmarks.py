@@ -26,3 +26,23 @@ def test_a_file_of_the_collection_is_found_through_the_environment(tmp_path, mon
     assert collection_file("set/missing.jpg") is None
     monkeypatch.delenv(PORTRAITS_ENV)
     assert collection_file("set/a.jpg") is None
+
+
+def test_the_look_benchmarks_render_a_held_out_case_from_a_bundled_portrait(monkeypatch):
+    """bench_look, bench_keys_on and the look contact sheet build their cases with look_cases.render."""
+    import numpy as np
+    from PIL import Image
+
+    from deepflash_core.detection.faces import detect_faces
+    from portraits import EXAMPLES
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import look_cases
+
+    rgb = np.asarray(Image.open(EXAMPLES / "congress_A000022.jpg").convert("RGB"))
+    face = max((f for f in detect_faces(rgb) if f.landmarks), key=lambda f: f.box[2] - f.box[0])
+    for plain in (False, True):
+        case = look_cases.render(rgb, face, seed=7, plain=plain)
+        assert case.flash.shape == case.target.shape == (look_cases.SIZE, look_cases.SIZE, 3)
+        assert case.flash.dtype == case.target.dtype == np.uint8 and case.hull.dtype == bool and case.hull.any()
+        assert np.abs(case.flash.astype(int) - case.target).mean() > 2, "the flash differs from its target"
