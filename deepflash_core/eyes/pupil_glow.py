@@ -57,15 +57,15 @@ CENTRE_GLOWING = 0.5
 # inside the opening clear of the lids, is measured around itself.
 ASIDE = 1.2
 GLOW_AREA = 0.08
-INSIDE = 0.8
+INSIDE = 0.6
 # ... on irises of at least this radius (pixels): on smaller ones a light brown iris's lower half,
 # its colour smeared by JPEG, passes for a glow beside the pupil.
 ASIDE_IRIS = 7.0
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
 # up to the second from the given centre (further out, a warm blob is the eye's corner, not its
 # pupil; a 68-point eye contour's centre is only roughly where the iris is).
-RECENTRE = (0.2, {"mesh": ASIDE, "landmarks": 1.0})
-RECENTRINGS = 3
+RECENTRE = (0.1, {"mesh": ASIDE, "landmarks": 1.0})
+RECENTRINGS = 5
 # Per-pixel glow, in the eye's footing (sclera = 1): warmer than this, at least this red, and
 # redder than this or brighter than this. A ring around a dark middle (the middle itself not
 # glowing, as in every normal eye) must be warmer, and redder or brighter (``RING``).
@@ -176,7 +176,8 @@ def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
             break
         eye = replace(eye, centre=blob)
         moved, blob = _measure(pixels, eye)
-        if moved is None or moved.share <= glow.share:
+        # Closer to the glow's centre, more of it or a warmer part of it lies in the circle.
+        if moved is None or moved.share <= glow.share and (moved.share == 0 or moved.strength <= glow.strength):
             break
         glow = moved
     return glow
@@ -213,13 +214,14 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     _, labels = cv2.connectedComponents(glowing.astype(np.uint8), connectivity=8)
     blob = None
     central = np.unique(labels[glowing & middle])
-    region = np.isin(labels, central[central > 0]) & iris
+    whole = np.isin(labels, central[central > 0])
+    region = whole & iris
     # The very centre glows itself (a light iris around a small dark pupil reaches the middle too).
     centre = iris & ~catchlight & (distance <= max(CENTRE * eye.radius, 1.0))
     if centre.any() and (glowing & centre).sum() < CENTRE_GLOWING * centre.sum():
         region = np.zeros_like(region)
-    if region.any():
-        ry, rx = np.nonzero(region)
+    if region.any():  # the glow's centre, the part of it past the iris circle included
+        ry, rx = np.nonzero(whole)
         blob = (float(rx.mean() + x0), float(ry.mean() + y0))
     else:  # the mesh's iris beside a glowing pupil: the largest glow near it, to be measured around itself
         blob = _largest_glow(glowing, labels, distance, eye.radius, opening, (x0, y0))
