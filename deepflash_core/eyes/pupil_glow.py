@@ -83,12 +83,14 @@ SECTORS = 12
 PALE_CORE = 0.8
 PALE_REACH = 0.8
 # A glowing pixel's red over the iris edge's (``IRIS_EDGE``); the least share of the iris circle a
-# ring glow leaves seen around it; the least share of the middle a glow covers.
+# ring glow leaves seen around it, unless its median redness is this (no iris is as red); the least
+# share of the middle a glow covers.
 OVER_IRIS = 1.15
+AROUND_SEEN = 0.1
+RED_RING = 0.2
+MIDDLE_COVER = 0.5
 # The glow's warmth is this percentile over its pixels (its warm part; a pale core is neutral).
 STRENGTH_PERCENTILE = 75
-AROUND_SEEN = 0.1
-MIDDLE_COVER = 0.5
 # The catchlight: bright, near-neutral pixels (blue at least this share of red: JPEG and blur tint
 # its edge by the glow around it), no larger than a disc of this share of the iris's radius.
 CATCHLIGHT_LEVEL = 0.55
@@ -239,8 +241,9 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
         return empty, blob
     around = opening & ~filled & ~catchlight & (distance > IRIS_RING[0] * eye.radius) & (distance <= IRIS_RING[1] * eye.radius)
-    # A ring (as a brown iris around a dark pupil would look) must show an iris around it.
-    if ringed and around.sum() < AROUND_SEEN * np.pi * eye.radius**2:
+    # A ring (as a brown iris around a dark pupil would look) must show an iris around it, unless
+    # it is red as no iris is.
+    if ringed and around.sum() < AROUND_SEEN * np.pi * eye.radius**2 and np.median(red[region]) < RED_RING:
         return empty, blob
     base = float(np.median(warm[sclera])) if sclera.sum() >= 4 else 0.0
     share = float((filled if ringed else region).sum()) / (np.pi * eye.radius**2)
