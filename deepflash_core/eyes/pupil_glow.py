@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from deepflash_core.detection.face_mesh import Eye
+from deepflash_core.eyes.eye_masks import enclosing, eye_window, fill_holes, opening_mask
 from deepflash_core.pixels import to_float
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -187,14 +188,14 @@ def find_glow(pixels: np.ndarray, eye: Eye) -> PupilGlow | None:
 
 def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[float, float] | None]:
     """The glow around ``eye``'s iris centre, and the centre of the glowing area found (None without one)."""
-    window = _window(pixels.shape, eye)
+    window = eye_window(pixels.shape, eye, SMALLEST_IRIS)
     if window is None:
         return None, None
     x0, y0, x1, y1 = window
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     distance = np.hypot(xs - eye.centre[0], ys - eye.centre[1])
-    opening = _opening_mask(window, eye.opening, 0)
-    near = _opening_mask(window, eye.opening, 1)
+    opening = opening_mask(window, eye.opening, 0)
+    near = opening_mask(window, eye.opening, 1)
     iris = near & (distance <= PUPIL_REACH * eye.radius)
     raw = to_float(pixels[y0:y1, x0:x1, :3])
     sclera = opening & (distance > SCLERA_FROM * eye.radius)
@@ -228,12 +229,12 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     else:  # the mesh's iris beside a glowing pupil: the largest glow near it, to be measured around itself
         blob = _largest_glow(glowing, labels, distance, eye.radius, opening, (x0, y0))
     if not region.any():  # a glow around a pale, overexposed core (as neutral as the sclera)
-        enclosing = np.isin(labels, _enclosing(glowing, middle))
-        hole = _fill_holes(enclosing) & ~enclosing & middle
+        wrapping = np.isin(labels, enclosing(glowing, middle))
+        hole = fill_holes(wrapping) & ~wrapping & middle
         if hole.any() and np.median(luma[hole]) >= PALE_CORE:
-            region = enclosing & iris
+            region = wrapping & iris
     ringed = not region.any()
-    filled = _fill_holes(region) & iris
+    filled = fill_holes(region) & iris
     if ringed:  # a ring or a crescent around a dark middle: only a strong glow, going around the centre
         ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris & (distance <= RING_BAND[1] * eye.radius)
         region, filled = _ring(ring, near & ~catchlight, xs - eye.centre[0], ys - eye.centre[1], distance, eye.radius)
@@ -286,18 +287,6 @@ def _ring(ring: np.ndarray, seen: np.ndarray, dx: np.ndarray, dy: np.ndarray, di
     return ring & disc, disc
 
 
-def _enclosing(ring: np.ndarray, middle: np.ndarray) -> np.ndarray:
-    """Labels of the components of ``ring`` whose filled shape covers part of ``middle``."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ring.astype(np.uint8), connectivity=8)
-    ys, xs = np.nonzero(middle)
-    if not len(ys):
-        return np.zeros(0, np.int32)
-    # Only a component whose box holds part of the middle can enclose it.
-    x, y, w, h = (stats[:, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
-    around = (x <= xs.max()) & (x + w > xs.min()) & (y <= ys.max()) & (y + h > ys.min())
-    return np.array([k for k in range(1, count) if around[k] and (_fill_holes(labels == k) & middle).any()], np.int32)
-
-
 def _catchlight(rgb: np.ndarray, warm: np.ndarray, iris: np.ndarray, radius: float) -> np.ndarray:
     """Bright, neutral spots on the iris no larger than a catchlight (a pale glow is larger and warm)."""
     lowest = rgb.min(axis=-1)
@@ -316,36 +305,3 @@ def _catchlight(rgb: np.ndarray, warm: np.ndarray, iris: np.ndarray, radius: flo
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max(np.pi * (CATCHLIGHT_RADIUS * radius) ** 2, 4.0))
     return np.isin(labels, small[small > 0]) & bright
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """The mask with every hole inside it filled (a ring's dark centre, a catchlight)."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    outside = padded.copy()
-    cv2.floodFill(outside, None, (0, 0), 1)
-    return (padded.astype(bool) | (outside == 0))[1:-1, 1:-1]
-
-
-def _window(shape: tuple[int, ...], eye: Eye) -> tuple[int, int, int, int] | None:
-    """The box around the eye opening and the iris circle, clipped to the image; None when too small."""
-    height, width = shape[:2]
-    cx, cy = eye.centre
-    r = 1.2 * eye.radius + 1.0
-    x0 = max(int(np.floor(min(cx - r, eye.opening[:, 0].min()))), 0)
-    y0 = max(int(np.floor(min(cy - r, eye.opening[:, 1].min()))), 0)
-    x1 = min(int(np.ceil(max(cx + r, eye.opening[:, 0].max()))) + 1, width)
-    y1 = min(int(np.ceil(max(cy + r, eye.opening[:, 1].max()))) + 1, height)
-    if x1 - x0 < 3 or y1 - y0 < 3 or eye.radius < SMALLEST_IRIS:
-        return None
-    return x0, y0, x1, y1
-
-
-def _opening_mask(window: tuple[int, int, int, int], polygon: np.ndarray, grow: int) -> np.ndarray:
-    """The eyelid polygon rasterised over the window, grown by ``grow`` pixels (the lids' edge pixels)."""
-    x0, y0, x1, y1 = window
-    mask = np.zeros((y1 - y0 + 2 * grow, x1 - x0 + 2 * grow), np.uint8)
-    shifted = np.round((polygon - np.array([x0 - grow, y0 - grow])) * 16).astype(np.int32)
-    cv2.fillPoly(mask, [shifted], 1, shift=4)
-    if grow:
-        mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))[grow:-grow, grow:-grow]
-    return mask.astype(bool)
