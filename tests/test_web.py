@@ -142,6 +142,15 @@ def test_a_phone_heic_upload_comes_back_as_an_upright_heic_with_its_metadata(cli
     assert "**1 face**" in summary
 
 
+def test_the_api_takes_the_form_s_eight_values_and_not_the_session_s_opened_files(client: Client) -> None:
+    # The files opened through the page's file buttons are session state, never parameters of /correct.
+    for endpoint, names in {"/correct": ["photo", "strength", "mode", "background", "red_eye", "show_matte", "look",
+                                         "reference"],
+                            "/look_sweep": ["photo", "strength", "mode", "background", "red_eye", "reference"]}.items():
+        parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"][endpoint]["parameters"]
+        assert [parameter["parameter_name"] for parameter in parameters] == names
+
+
 def test_corrupt_file_gets_a_clear_message(client: Client, tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" * 20)

@@ -59,6 +59,11 @@ WEBCAM_PLAYING = """() => {
     const video = document.querySelector('#photo video[data-testid="webcam-video"]');
     return video !== null && !video.paused && video.readyState >= 2 && video.videoWidth > 0 && video.currentTime > 0;
 }"""
+# An image box shows an image the browser has decoded (an upload it cannot decode has naturalWidth 0).
+IMAGE_SHOWN_IN = """() => {{
+    const image = document.querySelector('{box} img');
+    return image !== null && image.complete && image.naturalWidth > 0;
+}}"""
 NO_RESULT_SHOWN = """() => document.querySelectorAll('#before-after img[data-testid="imageslider-image"]').length === 0
     && document.querySelector('#download a[data-testid="download-link"]') === null
     && document.querySelector('#summary').innerText.trim() === ''"""
@@ -108,6 +113,15 @@ def _chromium_page(tmp_path: Path, flags: list[str]):
             yield page
         finally:
             context.close()
+
+
+def open_with_button(page, button: str, path: Path) -> str:
+    """Click a file button and choose ``path`` in the file chooser it opens, as a user does; returns what the
+    chooser accepts."""
+    with page.expect_file_chooser() as chooser:
+        page.click(button)
+    chooser.value.set_files(str(path))
+    return chooser.value.element.get_attribute("accept")
 
 
 def test_upload_correct_and_compare_in_chromium(page_url: str, browser_page) -> None:
@@ -223,3 +237,34 @@ def test_a_reference_upload_becomes_the_look_a_bad_one_is_one_line_and_the_sweep
                            timeout=TIMEOUT_MS)
     page.click("#correct")
     page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)
+
+
+def test_a_phone_heic_opened_with_the_file_button_is_shown_upright_and_comes_back_as_a_heic(
+        page_url: str, browser_page, tmp_path: Path) -> None:
+    from imageio_samples import CAMERA_MAKE, PHONE_ICC, phone_heic
+
+    photo = phone_heic(tmp_path / "IMG_0004.HEIC", EXAMPLES / "congress_A000014.jpg")  # stored sideways
+    reference = phone_heic(tmp_path / "IMG_0009.HEIC", EXAMPLES / "congress_A000055.jpg")
+    page = browser_page
+    page.goto(page_url)
+    accepted = open_with_button(page, "#photo-file", photo)
+    assert {".heic", ".heif", ".jpg", ".png"} <= {ext.strip() for ext in accepted.split(",")}  # what the file chooser offers
+    page.wait_for_function(IMAGE_SHOWN_IN.format(box="#photo"), timeout=TIMEOUT_MS)
+    preview = page.eval_on_selector("#photo img", "image => [image.naturalWidth, image.naturalHeight]")
+    assert preview == [225, 275]  # the browser cannot show a HEIC: the core's upright preview is shown
+    open_with_button(page, "#reference-file", reference)
+    page.wait_for_function(IMAGE_SHOWN_IN.format(box="#reference"), timeout=TIMEOUT_MS)
+    reference_label = next(label for label, value in look_choices() if value == REFERENCE)
+    page.wait_for_function(f"() => document.querySelector('#look input').value === {reference_label!r}")
+    page.click("#correct")
+
+    page.wait_for_function(BOTH_IMAGES_SHOWN, timeout=TIMEOUT_MS)
+    link = page.wait_for_selector('#download a[data-testid="download-link"]', state="visible")
+    assert link.get_attribute("download") == "IMG_0004-deepflash.HEIC"  # corrected from the original file
+    download = page.request.get(link.get_attribute("href"))
+    with Image.open(io.BytesIO(download.body())) as result:
+        assert result.format == "HEIF" and result.size == (225, 275)
+        assert result.getexif().get(0x010F) == CAMERA_MAKE and result.info.get("icc_profile") == PHONE_ICC
+    assert "HEIF" in page.inner_text("#summary")
+    open_with_button(page, "#photo-file", EXAMPLES / "congress_A000022.jpg")
+    page.wait_for_function(NO_RESULT_SHOWN, timeout=TIMEOUT_MS)  # a new file clears the last result

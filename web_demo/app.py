@@ -22,6 +22,7 @@ from deepflash_client.options import Options
 from . import layout
 from .layout import DEFAULTS, MODES
 from .looks import REFERENCE, ReferenceLooks, look_sweep
+from .photo_files import OpenedFile, open_file, original_of
 from .service import CorrectionService, upload_path
 
 log = logging.getLogger(__name__)
@@ -82,20 +83,27 @@ def build_app(service: CorrectionService, concurrency: int = 1, queue_size: int 
             with gr.Column(scale=3):
                 panes = layout.result_panes()
         _wire(form, panes, _correct_event(service, references), _sweep_event(service, references), concurrency)
+        _wire_file_buttons(form, service)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return demo
 
 
 def _correct_event(service: CorrectionService, references: ReferenceLooks) -> Callable[..., Any]:
-    """The ``/correct`` API: its parameters' names and defaults are the API's (older three-value calls work)."""
+    """The ``/correct`` API: its parameters' names and defaults are the API's (older three-value calls work).
+
+    The files last opened through the file buttons are session state, not API parameters: while a box shows
+    the preview of one, the correction reads that original file.
+    """
 
     def correct(
         photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
         red_eye: bool = DEFAULTS.red_eye, show_matte: bool = DEFAULTS.with_matte, look: str = DEFAULTS.look,
-        reference: dict[str, Any] | None = None, progress: gr.Progress = gr.Progress()
+        reference: dict[str, Any] | None = None, opened_photo: OpenedFile | None = None,
+        opened_reference: OpenedFile | None = None, progress: gr.Progress = gr.Progress()
     ) -> tuple[tuple[str, str], str, str, str, str | None]:
         with _one_line_errors():
-            upload, name = upload_path(photo)
+            upload, name = upload_path(original_of(photo, opened_photo))
+            reference = original_of(reference, opened_reference)
             options = _options(strength, mode, background, red_eye, show_matte, references.requested(look, reference))
             result = service.run(upload, options, name=name, progress=lambda fraction, step: progress(fraction, desc=step))
         matte = str(result.matte) if result.matte is not None else None
@@ -110,9 +118,11 @@ def _sweep_event(service: CorrectionService, references: ReferenceLooks) -> Call
     def sweep(
         photo: dict[str, Any] | None, strength: float, mode: str, background: str = DEFAULTS.background,
         red_eye: bool = DEFAULTS.red_eye, reference: dict[str, Any] | None = None,
+        opened_photo: OpenedFile | None = None, opened_reference: OpenedFile | None = None,
     ) -> list[tuple[str, str]]:
         with _one_line_errors():
-            upload, name = upload_path(photo)
+            upload, name = upload_path(original_of(photo, opened_photo))
+            reference = original_of(reference, opened_reference)
             options = _options(strength, mode, background, red_eye, False)
             look = references.look(reference) if reference else None
             return look_sweep(service, upload, Path(name or upload.name).name, options, look)
@@ -136,7 +146,7 @@ def _wire(form: layout.Form, panes: layout.ResultPanes, correct: Callable[..., A
     form.correct.click(
         correct,
         inputs=[form.photo, form.strength, form.mode, form.background, form.red_eye, form.show_matte, form.look,
-                form.reference],
+                form.reference, form.opened_photo, form.opened_reference],
         outputs=panes.correction,
         api_name=API_NAME,
         preprocess=False,
@@ -145,13 +155,30 @@ def _wire(form: layout.Form, panes: layout.ResultPanes, correct: Callable[..., A
     )
     form.sweep.click(
         sweep,
-        inputs=[form.photo, form.strength, form.mode, form.background, form.red_eye, form.reference],
+        inputs=[form.photo, form.strength, form.mode, form.background, form.red_eye, form.reference,
+                form.opened_photo, form.opened_reference],
         outputs=panes.looks,
         api_name=SWEEP_API_NAME,
         preprocess=False,
         concurrency_limit=concurrency,
         concurrency_id=CONCURRENCY_ID,
     )
+
+
+def _wire_file_buttons(form: layout.Form, service: CorrectionService) -> None:
+    """Each file button puts an upright preview of its file in the box above it (which clears the last result, as
+    any new photo does) and keeps the file for the next correction; an opened reference is the look asked for."""
+
+    def opened(upload: dict[str, Any] | None) -> tuple[str, OpenedFile]:
+        with _one_line_errors():
+            file = open_file(service, upload)
+        return str(file.preview), file
+
+    form.photo_file.upload(opened, inputs=form.photo_file, outputs=[form.photo, form.opened_photo],
+                           preprocess=False, api_visibility="private")
+    form.reference_file.upload(lambda upload: (*opened(upload), REFERENCE), inputs=form.reference_file,
+                               outputs=[form.reference, form.opened_reference, form.look], preprocess=False,
+                               api_visibility="private")
 
 
 def launch_app(

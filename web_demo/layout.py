@@ -14,6 +14,7 @@ import gradio as gr
 
 from deepflash_client.options import BACKGROUNDS, STRENGTH_RANGE, Options
 from .looks import look_choices
+from .photo_files import file_types
 
 MODES: list[tuple[str, str]] = [("Faces only", "faces"), ("Whole image", "whole")]
 """Radio choices: (label on the page, value in the API)."""
@@ -36,8 +37,9 @@ EXAMPLE_CREDITS = {
 """Attribution shown under the examples for those whose licence asks for it."""
 
 INTRO = """# DeepFlash
-Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam),
-press **Correct the flash**, then drag the slider to compare. The download keeps the upload's
+Turn a phone-flash portrait into a studio-lit one. Upload a photo (or take one with the webcam, or open
+any photo file, a phone's HEIC included, with the button under the box), press **Correct the flash**, then
+drag the slider to compare. The download keeps the upload's
 format, size, bit depth and transparency."""
 
 
@@ -50,11 +52,15 @@ class Form:
     """The page's inputs and buttons (the left column)."""
 
     photo: gr.Image
+    photo_file: gr.UploadButton
+    opened_photo: gr.State
     strength: gr.Slider
     mode: gr.Radio
     background: gr.Radio
     look: gr.Dropdown
     reference: gr.Image
+    reference_file: gr.UploadButton
+    opened_reference: gr.State
     red_eye: gr.Checkbox
     show_matte: gr.Checkbox
     correct: gr.Button
@@ -87,6 +93,7 @@ def form(examples: Sequence[Path]) -> Form:
         sources=["upload", "webcam", "clipboard"],
         elem_id="photo",
     )
+    photo_file, opened_photo = file_button("Open a photo file: HEIC, JPEG, PNG, TIFF, …", "photo-file")
     strength = gr.Slider(
         *STRENGTH_RANGE, value=DEFAULTS.strength, step=0.05, label="Strength",
         info="1 removes the predicted flash look; less keeps some of it.",
@@ -102,6 +109,7 @@ def form(examples: Sequence[Path]) -> Form:
     reference = gr.Image(label="Reference portrait (optional): its light and colour become the look",
                          type="filepath", image_mode=None, sources=["upload", "clipboard"],
                          elem_id="reference", height=160)
+    reference_file, opened_reference = file_button("Open a reference file (HEIC too)", "reference-file")
     with gr.Row():
         red_eye = gr.Checkbox(value=DEFAULTS.red_eye, label="Fix red eyes", elem_id="red-eye")
         show_matte = gr.Checkbox(value=DEFAULTS.with_matte, label="Show the matte", elem_id="show-matte")
@@ -110,7 +118,16 @@ def form(examples: Sequence[Path]) -> Form:
         sweep = gr.Button("Preview every look", elem_id="sweep")
     if examples:
         example_portraits(examples[:MAX_EXAMPLES], photo)
-    return Form(photo, strength, mode, background, look, reference, red_eye, show_matte, correct, sweep)
+    return Form(photo, photo_file, opened_photo, strength, mode, background, look, reference, reference_file,
+                opened_reference, red_eye, show_matte, correct, sweep)
+
+
+def file_button(label: str, elem_id: str) -> tuple[gr.UploadButton, gr.State]:
+    """A button opening a file of any format the core reads (the image box above takes only what the browser
+    shows, no HEIC), and the session's :class:`~deepflash_web.photo_files.OpenedFile` it last opened."""
+    button = gr.UploadButton(label, file_types=file_types(), file_count="single", size="sm", variant="secondary",
+                             elem_id=elem_id)
+    return button, gr.State(None)
 
 
 def example_portraits(examples: Sequence[Path], photo: gr.Image) -> None:
