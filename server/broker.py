@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import zmq
@@ -85,19 +86,11 @@ class Broker:
         return time.monotonic() - self.last_request >= self.config.idle_exit_s
 
     def _forward_results(self) -> None:
-        for _ in range(MAX_BATCH):
-            try:
-                frames = self.results.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in _waiting(self.results):
             self.router.send_multipart(frames, copy=False)
 
     def _serve_requests(self) -> None:
-        for _ in range(MAX_BATCH):
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in _waiting(self.router):
             self.counts["requests"] += 1
             envelope, body = split_envelope(frames)
             try:
@@ -180,11 +173,7 @@ class Broker:
 
         Bounded, so a peer that keeps sending cannot hold the shutdown.
         """
-        for _ in range(MAX_BATCH):
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in _waiting(self.router):
             envelope, body = split_envelope(frames)
             request_id = protocol.request_id_of(body[0]) if body else None
             self.router.send_multipart(envelope + [protocol.encode_error(
@@ -200,3 +189,13 @@ def split_envelope(frames: list[Any]) -> tuple[list[Any], list[Any]]:
     if len(frames) > 1 and len(frames[1]) == 0:
         return frames[:2], frames[2:]
     return frames[:1], frames[1:]
+
+
+def _waiting(socket: zmq.Socket) -> Iterator[list[Any]]:
+    """The messages waiting on ``socket``, at most :data:`MAX_BATCH` (so the loop's other socket gets its turn and
+    a peer that keeps sending cannot hold a shutdown), without blocking."""
+    for _ in range(MAX_BATCH):
+        try:
+            yield socket.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return

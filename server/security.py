@@ -34,13 +34,12 @@ AUTHORIZED_DIR = "authorized_clients"
 
 
 def bind_host(address: str) -> str | None:
-    """The host of a ``tcp://host:port`` address, None for local transports (ipc, inproc)."""
+    """The host of a ``tcp://host:port`` address, None for local transports (ipc, inproc); any other address
+    cannot be bound to and is refused."""
     transport, _, rest = address.partition("://")
-    if transport in ("ipc", "inproc"):
-        return None
-    if transport != "tcp" or ":" not in rest:
+    if transport not in ("ipc", "inproc") and (transport != "tcp" or ":" not in rest):
         raise InvalidOptionError(f"Cannot bind to '{address}'; use tcp://127.0.0.1:PORT or ipc://PATH.")
-    return rest.rsplit(":", 1)[0].strip("[]")
+    return protocol.host_of(address)
 
 
 def is_loopback(address: str) -> bool:
