@@ -7,10 +7,10 @@ server read them. Standard library only: the editor plug-ins carry it (``deepfla
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from deepflash_client.protocol import host_of, is_local
+from deepflash_client.user_folders import user_folder
 
 STARTED_BY_USER = "user"
 """A pid file's ``started_by`` for a server started with ``deepflash serve``."""
@@ -29,12 +29,7 @@ def state_dir() -> Path:
     override = os.environ.get("DEEPFLASH_STATE_DIR")
     if override:
         return Path(override)
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "deepflash"
-    if sys.platform == "darwin":
-        return home / "Library" / "Logs" / "deepflash"
-    return Path(os.environ.get("XDG_STATE_HOME", home / ".local" / "state")) / "deepflash"
+    return user_folder("state") / "deepflash"
 
 
 def log_path(address: str) -> Path:

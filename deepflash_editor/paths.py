@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from deepflash_client.user_folders import is_unix, user_folder
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
@@ -19,14 +19,7 @@ def user_config_dir(environ: Mapping[str, str] | None = None, platform: str | No
         ``%APPDATA%\\DeepFlash`` on Windows, ``~/Library/Application Support/DeepFlash`` on macOS,
         ``$XDG_CONFIG_HOME/deepflash`` (default ``~/.config/deepflash``) elsewhere.
     """
-    environ = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    home = Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
-    if platform.startswith("win"):
-        return Path(environ.get("APPDATA") or home / "AppData" / "Roaming") / "DeepFlash"
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "DeepFlash"
-    return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "deepflash"
+    return user_folder("config", environ, platform) / ("deepflash" if is_unix(platform) else "DeepFlash")
 
 
 def plugin_log_path(editor: str, environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:

@@ -152,6 +152,24 @@ def test_state_files_are_per_port(monkeypatch, tmp_path):
     assert "/" not in state_files.port_of("ipc:///tmp/deep/flash.sock")
 
 
+@pytest.mark.parametrize("platform, environ, state", [
+    ("linux", {"HOME": "/h"}, "/h/.local/state/deepflash"),
+    ("linux", {"HOME": "/h", "XDG_STATE_HOME": ""}, "/h/.local/state/deepflash"),  # empty counts as unset
+    ("linux", {"HOME": "/h", "XDG_STATE_HOME": "/s"}, "/s/deepflash"),
+    ("darwin", {"HOME": "/h"}, "/h/Library/Logs/deepflash"),
+    ("win32", {"USERPROFILE": "/u"}, "/u/AppData/Local/deepflash"),
+    ("win32", {"USERPROFILE": "/u", "LOCALAPPDATA": "/l"}, "/l/deepflash"),
+])
+def test_the_servers_state_folder_per_os(monkeypatch, platform, environ, state):
+    monkeypatch.delenv("DEEPFLASH_STATE_DIR", raising=False)
+    for name in ("HOME", "USERPROFILE", "LOCALAPPDATA", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "platform", platform)
+    assert state_files.state_dir() == Path(state)
+
+
 def test_vendored_modules_import_neither_numpy_nor_torch():
     import deepflash_client
 

@@ -26,6 +26,7 @@ import deepflash_krita
 from deepflash_app.commands import leftovers
 from deepflash_client.errors import DeepFlashError, InvalidOptionError
 from deepflash_client.protocol import DEFAULT_ADDRESS
+from deepflash_client.user_folders import home_dir, is_unix, user_folder
 from deepflash_core import __version__
 
 PLUGIN_NAME = "deepflash"
@@ -44,48 +45,28 @@ class InstallError(DeepFlashError):
 
 # --- where the editors look ---------------------------------------------------------------------------
 
-def _home(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
-
-
 def gimp_plugins_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
     """GIMP 3.0's per-user ``plug-ins`` folder (the Flatpak one when only the Flatpak GIMP has run)."""
-    environ = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    home = _home(environ)
-    if platform.startswith("win"):
-        return Path(environ.get("APPDATA") or home / "AppData" / "Roaming") / "GIMP" / "3.0" / "plug-ins"
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "GIMP" / "3.0" / "plug-ins"
-    native = Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "GIMP" / "3.0"
-    flatpak = home / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0"
-    return (flatpak if flatpak.is_dir() and not native.is_dir() else native) / "plug-ins"
+    native = user_folder("config", environ, platform) / "GIMP" / "3.0"
+    flatpak = home_dir(environ) / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0"
+    return _unless_only_flatpak_ran(native, flatpak, platform) / "plug-ins"
 
 
 def krita_pykrita_dir(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
     """Krita's per-user ``pykrita`` folder (the Flatpak one when only the Flatpak Krita has run)."""
-    environ = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    home = _home(environ)
-    if platform.startswith("win"):
-        return Path(environ.get("APPDATA") or home / "AppData" / "Roaming") / "krita" / "pykrita"
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "krita" / "pykrita"
-    native = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "krita"
-    flatpak = home / ".var" / "app" / "org.kde.krita" / "data" / "krita"
-    return (flatpak if flatpak.is_dir() and not native.is_dir() else native) / "pykrita"
+    native = user_folder("data", environ, platform) / "krita"
+    flatpak = home_dir(environ) / ".var" / "app" / "org.kde.krita" / "data" / "krita"
+    return _unless_only_flatpak_ran(native, flatpak, platform) / "pykrita"
 
 
 def kritarc_path(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
     """Krita's settings file, where Python plug-ins are enabled."""
-    environ = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    home = _home(environ)
-    if platform.startswith("win"):
-        return Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "kritarc"
-    if platform == "darwin":
-        return home / "Library" / "Preferences" / "kritarc"
-    return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "kritarc"
+    return user_folder("preferences", environ, platform) / "kritarc"
+
+
+def _unless_only_flatpak_ran(native: Path, flatpak: Path, platform: str | None) -> Path:
+    """An editor's ``native`` folder, or on Linux its Flatpak one when only the Flatpak editor has made its own."""
+    return flatpak if is_unix(platform) and flatpak.is_dir() and not native.is_dir() else native
 
 
 # --- what gets installed --------------------------------------------------------------------------------
