@@ -10,8 +10,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from deepflash_client.options import Options
 from deepflash_client.summary import ResultSummary
 from deepflash_core import imageio
 from deepflash_core.corrector import Corrector
-from deepflash_core.result import Result
+from deepflash_core.result import Result, timed
 from .previews import PREVIEW_SIDE, draw_faces, make_preview, preview_scale, write_preview
 
 DEFAULT_MAX_MEGAPIXELS = 50.0
@@ -120,24 +119,24 @@ class CorrectionService:
             DeepFlashError: unreadable or too large upload, no face found, server errors, write failures.
         """
         report = progress or (lambda fraction, step: None)
-        clock = _StageClock()
+        steps: dict[str, float] = {}  # seconds per step, wall clock
         name = Path(name or upload.name).name
         report(0.0, "Reading the photo")
-        with clock("read"):
+        with timed(steps, "read"):
             self.check_pixel_count(upload, name)
             photo = imageio.load_photo(upload)
         report(0.1, "Finding faces")
-        with clock("correct"):
+        with timed(steps, "correct"):
             correction = self.correct(photo.pixels, options, name,
                                        lambda stage, fraction: report(0.1 + 0.75 * fraction, _STAGES.get(stage, stage)))
         # whole-image mode reports the frame as its one "face"
         boxes = [] if options.whole_image else [_box(face.box) for face in correction.faces]
         report(0.85, "Writing the full-resolution file")
-        with clock("write"):
+        with timed(steps, "write"):
             download = self._output_path(name, photo.format)
             save_notes = imageio.save_photo(photo.with_pixels(correction.pixels), download, like=photo)
         report(0.95, "Making the previews")
-        with clock("previews"):
+        with timed(steps, "previews"):
             before_pixels = make_preview(photo.pixels, self.preview_side)
             scale = preview_scale(photo.height, photo.width, self.preview_side)
             before = write_preview(before_pixels, download.parent / "before")
@@ -147,9 +146,9 @@ class CorrectionService:
             if correction.matte is not None:
                 grey = make_preview(correction.matte[..., None], self.preview_side)
                 matte = write_preview(np.repeat(grey.reshape(*grey.shape[:2], 1), 3, axis=2), download.parent / "matte")
-        summary = _summary(photo, boxes, options.whole_image, clock.total(), self.corrector.description,
+        summary = _summary(photo, boxes, options.whole_image, sum(steps.values()), self.corrector.description,
                            photo.notes + correction.warnings + save_notes)
-        return PageResult(before, after, faces, download, summary, dict(clock.seconds), correction.summary(), matte)
+        return PageResult(before, after, faces, download, summary, steps, correction.summary(), matte)
 
     def close(self) -> None:
         """Delete every result this service wrote (the page is going away, and its links with it)."""
@@ -221,24 +220,6 @@ def upload_path(value: dict | str | Path | None) -> tuple[Path, str | None]:
 def _box(values: Any) -> Box:
     left, top, right, bottom = (int(round(v)) for v in values)
     return left, top, right, bottom
-
-
-class _StageClock:
-    """Wall-clock seconds per named step."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-    def total(self) -> float:
-        return sum(self.seconds.values())
 
 
 def _summary(photo: imageio.Photo, boxes: list[Box], whole_image: bool, seconds: float, where: str,
