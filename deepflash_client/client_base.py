@@ -22,17 +22,15 @@ from deepflash_client.summary import ResultSummary
 
 @dataclass
 class ProcessReply:
-    """The result of a ``process`` request: pixels in the request's layout plus what the server found.
+    """The result of a ``process`` request: pixels laid out as ``image`` says (the request's layout) plus what the
+    server found.
 
     ``matte`` (``height × width`` bytes, 8-bit) is there only when the request asked for it and the
     server could make one.
     """
 
     pixels: bytes | memoryview  # a read-only view of the received frame: no copy
-    width: int
-    height: int
-    channels: int
-    dtype: str
+    image: ImageSpec
     summary: ResultSummary = field(default_factory=ResultSummary)
     matte: bytes | None = None
 
@@ -96,8 +94,8 @@ class BaseClient:
         fields = reply.fields
         if reply.pixels is None:
             raise ServerError(f"The server's reply has no pixels ({self._log_note()}).", protocol.E_INTERNAL)
-        return ProcessReply(pixels=_received(reply.pixels), width=int(fields["width"]), height=int(fields["height"]),
-                            channels=int(fields["channels"]), dtype=str(fields["dtype"]),
+        image = ImageSpec(int(fields["width"]), int(fields["height"]), int(fields["channels"]), str(fields["dtype"]))
+        return ProcessReply(pixels=_received(reply.pixels), image=image,
                             summary=ResultSummary.from_fields(fields),
                             matte=_to_bytes(reply.matte) if reply.matte is not None else None)
 
@@ -155,10 +153,11 @@ class BaseClient:
         height, width, channels = samples.shape
         dtype = wire[samples.dtype]
         reply = self.process(samples, width=width, height=height, channels=channels, dtype=dtype, options=options)
-        if (reply.width, reply.height, reply.channels, reply.dtype) != (width, height, channels, dtype):
-            raise ServerError(f"The server answered with a {reply.width}×{reply.height}×{reply.channels} {reply.dtype} "
-                              f"image for a {width}×{height}×{channels} {dtype} one ({self._log_note()}).",
-                              protocol.E_INTERNAL)
+        answered = reply.image
+        if answered != ImageSpec(width, height, channels, dtype):
+            raise ServerError(f"The server answered with a {answered.width}×{answered.height}×{answered.channels} "
+                              f"{answered.dtype} image for a {width}×{height}×{channels} {dtype} one "
+                              f"({self._log_note()}).", protocol.E_INTERNAL)
         corrected = np.frombuffer(reply.pixels, dtype=protocol.NUMPY_DTYPES[dtype]).reshape(samples.shape)
         return corrected.astype(pixels.dtype, copy=False), reply
 

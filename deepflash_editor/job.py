@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -179,9 +179,9 @@ def _send(job: CorrectionJob, context: Context) -> ProcessReply:
 
 
 def _reply_mismatch(job: CorrectionJob, reply: ProcessReply) -> str:
-    shape = (reply.width, reply.height, reply.channels, reply.dtype)
-    if shape != (job.width, job.height, job.channels, job.dtype):
-        return f"the reply is {shape}, the request was {(job.width, job.height, job.channels, job.dtype)}"
+    shape, asked = astuple(reply.image), (job.width, job.height, job.channels, job.dtype)
+    if shape != asked:
+        return f"the reply is {shape}, the request was {asked}"
     if len(reply.pixels) != len(job.pixels):
         return f"the reply has {len(reply.pixels)} bytes of pixels, expected {len(job.pixels)}"
     if reply.matte is not None and len(reply.matte) != job.width * job.height:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from deepflash_client.client_base import ProcessReply
 from deepflash_client.options import Options
+from deepflash_client.protocol import ImageSpec
 from deepflash_client.summary import ResultSummary
 from deepflash_editor.job import Context, CorrectionJob
 
@@ -37,7 +38,7 @@ class FakeClient:
             raise self.failures.pop(0)
         matte = bytes((10 + index) % 256 for index in range(width * height)) if options.with_matte else None
         summary = ResultSummary(faces=[{"box": [0, 0, 1, 1]}] * self.faces, timings={"total": 0.01})
-        return ProcessReply(bytes(255 - b for b in pixels), width, height, channels, dtype, summary, matte)
+        return ProcessReply(bytes(255 - b for b in pixels), ImageSpec(width, height, channels, dtype), summary, matte)
 
     def describe_look(self, pixels, width, height, channels, dtype):
         self.described.append(dict(pixels=bytes(pixels), width=width, height=height, channels=channels, dtype=dtype))

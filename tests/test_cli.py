@@ -199,6 +199,7 @@ def test_exif_rotated_photo_comes_out_upright(tmp_path: Path, weights: Path) -> 
 def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from deepflash_client import zmq_client as client_module
     from deepflash_client.client_base import ProcessReply
+    from deepflash_client.protocol import ImageSpec
 
     calls = []
 
@@ -222,7 +223,7 @@ def test_server_option_sends_pixels_through_the_client(tmp_path: Path, monkeypat
         def process(self, pixels, width, height, channels, dtype, options):
             calls.append((self.address, width, height, channels, dtype, options))
             inverted = 255 - np.asarray(pixels)
-            return ProcessReply(inverted.tobytes(), width, height, channels, dtype)
+            return ProcessReply(inverted.tobytes(), ImageSpec(width, height, channels, dtype))
 
     monkeypatch.setattr(client_module, "DeepFlashClient", EchoClient)
     out = tmp_path / "served.png"

@@ -210,7 +210,7 @@ def test_server_killed_mid_request_is_restarted_by_an_auto_start_client(state_di
         new_pid = client.ping()["pid"]
         try:
             assert not lifecycle.process_alive(pid) and new_pid != pid
-            assert (reply.width, reply.height, len(reply.pixels)) == (1200, 1200, BIG.nbytes)
+            assert (reply.image.width, reply.image.height, len(reply.pixels)) == (1200, 1200, BIG.nbytes)
             assert reply.pixels != BIG.tobytes()
         finally:
             stop_server(new_pid)

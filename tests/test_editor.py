@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_a_reply_of_the_wrong_shape_is_refused():
     class Shrinking(FakeClient):
         def process(self, pixels, **options):
             reply = super().process(pixels, **options)
-            reply.height -= 1
+            reply.image = replace(reply.image, height=reply.image.height - 1)
             return reply
 
     outcome = run_job(small_job(), make_context(Shrinking()))

@@ -21,6 +21,7 @@ import gimp_filter  # noqa: E402
 from deepflash_client.client_base import ProcessReply  # noqa: E402
 from deepflash_client.errors import ServerError, ServerUnavailableError  # noqa: E402
 from deepflash_client.options import Options  # noqa: E402
+from deepflash_client.protocol import ImageSpec  # noqa: E402
 from deepflash_client.summary import ResultSummary  # noqa: E402
 from deepflash_editor import looks  # noqa: E402
 from deepflash_editor.job import Outcome  # noqa: E402
@@ -313,7 +314,7 @@ def test_an_interactive_success_is_said_while_the_progress_is_on_the_image_windo
 @pytest.mark.parametrize("interactive", [True, False])
 def test_success_is_one_short_status_line_for_interactive_runs(interactive):
     shown = []
-    reply = ProcessReply(b"", 0, 0, 3, "u8", ResultSummary(faces=[{"box": [0, 0, 1, 1]}], warnings=["w"]))
+    reply = ProcessReply(b"", ImageSpec(0, 0, 3, "u8"), ResultSummary(faces=[{"box": [0, 0, 1, 1]}], warnings=["w"]))
     outcome = Outcome(True, "ok", "long text", reply, seconds=0.61)
     gimp_filter.report(SimpleNamespace(message=shown.append), outcome, False, interactive)
     status = ["Corrected 1 face in 0.6 s"] if interactive else []

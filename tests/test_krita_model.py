@@ -8,6 +8,7 @@ import pytest
 
 from deepflash_client.client_base import ProcessReply
 from deepflash_client.options import Options
+from deepflash_client.protocol import ImageSpec
 from deepflash_editor.job import Outcome
 from deepflash_editor.looks import REFERENCE
 from deepflash_editor.settings import INSTALL_RECORD_NAME
@@ -87,7 +88,7 @@ def test_a_job_carries_the_layer_and_the_settings_and_its_result_becomes_a_layer
     with pytest.raises(RuntimeError):
         model.start(source, None)
     added = []
-    reply = ProcessReply(b"result", 6, 1, 1, "u8", matte=b"m")
+    reply = ProcessReply(b"result", ImageSpec(6, 1, 1, "u8"), matte=b"m")
     shown = model.finish(Outcome(True, "ok", "Done.", reply), lambda *args: added.append(args))
     assert added == [(source, b"result", b"m")] and shown.ok and model.message == "Done."
     assert not model.running and model.source is None and changes[2:] == ["busy", "message"]
@@ -103,6 +104,6 @@ def test_a_failed_job_adds_nothing_and_a_layer_that_cannot_be_added_is_said(tmp_
         raise RuntimeError("the document was closed")
 
     model.start(layer(), None)
-    shown = model.finish(Outcome(True, "ok", "Done.", ProcessReply(b"result", 6, 1, 1, "u8")), closed)
+    shown = model.finish(Outcome(True, "ok", "Done.", ProcessReply(b"result", ImageSpec(6, 1, 1, "u8"))), closed)
     assert (shown.ok, shown.code) == (False, "unexpected") and "the document was closed" in model.message
     assert not model.running

@@ -84,7 +84,7 @@ def test_server_result_is_bit_identical_to_the_in_process_pipeline(client, pipel
     height, width = pixels.shape[:2]
     reply = client.process(pixels, width, height, channels, dtype, Options(strength=0.8, whole_image=whole_image))
     expected = pipeline.process(pixels, Options(strength=0.8, whole_image=whole_image))
-    assert (reply.width, reply.height, reply.channels, reply.dtype) == (width, height, channels, dtype)
+    assert reply.image == protocol.ImageSpec(width, height, channels, dtype)
     assert reply.pixels == expected.pixels.tobytes()
     assert not np.array_equal(expected.pixels, pixels)  # the comparison is about a real correction
     assert reply.summary.faces == [face.to_dict() for face in expected.faces]
