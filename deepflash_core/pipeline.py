@@ -41,7 +41,7 @@ from deepflash_core.network.registry import Encoding, model_kind
 from deepflash_core.network.weights import ModelCard, load_model, resolve_weights
 from deepflash_core.pixels import PIXEL_SCALE
 from deepflash_core.reconstruction import upsample
-from deepflash_core.reconstruction.blend import blend_weight, clip_box, find_subject, overlapping_groups, union
+from deepflash_core.reconstruction.blend import blend_weight, clip_box, find_subject, matte_span, overlapping_groups, union
 from deepflash_core.result import ProgressCallback, Result, timed
 
 MIN_SIDE = 8
@@ -352,26 +352,30 @@ def _subtract_strips(pixels: np.ndarray, output: np.ndarray, plan: _CropPlan, su
     delta: np.ndarray | None = None
     zeros: np.ndarray | None = None
 
-    def subtract(batch_index: int, first: int, end: int, strip: torch.Tensor) -> None:
+    def subtract(batch_index: int, rows: slice, columns: slice, strip: torch.Tensor) -> None:
         nonlocal spent, delta, zeros
         started = CLOCK()
-        rows = end - first
-        weight = blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject, gain, rows=(first, end))
+        weight = blend_weight(plan.face.crop, plan.inside, plan.whole_image, subject, gain,
+                              rows=(rows.start, rows.stop), columns=(columns.start, columns.stop))
         strip.mul_(torch.from_numpy(weight))
-        if delta is None or delta.shape[0] < rows:
-            delta = np.empty((rows, cx1 - cx0, channels), np.float32)
-            zeros = np.zeros((rows, cx1 - cx0), np.float32)  # alpha's delta
-        planes = list(strip.numpy()) + [zeros[:rows]] * (channels - 3)
-        merged = cv2.merge(planes, dst=delta[:rows])
-        _subtract_into(pixels, output, (cx0, cy0 + first, cx1, cy0 + end), merged)
+        size = weight.size
+        if delta is None or delta.shape[0] < size:
+            delta = np.empty((size, channels), np.float32)
+            zeros = np.zeros(size, np.float32)  # alpha's delta
+        shape = weight.shape
+        planes = list(strip.numpy()) + [zeros[:size].reshape(shape)] * (channels - 3)
+        merged = cv2.merge(planes, dst=delta[:size].reshape(*shape, channels))
+        region = (cx0 + columns.start, cy0 + rows.start, cx0 + columns.stop, cy0 + rows.stop)
+        _subtract_into(pixels, output, region, merged)
         spent += CLOCK() - started
 
-    _upsample(plan, correction_low, device, sink=subtract)
+    # Only the columns where the matte is not zero: elsewhere the weight, so the correction, is nothing.
+    _upsample(plan, correction_low, device, sink=subtract, span=matte_span(subject, plan.inside))
     return spent
 
 
 def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.device,
-              sink: upsample.Sink | None = None) -> torch.Tensor | None:
+              sink: upsample.Sink | None = None, span: upsample.Span | None = None) -> torch.Tensor | None:
     """The crop's correction at native resolution over its inside part, ``(3, h, w)`` float32 on the CPU.
 
     With ``sink`` it is handed over strip by strip instead (see :func:`deepflash_core.reconstruction.upsample.guided_upsample`).
@@ -384,14 +388,14 @@ def _upsample(plan: _CropPlan, correction_low: torch.Tensor, device: torch.devic
         correction = F.interpolate(low, size=(height, width), mode="area")[0].float().cpu()
         if sink is None:
             return correction
-        sink(0, 0, height, correction)
+        sink(0, slice(0, height), slice(0, width), correction)
         return None
     guide_low = torch.from_numpy(np.ascontiguousarray(plan.guide_low[ly0:ly1, lx0:lx1])).permute(2, 0, 1)[None]
     guide_high = upsample.guide_view(plan.guide_high)
     if device.type == "cpu":
-        result = upsample.guided_upsample(low, guide_low, guide_high, sink=sink)
+        result = upsample.guided_upsample(low, guide_low, guide_high, sink=sink, span=span)
     else:
-        result = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device), sink=sink)
+        result = upsample.guided_upsample(low, guide_low.to(device), guide_high.to(device), sink=sink, span=span)
     return None if result is None else result[0].float().cpu()
 
 

@@ -23,6 +23,20 @@ def from_float(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.clip(np.round(values * scale), 0, scale).astype(dtype)
 
 
+def channel_min(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The smallest of the three values along the last axis (``values.min(axis=-1)``, NaN alike).
+
+    Pairwise minima of the channel views: a reduction over a three-wide last axis runs ~20 times slower.
+    """
+    out = np.minimum(values[..., 0], values[..., 1], out=out)
+    return np.minimum(out, values[..., 2], out=out)
+
+
+def channel_max(values: np.ndarray) -> np.ndarray:
+    """The largest of the three values along the last axis (``values.max(axis=-1)``, NaN alike)."""
+    return np.maximum(np.maximum(values[..., 0], values[..., 1]), values[..., 2])
+
+
 def to_uint8(region: np.ndarray) -> np.ndarray:
     """8-bit copy (the input itself when already uint8)."""
     if region.dtype == np.uint8:

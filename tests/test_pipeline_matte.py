@@ -116,3 +116,55 @@ def test_whole_image_mode_still_corrects_only_the_person(constant_pipe: Pipeline
 def test_unknown_background_is_refused() -> None:
     with pytest.raises(InvalidOptionError, match="keep, lift"):
         Options(background="blur")
+
+
+@pytest.mark.parametrize("dtype", ["u8", "u16", "f32", "u16-rgba"])
+def test_skipping_the_mattes_zeros_changes_no_pixel(random_pipe: Pipeline, monkeypatch, dtype: str) -> None:  # noqa: F811
+    """The look and the face's correction are computed only over runs of columns where the matte is not zero:
+    the result is bit for bit the one computed over every column."""
+    from deepflash_core import pipeline as pipeline_module
+    from deepflash_core.look import stage as look_stage
+    from deepflash_core.reconstruction import blend, upsample
+
+    monkeypatch.setattr(upsample, "CPU_STRIP_PIXELS", 1 << 13)  # strips of ~18 rows: spans that follow the head
+    small = flash_like(dtype)
+    pixels = cv2.resize(small, (small.shape[1] * 2, small.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
+    skipped = []
+
+    def counted(subject: np.ndarray, box: tuple[int, int, int, int]):
+        span = blend.matte_span(subject, box)
+
+        def runs(first: int, end: int) -> list[tuple[int, int]]:
+            found = span(first, end)
+            skipped.append((box, box[2] - box[0] - sum(stop - start for start, stop in found)))
+            return found
+        return runs
+
+    def every_column(subject: np.ndarray, box: tuple[int, int, int, int]):
+        return lambda first, end: [(0, box[2] - box[0])]
+
+    results = []
+    for span in (counted, every_column):
+        monkeypatch.setattr(pipeline_module, "matte_span", span)
+        monkeypatch.setattr(look_stage, "matte_span", span)
+        results.append(random_pipe.process(pixels, Options()))
+    # Both stages (the look over the person's box, the face's correction over its crop) skipped columns.
+    assert len({box for box, columns in skipped if columns > 0}) == 2
+    assert sum(columns for _, columns in skipped) > 0.1 * pixels.shape[0] * pixels.shape[1] / 18
+    assert not np.array_equal(results[0].pixels, pixels)
+    assert np.array_equal(results[0].pixels, results[1].pixels)
+
+
+def test_the_mattes_runs_of_columns() -> None:
+    from deepflash_core.reconstruction.blend import SPAN_GAP, matte_span
+
+    subject = np.zeros((40, 400), np.float32)
+    subject[10:20, 50:60] = 0.5
+    subject[12:14, 60 + SPAN_GAP - 1 : 70 + SPAN_GAP] = 1.0  # closer than SPAN_GAP: joined
+    subject[15, 300:310] = 0.01  # far: a run of its own
+    span = matte_span(subject, (20, 5, 380, 40))  # box (x0, y0, x1, y1): columns from 20, rows from 5
+    assert span(0, 5) == []
+    assert span(5, 11) == [(30, 50 + SPAN_GAP), (280, 290)]
+    assert span(5, 10) == [(30, 50 + SPAN_GAP)]
+    assert span(5, 7) == [(30, 40)]
+    assert span(20, 35) == []

@@ -177,3 +177,54 @@ def test_bad_input_raises(low, guide_low, guide_high, radius, eps) -> None:
     with pytest.raises(InvalidOptionError) as caught:
         guided_upsample(low, guide_low, guide_high, radius=radius, eps=eps)
     assert isinstance(caught.value, DeepFlashError) and "\n" not in str(caught.value)
+
+
+def test_a_span_hands_over_only_its_columns_with_the_values_of_the_whole(monkeypatch) -> None:
+    """Columns a span leaves out are neither computed nor handed over; the others are bit for bit the whole's."""
+    from deepflash_core.reconstruction import upsample
+
+    monkeypatch.setattr(upsample, "CPU_STRIP_PIXELS", 96 * 8)  # 12 strips of 8 rows
+    scene = silhouette_scene(size=96)
+    low, guide_low = scene["correction_low"], scene["photo_low"]
+    pixels8 = (scene["photo"][0].permute(1, 2, 0) * 255).round().to(torch.uint8).contiguous()
+    guide = pixels8.permute(2, 0, 1)[None]
+    whole = guided_upsample(low, guide_low, guide)[0]
+    handed = torch.full_like(whole, float("nan"))
+    calls = []
+
+    def sink(batch: int, rows: slice, columns: slice, strip: torch.Tensor) -> None:
+        calls.append((rows.start, columns.start, columns.stop))
+        handed[:, rows, columns] = strip
+
+    def span(first: int, end: int) -> list[tuple[int, int]]:  # two runs on some strips, none on the first
+        return [] if first == 0 else [(3, 20), (40, 41 + first)] if first < 48 else [(0, 96)]
+
+    assert guided_upsample(low, guide_low, guide, sink=sink, span=span) is None
+    wanted = torch.zeros(96, 96, dtype=torch.bool)
+    for first in range(8, 96, 8):
+        for start, stop in span(first, first + 8):
+            wanted[first : first + 8, start:stop] = True
+    assert torch.equal(handed[:, wanted], whole[:, wanted])
+    assert torch.isnan(handed[:, ~wanted]).all()
+    assert len(calls) == 5 * 2 + 6 and all(rows != 0 for rows, _, _ in calls)
+
+
+def test_a_span_needs_a_sink() -> None:
+    with pytest.raises(InvalidOptionError):
+        guided_upsample(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16),
+                        span=lambda first, end: [(0, 16)])
+
+
+def test_coefficient_rows_stretched_together_are_each_row_stretched_alone() -> None:
+    import cv2
+    import numpy as np
+
+    from deepflash_core.reconstruction.upsample import _StretchedRows
+
+    coefs = torch.randn(12, 21, 37, generator=torch.Generator().manual_seed(3))
+    stretched = _StretchedRows(coefs, 401)
+    for index in range(21):
+        alone = cv2.resize(np.ascontiguousarray(coefs[:, index].numpy()), (401, 12), interpolation=cv2.INTER_LINEAR)
+        assert np.array_equal(stretched.row(index).numpy(), alone)
+        stretched.forget_before(index)
+    assert list(stretched.rows) == [20]  # the rows the strips have moved past are gone

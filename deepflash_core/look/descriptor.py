@@ -28,7 +28,7 @@ from deepflash_client.options import LOOK_FIELDS, LOOK_NAMES
 from deepflash_core.detection.faces import Face
 from deepflash_core.look.axes import FaceAxes
 from deepflash_core.look.values import Look
-from deepflash_core.pixels import to_float
+from deepflash_core.pixels import channel_max, channel_min, to_float
 
 # The face box is brought to between this width and twice it before anything is measured.
 ANALYSIS_WIDTH = 192
@@ -94,7 +94,7 @@ def describe(pixels: np.ndarray, face: Face, reference: bool = False) -> Look:
     skin_l = lightness[frame.skin]
     white_l, white_a, white_b = _white(frame, skin_l)
     # The skin's colour from its unclipped part: a clipped pixel has lost its colour, not the skin.
-    coloured = frame.skin & (frame.rgb.max(axis=2) < CLIPPED_LEVEL)
+    coloured = frame.skin & (channel_max(frame.rgb) < CLIPPED_LEVEL)
     if coloured.sum() < MIN_COLOURED_SHARE * frame.skin.sum():
         coloured = frame.skin
     skin_a = a[coloured] - white_a
@@ -113,7 +113,7 @@ def describe(pixels: np.ndarray, face: Face, reference: bool = False) -> Look:
         "key_x": key_x,
         "key_y": key_y,
         "shine": _shine(frame),
-        "clipped": float((frame.rgb[frame.hull].max(axis=1) >= CLIPPED_LEVEL).mean()),
+        "clipped": float((channel_max(frame.rgb[frame.hull]) >= CLIPPED_LEVEL).mean()),
     }
     return Look(**{name: float(np.clip(values[name], f.low, f.high)) for name, f in zip(LOOK_NAMES, LOOK_FIELDS)})
 
@@ -232,7 +232,7 @@ def _shiny(frame: _FaceFrame) -> np.ndarray:
 
 def _check_reference(frame: _FaceFrame) -> None:
     rgb = frame.rgb[frame.hull]
-    if float(np.percentile(rgb.max(axis=1) - rgb.min(axis=1), 95)) < GREY_SPREAD:
+    if float(np.percentile(channel_max(rgb) - channel_min(rgb), 95)) < GREY_SPREAD:
         raise LookReferenceError("The reference is greyscale; a look is taken from a colour photo.")
     colours = np.round(frame.rgb[frame.skin] * 255).astype(np.uint32)
     distinct = np.unique((colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]).size

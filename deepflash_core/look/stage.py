@@ -23,6 +23,7 @@ from deepflash_core.look.presets import requested_look
 from deepflash_core.look.transfer import LookTransform, apply_transform, mapped_rgb, plan_transform
 from deepflash_core.pixels import PIXEL_SCALE, to_float
 from deepflash_core.reconstruction import upsample
+from deepflash_core.reconstruction.blend import matte_span
 
 # Longer side of the copy the move is computed on.
 LOW_SIDE = 384
@@ -74,11 +75,12 @@ def apply_through_upsampler(pixels: np.ndarray, output: np.ndarray, transform: L
     delta = mapped_rgb(guide, transform, origin=(x0, y0), step=(x1 - x0) / size[0]) - guide
     scale = np.float32(strength * PIXEL_SCALE[pixels.dtype])
 
-    def add(batch: int, first: int, end: int, strip: torch.Tensor) -> None:
-        weight = matte[y0 + first : y0 + end, x0:x1] * scale
+    def add(batch: int, rows: slice, columns: slice, strip: torch.Tensor) -> None:
+        window = (slice(y0 + rows.start, y0 + rows.stop), slice(x0 + columns.start, x0 + columns.stop))
+        weight = matte[window] * scale
         moved = cv2.merge([plane * weight for plane in strip.numpy()])
-        source = pixels[y0 + first : y0 + end, x0:x1, :3]
-        target = output[y0 + first : y0 + end, x0:x1, :3]
+        source = pixels[(*window, slice(0, 3))]
+        target = output[(*window, slice(0, 3))]
         if pixels.dtype == np.float32:
             np.clip(source + moved, 0.0, 1.0, out=target)
         else:
@@ -88,4 +90,5 @@ def apply_through_upsampler(pixels: np.ndarray, output: np.ndarray, transform: L
     high = region if pixels.dtype != np.float32 else np.clip(np.nan_to_num(region), 0.0, 1.0)
     upsample.guided_upsample(torch.from_numpy(delta).permute(2, 0, 1)[None],
                              torch.from_numpy(guide).permute(2, 0, 1)[None],
-                             upsample.guide_view(high), sink=add)
+                             upsample.guide_view(high), sink=add,
+                             span=matte_span(matte, (x0, y0, x1, y1)))  # the matte's zeros move nothing

@@ -7,6 +7,8 @@ on the neck or in the hair.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from deepflash_client.options import Options
@@ -17,6 +19,8 @@ from deepflash_core.matte import refine as matte
 # 0 over this fraction of the crop's side; the face itself (the middle half, the chin 13 % from the
 # bottom edge) keeps the full weight.
 FEATHER = 0.1
+# Columns where the matte is zero are skipped in runs; gaps narrower than this many pixels are computed anyway.
+SPAN_GAP = 64
 
 Box = tuple[int, int, int, int]
 
@@ -51,26 +55,49 @@ def find_subject(pixels: np.ndarray, coarse: matte.CoarseMatte, faces: list[Face
 
 
 def blend_weight(crop: Box, inside: Box, whole_image: bool, subject: np.ndarray, gain: float = 1.0,
-                 rows: tuple[int, int] | None = None) -> np.ndarray:
+                 rows: tuple[int, int] | None = None, columns: tuple[int, int] | None = None) -> np.ndarray:
     """Blend weight (times ``gain``) over ``inside``, the in-photo part of a square ``crop``, ``(h, w)`` float32.
 
-    With ``rows`` (``first, end`` counted from the top of ``inside``) only those rows, for a caller that
-    works strip by strip. A whole-image crop holds the entire frame and needs no fade: its weight is the
-    matte alone.
+    With ``rows`` (``first, end`` counted from the top of ``inside``) only those rows, and with ``columns``
+    (from its left) only those columns, for a caller that works strip by strip. A whole-image crop holds the
+    entire frame and needs no fade: its weight is the matte alone.
     """
     cx0, cy0, cx1, cy1 = inside
     first, end = rows if rows is not None else (0, cy1 - cy0)
-    matte = over(subject, (cx0, cy0 + first, cx1, cy0 + end))
+    left, right = columns if columns is not None else (0, cx1 - cx0)
+    matte = over(subject, (cx0 + left, cy0 + first, cx0 + right, cy0 + end))
     if whole_image:
         return matte * np.float32(gain)
     height, width = subject.shape
     x0, y0, x1, y1 = crop
     band = FEATHER * (x1 - x0)
-    columns = edge_fade(np.arange(cx0, cx1) + 0.5, x0, x1, band, x0 > 0, x1 < width)
+    columns = edge_fade(np.arange(cx0 + left, cx0 + right) + 0.5, x0, x1, band, x0 > 0, x1 < width)
     fade = edge_fade(np.arange(cy0 + first, cy0 + end) + 0.5, y0, y1, band, y0 > 0, y1 < height) * np.float32(gain)
     weight = np.multiply(matte, fade[:, None])
     weight *= columns[None, :]
     return weight
+
+
+def matte_span(subject: np.ndarray, box: Box) -> Callable[[int, int], list[tuple[int, int]]]:
+    """For the rows ``[first, end)`` of ``box`` (from its top), the runs of columns of ``box`` (from its left)
+    where ``subject`` is not zero: outside them a correction weighted by the matte is nothing.
+
+    Runs closer than ``SPAN_GAP`` pixels are joined (each run costs its own steps).
+    """
+    x0, y0, x1, y1 = box
+
+    def span(first: int, end: int) -> list[tuple[int, int]]:
+        present = subject[y0 + first : y0 + end, x0:x1].max(axis=0) > 0
+        edges = np.flatnonzero(np.diff(present.astype(np.int8), prepend=np.int8(0), append=np.int8(0)))
+        starts, stops = edges[::2], edges[1::2]
+        if not len(starts):
+            return []
+        opens = np.ones(len(starts), bool)
+        opens[1:] = starts[1:] - stops[:-1] >= SPAN_GAP
+        last = np.append(np.flatnonzero(opens)[1:] - 1, len(stops) - 1)
+        return list(zip(starts[opens].tolist(), stops[last].tolist()))
+
+    return span
 
 
 def edge_fade(centres: np.ndarray, start: int, end: int, band: float, fade_start: bool, fade_end: bool) -> np.ndarray:

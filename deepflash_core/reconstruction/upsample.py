@@ -46,10 +46,13 @@ DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
 STRIP_PIXELS = 1 << 19  # output pixels per strip: bounded temporaries, few enough ops to keep threads busy
 CPU_STRIP_PIXELS = 1 << 17  # output pixels per strip on the CPU: the strip's 12 coefficient planes stay in cache
+STRETCH_ROWS = 8  # low-resolution coefficient rows stretched to full width in one call
 _FULL_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
-Sink = Callable[[int, int, int, Tensor], None]
-"""Takes a finished strip instead of an output tensor: batch index, first row, end row, ``(C, rows, W)`` float32
-(a buffer reused for the next strip)."""
+Sink = Callable[[int, slice, slice, Tensor], None]
+"""Takes a finished strip instead of an output tensor: batch index, its rows and columns of the output, and
+``(C, rows, columns)`` float32 (a buffer reused for the next strip)."""
+Span = Callable[[int, int], list[tuple[int, int]]]
+"""For the output rows ``[first, end)``, the runs of columns ``[start, stop)`` a :data:`Sink` needs (none: ``[]``)."""
 
 
 def guide_view(pixels: np.ndarray) -> Tensor:
@@ -72,6 +75,7 @@ def guided_upsample(
     weight: Tensor | None = None,
     out: Tensor | None = None,
     sink: Sink | None = None,
+    span: Span | None = None,
 ) -> Tensor | None:
     """Upsample ``low`` to ``guide_high``'s size, its edges following ``guide_high``'s edges.
 
@@ -92,6 +96,9 @@ def guided_upsample(
         sink: optional :data:`Sink` each strip of the result is handed to as soon as it is made (on the
             CPU in strips of a few hundred thousand pixels, elsewhere whole), instead of being written
             out: a caller that only adds the result into something else needs no full-size buffer.
+        span: optional :data:`Span`, with ``sink``: on the CPU only those runs of columns of each strip are
+            computed and handed over (one call a run), e.g. where a matte is not zero; each value is the one
+            the whole strip would have.
 
     Returns:
         ``(B, C, H, W)`` tensor on ``guide_high``'s device, in ``low``'s dtype (``out`` when given), or
@@ -110,13 +117,15 @@ def guided_upsample(
         # The fit's planes are the network's few hundred pixels a side, the full-resolution pass goes in
         # strips: split over threads, waking and parking the workers would cost more than the arithmetic.
         with one_cpu_thread(low.device):
-            return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink)
-    return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink)
+            return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink, span)
+    return _guided_upsample(low, guide_low, guide_high, radius, eps, weight, out, sink, span)
 
 
 def _guided_upsample(low: Tensor, guide_low: Tensor, guide_high: Tensor, radius: int, eps: float,
-                     weight: Tensor | None, out: Tensor | None, sink: Sink | None) -> Tensor | None:
+                     weight: Tensor | None, out: Tensor | None, sink: Sink | None, span: Span | None) -> Tensor | None:
     _check_inputs(low, guide_low, guide_high, radius, eps, out)
+    if span is not None and sink is None:
+        raise InvalidOptionError("span chooses the columns handed to a sink; it needs sink.")
     if weight is not None and (not isinstance(weight, Tensor) or tuple(weight.shape) != tuple(guide_high.shape[2:])):
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise InvalidOptionError(f"weight must be a tensor of shape {tuple(guide_high.shape[2:])}, got {got}.")
@@ -130,7 +139,7 @@ def _guided_upsample(low: Tensor, guide_low: Tensor, guide_high: Tensor, radius:
     if guide_high.device.type == "cpu":
         # Strips of ~0.5 MB per plane: one thread costs less CPU time and even less wall time than two.
         with one_cpu_thread(guide_high.device):
-            result = _apply_upsampled_cpu(coefs, guide_high, out, weight, sink)
+            result = _apply_upsampled_cpu(coefs, guide_high, out, weight, sink, span)
         return result if out is not None or result is None else result.to(dtype)
     result = _apply_upsampled(coefs, guide_high)
     if weight is not None:
@@ -139,7 +148,7 @@ def _guided_upsample(low: Tensor, guide_low: Tensor, guide_high: Tensor, radius:
         raise InvalidOptionError("guide_high contains NaN or infinite values.")
     if sink is not None:
         for b in range(result.shape[0]):
-            sink(b, 0, result.shape[2], result[b])
+            sink(b, slice(0, result.shape[2]), slice(0, result.shape[3]), result[b])
         return None
     return out.copy_(result) if out is not None else result.to(dtype)
 
@@ -291,7 +300,7 @@ def _apply_upsampled(coefs: Tensor, guide_high: Tensor) -> Tensor:
 
 
 def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, weight: Tensor | None,
-                         sink: Sink | None = None) -> Tensor | None:
+                         sink: Sink | None = None, span: Span | None = None) -> Tensor | None:
     """:func:`_apply_upsampled` on the CPU, in strips of output rows that stay in cache.
 
     Bilinear resampling is separable, so each low-resolution coefficient row is stretched to full width
@@ -299,7 +308,8 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, 
     blend of the two stretched rows around it: one contiguous multiply-add per row group instead of an
     interpolation per full-resolution row. Then ``A · I + b`` is three multiply-adds per channel on
     contiguous planes. Integer guides are converted one strip at a time (the slopes already carry
-    ``1 / full scale``). With ``sink`` each finished strip is handed over instead of written out.
+    ``1 / full scale``). With ``sink`` each finished strip is handed over instead of written out, only over
+    the columns ``span`` asks for: every step is elementwise, so a column's values do not depend on the others.
     """
     batch, n_coefs, h, w = coefs.shape
     channels = n_coefs // 4
@@ -318,10 +328,10 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, 
         target = out if out is not None else torch.empty(batch, channels, height, width, dtype=torch.float32)
     rows_per_strip = max(1, CPU_STRIP_PIXELS // width)
     planes_storage = torch.empty(n_coefs * rows_per_strip * width, dtype=torch.float32)
-    guide = torch.empty(3, rows_per_strip, width, dtype=torch.float32)
+    guide_storage = torch.empty(3 * rows_per_strip * width, dtype=torch.float32)
     # A contiguous target takes each strip's planes directly; any other layout through one cached strip.
     direct = target is not None and target.is_contiguous()
-    scratch = torch.empty(channels, rows_per_strip, width, dtype=torch.float32)
+    scratch_storage = torch.empty(channels * rows_per_strip * width, dtype=torch.float32)
     for b in range(batch):
         stretched = _StretchedRows(coefs[b], width)
         # Interleaved (H, W, 3) pixels, the pipeline's layout: OpenCV's SIMD split and merge de- and
@@ -330,44 +340,55 @@ def _apply_upsampled_cpu(coefs: Tensor, guide_high: Tensor, out: Tensor | None, 
         target_hwc = None if direct or target is None else _interleaved(target[b], (torch.float32,))
         for r0 in range(0, height, rows_per_strip):
             r1 = min(height, r0 + rows_per_strip)
-            n = r1 - r0
-            planes = planes_storage[: n_coefs * n * width].view(n_coefs, n, width)
-            # Rows sharing their two low-resolution neighbours: one broadcast multiply-add per run.
-            run = bisect.bisect_right(run_starts, r0) - 1
-            while run_starts[run] < r1:
-                a, z = max(run_starts[run], r0), min(run_starts[run + 1], r1)
-                first, step = stretched.pair(*run_rows[run])
-                torch.addcmul(first[:, None], step[:, None], wy[a:z, None], out=planes[:, a - r0 : z - r0])
-                run += 1
-            g = guide[:, :n]
-            if guide_hwc is not None and guide_hwc.dtype == np.float32:  # its planes serve as they are
-                g = [torch.from_numpy(plane) for plane in cv2.split(guide_hwc[r0:r1])]
-            elif guide_hwc is not None:
-                for j, plane in enumerate(cv2.split(guide_hwc[r0:r1])):
-                    g[j].copy_(torch.from_numpy(plane))
-            else:
-                g.copy_(guide_high[b, :, r0:r1])
-            strip = target[b, :, r0:r1] if direct else scratch[:, :n]
-            for c in range(channels):
-                torch.addcmul(planes[3 * channels + c], planes[3 * c], g[0], out=strip[c])
-                strip[c].addcmul_(planes[3 * c + 1], g[1]).addcmul_(planes[3 * c + 2], g[2])
-            if weight is not None:
-                strip.mul_(weight[r0:r1])
-            if check_finite and not bool(torch.isfinite(strip.sum())):  # the only input not checked before
-                raise InvalidOptionError("guide_high contains NaN or infinite values.")
-            if sink is not None:
-                sink(b, r0, r1, strip)
-            elif target_hwc is not None:
-                merged = cv2.merge(list(strip.numpy()), dst=target_hwc[r0:r1])
-                if not np.shares_memory(merged, target_hwc):  # OpenCV reallocated: copy it in
-                    target_hwc[r0:r1] = merged
-            elif not direct:
-                target[b, :, r0:r1].copy_(strip)
+            stretched.forget_before(run_rows[bisect.bisect_right(run_starts, r0) - 1][0])
+            for c0, c1 in [(0, width)] if span is None else span(r0, r1):
+                c0, c1 = max(int(c0), 0), min(int(c1), width)
+                if c0 >= c1:
+                    continue
+                n, columns = r1 - r0, c1 - c0
+                planes = planes_storage[: n_coefs * n * columns].view(n_coefs, n, columns)
+                # Rows sharing their two low-resolution neighbours: one broadcast multiply-add per run.
+                run = bisect.bisect_right(run_starts, r0) - 1
+                while run_starts[run] < r1:
+                    a, z = max(run_starts[run], r0), min(run_starts[run + 1], r1)
+                    first, step = stretched.pair(*run_rows[run])
+                    torch.addcmul(first[:, None, c0:c1], step[:, None, c0:c1], wy[a:z, None],
+                                  out=planes[:, a - r0 : z - r0])
+                    run += 1
+                g = guide_storage[: 3 * n * columns].view(3, n, columns)
+                if guide_hwc is not None and guide_hwc.dtype == np.float32:  # its planes serve as they are
+                    g = [torch.from_numpy(plane) for plane in cv2.split(guide_hwc[r0:r1, c0:c1])]
+                elif guide_hwc is not None:
+                    for j, plane in enumerate(cv2.split(guide_hwc[r0:r1, c0:c1])):
+                        g[j].copy_(torch.from_numpy(plane))
+                else:
+                    g.copy_(guide_high[b, :, r0:r1, c0:c1])
+                strip = target[b, :, r0:r1] if direct else \
+                    scratch_storage[: channels * n * columns].view(channels, n, columns)
+                for c in range(channels):
+                    torch.addcmul(planes[3 * channels + c], planes[3 * c], g[0], out=strip[c])
+                    strip[c].addcmul_(planes[3 * c + 1], g[1]).addcmul_(planes[3 * c + 2], g[2])
+                if weight is not None:
+                    strip.mul_(weight[r0:r1, c0:c1])
+                if check_finite and not bool(torch.isfinite(strip.sum())):  # the only input not checked before
+                    raise InvalidOptionError("guide_high contains NaN or infinite values.")
+                if sink is not None:
+                    sink(b, slice(r0, r1), slice(c0, c1), strip)
+                elif target_hwc is not None:
+                    merged = cv2.merge(list(strip.numpy()), dst=target_hwc[r0:r1])
+                    if not np.shares_memory(merged, target_hwc):  # OpenCV reallocated: copy it in
+                        target_hwc[r0:r1] = merged
+                elif not direct:
+                    target[b, :, r0:r1].copy_(strip)
     return target
 
 
 class _StretchedRows:
-    """Low-resolution coefficient rows stretched to full width, made as the strips come to need them."""
+    """Low-resolution coefficient rows stretched to full width, made as the strips come to need them.
+
+    ``STRETCH_ROWS`` rows at a time, in one ``cv2.resize`` whose height stays (each output row is its own
+    input row stretched, exactly as alone): a call per row would cost more in the call than in the stretching.
+    """
 
     def __init__(self, coefs: Tensor, width: int) -> None:
         self.coefs = coefs  # (4C, h, w)
@@ -377,18 +398,25 @@ class _StretchedRows:
 
     def row(self, index: int) -> Tensor:
         if index not in self.rows:
-            low = np.ascontiguousarray(self.coefs[:, index].numpy())  # (4C, w): planes stacked as rows
+            n_coefs, h, w = self.coefs.shape
+            end = min(index + STRETCH_ROWS, h)
+            # (rows, 4C, w) stacked as one image of rows: each output row is its input row stretched.
+            low = np.ascontiguousarray(self.coefs[:, index:end].permute(1, 0, 2).numpy()).reshape(-1, w)
             wide = cv2.resize(low, (self.width, low.shape[0]), interpolation=cv2.INTER_LINEAR)
-            for old in [key for key in self.rows if key < index - 1]:  # strips move down: keep two rows
-                del self.rows[old]
-            self.rows[index] = torch.from_numpy(wide)
+            for offset, block in enumerate(torch.from_numpy(wide).view(end - index, n_coefs, self.width)):
+                self.rows.setdefault(index + offset, block)
         return self.rows[index]
 
     def pair(self, first: int, second: int) -> tuple[Tensor, Tensor]:
         """The stretched row ``first`` and the step to row ``second`` (the weight multiplies the step)."""
         if (first, second) not in self.steps:
-            self.steps = {(first, second): self.row(second) - self.row(first)}
+            self.steps[(first, second)] = self.row(second) - self.row(first)
         return self.row(first), self.steps[(first, second)]
+
+    def forget_before(self, index: int) -> None:
+        """Drop the rows above low-resolution row ``index`` and their steps: the strips have moved past them."""
+        self.rows = {key: row for key, row in self.rows.items() if key >= index}
+        self.steps = {key: step for key, step in self.steps.items() if key[0] >= index}
 
 
 def _interleaved(image: Tensor, dtypes: tuple[torch.dtype, ...]) -> np.ndarray | None:
