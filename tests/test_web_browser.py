@@ -247,6 +247,10 @@ def test_a_phone_heic_opened_with_the_file_button_is_shown_upright_and_comes_bac
     reference = phone_heic(tmp_path / "IMG_0009.HEIC", EXAMPLES / "congress_A000055.jpg")
     page = browser_page
     page.goto(page_url)
+    page.set_input_files("#photo input[type=file]", str(photo))  # Chromium's image box refuses a HEIC...
+    title = page.wait_for_selector('[data-testid="toast-body"].error .toast-title:has-text("IMG_0004.HEIC")')
+    assert title.inner_text() == ("IMG_0004.HEIC: this box takes only what the browser can show; open the file with "
+                                  "the button under it.")  # ...and the page says where it opens
     accepted = open_with_button(page, "#photo-file", photo)
     assert {".heic", ".heif", ".jpg", ".png"} <= {ext.strip() for ext in accepted.split(",")}  # what the file chooser offers
     page.wait_for_function(IMAGE_SHOWN_IN.format(box="#photo"), timeout=TIMEOUT_MS)

@@ -55,7 +55,9 @@ new MutationObserver(() => {
         const title = toast.querySelector('.toast-title');
         const reason = toast.querySelector('[data-testid="toast-text"]');
         if (!title || !reason || !reason.textContent.trim()) continue;
-        title.textContent = reason.textContent.trim();
+        // An image box takes only what the browser shows (no HEIC): say where such a file opens instead.
+        title.textContent = reason.textContent.trim().replace(/^Invalid file types?: (.+)\\. Only image\\/\\* allowed\\.$/,
+            '$1: this box takes only what the browser can show; open the file with the button under it.');
         toast.classList.add('reason-titled');
         toast.querySelector('.toast-messages')?.style.setProperty('display', 'none');
     }
