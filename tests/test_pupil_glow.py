@@ -7,7 +7,7 @@ import pytest
 
 from deepflash_core.detection.face_mesh import Eye
 from deepflash_core.eyes.redeye import correct_eye
-from deepflash_core.eyes.pupil_glow import eye_footing, find_glow, warmth
+from deepflash_core.eyes.pupil_glow import LUMA, eye_footing, find_glow, warmth
 
 SKIN = (0.8, 0.6, 0.5)
 SCLERA = (0.9, 0.88, 0.86)
@@ -166,3 +166,54 @@ def test_alpha_is_untouched_on_rgba() -> None:
     pixels = np.dstack([np.round(image * 65535).astype(np.uint16), alpha])
     assert correct_eye(pixels, eye).corrected
     np.testing.assert_array_equal(pixels[..., 3], alpha)
+
+
+def test_a_crescent_glow_is_fixed_with_its_dark_centre() -> None:
+    image, eye = drawn_eye(**GLOWING["ring"])
+    ys, xs = np.mgrid[:64, :64]
+    d = np.hypot(xs - 32, ys - 32)
+    # Only the right half of the ring glows (a crescent); the left half is dark pupil.
+    image[(d <= 6.0) & (xs < 31)] = DARK
+    before = image.copy()
+    assert correct_eye(image, eye).corrected
+    pupil = (d <= 6.0) & ~(np.hypot(xs - 34, ys - 30) <= 2.5)
+    assert (image[pupil][:, 0] - image[pupil][:, 2]).max() < 0.08
+    assert (image[pupil] @ np.array([0.3, 0.59, 0.11], np.float32)).max() < 0.25
+    assert np.array_equal(image[d > 9 * 1.15 + 2], before[d > 9 * 1.15 + 2])
+
+
+def test_a_red_ring_over_the_whole_iris_is_fixed() -> None:
+    # The glow reaches the iris's edge: no iris is seen around it, but no iris is this red.
+    image, eye = drawn_eye(pupil=(0.9, 0.2, 0.12), pupil_radius=8.5, ring=(4.0, (0.9, 0.2, 0.12)))
+    assert correct_eye(image, eye).corrected
+    ys, xs = np.mgrid[:64, :64]
+    ring = (np.hypot(xs - 32, ys - 32) <= 8.0) & ~(np.hypot(xs - 34, ys - 30) <= 2.5)
+    assert (image[ring][:, 0] - image[ring][:, 2]).max() < 0.08
+
+
+def test_a_catchlight_tinted_by_the_glow_keeps_its_brightness_and_loses_the_tint() -> None:
+    image, eye = drawn_eye(**GLOWING["red"])
+    ys, xs = np.mgrid[:64, :64]
+    catch = np.hypot(xs - 34, ys - 30) <= 1.5
+    image[catch] = (0.98, 0.82, 0.8)  # a small highlight reddened by the glow around it (JPEG's colour)
+    assert correct_eye(image, eye).corrected
+    kept = image[catch] / np.array(SCLERA, np.float32)  # its colour against the white of the eye
+    assert (image[catch] @ LUMA).min() > 0.75
+    assert warmth(kept).max() < 0.01 < warmth(np.array([0.98, 0.8, 0.77]) / np.array(SCLERA))
+
+
+def test_a_glow_beside_the_given_iris_is_found_and_fixed() -> None:
+    # The mesh's iris slid half a radius off a golden glowing pupil: the glow is re-centred on.
+    image, eye = drawn_eye(**GLOWING["golden"], off=(5.0, 0.0))
+    assert correct_eye(image, eye).corrected
+    ys, xs = np.mgrid[:64, :64]
+    pupil = (np.hypot(xs - 32, ys - 32) <= 5.0) & ~(np.hypot(xs - 34, ys - 30) <= 2.5)
+    assert (image[pupil][:, 0] - image[pupil][:, 2]).max() < 0.08
+
+
+@pytest.mark.parametrize("iris", [(0.7, 0.5, 0.2), (0.6, 0.24, 0.16)])
+def test_a_light_iris_beside_the_given_centre_is_left_alone(iris) -> None:
+    image, eye = drawn_eye(iris=iris, pupil_radius=2.5, off=(9.0, 0.0))
+    before = image.copy()
+    assert not correct_eye(image, eye).corrected
+    np.testing.assert_array_equal(image, before)

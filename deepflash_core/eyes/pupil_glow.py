@@ -95,7 +95,7 @@ STRENGTH_PERCENTILE = 75
 # The catchlight: bright, near-neutral pixels (blue at least this share of red: JPEG and blur tint
 # its edge by the glow around it), no larger than a disc of this share of the iris's radius.
 CATCHLIGHT_LEVEL = 0.55
-CATCHLIGHT_BLUE = 0.85
+CATCHLIGHT_BLUE = 0.8
 CATCHLIGHT_RADIUS = 0.3
 # ... and at least this much brighter (darkest channel, sclera = 1) than what surrounds it: a light
 # iris or the sclera beside it is not part of it.

@@ -44,7 +44,7 @@ TEXTURE = 0.25
 # Feathering of the fixed area's edge into the iris, in pixels (a Gaussian's sigma).
 FEATHER = 0.7
 # A catchlight warmer than the eye's white by the first (warmth) is made neutral, wholly from the second.
-CATCHLIGHT_TINT = (0.02, 0.06)
+CATCHLIGHT_TINT = (0.01, 0.03)
 # At most this many fixes of one eye (each one on what still glows after the last).
 FIX_PASSES = 3
 
