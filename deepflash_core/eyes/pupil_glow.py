@@ -62,6 +62,8 @@ INSIDE = 0.6
 # ... on irises of at least this radius (pixels): on smaller ones a light brown iris's lower half,
 # its colour smeared by JPEG, passes for a glow beside the pupil.
 ASIDE_IRIS = 7.0
+# ... and only when the very centre is not a dark pupil (its median luma in the eye's footing above this).
+DARK_PUPIL = 0.25
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
 # up to the second from the given centre (further out, a warm blob is the eye's corner, not its
 # pupil; a 68-point eye contour's centre is only roughly where the iris is).
@@ -226,7 +228,9 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if region.any():  # the glow's centre, the part of it past the iris circle included
         ry, rx = np.nonzero(whole)
         blob = (float(rx.mean() + x0), float(ry.mean() + y0))
-    else:  # the mesh's iris beside a glowing pupil: the largest glow near it, to be measured around itself
+    elif not centre.any() or np.median(luma[centre]) > DARK_PUPIL:
+        # The mesh's iris beside a glowing pupil (its centre not on a dark pupil, where the mesh is
+        # right and a lit iris around it is no glow): the largest glow near it, measured around itself.
         blob = _largest_glow(glowing, labels, distance, eye.radius, opening, (x0, y0))
     if not region.any():  # a glow around a pale, overexposed core (as neutral as the sclera)
         wrapping = np.isin(labels, enclosing(glowing, middle))
