@@ -125,32 +125,12 @@ def _check_address(address: str) -> None:
 
 def install_gimp(target: Path, address: str) -> Path:
     """Install the GIMP plug-in into the ``plug-ins`` folder ``target``; returns the plug-in's folder."""
-    plugin_dir = target / PLUGIN_NAME
-    _check_ours(plugin_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".deepflash-", dir=_made(target)))
-    try:
-        _copy_python_files(GIMP_SOURCE, staging)
-        (staging / f"{PLUGIN_NAME}.py").chmod(0o755)  # GIMP only runs plug-ins with the run bit
-        _vendor(staging)
-        _write_record(staging, address)
-        _replace(staging, plugin_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return plugin_dir
+    return _install_plugin(GIMP_SOURCE, target, address, executable=f"{PLUGIN_NAME}.py")
 
 
 def install_krita(target: Path, address: str) -> list[Path]:
     """Install the Krita plug-in (``deepflash.desktop`` and ``deepflash/``) into the ``pykrita`` folder ``target``."""
-    plugin_dir = target / PLUGIN_NAME
-    _check_ours(plugin_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".deepflash-", dir=_made(target)))
-    try:
-        _copy_python_files(KRITA_SOURCE / PLUGIN_NAME, staging)
-        _vendor(staging)
-        _write_record(staging, address)
-        _replace(staging, plugin_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    plugin_dir = _install_plugin(KRITA_SOURCE / PLUGIN_NAME, target, address)
     desktop = target / f"{PLUGIN_NAME}.desktop"
     shutil.copy2(KRITA_SOURCE / f"{PLUGIN_NAME}.desktop", desktop)
     return [desktop, plugin_dir]
@@ -166,6 +146,24 @@ def krita_zip(output: Path, address: str) -> Path:
                 if path.is_file() and "__pycache__" not in path.parts:
                     archive.write(path, path.relative_to(folder).as_posix())
     return output
+
+
+def _install_plugin(source: Path, target: Path, address: str, executable: str | None = None) -> Path:
+    """Put the plug-in at ``source``, its vendored kit and its install record into ``target/deepflash`` as a
+    whole (built beside it, then swapped in); ``executable``: the file that needs the run bit."""
+    plugin_dir = target / PLUGIN_NAME
+    _check_ours(plugin_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".deepflash-", dir=_made(target)))
+    try:
+        _copy_python_files(source, staging)
+        if executable is not None:
+            (staging / executable).chmod(0o755)  # GIMP only runs plug-ins with the run bit
+        _vendor(staging)
+        _write_record(staging, address)
+        _replace(staging, plugin_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return plugin_dir
 
 
 def _made(folder: Path) -> Path:
