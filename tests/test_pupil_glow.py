@@ -205,7 +205,8 @@ def test_a_catchlight_tinted_by_the_glow_keeps_its_brightness_and_loses_the_tint
 def test_a_glow_beside_the_given_iris_is_found_and_fixed() -> None:
     # The mesh's iris slid half a radius off a golden glowing pupil: the glow is re-centred on. The
     # lashes along the upper lid are the eye's darkest pixels (its black level), as in a photo.
-    image, eye = drawn_eye(**GLOWING["golden"], off=(5.0, 0.0))
+    # The iris is a light hazel: the centre given on it is no dark pupil.
+    image, eye = drawn_eye(**GLOWING["golden"], iris=(0.5, 0.5, 0.35), off=(5.0, 0.0))
     image[21:23, 22:43] = DARK
     assert correct_eye(image, eye).corrected
     ys, xs = np.mgrid[:64, :64]

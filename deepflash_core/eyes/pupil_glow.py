@@ -63,7 +63,7 @@ INSIDE = 0.6
 # its colour smeared by JPEG, passes for a glow beside the pupil.
 ASIDE_IRIS = 7.0
 # ... and only when the very centre is not a dark pupil (its median luma in the eye's footing above this).
-DARK_PUPIL = 0.25
+DARK_PUPIL = 0.4
 # A glow centred further than the first (iris radii) from the centre is measured again around itself,
 # up to the second from the given centre (further out, a warm blob is the eye's corner, not its
 # pupil; a 68-point eye contour's centre is only roughly where the iris is).
@@ -81,6 +81,8 @@ RING = (0.12, 0.18, 0.6)  # warmth, and redness or luma
 # ``SECTORS``) in which the band is seen: a crescent goes half way round, a lid line or a corner does not.
 RING_BAND = (0.15, 0.9)
 RING_COVER = 0.3
+# ... and its median red at least this (sclera = 1).
+RING_RED = 0.8
 SECTORS = 12
 # A glow around a middle at least this bright (in the eye's footing) has a pale core.
 PALE_CORE = 0.8
@@ -242,6 +244,9 @@ def _measure(pixels: np.ndarray, eye: Eye) -> tuple[PupilGlow | None, tuple[floa
     if ringed:  # a ring or a crescent around a dark middle: only a strong glow, going around the centre
         ring = candidate & (warm >= RING[0]) & ((red >= RING[1]) | (luma >= RING[2])) & iris & (distance <= RING_BAND[1] * eye.radius)
         region, filled = _ring(ring, near & ~catchlight, xs - eye.centre[0], ys - eye.centre[1], distance, eye.radius)
+        # A lit retina is bright in red; a red-brown iris around a dark pupil, lit by a warm studio, is not.
+        if region.any() and np.median(rgb[..., 0][region]) < RING_RED:
+            region, filled = np.zeros_like(region), np.zeros_like(region)
     # The glow covers the middle of the pupil (a lit lid line or the eye's corner only touch it).
     if not region.any() or (filled & middle).sum() < MIDDLE_COVER * max(middle.sum(), 1):
         return empty, blob
