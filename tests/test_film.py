@@ -12,7 +12,10 @@ from deepflash_client.errors import WeightsError
 from deepflash_core.network.film import FiLM, is_look_parameter, look_dimension, look_fields_version
 from deepflash_core.network.gridnet import BilateralGridNet, GridNetConfig
 from deepflash_core.network.unet import FlashUNet, ModelConfig
-from deepflash_core.network.weights import DEFAULT_WEIGHTS, ModelCard, card_path, load_model, save_model
+from deepflash_core.network.weights import CANDIDATES_DIR, DEFAULT_WEIGHTS, ModelCard, card_path, load_model, save_model
+
+UNCONDITIONED = CANDIDATES_DIR / "deepflash-unconditioned.safetensors"
+"""The previous default, trained before looks: shipped as a candidate."""
 
 LOOK = {"look_dim": 12, "look_version": "0123456789ab"}
 
@@ -100,21 +103,24 @@ def test_looks_of_another_version_are_refused(tmp_path):
 
 
 def test_shipped_cards_without_looks_still_load():
-    model, card = load_model(DEFAULT_WEIGHTS)
-    if card.config.look_dim:
-        pytest.skip("the shipped default is conditioned on looks")
+    model, card = load_model(UNCONDITIONED)
+    assert not card.config.look_dim
     assert not any(is_look_parameter(name) for name in model.state_dict())
 
 
-def test_warm_start_from_the_default_gives_identical_outputs_at_step_zero(tmp_path):
+def test_the_shipped_default_is_conditioned_on_todays_looks():
+    model, card = load_model(DEFAULT_WEIGHTS)
+    assert card.config.look_dim == look_dimension() and card.config.look_version == look_fields_version()
+    assert any(is_look_parameter(name) for name in model.state_dict())
+
+
+def test_warm_start_from_weights_without_looks_gives_identical_outputs_at_step_zero(tmp_path):
     from deepflash_train.config import TrainConfig
     from deepflash_train.loop import make_model
 
-    start, card = load_model(DEFAULT_WEIGHTS)
-    if card.config.look_dim:
-        pytest.skip("the shipped default is already conditioned on looks")
+    start, card = load_model(UNCONDITIONED)
     config = TrainConfig(run_dir=str(tmp_path), width=card.config.width, input_size=card.config.input_size,
-                         init_weights=str(DEFAULT_WEIGHTS), reset_head=False, look_input=True, channels_last=False)
+                         init_weights=str(UNCONDITIONED), reset_head=False, look_input=True, channels_last=False)
     model, _ = make_model(config, torch.device("cpu"))
     assert dataclasses.asdict(model.config) == {**dataclasses.asdict(card.config), "look_dim": look_dimension(),
                                                 "look_version": look_fields_version()}

@@ -258,3 +258,23 @@ def test_the_hue_turn_is_the_skins_a_white_beard_is_not_turned_to_its_colour():
 
     assert hue_after(65.0) == pytest.approx(60.0, abs=0.5)  # the skin: the whole turn
     assert hue_after(93.0) == pytest.approx(120.0, abs=0.5)  # a white beard as pale as it: none
+
+
+@pytest.mark.parametrize("shift", [-30.0, -3.0, 30.0])
+def test_the_network_is_asked_for_the_requested_face_lightness_only_a_bounded_way_past_the_global_part(studio, shift):
+    """A reference of another skin must not make the network carry the face to that skin's lightness."""
+    from deepflash_core.look.stage import NETWORK_FACE_BAND, correct_look
+
+    pixels, face = studio
+    own = describe(pixels, face)
+    wanted = dataclasses.replace(own, face_lightness=float(np.clip(own.face_lightness + shift, 0, 100)))
+    output = pixels.copy()
+    condition = correct_look(pixels, output, [face], np.ones(pixels.shape[:2], np.float32),
+                             Options(look=wanted.as_vector()), [])
+    transform = plan_transform(own, wanted, FaceAxes.of(face))
+    moved = transform.gain * own.face_lightness + transform.offset
+    assert abs(condition.face_lightness - moved) <= NETWORK_FACE_BAND + 1e-6
+    # Within the band the request is passed on as it is; every other number is the request's.
+    if abs(wanted.face_lightness - moved) <= NETWORK_FACE_BAND:
+        assert condition.face_lightness == pytest.approx(wanted.face_lightness)
+    assert dataclasses.replace(condition, face_lightness=wanted.face_lightness) == wanted

@@ -10,6 +10,8 @@ pixel (:func:`deepflash_core.look.transfer.apply_transform`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import torch
@@ -27,6 +29,10 @@ from deepflash_core.reconstruction.blend import matte_span
 
 # Longer side of the copy the move is computed on.
 LOW_SIDE = 384
+# How far (L*) past the global part's face lightness the network is asked to take the face. Trained with each
+# person's own studio look, the network would carry any face to the requested face's lightness: a reference of
+# another skin would make the skin its own (the global part moves the face only a bounded share for that reason).
+NETWORK_FACE_BAND = 5.0
 
 
 def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subject: np.ndarray, options: Options,
@@ -37,8 +43,9 @@ def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subj
     whole-image mode there is no face to measure: the photo keeps its own look, with a note.
 
     Returns:
-        The requested look completed with the photo's own numbers (what the network is conditioned on), or
-        None without a face.
+        What the network is conditioned on: the requested look completed with the photo's own numbers, its
+        face lightness at most ``NETWORK_FACE_BAND`` from where the global part takes the face; None without a
+        face.
 
     Raises:
         InvalidOptionError: the look names no preset.
@@ -54,7 +61,10 @@ def correct_look(pixels: np.ndarray, output: np.ndarray, faces: list[Face], subj
     transform = plan_transform(own, requested, FaceAxes.of(largest))
     if not transform.is_identity and options.strength > 0:
         apply_through_upsampler(pixels, output, transform, subject, options.strength)
-    return requested.resolve(own)
+    wanted = requested.resolve(own)
+    moved = transform.gain * own.face_lightness + transform.offset
+    reach = float(np.clip(wanted.face_lightness - moved, -NETWORK_FACE_BAND, NETWORK_FACE_BAND))
+    return dataclasses.replace(wanted, face_lightness=float(np.clip(moved + reach, 0.0, 100.0)))
 
 
 def apply_through_upsampler(pixels: np.ndarray, output: np.ndarray, transform: LookTransform, matte: np.ndarray,
